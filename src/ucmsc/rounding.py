@@ -1,0 +1,26 @@
+"""Display rounding as SAS and the publications do it: half away from zero, not half to even."""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+
+def round_half_up(value: float, decimals: int) -> float:
+    """Round ``value`` to ``decimals`` places, halves away from zero (0.0285 -> 0.029).
+
+    Python's ``round`` and ``numpy.round`` round half to even and act on the binary
+    value, so ``round(0.0285, 3)`` gives 0.028. We go through the shortest decimal
+    representation (``repr``) so that what prints as 0.0285 rounds as 0.0285.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    quantum = Decimal(1).scaleb(-decimals)
+    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def format_half_up(value: float, decimals: int) -> str:
+    """``round_half_up`` as text with exactly ``decimals`` places; empty for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{round_half_up(value, decimals):.{decimals}f}"

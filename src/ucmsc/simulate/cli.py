@@ -1,0 +1,30 @@
+"""``ucmsc-simulate``: write the synthetic raw data cuts of one or both trials."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ucmsc.simulate.deliver import write_cut
+from ucmsc.simulate.generate import simulate_trial
+from ucmsc.simulate.trials import TRIALS
+
+DEFAULT_SEEDS = {"nafld_efficacy": 20240601, "t2dm_safety": 20230726}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("resources/datacuts"), help="root folder of the data cuts")
+    parser.add_argument("--trial", choices=sorted(TRIALS), action="append", help="trial to simulate (default: both)")
+    parser.add_argument("--seed", type=int, help="override the trial's default seed")
+    args = parser.parse_args(argv)
+    for trial in args.trial or sorted(TRIALS):
+        spec = TRIALS[trial]
+        truth = simulate_trial(spec, args.seed if args.seed is not None else DEFAULT_SEEDS[trial])
+        for cut in spec.cuts:
+            print(write_cut(truth, cut, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

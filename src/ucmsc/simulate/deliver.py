@@ -1,0 +1,369 @@
+"""Turn a simulated trial into raw data cuts as the sites deliver them, mess included.
+
+Each cut keeps what was recorded by its cut date, in the sites' own file layouts and
+column names (SAS transport for DM, EX, LB, VS, AE; CSV for the rest), with the planted
+data problems that the pipeline must catch, all listed in the cut's ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+
+from ucmsc import __version__
+from ucmsc.simulate.generate import TrueTrial
+from ucmsc.simulate.trials import EFFICACY, PBO
+
+MGDL_PER_MMOLL_GLUCOSE = 18.016  # molar mass of glucose 180.16 g/mol
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one trial's sites name things in their deliveries."""
+
+    subject: str
+    visit_label: dict[int, str]
+    sex_codes: dict[str, object]
+    central_lab_encoding: str
+    central_lab_date_format: str
+    datetime_format: str
+
+
+EFFICACY_LAYOUT = Layout(
+    subject="SUBJID",
+    visit_label={0: "BASELINE", 9: "WEEK 9", 20: "WEEK 20", 48: "WEEK 48"},
+    sex_codes={"M": "M", "F": "F"},
+    central_lab_encoding="utf-8",
+    central_lab_date_format="%d/%m/%Y",
+    datetime_format="%Y-%m-%dT%H:%M",
+)
+SAFETY_LAYOUT = Layout(
+    subject="PATNO",
+    visit_label={0: "Baseline", 1: "Week 1", 2: "Week 2", 3: "Week 3", 4: "Week 4", 12: "Week 12", 24: "Week 24"},
+    sex_codes={"M": 1, "F": 2},
+    central_lab_encoding="latin-1",
+    central_lab_date_format="%Y-%m-%d",
+    datetime_format="%Y-%m-%d %H:%M",
+)
+
+
+def _layout(truth: TrueTrial) -> Layout:
+    return EFFICACY_LAYOUT if truth.spec is EFFICACY else SAFETY_LAYOUT
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fmt_value(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+# --- the cut -------------------------------------------------------------------------
+
+def _cut(truth: TrueTrial, cut_date: date) -> dict[str, pd.DataFrame]:
+    """Keep what had been recorded by ``cut_date``."""
+    subjects = truth.subjects[truth.subjects["RANDDT"] <= cut_date]
+    keep = set(subjects["SUBJID"])
+    findings = truth.findings[truth.findings["SUBJID"].isin(keep) & (truth.findings["VISITDT"] <= cut_date)]
+    exposure = truth.exposure[truth.exposure["SUBJID"].isin(keep) & (truth.exposure["EXSTDTM"].dt.date <= cut_date)]
+    aes = truth.adverse_events[
+        truth.adverse_events["SUBJID"].isin(keep) & (truth.adverse_events["AESTDTM"].dt.date <= cut_date)
+    ].copy()
+    ongoing = aes["AEENDTM"].dt.date > cut_date
+    aes["AEENDTM"] = aes["AEENDTM"].astype(object).where(~ongoing, None)
+    aes.loc[ongoing, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"
+    disposition = truth.disposition[truth.disposition["SUBJID"].isin(keep) & (truth.disposition["DSSTDT"] <= cut_date)]
+    return {
+        "subjects": subjects.copy(),
+        "findings": findings.copy(),
+        "exposure": exposure.copy(),
+        "adverse_events": aes,
+        "disposition": disposition.copy(),
+    }
+
+
+# --- planted problems ----------------------------------------------------------------
+
+def _first_cut_date(truth: TrueTrial) -> date:
+    return min(truth.spec.cuts.values())
+
+
+def _shift_visit_out_of_window(truth: TrueTrial, data: dict) -> dict | None:
+    """Date one subject's visit outside its window; the same subject in every cut that holds it."""
+    spec = truth.spec
+    week = spec.weeks[-1] if spec is EFFICACY else 4
+    days = spec.visit_window_days[week] + (16 if spec is EFFICACY else 4)
+    early = truth.visits[(truth.visits["WEEK"] == week) & (truth.visits["VISITDT"] <= _first_cut_date(truth))]
+    rng = np.random.default_rng([truth.seed, 1])
+    subj = sorted(early["SUBJID"])[int(rng.integers(len(early)))]
+    findings = data["findings"]
+    rows = (findings["SUBJID"] == subj) & (findings["WEEK"] == week)
+    if not rows.any():
+        return None
+    findings.loc[rows, "VISITDT"] = findings.loc[rows, "VISITDT"] + timedelta(days=days)
+    return {"kind": "visit_out_of_window", "check": "visit_window", "subject": subj, "week": week,
+            "detail": f"all week-{week} assessments dated {days} days after the nominal day (window ±{spec.visit_window_days[week]} d)"}
+
+
+def _lb_rows(truth: TrueTrial, data: dict) -> pd.DataFrame:
+    findings = data["findings"]
+    return findings[findings["SOURCE"] == "lb"]
+
+
+def _plant(truth: TrueTrial, data: dict, final: bool, rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """Plant the listed data problems into ``data`` (in place); return (problems, interim_errors)."""
+    spec = truth.spec
+    problems: list[dict] = [dict(event, check=_EVENT_CHECK[event["kind"]]) for event in truth.events
+                            if _event_visible(event, data)]
+    shifted = _shift_visit_out_of_window(truth, data)
+    if shifted:
+        problems.append(shifted)
+    findings = data["findings"]
+    findings["TEXT"] = None
+    # A value reported as a censored text ("<LoQ") by the laboratory: the lowest result of
+    # the test among records already in the first cut, so every cut carries the same one.
+    text_test, text_value = ("INSULIN", "<3.0") if spec is EFFICACY else ("DDIMER", "<0.5")
+    pool = truth.findings[(truth.findings["TESTCD"] == text_test) & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
+    row = pool["VALUE"].idxmin()
+    findings.loc[row, "TEXT"] = text_value
+    problems.append({"kind": "text_value", "check": "numeric_result", "subject": findings.loc[row, "SUBJID"],
+                     "week": int(findings.loc[row, "WEEK"]), "testcd": text_test, "value": text_value,
+                     "file": "central_lab.csv" if spec is EFFICACY else "lb.xpt"})
+    # An exact duplicate of one local-laboratory record.
+    lb = _lb_rows(truth, data)
+    dup_test = "ALT" if spec is EFFICACY else "PLAT"
+    dup = lb[(lb["TESTCD"] == dup_test) & (lb["WEEK"] == lb["WEEK"].max())].index[0]
+    data["duplicate_index"] = dup
+    problems.append({"kind": "duplicate_record", "check": "duplicate_records", "file": "lb.xpt",
+                     "subject": findings.loc[dup, "SUBJID"], "week": int(findings.loc[dup, "WEEK"]), "testcd": dup_test})
+    # A laboratory record for a subject who is not in DM.
+    orphan = findings.loc[lb.index[0]].copy()
+    orphan["SUBJID"] = ("E" if spec is EFFICACY else "S") + "099"
+    data["orphan"] = orphan
+    problems.append({"kind": "subject_not_in_dm", "check": "subject_in_dm", "file": "lb.xpt",
+                     "subject": orphan["SUBJID"], "testcd": orphan["TESTCD"]})
+    if spec is not EFFICACY:
+        site_b = truth.subjects.loc[truth.subjects["SITEID"] == "02", "SUBJID"]
+        problems.append({"kind": "glucose_mg_dl", "check": "unit_conversion", "file": "lb.xpt", "site": "02",
+                         "testcd": "GLUC", "records": int(((findings["TESTCD"] == "GLUC") & findings["SUBJID"].isin(site_b)).sum()),
+                         "detail": "site 02 reports fasting glucose in mg/dL"})
+    interim_errors: list[dict] = []
+    if not final:  # entry errors in the interim cut that the final cut corrects
+        for testcd, how in (("GLUC", "decimal_slip"), ("ALT" if spec is EFFICACY else "TG", "transposed_digits")):
+            pool = lb[(lb["TESTCD"] == testcd) & ~lb.index.isin([dup])]
+            row = pool.index[int(rng.integers(len(pool)))]
+            old = findings.loc[row, "VALUE"]
+            new = old * 10 if how == "decimal_slip" else _transpose(old)
+            findings.loc[row, "VALUE"] = new
+            interim_errors.append({"kind": how, "subject": findings.loc[row, "SUBJID"], "week": int(findings.loc[row, "WEEK"]),
+                                   "testcd": testcd, "interim_value": float(new), "final_value": float(old), "file": "lb.xpt"})
+        problems.append({"kind": "implausible_value", "check": "plausible_range", **{k: interim_errors[0][k] for k in ("subject", "week", "testcd", "file")},
+                         "value": interim_errors[0]["interim_value"]})
+    return problems, interim_errors
+
+
+_EVENT_CHECK = {"withdrawal": "disposition", "missed_visit": "visit_completeness"}
+
+
+def _event_visible(event: dict, data: dict) -> bool:
+    """Whether a withdrawal or missed visit has happened by the cut date."""
+    subject_visits = data["findings"].loc[data["findings"]["SUBJID"] == event["subject"], "WEEK"]
+    if event["kind"] == "withdrawal":
+        return bool((data["disposition"]["SUBJID"] == event["subject"]).any())
+    return bool((subject_visits > event["week"]).any())
+
+
+def _transpose(value: float) -> float:
+    text = f"{value:.0f}"
+    return float(text[::-1]) if len(text) > 1 and text[0] != text[-1] else value + 9
+
+
+# --- raw files as the sites send them ------------------------------------------------
+
+def _decimals(truth: TrueTrial) -> dict[str, int]:
+    out = {p.testcd: p.decimals for p in truth.spec.params}
+    out.update({"HEIGHT": 1, "STEATOS": 0})
+    return out
+
+
+def _result_text(frame: pd.DataFrame, decimals: dict[str, int]) -> pd.Series:
+    text = [_fmt_value(v, decimals[t]) for v, t in zip(frame["VALUE"], frame["TESTCD"])]
+    return frame["TEXT"].where(frame["TEXT"].notna(), pd.Series(text, index=frame.index))
+
+
+def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """File name -> (frame, write options) in the site's layout."""
+    layout = _layout(truth)
+    spec = truth.spec
+    subj = layout.subject
+    dec = _decimals(truth)
+    findings = data["findings"]
+    subjects = data["subjects"]
+    site_of = truth.subjects.set_index("SUBJID")["SITEID"]
+    out: dict[str, tuple[pd.DataFrame, dict]] = {}
+
+    def by_source(source: str) -> pd.DataFrame:
+        return findings[findings["SOURCE"] == source].sort_values(["SUBJID", "WEEK", "TESTCD"], kind="stable")
+
+    arm_code = subjects["ARM"].map(spec.arm_codes)
+    if spec is EFFICACY:
+        dm = pd.DataFrame({"SUBJID": subjects["SUBJID"], "SITEID": subjects["SITEID"], "SEX": subjects["SEX"],
+                           "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "TRTGRP": arm_code.astype(float)})
+        labels = ["Subject Identifier", "Site Identifier", "Sex", "Age (years)", "Randomisation Date",
+                  "Treatment Group (1=UC-MSC, 2=Placebo)"]
+    else:
+        dm = pd.DataFrame({"PATNO": subjects["SUBJID"], "SITENO": subjects["SITEID"],
+                           "GENDER": subjects["SEX"].map(layout.sex_codes).astype(float),
+                           "AGEYRS": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "GROUP": arm_code.astype(float)})
+        labels = ["Patient Number", "Site Number", "Gender (1=Male, 2=Female)", "Age in Years", "Date of Randomisation",
+                  "Group (1=hUC-MSC, 0=Placebo)"]
+    out["dm.xpt"] = (dm, {"labels": labels, "table": "DM", "file_label": "Demographics and randomisation"})
+
+    ex = data["exposure"].sort_values(["SUBJID", "INFNO"])
+    arm_of = truth.subjects.set_index("SUBJID")["ARM"]
+    product = np.where(ex["SUBJID"].map(arm_of) == PBO, "SALINE", "UC-MSC")
+    ex_frame = pd.DataFrame({subj: ex["SUBJID"], "INFNO": ex["INFNO"].astype(float),
+                             "INFDTC": ex["EXSTDTM"].dt.strftime(layout.datetime_format),
+                             "DOSE": np.where(product == "SALINE", 0.0, ex["DOSE"]), "DOSEU": "10^6 cells/kg", "PRODUCT": product})
+    out["ex.xpt"] = (ex_frame, {"labels": ["Subject", "Infusion Number", "Infusion Start Date/Time", "Dose", "Dose Unit",
+                                           "Product Infused"], "table": "EX", "file_label": "Infusions"})
+
+    lb = by_source("lb")
+    dup = data.get("duplicate_index")
+    if dup is not None and dup in lb.index:
+        position = lb.index.get_loc(dup)
+        lb = pd.concat([lb.iloc[: position + 1], lb.loc[[dup]], lb.iloc[position + 1 :]])
+    orphan = data.get("orphan")
+    if orphan is not None:
+        lb = pd.concat([lb, orphan.to_frame().T])
+    lb_units = lb["UNIT"].copy()
+    lb_text = _result_text(lb, dec)
+    if spec is not EFFICACY:  # site 02 reports glucose in mg/dL
+        mgdl = (lb["TESTCD"] == "GLUC") & (lb["SUBJID"].map(site_of) == "02")
+        lb_text[mgdl] = (lb.loc[mgdl, "VALUE"].astype(float) * MGDL_PER_MMOLL_GLUCOSE).round(0).map(lambda v: f"{v:.0f}")
+        lb_units[mgdl] = "mg/dL"
+    if spec is EFFICACY:
+        lb_frame = pd.DataFrame({"SUBJID": lb["SUBJID"], "VISIT": lb["WEEK"].map(layout.visit_label), "LBDAT": lb["VISITDT"],
+                                 "LBTESTCD": lb["TESTCD"], "LBORRES": lb_text, "LBORRESU": lb_units})
+        labels = ["Subject Identifier", "Visit", "Sample Date", "Test Code", "Result (as reported)", "Unit (as reported)"]
+    else:
+        lb_frame = pd.DataFrame({"PATNO": lb["SUBJID"], "SITENO": lb["SUBJID"].map(site_of).fillna("01"),
+                                 "VISITNAM": lb["WEEK"].map(layout.visit_label), "COLLDT": lb["VISITDT"],
+                                 "TESTCODE": lb["TESTCD"], "RESULT": lb_text, "UNIT": lb_units})
+        labels = ["Patient Number", "Site Number", "Visit Name", "Collection Date", "Test Code", "Result", "Unit"]
+    out["lb.xpt"] = (lb_frame.reset_index(drop=True), {"labels": labels, "table": "LB", "file_label": "Local laboratory"})
+
+    vs = by_source("vs")
+    vs_frame = pd.DataFrame({subj: vs["SUBJID"], "VISIT": vs["WEEK"].map(layout.visit_label), "VSDAT": vs["VISITDT"],
+                             "VSTESTCD": vs["TESTCD"], "VSORRES": vs["VALUE"].astype(float), "VSORRESU": vs["UNIT"]})
+    out["vs.xpt"] = (vs_frame.reset_index(drop=True), {"labels": ["Subject", "Visit", "Measurement Date", "Test Code", "Result",
+                                                                  "Unit"], "table": "VS", "file_label": "Vital signs"})
+
+    ae = data["adverse_events"]
+    ae_frame = pd.DataFrame({subj: ae["SUBJID"], "AETERM": ae["AETERM"],
+                             "AESTDTC": ae["AESTDTM"].dt.strftime(layout.datetime_format),
+                             "AEENDTC": pd.to_datetime(ae["AEENDTM"]).dt.strftime(layout.datetime_format).fillna(""),
+                             "AESEV": ae["AESEV"], "AESER": ae["AESER"], "AEREL": ae["AEREL"], "AEOUT": ae["AEOUT"]})
+    out["ae.xpt"] = (ae_frame.reset_index(drop=True), {"labels": ["Subject", "Reported Term", "Onset Date/Time", "End Date/Time",
+                                                                  "Severity", "Serious", "Relationship to Product", "Outcome"],
+                                                       "table": "AE", "file_label": "Adverse events"})
+
+    central = by_source("central_lab")
+    central_frame = pd.DataFrame({"Patient ID" if spec is EFFICACY else "Patient": central["SUBJID"],
+                                  "Visit": central["WEEK"].map(layout.visit_label),
+                                  "Collection Date" if spec is EFFICACY else "Sample date":
+                                      pd.to_datetime(central["VISITDT"]).dt.strftime(layout.central_lab_date_format),
+                                  "Analyte" if spec is EFFICACY else "Test": central["TESTCD"],
+                                  "Result" if spec is EFFICACY else "Value": _result_text(central, dec),
+                                  "Units" if spec is EFFICACY else "Unit": central["UNIT"]})
+    if spec is not EFFICACY:
+        central_frame["Comment"] = ""
+        central_frame.iloc[0, central_frame.columns.get_loc("Comment")] = "échantillon légèrement hémolysé"
+    out["central_lab.csv"] = (central_frame.reset_index(drop=True), {"encoding": layout.central_lab_encoding})
+
+    if spec is EFFICACY:
+        clamp = by_source("clamp")
+        out["clamp.csv"] = (pd.DataFrame({"subject_id": clamp["SUBJID"], "visit_week": clamp["WEEK"],
+                                          "clamp_date": pd.to_datetime(clamp["VISITDT"]).dt.strftime("%Y-%m-%d"),
+                                          "gir_mg_kg_min": clamp["VALUE"].map(lambda v: f"{v:.2f}")}).reset_index(drop=True),
+                            {"encoding": "utf-8"})
+        imaging = by_source("imaging").pivot_table(index=["SUBJID", "WEEK", "VISITDT"], columns="TESTCD", values="VALUE",
+                                                   aggfunc="first").reset_index()
+        out["liver_imaging.csv"] = (pd.DataFrame({"subject_id": imaging["SUBJID"], "visit_week": imaging["WEEK"],
+                                                  "exam_date": pd.to_datetime(imaging["VISITDT"]).dt.strftime("%Y-%m-%d"),
+                                                  "steatosis_grade": imaging["STEATOS"].map(lambda v: f"{v:.0f}"),
+                                                  "lsm_kpa": imaging["LSM"].map(lambda v: f"{v:.1f}")}),
+                                    {"encoding": "utf-8"})
+    ds = data["disposition"]
+    out["disposition.csv"] = (pd.DataFrame({"subject_id": ds["SUBJID"], "status": ds["DSDECOD"],
+                                            "status_date": pd.to_datetime(ds["DSSTDT"]).dt.strftime("%Y-%m-%d"),
+                                            "reason": ds["DSTERM"]}).reset_index(drop=True), {"encoding": "utf-8"})
+    return out
+
+
+def _write(path: Path, frame: pd.DataFrame, options: dict) -> None:
+    if path.suffix == ".xpt":
+        pyreadstat.write_xport(frame, str(path), file_label=options["file_label"], column_labels=options["labels"],
+                               table_name=options["table"], file_format_version=5)
+    else:
+        frame.to_csv(path, index=False, encoding=options["encoding"], lineterminator="\n")
+
+
+def write_cut(truth: TrueTrial, cut_label: str, root: Path) -> Path:
+    """Write one data cut of ``truth`` under ``root/<trial>/<cut_label>/``; return the folder."""
+    spec = truth.spec
+    cut_date = spec.cuts[cut_label]
+    labels = list(spec.cuts)
+    final = cut_label == labels[-1]
+    rng = np.random.default_rng([truth.seed, labels.index(cut_label)])
+    data = _cut(truth, cut_date)
+    problems, interim_errors = _plant(truth, data, final, rng)
+    folder = root / spec.trial / cut_label
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, (frame, options) in _raw_tables(truth, data).items():
+        path = folder / name
+        _write(path, frame, options)
+        files.append({"name": name, "format": path.suffix.lstrip("."), "rows": int(len(frame)),
+                      "encoding": options.get("encoding", "ascii"), "sha256": sha256_file(path)})
+    manifest = {
+        "synthetic": True,
+        "notice": "SYNTHETIC DATA generated by the ucmsc simulator and calibrated to published summary "
+                  "statistics; not patient data.",
+        "trial": spec.trial,
+        "studyid": spec.studyid,
+        "title": spec.title,
+        "publication_seed_file": spec.seed_file,
+        "cut_date": cut_date.isoformat(),
+        "final": final,
+        "seed": truth.seed,
+        "generator": f"ucmsc.simulate {__version__}",
+        "subjects_randomised": {arm: int((data["subjects"]["ARM"] == arm).sum()) for arm in spec.arms},
+        "files": files,
+        "planted_problems": _jsonable(problems),
+        "interim_entry_errors": _jsonable(interim_errors),
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return folder
+
+
+def _jsonable(items: list[dict]) -> list[dict]:
+    def convert(value):
+        if isinstance(value, (np.integer,)):
+            return int(value)
+        if isinstance(value, (np.floating,)):
+            return float(value)
+        return value
+    return [{k: convert(v) for k, v in item.items()} for item in items]

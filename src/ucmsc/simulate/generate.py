@@ -1,0 +1,257 @@
+"""Simulate the complete ("true") follow-up of a trial, before any data cut or delivery mess."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from ucmsc.simulate.calibrate import assign_below_threshold, calibrate_mean_sd
+from ucmsc.simulate.trials import EFFICACY, MSC, PBO, TrialSpec
+
+HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
+
+# Published HbA1c < 7.0 % counts (Zhao 2024): subjects at target per arm and week, out of
+# all randomised (a subject without a value counts as not at target).
+EFFICACY_HBA1C_AT_TARGET = {MSC: {0: 0, 9: 20, 20: 17, 48: 16}, PBO: {0: 0, 9: 9, 20: 8, 48: 4}}
+# Published ultrasound improvement at week 20 (15/33 vs 6/32); week 48 is an assumption.
+EFFICACY_STEATOSIS_IMPROVED = {MSC: {20: 15, 48: 13}, PBO: {20: 6, 48: 5}}
+
+BACKGROUND_AE_TERMS = (
+    ("Upper respiratory tract infection", "MILD"),
+    ("Headache", "MILD"),
+    ("Dizziness", "MILD"),
+    ("Diarrhoea", "MILD"),
+    ("Fatigue", "MILD"),
+    ("Back pain", "MODERATE"),
+)
+
+
+@dataclass
+class TrueTrial:
+    spec: TrialSpec
+    seed: int
+    subjects: pd.DataFrame  # SUBJID SITEID ARM SEX AGE RANDDT
+    visits: pd.DataFrame  # SUBJID WEEK VISITDT
+    findings: pd.DataFrame  # SUBJID WEEK TESTCD VALUE UNIT SOURCE
+    exposure: pd.DataFrame  # SUBJID INFNO EXSTDTM DOSE
+    adverse_events: pd.DataFrame  # SUBJID AETERM AESTDTM AEENDTM AESEV AESER AEREL AEOUT
+    disposition: pd.DataFrame  # SUBJID DSDECOD DSSTDT DSTERM
+    events: list[dict] = field(default_factory=list)  # withdrawals and missed visits, for the manifest
+
+
+def _subjects(spec: TrialSpec, rng: np.random.Generator) -> pd.DataFrame:
+    arms = np.array([arm for arm, n in spec.arms.items() for _ in range(n)], dtype=object)
+    rng.shuffle(arms)
+    n = arms.size
+    span = (spec.enrol_end - spec.enrol_start).days
+    offsets = np.sort(rng.choice(np.arange(span + 1), size=n, replace=False))
+    prefix = "E" if spec is EFFICACY else "S"
+    site_ids = list(spec.sites)
+    if len(site_ids) == 1:
+        sites = np.array(site_ids * n, dtype=object)
+    else:  # the first site enrols about 60 %
+        sites = rng.choice(site_ids, size=n, p=[0.6] + [0.4 / (len(site_ids) - 1)] * (len(site_ids) - 1))
+    frame = pd.DataFrame(
+        {
+            "SUBJID": [f"{prefix}{i + 1:03d}" for i in range(n)],
+            "SITEID": sites,
+            "ARM": arms,
+            "RANDDT": [spec.enrol_start + timedelta(days=int(d)) for d in offsets],
+        }
+    )
+    frame["SEX"] = "F"
+    frame["AGE"] = 0
+    for arm in spec.arms:
+        idx = frame.index[frame["ARM"] == arm]
+        males = rng.choice(idx, size=spec.male_counts[arm], replace=False)
+        frame.loc[males, "SEX"] = "M"
+        mean, sd = spec.age_mean_sd[arm]
+        ages = rng.normal(mean, sd, idx.size)
+        if spec.demographics_published:
+            ages = calibrate_mean_sd(ages, mean, sd, value_decimals=0, lower=25)
+        ages = np.clip(np.round(ages), 25, 75)
+        frame.loc[idx, "AGE"] = ages.astype(int)
+    return frame
+
+
+def _planned_absences(spec: TrialSpec, subjects: pd.DataFrame, rng: np.random.Generator) -> tuple[set, list[dict]]:
+    """(SUBJID, WEEK) pairs with no visit: one withdrawal and one missed visit per trial."""
+    absent: set[tuple[str, int]] = set()
+    events: list[dict] = []
+    placebo = subjects.loc[subjects["ARM"] == PBO, "SUBJID"].tolist()
+    active = subjects.loc[subjects["ARM"] != PBO, "SUBJID"].tolist()
+    if spec is EFFICACY:
+        withdrawn = placebo[int(rng.integers(len(placebo) // 2))]  # enrolled early: visible in the interim cut
+        for week in (20, 48):
+            absent.add((withdrawn, week))
+        events.append({"kind": "withdrawal", "subject": withdrawn, "after_week": 9, "arm": PBO})
+        missed = active[int(rng.integers(len(active) // 3, len(active)))]
+        absent.add((missed, 9))  # week 9: keeps the published week-20 and week-48 group sizes at 33 vs 31
+        events.append({"kind": "missed_visit", "subject": missed, "week": 9, "arm": MSC})
+    else:
+        missed = placebo[int(rng.integers(len(placebo)))]
+        absent.add((missed, 12))
+        events.append({"kind": "missed_visit", "subject": missed, "week": 12, "arm": PBO})
+    return absent, events
+
+
+def _visits(spec: TrialSpec, subjects: pd.DataFrame, absent: set, rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for subj, randdt in zip(subjects["SUBJID"], subjects["RANDDT"]):
+        for week in spec.weeks:
+            if (subj, week) in absent:
+                continue
+            jitter = int(rng.integers(-min(3, spec.visit_window_days[week]), min(3, spec.visit_window_days[week]) + 1))
+            rows.append({"SUBJID": subj, "WEEK": week, "VISITDT": randdt + timedelta(days=7 * week + jitter)})
+    return pd.DataFrame(rows)
+
+
+def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    present = visits.set_index(["SUBJID", "WEEK"]).index
+    arm_of = subjects.set_index("SUBJID")["ARM"]
+    frames = []
+    for param in spec.params:
+        latent = rng.standard_normal(len(subjects))
+        noise = rng.standard_normal((len(subjects), len(param.weeks)))
+        raw = np.sqrt(param.rho) * latent[:, None] + np.sqrt(1 - param.rho) * noise
+        grid = pd.DataFrame(raw, index=subjects["SUBJID"], columns=list(param.weeks))
+        long = grid.stack().rename("Z").reset_index().rename(columns={"level_1": "WEEK"})
+        long = long[long.set_index(["SUBJID", "WEEK"]).index.isin(present)].copy()
+        long["ARM"] = long["SUBJID"].map(arm_of)
+        long["VALUE"] = np.nan
+        for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
+            k = param.weeks.index(week)
+            mean, sd = param.means[arm][k], param.sds[arm][k]
+            if (arm, week) in param.exact:
+                values = calibrate_mean_sd(cell["Z"].to_numpy(), mean, sd, param.decimals, lower=param.lower)
+            else:
+                z = cell["Z"].to_numpy()
+                values = np.maximum(np.round(mean + sd * (z - z.mean()) / z.std(ddof=1), param.decimals), param.lower)
+            long.loc[cell.index, "VALUE"] = values
+        if param.testcd == "HBA1C" and spec is EFFICACY:
+            for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
+                count = EFFICACY_HBA1C_AT_TARGET[arm][week]
+                long.loc[cell.index, "VALUE"] = assign_below_threshold(
+                    cell["VALUE"].to_numpy(), count, HBA1C_TARGET, rng, decimals=param.decimals
+                )
+        long["TESTCD"], long["UNIT"], long["SOURCE"] = param.testcd, param.unit, param.source
+        frames.append(long[["SUBJID", "WEEK", "TESTCD", "VALUE", "UNIT", "SOURCE"]])
+    if spec is EFFICACY:
+        frames.append(_height(subjects, rng))
+        frames.append(_steatosis(subjects, visits, rng))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _height(subjects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    mean = np.where(subjects["SEX"] == "M", 170.0, 158.0)
+    sd = np.where(subjects["SEX"] == "M", 6.0, 5.0)
+    return pd.DataFrame(
+        {
+            "SUBJID": subjects["SUBJID"],
+            "WEEK": 0,
+            "TESTCD": "HEIGHT",
+            "VALUE": np.round(rng.normal(mean, sd), 1),
+            "UNIT": "cm",
+            "SOURCE": "vs",
+        }
+    )
+
+
+def _steatosis(subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Ultrasound steatosis grade (0-3) at weeks 0, 20, 48; improvement = lower than baseline."""
+    baseline = pd.Series(rng.choice([1, 2, 3], size=len(subjects), p=[0.35, 0.45, 0.20]), index=subjects["SUBJID"])
+    rows = [{"SUBJID": s, "WEEK": 0, "VALUE": float(g)} for s, g in baseline.items()]
+    have = set(map(tuple, visits[["SUBJID", "WEEK"]].to_numpy()))
+    for week in (20, 48):
+        for arm, counts in EFFICACY_STEATOSIS_IMPROVED.items():
+            ids = [s for s in subjects.loc[subjects["ARM"] == arm, "SUBJID"] if (s, week) in have]
+            improved = set(rng.choice(ids, size=counts[week], replace=False))
+            for subj in ids:
+                grade = baseline[subj]
+                if subj in improved:
+                    new = grade - (2 if grade == 3 and rng.random() < 0.25 else 1)
+                elif grade < 3 and rng.random() < 0.12:
+                    new = grade + 1
+                else:
+                    new = grade
+                rows.append({"SUBJID": subj, "WEEK": week, "VALUE": float(new)})
+    frame = pd.DataFrame(rows)
+    frame["TESTCD"], frame["UNIT"], frame["SOURCE"] = "STEATOS", "grade", "imaging"
+    return frame
+
+
+def _at(day: date, hour: int, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute)
+
+
+def _exposure(spec: TrialSpec, subjects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for subj, randdt in zip(subjects["SUBJID"], subjects["RANDDT"]):
+        for number, day in enumerate(spec.infusion_days, start=1):
+            start = _at(randdt + timedelta(days=day), 9, int(rng.integers(0, 60)))
+            rows.append({"SUBJID": subj, "INFNO": number, "EXSTDTM": start, "DOSE": 1.0})
+    return pd.DataFrame(rows)
+
+
+def _adverse_events(spec: TrialSpec, subjects: pd.DataFrame, exposure: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    horizon = 7 * spec.weeks[-1]
+    for subj, randdt in zip(subjects["SUBJID"], subjects["RANDDT"]):
+        for _ in range(int(rng.poisson(0.5))):
+            term, severity = BACKGROUND_AE_TERMS[int(rng.integers(len(BACKGROUND_AE_TERMS)))]
+            start = _at(randdt + timedelta(days=int(rng.integers(3, horizon))), int(rng.integers(7, 22)), 0)
+            rows.append(_ae(subj, term, start, start + timedelta(days=int(rng.integers(1, 8))), severity, "NOT RELATED"))
+    # One event before the first infusion, so the treatment-emergent flag has a "N" to find.
+    first = subjects.iloc[int(rng.integers(len(subjects)))]
+    pre = _at(first["RANDDT"] - timedelta(days=3), 10, 0)
+    rows.append(_ae(first["SUBJID"], "Headache", pre, pre + timedelta(days=1), "MILD", "NOT RELATED"))
+    if spec is not EFFICACY:
+        active = subjects.loc[subjects["ARM"] != PBO, "SUBJID"].to_numpy()
+        # Lian 2023: transient fever in 4 of 24 within 24 h after the 2nd or 3rd infusion.
+        for subj in rng.choice(active, size=4, replace=False):
+            infusion = exposure[(exposure["SUBJID"] == subj) & (exposure["INFNO"] == int(rng.integers(2, 4)))]
+            onset = infusion["EXSTDTM"].iloc[0] + timedelta(hours=int(rng.integers(4, 21)))
+            rows.append(_ae(subj, "Fever", onset, onset + timedelta(hours=int(rng.integers(6, 20))), "MILD", "POSSIBLY RELATED"))
+        # One hypoglycaemic attack within a month of transplantation.
+        subj = rng.choice(active)
+        randdt = subjects.loc[subjects["SUBJID"] == subj, "RANDDT"].iloc[0]
+        onset = _at(randdt + timedelta(days=int(rng.integers(15, 29))), 16, 30)
+        rows.append(_ae(subj, "Hypoglycaemia", onset, onset + timedelta(hours=2), "MODERATE", "POSSIBLY RELATED"))
+    return pd.DataFrame(rows).sort_values(["SUBJID", "AESTDTM"], ignore_index=True)
+
+
+def _ae(subj, term, start, end, severity, relation) -> dict:
+    return {
+        "SUBJID": subj, "AETERM": term, "AESTDTM": start, "AEENDTM": end,
+        "AESEV": severity, "AESER": "N", "AEREL": relation, "AEOUT": "RECOVERED/RESOLVED",
+    }
+
+
+def _disposition(subjects: pd.DataFrame, visits: pd.DataFrame, events: list[dict]) -> pd.DataFrame:
+    last = visits.groupby("SUBJID")["VISITDT"].max()
+    withdrawn = {e["subject"]: e for e in events if e["kind"] == "withdrawal"}
+    rows = []
+    for subj in subjects["SUBJID"]:
+        if subj in withdrawn:
+            rows.append({"SUBJID": subj, "DSDECOD": "WITHDRAWAL BY SUBJECT", "DSSTDT": last[subj] + timedelta(days=10),
+                         "DSTERM": "Moved away; withdrew consent for further visits"})
+        else:
+            rows.append({"SUBJID": subj, "DSDECOD": "COMPLETED", "DSSTDT": last[subj], "DSTERM": "Completed follow-up"})
+    return pd.DataFrame(rows)
+
+
+def simulate_trial(spec: TrialSpec, seed: int) -> TrueTrial:
+    """Simulate the complete follow-up of ``spec`` with a given seed (deterministic)."""
+    rng = np.random.default_rng(seed)
+    subjects = _subjects(spec, rng)
+    absent, events = _planned_absences(spec, subjects, rng)
+    visits = _visits(spec, subjects, absent, rng)
+    findings = _continuous(spec, subjects, visits, rng)
+    findings = findings.merge(visits, on=["SUBJID", "WEEK"], how="left", validate="many_to_one")
+    exposure = _exposure(spec, subjects, rng)
+    adverse_events = _adverse_events(spec, subjects, exposure, rng)
+    disposition = _disposition(subjects, visits, events)
+    return TrueTrial(spec, seed, subjects, visits, findings, exposure, adverse_events, disposition, events)

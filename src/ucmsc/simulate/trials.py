@@ -1,0 +1,196 @@
+"""What each simulated trial looks like: arms, visits, parameters and published targets.
+
+Targets marked ``exact`` are published in the abstracts (see ``resources/published``)
+and are hit to the published decimals; the others follow the direction the abstract
+states, with plausible clinical values. Anything not in the abstracts is an assumption
+and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Param:
+    """A continuous measurement: one (mean, sd) per arm and visit."""
+
+    testcd: str
+    label: str
+    unit: str
+    source: str  # which raw delivery carries it: lb, central_lab, vs, clamp, imaging
+    decimals: int
+    weeks: tuple[int, ...]
+    means: dict[str, tuple[float, ...]]
+    sds: dict[str, tuple[float, ...]]
+    lower: float = 0.0
+    rho: float = 0.7  # correlation between a subject's visits
+    exact: frozenset[tuple[str, int]] = frozenset()  # (arm, week) cells published to 2 decimals
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    trial: str
+    studyid: str
+    title: str
+    seed_file: str
+    arms: dict[str, int]  # arm -> number randomised
+    arm_codes: dict[str, int]  # how the site codes the arm in DM
+    weeks: tuple[int, ...]
+    visit_window_days: dict[int, int]
+    infusion_days: tuple[int, ...]
+    enrol_start: date
+    enrol_end: date
+    cuts: dict[str, date]  # cut label -> cut date; the last one is final
+    sites: dict[str, str]
+    params: tuple[Param, ...]
+    male_counts: dict[str, int] = field(default_factory=dict)
+    age_mean_sd: dict[str, tuple[float, float]] = field(default_factory=dict)
+    demographics_published: bool = False  # sex counts and age mean/SD hit exactly
+
+
+def _const(value: float, n: int) -> tuple[float, ...]:
+    return (value,) * n
+
+
+MSC, PBO = "UC-MSC", "Placebo"
+EFF_WEEKS = (0, 9, 20, 48)
+
+EFFICACY = TrialSpec(
+    trial="nafld_efficacy",
+    studyid="UCMSC-NAFLD",
+    title="UC-MSC infusion in type 2 diabetes with NAFLD (post hoc efficacy analysis)",
+    seed_file="000_beb968a2bf6530a9.txt",
+    arms={MSC: 33, PBO: 32},
+    arm_codes={MSC: 1, PBO: 2},
+    weeks=EFF_WEEKS,
+    visit_window_days={0: 0, 9: 7, 20: 7, 48: 14},
+    # Assumption: the abstract gives no dosing; three infusions four weeks apart.
+    infusion_days=(0, 28, 56),
+    enrol_start=date(2015, 10, 12),
+    enrol_end=date(2017, 11, 30),
+    cuts={"2017-06-30": date(2017, 6, 30), "2019-01-15": date(2019, 1, 15)},
+    sites={"01": "First Medical Center of Chinese PLA General Hospital"},
+    male_counts={MSC: 22, PBO: 22},
+    age_mean_sd={MSC: (51.36, 8.85), PBO: (50.47, 8.42)},
+    demographics_published=True,
+    params=(
+        Param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, EFF_WEEKS,
+              {MSC: (8.33, 7.46, 7.51, 7.80), PBO: (8.21, 8.19, 9.10, 8.95)},
+              {MSC: (1.80, 1.79, 1.77, 1.85), PBO: (1.92, 1.95, 2.78, 2.60)}, lower=3.0, rho=0.6,
+              exact=frozenset({(MSC, 0), (MSC, 9), (MSC, 20), (PBO, 9), (PBO, 20)})),
+        Param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, EFF_WEEKS,
+              {MSC: (8.3, 7.1, 7.3, 7.4), PBO: (8.2, 7.8, 7.9, 8.1)},
+              {MSC: (0.9, 1.0, 1.1, 1.1), PBO: (0.9, 1.1, 1.2, 1.2)}, lower=7.0, rho=0.6),
+        Param("INSULIN", "Fasting insulin", "uU/mL", "central_lab", 1, EFF_WEEKS,
+              {MSC: (14.5, 12.8, 12.5, 12.9), PBO: (14.2, 14.0, 14.6, 14.4)},
+              {MSC: (6.0, 5.2, 5.0, 5.3), PBO: (5.8, 5.9, 6.2, 6.0)}, lower=2.5),
+        Param("TG", "Triglycerides", "mmol/L", "lb", 2, EFF_WEEKS,
+              {MSC: (2.45, 1.98, 2.02, 2.05), PBO: (2.40, 2.36, 2.42, 2.38)},
+              {MSC: (1.10, 0.95, 0.98, 1.00), PBO: (1.05, 1.04, 1.10, 1.08)}, lower=0.45, rho=0.8),
+        Param("CHOL", "Total cholesterol", "mmol/L", "lb", 2, EFF_WEEKS,
+              {MSC: (5.10, 4.72, 4.98, 4.70), PBO: (5.05, 5.02, 5.08, 5.04)},
+              {MSC: _const(0.95, 4), PBO: _const(0.95, 4)}, lower=2.5, rho=0.8),
+        Param("HDL", "HDL cholesterol", "mmol/L", "lb", 2, EFF_WEEKS,
+              {MSC: (1.08, 1.10, 1.11, 1.10), PBO: (1.09, 1.08, 1.08, 1.07)},
+              {MSC: _const(0.25, 4), PBO: _const(0.25, 4)}, lower=0.5, rho=0.8),
+        Param("LDL", "LDL cholesterol", "mmol/L", "lb", 2, EFF_WEEKS,
+              {MSC: (3.10, 2.92, 3.02, 2.90), PBO: (3.08, 3.06, 3.10, 3.07)},
+              {MSC: _const(0.80, 4), PBO: _const(0.80, 4)}, lower=1.0, rho=0.8),
+        Param("ALT", "Alanine aminotransferase", "U/L", "lb", 0, EFF_WEEKS,
+              {MSC: (42, 38, 33, 37), PBO: (41, 40, 41, 40)},
+              {MSC: (18, 17, 14, 16), PBO: _const(18, 4)}, lower=8, rho=0.75),
+        Param("AST", "Aspartate aminotransferase", "U/L", "lb", 0, EFF_WEEKS,
+              {MSC: (31, 30, 30, 31), PBO: (30, 31, 30, 31)},
+              {MSC: _const(11, 4), PBO: _const(11, 4)}, lower=10, rho=0.75),
+        Param("GGT", "Gamma-glutamyl transferase", "U/L", "lb", 0, EFF_WEEKS,
+              {MSC: (52, 43, 42, 44), PBO: (50, 50, 51, 50)},
+              {MSC: (26, 22, 21, 22), PBO: _const(25, 4)}, lower=8, rho=0.8),
+        Param("PLAT", "Platelets", "10^9/L", "lb", 0, EFF_WEEKS,
+              {MSC: (228, 230, 232, 229), PBO: (225, 226, 224, 227)},
+              {MSC: _const(55, 4), PBO: _const(55, 4)}, lower=80),
+        Param("GIR", "Clamp glucose infusion rate", "mg/kg/min", "clamp", 2, (0, 9, 48),
+              {MSC: (3.60, 4.35, 4.77), PBO: (3.55, 3.70, 3.57)},
+              {MSC: (1.55, 1.62, 1.70), PBO: (1.60, 1.65, 1.76)}, lower=0.8,
+              exact=frozenset({(MSC, 48), (PBO, 48)})),
+        Param("LSM", "Liver stiffness (transient elastography)", "kPa", "imaging", 1, (0, 20, 48),
+              {MSC: (8.6, 7.9, 7.6), PBO: (8.4, 8.5, 8.6)},
+              {MSC: _const(2.4, 3), PBO: _const(2.4, 3)}, lower=3.0),
+        Param("WEIGHT", "Weight", "kg", "vs", 1, EFF_WEEKS,
+              {MSC: (78.5, 78.0, 77.6, 77.8), PBO: (77.9, 78.1, 78.3, 78.2)},
+              {MSC: _const(11.0, 4), PBO: _const(11.0, 4)}, lower=45, rho=0.95),
+        Param("WAIST", "Waist circumference", "cm", "vs", 1, EFF_WEEKS,
+              {MSC: (96.0, 95.2, 94.8, 95.0), PBO: (95.5, 95.6, 95.9, 95.8)},
+              {MSC: _const(8.0, 4), PBO: _const(8.0, 4)}, lower=65, rho=0.9),
+        Param("SYSBP", "Systolic blood pressure", "mmHg", "vs", 0, EFF_WEEKS,
+              {MSC: (132, 130, 129, 130), PBO: (131, 131, 132, 131)},
+              {MSC: _const(14, 4), PBO: _const(14, 4)}, lower=90, rho=0.5),
+        Param("DIABP", "Diastolic blood pressure", "mmHg", "vs", 0, EFF_WEEKS,
+              {MSC: (82, 81, 80, 81), PBO: (81, 81, 82, 81)},
+              {MSC: _const(9, 4), PBO: _const(9, 4)}, lower=55, rho=0.5),
+    ),
+)
+
+# Safety trial: group differences follow the abstract's pattern. A "differ" visit puts the
+# hUC-MSC mean about 1.2 SD from placebo (t-test P well under 0.05 with 24 vs 10); other
+# visits differ by at most 0.1 SD.
+HUC = "hUC-MSC"
+SAF_WEEKS = (0, 1, 2, 3, 4, 12, 24)
+
+
+def _pattern(base: float, sd: float, shift_sd: float, weeks_differ: tuple[int, ...]) -> dict[str, tuple[float, ...]]:
+    msc = tuple(
+        base + (shift_sd * sd if w in weeks_differ else (0.05 * sd if w else 0.0)) for w in SAF_WEEKS
+    )
+    pbo = tuple(base - (0.03 * sd if w else 0.0) for w in SAF_WEEKS)
+    return {HUC: msc, PBO: pbo}
+
+
+def _safety_param(testcd, label, unit, source, decimals, base, sd, shift_sd=0.0, weeks_differ=(), lower=0.0, rho=0.6):
+    return Param(testcd, label, unit, source, decimals, SAF_WEEKS,
+                 _pattern(base, sd, shift_sd, weeks_differ),
+                 {HUC: _const(sd, 7), PBO: _const(sd, 7)}, lower=lower, rho=rho)
+
+
+SAFETY = TrialSpec(
+    trial="t2dm_safety",
+    studyid="HUCMSC-T2DM",
+    title="Safety of hUC-MSC infusion in type 2 diabetes (phase 2)",
+    seed_file="001_12be7326dd9301d2.txt",
+    arms={HUC: 24, PBO: 10},
+    arm_codes={HUC: 1, PBO: 0},
+    weeks=SAF_WEEKS,
+    visit_window_days={0: 0, 1: 2, 2: 2, 3: 2, 4: 3, 12: 7, 24: 14},
+    infusion_days=(0, 7, 14),  # once a week for 3 weeks
+    enrol_start=date(2019, 9, 2),
+    enrol_end=date(2020, 12, 18),
+    cuts={"2020-09-30": date(2020, 9, 30), "2021-07-30": date(2021, 7, 30)},
+    sites={"01": "Peking University Shenzhen Hospital", "02": "Longgang District Central Hospital of Shenzhen"},
+    # Assumption: sex and age are not in the abstract.
+    male_counts={HUC: 14, PBO: 6},
+    age_mean_sd={HUC: (52.0, 9.5), PBO: (51.0, 9.0)},
+    params=(
+        _safety_param("LYM", "Lymphocytes", "10^9/L", "lb", 2, 2.10, 0.55, -1.3, (2, 3), lower=0.5),
+        _safety_param("NEUT", "Neutrophils", "10^9/L", "lb", 2, 3.80, 1.00, 0.9, (2, 3), lower=1.2),
+        _safety_param("PLAT", "Platelets", "10^9/L", "lb", 0, 230, 50, 1.3, (3,), lower=90),
+        _safety_param("IGG", "Immunoglobulin G", "g/L", "central_lab", 2, 12.5, 2.4, 1.3, (1, 2, 3, 4), lower=5.0),
+        _safety_param("IGA", "Immunoglobulin A", "g/L", "central_lab", 2, 2.40, 0.80, 1.3, (1, 2, 3, 4), lower=0.5),
+        _safety_param("IGM", "Immunoglobulin M", "g/L", "central_lab", 2, 1.10, 0.40, 1.3, (1, 2, 3, 4), lower=0.3),
+        _safety_param("TT", "Thrombin time", "s", "lb", 1, 17.0, 1.2, -1.3, (2,), lower=12.0),
+        _safety_param("FIBRINO", "Fibrinogen", "g/L", "lb", 2, 3.00, 0.60, 1.3, (2, 3), lower=1.5),
+        _safety_param("DDIMER", "D-dimer", "mg/L FEU", "lb", 2, 0.80, 0.25, 1.5, (1, 2, 3, 4, 12, 24), lower=0.2),
+        _safety_param("AFP", "Alpha-fetoprotein", "ng/mL", "central_lab", 2, 3.20, 1.50, lower=0.6),
+        _safety_param("CEA", "Carcinoembryonic antigen", "ng/mL", "central_lab", 2, 2.10, 1.00, lower=0.3),
+        _safety_param("CA199", "Carbohydrate antigen 19-9", "U/mL", "central_lab", 2, 12.0, 7.0, lower=1.0),
+        _safety_param("TG", "Triglycerides", "mmol/L", "lb", 2, 2.10, 1.00, lower=0.45, rho=0.8),
+        _safety_param("CHOL", "Total cholesterol", "mmol/L", "lb", 2, 4.90, 0.95, lower=2.5, rho=0.8),
+        _safety_param("HDL", "HDL cholesterol", "mmol/L", "lb", 2, 1.12, 0.25, lower=0.5, rho=0.8),
+        _safety_param("LDL", "LDL cholesterol", "mmol/L", "lb", 2, 2.95, 0.80, lower=1.0, rho=0.8),
+        _safety_param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, 8.60, 2.20, lower=3.5),
+        _safety_param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, 8.3, 1.3, lower=6.0),
+        _safety_param("WEIGHT", "Weight", "kg", "vs", 1, 70.0, 11.0, lower=42, rho=0.95),
+    ),
+)
+
+TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY)}
