@@ -1,0 +1,23 @@
+# UC-MSC in type 2 diabetes: raw data cuts -> clean domains -> ADaM -> ARD -> figures -> report.
+# A table of contents only; each stage lives in workflow/rules/<stage>.smk.
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/clean.smk"
+include: "workflow/rules/derive.smk"
+include: "workflow/rules/analyze.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

@@ -1,0 +1,82 @@
+"""Ingestion: read each raw file of a data cut and rename its columns to the standard variables.
+
+No value is parsed or changed here; every record keeps its raw file and row. Parsing,
+checks and corrections happen in ``ucmsc.clean``, where each change is logged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ucmsc.domains import DOMAINS, FINDINGS, REQUIRED, SOURCE_COLUMNS
+from ucmsc.io import read_raw
+
+
+class MappingError(ValueError):
+    """A raw file does not fit its mapping; the message names the file and the column."""
+
+
+def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
+    """Rename one raw table to standard variables as ``source`` (a ``sources:`` entry) says.
+
+    ``columns`` maps standard -> raw names; a findings file in wide layout lists one raw
+    column per test under ``results`` and becomes one row per test. Returns text columns
+    plus SRCFILE and SRCROW (1-based data row in the raw file).
+    """
+    file, domain = source["file"], source["domain"]
+    columns: dict[str, str] = source.get("columns", {})
+    results: dict[str, dict] = source.get("results", {})
+    needed = [c for c in REQUIRED[domain] if not (results and c in ("TESTCD", "ORRES", "ORRESU"))]
+    for std in needed:
+        if std not in columns:
+            raise MappingError(f"{file}: the trial config maps no raw column to required variable {std} ({domain})")
+    wanted = dict(columns)
+    wanted.update({f"__{testcd}": spec["column"] for testcd, spec in results.items()})
+    missing = [raw_name for raw_name in wanted.values() if raw_name not in raw.columns]
+    if missing:
+        raise MappingError(
+            f"{file}: required column(s) {', '.join(repr(m) for m in missing)} not found; "
+            f"the file has {', '.join(repr(c) for c in raw.columns)}"
+        )
+    frame = pd.DataFrame({std: raw[raw_name].astype(str) for std, raw_name in wanted.items()})
+    frame["SRCFILE"] = file
+    frame["SRCROW"] = range(1, len(frame) + 1)
+    if results:
+        id_columns = [c for c in frame.columns if not c.startswith("__")]
+        frame = frame.melt(id_vars=id_columns, var_name="TESTCD", value_name="ORRES")
+        frame["TESTCD"] = frame["TESTCD"].str.removeprefix("__")
+        frame["ORRESU"] = frame["TESTCD"].map({t: spec["unit"] for t, spec in results.items()})
+        frame = frame[frame["ORRES"].str.strip() != ""]  # a blank cell in wide layout is "not done", not a record
+        frame = frame.sort_values(["SRCROW", "TESTCD"], kind="stable").reset_index(drop=True)
+    ordered = [c for c in REQUIRED[domain] if c in frame.columns]
+    extra = [c for c in frame.columns if c not in ordered and c not in SOURCE_COLUMNS]
+    return frame[ordered + extra + list(SOURCE_COLUMNS)]
+
+
+def ingest_cut(raw_dir: str | Path, trial_config: dict) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    """Read and map every source of one data cut.
+
+    Returns one table per standard domain (empty with the required columns if the trial
+    delivers none) and the metadata of each raw file read (labels, formats, SHA-256).
+    """
+    raw_dir = Path(raw_dir)
+    parts: dict[str, list[pd.DataFrame]] = {d: [] for d in DOMAINS}
+    metadata = []
+    for source in trial_config["sources"]:
+        raw, meta = read_raw(raw_dir / source["file"], encoding=source.get("encoding"))
+        mapped = map_source(raw, source)
+        parts[source["domain"]].append(mapped)
+        meta.update({"domain": source["domain"], "records_mapped": int(len(mapped))})
+        metadata.append(meta)
+    tables = {}
+    for domain, frames in parts.items():
+        if frames:
+            tables[domain] = pd.concat(frames, ignore_index=True)
+        else:
+            tables[domain] = pd.DataFrame({c: pd.Series(dtype=str) for c in REQUIRED[domain]} | {
+                "SRCFILE": pd.Series(dtype=str), "SRCROW": pd.Series(dtype="int64")})
+        if domain in FINDINGS and "TESTCD" not in tables[domain]:
+            raise MappingError(f"domain {domain}: no test code after mapping")
+    return tables, metadata

@@ -1,0 +1,128 @@
+"""Reading raw deliveries and writing stage tables. Raw files are only ever opened for reading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+class RawReadError(RuntimeError):
+    """A raw file could not be read; the message names the file and the reason."""
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _as_text(value: Any) -> str:
+    """Render one raw cell as text without losing information ('' for missing)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
+
+    Every cell comes back as text ('' where missing), so that no parsing decision is made
+    at read time: the cleaning stage parses each column by its declared type and logs a
+    data query for what does not parse. SAS dates and times arrive as ISO 8601 text.
+    Metadata: variable labels, SAS formats, dataset label, encoding, rows and SHA-256.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise RawReadError(f"{path}: cannot read: file not found")
+    try:
+        if suffix in (".sas7bdat", ".xpt"):
+            import pyreadstat
+
+            reader = pyreadstat.read_sas7bdat if suffix == ".sas7bdat" else pyreadstat.read_xport
+            kwargs = {"encoding": encoding} if encoding else {}
+            frame, meta = reader(str(path), **kwargs)
+            metadata = {
+                "labels": dict(meta.column_names_to_labels),
+                "formats": dict(meta.original_variable_types),
+                "dataset_label": meta.file_label,
+                "encoding": meta.file_encoding or encoding,
+            }
+            frame = frame.astype(object).map(_as_text).astype(str)
+        elif suffix in (".csv", ".txt"):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8")
+            metadata = {"labels": {}, "formats": {}, "dataset_label": None, "encoding": encoding or "utf-8"}
+        else:
+            raise RawReadError(f"{path}: cannot read: unsupported file type '{suffix}' (expected .sas7bdat, .xpt or .csv)")
+    except RawReadError:
+        raise
+    except UnicodeDecodeError as error:
+        raise RawReadError(f"{path}: cannot read: not valid {encoding or 'utf-8'} text ({error.reason} at byte {error.start});"
+                           " set the file's encoding in the trial config") from error
+    except Exception as error:  # pyreadstat and pandas raise many types; name the file whatever it was
+        raise RawReadError(f"{path}: cannot read: {type(error).__name__}: {error}") from error
+    metadata.update({"file": path.name, "rows": int(len(frame)), "columns": list(frame.columns), "sha256": sha256_file(path)})
+    return frame, metadata
+
+
+def _atomic_path(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    return Path(tmp)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible."""
+    path = Path(path)
+    tmp = _atomic_path(path)
+    try:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    path = Path(path)
+    tmp = _atomic_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    path = Path(path)
+    tmp = _atomic_path(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

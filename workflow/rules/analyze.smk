@@ -1,0 +1,16 @@
+rule analyze:
+    """Run the trial's analysis plan into the analysis-results dataset (ARD)."""
+    input:
+        adsl=f"{CUT}/adam/adsl.parquet",
+        adbds=f"{CUT}/adam/adbds.parquet",
+        adae=f"{CUT}/adam/adae.parquet",
+        trial_config=trial_config_file,
+        code=stage_files("analyze"),
+    output:
+        ard=f"{CUT}/ard.csv",
+    log:
+        f"{CUT}/logs/analyze.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/analyze.py"

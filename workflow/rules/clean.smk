@@ -1,0 +1,17 @@
+rule clean:
+    """Run the named record checks; write clean domains, the query log and quarantined records."""
+    input:
+        tables=domain_tables("ingest"),
+        trial_config=trial_config_file,
+        code=stage_files("clean"),
+    output:
+        tables=domain_tables("sdtm"),
+        queries=f"{CUT}/queries.csv",
+        quarantine=f"{CUT}/quarantine.csv",
+        summary=f"{CUT}/cleaning_summary.csv",
+    log:
+        f"{CUT}/logs/clean.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/clean.py"

@@ -1,0 +1,17 @@
+rule derive:
+    """Build the analysis datasets: ADSL, the long BDS dataset of all parameters, ADAE."""
+    input:
+        tables=domain_tables("sdtm"),
+        trial_config=trial_config_file,
+        ae_dictionary=config["ae_dictionary"],
+        code=stage_files("derive"),
+    output:
+        adsl=f"{CUT}/adam/adsl.parquet",
+        adbds=f"{CUT}/adam/adbds.parquet",
+        adae=f"{CUT}/adam/adae.parquet",
+    log:
+        f"{CUT}/logs/derive.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/derive.py"

@@ -1,0 +1,21 @@
+rule figures:
+    """Draw every figure of a cut from the ARD, each with a provenance sidecar."""
+    input:
+        ard=f"{CUT}/ard.csv",
+        raw_files=f"{CUT}/ingest/raw_files.json",
+        trial_config=trial_config_file,
+        code=stage_files("figures"),
+    output:
+        figures=report(
+            directory(f"{CUT}/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figure.rst",
+            category="{trial}",
+            subcategory="{cut}",
+        ),
+    log:
+        f"{CUT}/logs/figures.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/figures.py"
