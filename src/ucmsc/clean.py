@@ -137,6 +137,8 @@ class Cleaner:
         for record in frame[age.isna()].to_dict("records"):
             self.log.add("DM", record, "AGE", record["AGE"], "numeric_result", "age is not a number", "set to missing; record kept")
         frame["AGE"] = age
+        if "DIABDUR" in frame:  # optional: years since diabetes diagnosis
+            frame["DIABDUR"] = pd.to_numeric(frame["DIABDUR"].str.strip(), errors="coerce")
         repeated = frame["USUBJID"].duplicated(keep=False)
         for record in frame[repeated].to_dict("records"):
             self.log.add("DM", record, "USUBJID", record["USUBJID"], "duplicate_records",
@@ -146,6 +148,7 @@ class Cleaner:
         out = pd.DataFrame({
             "STUDYID": self.config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"], "SUBJID": frame["SUBJID"],
             "SITEID": frame["SITEID"], "AGE": frame["AGE"], "AGEU": "YEARS", "SEX": frame["SEX"],
+            "DIABDUR": frame["DIABDUR"] if "DIABDUR" in frame else np.nan,
             "ARMCD": frame["ARM"].map(arms), "ARM": frame["ARM"], "RANDDT": frame["RANDDT"],
             "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
         })

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -122,7 +123,7 @@ def _lb_rows(truth: TrueTrial, data: dict) -> pd.DataFrame:
     return findings[findings["SOURCE"] == "lb"]
 
 
-def _plant(truth: TrueTrial, data: dict, final: bool, rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[dict]]:
     """Plant the listed data problems into ``data`` (in place); return (problems, interim_errors)."""
     spec = truth.spec
     problems: list[dict] = [dict(event, check=_EVENT_CHECK[event["kind"]]) for event in truth.events
@@ -159,19 +160,38 @@ def _plant(truth: TrueTrial, data: dict, final: bool, rng: np.random.Generator) 
         problems.append({"kind": "glucose_mg_dl", "check": "unit_conversion", "file": "lb.xpt", "site": "02",
                          "testcd": "GLUC", "records": int(((findings["TESTCD"] == "GLUC") & findings["SUBJID"].isin(site_b)).sum()),
                          "detail": "site 02 reports fasting glucose in mg/dL"})
-    interim_errors: list[dict] = []
-    if not final:  # entry errors in the interim cut that the final cut corrects
-        for testcd, how in (("GLUC", "decimal_slip"), ("ALT" if spec is EFFICACY else "TG", "transposed_digits")):
-            pool = lb[(lb["TESTCD"] == testcd) & ~lb.index.isin([dup])]
-            row = pool.index[int(rng.integers(len(pool)))]
-            old = findings.loc[row, "VALUE"]
-            new = old * 10 if how == "decimal_slip" else _transpose(old)
-            findings.loc[row, "VALUE"] = new
-            interim_errors.append({"kind": how, "subject": findings.loc[row, "SUBJID"], "week": int(findings.loc[row, "WEEK"]),
-                                   "testcd": testcd, "interim_value": float(new), "final_value": float(old), "file": "lb.xpt"})
-        problems.append({"kind": "implausible_value", "check": "plausible_range", **{k: interim_errors[0][k] for k in ("subject", "week", "testcd", "file")},
-                         "value": interim_errors[0]["interim_value"]})
+    interim_errors = _interim_entry_errors(truth, dup)
+    if not final:  # the interim cut carries entry errors that the final cut corrects
+        for error in interim_errors:
+            row = error.pop("index")
+            if row in findings.index:
+                findings.loc[row, "VALUE"] = error["interim_value"]
+        first = interim_errors[0]
+        problems.append({"kind": "implausible_value", "check": "plausible_range", "subject": first["subject"],
+                         "week": first["week"], "testcd": first["testcd"], "file": first["file"], "value": first["interim_value"]})
+    else:
+        for error in interim_errors:
+            error.pop("index")
     return problems, interim_errors
+
+
+def _interim_entry_errors(truth: TrueTrial, duplicate_index) -> list[dict]:
+    """Two local-laboratory values mistyped in the first cut: a decimal slip and transposed digits."""
+    spec = truth.spec
+    rng = np.random.default_rng([truth.seed, 2])
+    early = truth.findings[(truth.findings["SOURCE"] == "lb") & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
+    errors = []
+    for testcd, how in (("GLUC", "decimal_slip"), ("ALT" if spec is EFFICACY else "TG", "transposed_digits")):
+        decimals = _decimals(truth)[testcd]
+        pool = early[(early["TESTCD"] == testcd) & (early.index != duplicate_index)]
+        if how == "transposed_digits":
+            pool = pool[pool["VALUE"].map(lambda v: _transpose(v, decimals) is not None)]
+        row = pool.index[int(rng.integers(len(pool)))]
+        old = float(truth.findings.loc[row, "VALUE"])
+        new = round(old * 10, 6) if how == "decimal_slip" else _transpose(old, decimals)
+        errors.append({"kind": how, "subject": truth.findings.loc[row, "SUBJID"], "week": int(truth.findings.loc[row, "WEEK"]),
+                       "testcd": testcd, "interim_value": new, "final_value": old, "file": "lb.xpt", "index": row})
+    return errors
 
 
 _EVENT_CHECK = {"withdrawal": "disposition", "missed_visit": "visit_completeness"}
@@ -185,9 +205,17 @@ def _event_visible(event: dict, data: dict) -> bool:
     return bool((subject_visits > event["week"]).any())
 
 
-def _transpose(value: float) -> float:
-    text = f"{value:.0f}"
-    return float(text[::-1]) if len(text) > 1 and text[0] != text[-1] else value + 9
+def _transpose(value: float, decimals: int) -> float | None:
+    """Swap the last two digits as typed (6.64 -> 6.46, 35 -> 53); None when that changes nothing or makes no number."""
+    text = f"{value:.{decimals}f}"
+    positions = [i for i, ch in enumerate(text) if ch.isdigit()]
+    if len(positions) < 2:
+        return None
+    i, j = positions[-2], positions[-1]
+    swapped = text[:i] + text[j] + text[i + 1:j] + text[i] + text[j + 1:]
+    if swapped == text or (swapped[0] == "0" and len(swapped) > 1 and swapped[1] != "."):
+        return None
+    return float(swapped)
 
 
 # --- raw files as the sites send them ------------------------------------------------
@@ -220,15 +248,17 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
     arm_code = subjects["ARM"].map(spec.arm_codes)
     if spec is EFFICACY:
         dm = pd.DataFrame({"SUBJID": subjects["SUBJID"], "SITEID": subjects["SITEID"], "SEX": subjects["SEX"],
-                           "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "TRTGRP": arm_code.astype(float)})
+                           "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "TRTGRP": arm_code.astype(float),
+                           "DMDUR": subjects["DIABDUR"]})
         labels = ["Subject Identifier", "Site Identifier", "Sex", "Age (years)", "Randomisation Date",
-                  "Treatment Group (1=UC-MSC, 2=Placebo)"]
+                  "Treatment Group (1=UC-MSC, 2=Placebo)", "Diabetes Duration (years)"]
     else:
         dm = pd.DataFrame({"PATNO": subjects["SUBJID"], "SITENO": subjects["SITEID"],
                            "GENDER": subjects["SEX"].map(layout.sex_codes).astype(float),
-                           "AGEYRS": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "GROUP": arm_code.astype(float)})
+                           "AGEYRS": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "GROUP": arm_code.astype(float),
+                           "DMYRS": subjects["DIABDUR"]})
         labels = ["Patient Number", "Site Number", "Gender (1=Male, 2=Female)", "Age in Years", "Date of Randomisation",
-                  "Group (1=hUC-MSC, 0=Placebo)"]
+                  "Group (1=hUC-MSC, 0=Placebo)", "Years Since Diabetes Diagnosis"]
     out["dm.xpt"] = (dm, {"labels": labels, "table": "DM", "file_label": "Demographics and randomisation"})
 
     ex = data["exposure"].sort_values(["SUBJID", "INFNO"])
@@ -313,10 +343,27 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
     return out
 
 
-def _write(path: Path, frame: pd.DataFrame, options: dict) -> None:
+_XPT_STAMP = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
+
+
+def _stamp_xpt(path: Path, when: date) -> None:
+    """Set the transport file's created/modified stamps (header records only) to ``when``.
+
+    pyreadstat writes the current time there; a fixed stamp keeps the same seed's files
+    byte-identical, and the cut date is what a site's export would carry.
+    """
+    content = path.read_bytes()
+    end = content.index(b"HEADER RECORD*******OBS     HEADER RECORD")
+    month = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()[when.month - 1]  # not locale-dependent
+    stamp = f"{when.day:02d}{month}{when.year % 100:02d}:00:00:00".encode()
+    path.write_bytes(_XPT_STAMP.sub(stamp, content[:end]) + content[end:])
+
+
+def _write(path: Path, frame: pd.DataFrame, options: dict, cut_date: date) -> None:
     if path.suffix == ".xpt":
         pyreadstat.write_xport(frame, str(path), file_label=options["file_label"], column_labels=options["labels"],
                                table_name=options["table"], file_format_version=5)
+        _stamp_xpt(path, cut_date)
     else:
         frame.to_csv(path, index=False, encoding=options["encoding"], lineterminator="\n")
 
@@ -327,15 +374,14 @@ def write_cut(truth: TrueTrial, cut_label: str, root: Path) -> Path:
     cut_date = spec.cuts[cut_label]
     labels = list(spec.cuts)
     final = cut_label == labels[-1]
-    rng = np.random.default_rng([truth.seed, labels.index(cut_label)])
     data = _cut(truth, cut_date)
-    problems, interim_errors = _plant(truth, data, final, rng)
+    problems, interim_errors = _plant(truth, data, final)
     folder = root / spec.trial / cut_label
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, (frame, options) in _raw_tables(truth, data).items():
         path = folder / name
-        _write(path, frame, options)
+        _write(path, frame, options, cut_date)
         files.append({"name": name, "format": path.suffix.lstrip("."), "rows": int(len(frame)),
                       "encoding": options.get("encoding", "ascii"), "sha256": sha256_file(path)})
     manifest = {
@@ -353,7 +399,7 @@ def write_cut(truth: TrueTrial, cut_label: str, root: Path) -> Path:
         "subjects_randomised": {arm: int((data["subjects"]["ARM"] == arm).sum()) for arm in spec.arms},
         "files": files,
         "planted_problems": _jsonable(problems),
-        "interim_entry_errors": _jsonable(interim_errors),
+        "entry_errors" if not final else "corrections_since_previous_cut": _jsonable(interim_errors),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return folder

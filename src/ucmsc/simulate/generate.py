@@ -64,6 +64,8 @@ def _subjects(spec: TrialSpec, rng: np.random.Generator) -> pd.DataFrame:
     )
     frame["SEX"] = "F"
     frame["AGE"] = 0
+    # Assumption (not in the abstracts): years since diagnosis, right-skewed, mean about 8.
+    frame["DIABDUR"] = np.round(np.clip(rng.gamma(2.5, 3.2, n), 0.5, 30), 1)
     for arm in spec.arms:
         idx = frame.index[frame["ARM"] == arm]
         males = rng.choice(idx, size=spec.male_counts[arm], replace=False)

@@ -8,8 +8,11 @@ and says so.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ EFFICACY = TrialSpec(
               {MSC: (3.10, 2.92, 3.02, 2.90), PBO: (3.08, 3.06, 3.10, 3.07)},
               {MSC: _const(0.80, 4), PBO: _const(0.80, 4)}, lower=1.0, rho=0.8),
         Param("ALT", "Alanine aminotransferase", "U/L", "lb", 0, EFF_WEEKS,
-              {MSC: (42, 38, 33, 37), PBO: (41, 40, 41, 40)},
+              {MSC: (42, 40, 33, 39), PBO: (41, 40, 41, 40)},
               {MSC: (18, 17, 14, 16), PBO: _const(18, 4)}, lower=8, rho=0.75),
         Param("AST", "Aspartate aminotransferase", "U/L", "lb", 0, EFF_WEEKS,
               {MSC: (31, 30, 30, 31), PBO: (30, 31, 30, 31)},
@@ -110,6 +113,9 @@ EFFICACY = TrialSpec(
         Param("PLAT", "Platelets", "10^9/L", "lb", 0, EFF_WEEKS,
               {MSC: (228, 230, 232, 229), PBO: (225, 226, 224, 227)},
               {MSC: _const(55, 4), PBO: _const(55, 4)}, lower=80),
+        Param("ALB", "Albumin", "g/L", "lb", 1, EFF_WEEKS,
+              {MSC: (42.5, 42.7, 42.8, 42.6), PBO: (42.3, 42.4, 42.2, 42.3)},
+              {MSC: _const(3.5, 4), PBO: _const(3.5, 4)}, lower=28, rho=0.7),
         Param("GIR", "Clamp glucose infusion rate", "mg/kg/min", "clamp", 2, (0, 9, 48),
               {MSC: (3.60, 4.35, 4.77), PBO: (3.55, 3.70, 3.57)},
               {MSC: (1.55, 1.62, 1.70), PBO: (1.60, 1.65, 1.76)}, lower=0.8,
@@ -133,24 +139,28 @@ EFFICACY = TrialSpec(
 )
 
 # Safety trial: group differences follow the abstract's pattern. A "differ" visit puts the
-# hUC-MSC mean about 1.2 SD from placebo (t-test P well under 0.05 with 24 vs 10); other
-# visits differ by at most 0.1 SD.
+# hUC-MSC mean 0.9 to 1.5 SD from placebo (t-test P well under 0.05 with 24 vs 10); other
+# visits differ only by a wobble of about 0.1 SD.
 HUC = "hUC-MSC"
 SAF_WEEKS = (0, 1, 2, 3, 4, 12, 24)
 
 
-def _pattern(base: float, sd: float, shift_sd: float, weeks_differ: tuple[int, ...]) -> dict[str, tuple[float, ...]]:
-    msc = tuple(
-        base + (shift_sd * sd if w in weeks_differ else (0.05 * sd if w else 0.0)) for w in SAF_WEEKS
-    )
-    pbo = tuple(base - (0.03 * sd if w else 0.0) for w in SAF_WEEKS)
-    return {HUC: msc, PBO: pbo}
+def _pattern(testcd: str, base: float, sd: float, shift_sd: float, weeks_differ: tuple[int, ...]
+             ) -> tuple[dict[str, tuple[float, ...]], dict[str, tuple[float, ...]]]:
+    """Means and SDs per arm and visit, with a small fixed visit-to-visit wobble (seeded by the test code)."""
+    wobble = np.random.default_rng(zlib.crc32(testcd.encode()))
+    means, sds = {}, {}
+    for arm in (HUC, PBO):
+        shifts = [shift_sd if (arm == HUC and w in weeks_differ) else 0.0 for w in SAF_WEEKS]
+        noise = [0.0] + list(wobble.normal(0, 0.07, len(SAF_WEEKS) - 1))
+        means[arm] = tuple(base + sd * (s + e) for s, e in zip(shifts, noise))
+        sds[arm] = tuple(sd * f for f in wobble.uniform(0.9, 1.1, len(SAF_WEEKS)))
+    return means, sds
 
 
 def _safety_param(testcd, label, unit, source, decimals, base, sd, shift_sd=0.0, weeks_differ=(), lower=0.0, rho=0.6):
-    return Param(testcd, label, unit, source, decimals, SAF_WEEKS,
-                 _pattern(base, sd, shift_sd, weeks_differ),
-                 {HUC: _const(sd, 7), PBO: _const(sd, 7)}, lower=lower, rho=rho)
+    means, sds = _pattern(testcd, base, sd, shift_sd, weeks_differ)
+    return Param(testcd, label, unit, source, decimals, SAF_WEEKS, means, sds, lower=lower, rho=rho)
 
 
 SAFETY = TrialSpec(
