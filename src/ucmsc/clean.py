@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,21 @@ from ucmsc.domains import DOMAINS, FINDINGS
 
 QUERY_COLUMNS = ["QUERYID", "DOMAIN", "FILE", "ROW", "USUBJID", "VARIABLE", "VALUE", "CHECK", "MESSAGE", "ACTION"]
 CENSORED = re.compile(r"^\s*([<>]=?)\s*([0-9]*\.?[0-9]+)\s*$")
+
+
+def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
+    """Parse text by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside 1900-2100.
+
+    Each distinct value is parsed once, so a million records with a few thousand dates stay fast.
+    """
+    lookup = {}
+    for value in pd.unique(text.str.strip()):
+        try:
+            when = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            when = None
+        lookup[value] = when if when is not None and 1900 <= when.year <= 2100 and when.tzinfo is None else None
+    return pd.to_datetime(text.str.strip().map(lookup), errors="coerce").astype("datetime64[ns]")
 
 
 @dataclass
@@ -71,8 +86,7 @@ class Cleaner:
         for file, rows in frame.groupby("SRCFILE").groups.items():
             source = self._source(file)
             fmt = source.get("datetime_format") if with_time else source.get("date_format")
-            text = frame.loc[rows, column].str.strip()
-            parsed.loc[rows] = pd.to_datetime(text, format=fmt if fmt else "ISO8601", errors="coerce")
+            parsed.loc[rows] = parse_datetimes(frame.loc[rows, column], fmt)
         bad = parsed.isna() & (frame[column].str.strip() != "")
         blank = frame[column].str.strip() == ""
         for record in frame[bad].to_dict("records"):
@@ -161,6 +175,7 @@ class Cleaner:
         frame["USUBJID"] = self.usubjid(frame["SUBJID"])
         frame = self.subject_in_dm("DS", frame)
         frame = self.parse_dates("DS", frame, "DSSTDTC", with_time=False, required=False)
+        frame = self.duplicate_records("DS", frame, ["USUBJID"], ["DSDECOD", "DSSTDTC"], lambda r: "disposition")
         for record in frame[frame["DSDECOD"].str.upper() != "COMPLETED"].to_dict("records"):
             self.log.add("DS", record, "DSDECOD", record["DSDECOD"], "disposition",
                          f"subject discontinued on {record['DSSTDTC']}: {record['DSTERM']}", "kept; later visits not expected")
@@ -207,12 +222,13 @@ class Cleaner:
         frame = self.subject_in_dm(domain, frame)
         frame = self.visit_label(domain, frame)
         frame = self.parse_dates(domain, frame, "DTC", with_time=False, required=False)
+        frame = self.visit_window(domain, frame)
         frame = self.known_test(domain, frame)
         frame = self.numeric_result(domain, frame)
         frame = self.unit_conversion(domain, frame)
         frame = self.plausible_range(domain, frame)
-        frame = self.duplicate_records(domain, frame)
-        self.visit_window(domain, frame)
+        frame = self.duplicate_records(domain, frame, ["USUBJID", "TESTCD", "VISITNUM"], ["STRESC", "DTC"],
+                                       lambda r: f"{r['TESTCD']} at {r['VISIT']}")
         tests = self.config["tests"]
         p = domain
         out = pd.DataFrame({
@@ -302,8 +318,8 @@ class Cleaner:
     def plausible_range(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
         """check ``plausible_range``: a result outside the test's physiological range is quarantined."""
         tests = self.config["tests"]
-        low = frame["TESTCD"].map(lambda t: tests[t]["range"][0])
-        high = frame["TESTCD"].map(lambda t: tests[t]["range"][1])
+        low = frame["TESTCD"].map(lambda t: tests[t]["range"][0]).astype(float)
+        high = frame["TESTCD"].map(lambda t: tests[t]["range"][1]).astype(float)
         out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
         for record in frame[out].to_dict("records"):
             spec = tests[record["TESTCD"]]
@@ -312,43 +328,61 @@ class Cleaner:
                          "quarantined")
         return self._quarantine(domain, frame, out, "implausible value")
 
-    def duplicate_records(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``duplicate_records``: one record per subject, test and visit.
+    def duplicate_records(self, domain: str, frame: pd.DataFrame, key: list[str], compare: list[str], what: str) -> pd.DataFrame:
+        """check ``duplicate_records``: one record per ``key`` (for findings: subject, test and visit).
 
-        Rule: copies with the same result and date keep the first (in file order) and
-        quarantine the rest; copies that disagree are all quarantined for the site to resolve.
+        Rule: copies that agree on ``compare`` keep the first (in file order) and quarantine
+        the rest; copies that disagree are all quarantined for the site to resolve.
         """
-        key = ["USUBJID", "TESTCD", "VISITNUM"]
         repeated = frame.duplicated(key, keep=False)
         if not repeated.any():
             return frame
-        same = frame.duplicated(key + ["STRESC", "DTC"], keep="first") & repeated
-        groups = frame[repeated].groupby(key)
-        conflicting = pd.Series(False, index=frame.index)
-        for _, group in groups:
-            if group[["STRESC", "DTC"]].drop_duplicates().shape[0] > 1:
-                conflicting[group.index] = True
-        for record in frame[same & ~conflicting].to_dict("records"):
-            self.log.add(domain, record, record["TESTCD"], record["ORRES"], "duplicate_records",
-                         f"exact duplicate of an earlier {record['TESTCD']} record at {record['VISIT']}", "quarantined; first copy kept")
+        extra_copy = frame.duplicated(key + compare, keep="first") & repeated
+        signature = frame[compare].astype(str).agg("|".join, axis=1)
+        conflicting = repeated & (signature.groupby([frame[k] for k in key]).transform("nunique") > 1)
+        for record in frame[extra_copy & ~conflicting].to_dict("records"):
+            self.log.add(domain, record, key[-1], record.get("ORRES", record[key[-1]]), "duplicate_records",
+                         f"exact duplicate of an earlier {what(record)} record", "quarantined; first copy kept")
         for record in frame[conflicting].to_dict("records"):
-            self.log.add(domain, record, record["TESTCD"], record["ORRES"], "duplicate_records",
-                         f"conflicting results for {record['TESTCD']} at {record['VISIT']}", "quarantined; all copies")
-        return self._quarantine(domain, frame, (same & ~conflicting) | conflicting, "duplicate record")
+            self.log.add(domain, record, key[-1], record.get("ORRES", record[key[-1]]), "duplicate_records",
+                         f"conflicting records for {what(record)}", "quarantined; all copies")
+        return self._quarantine(domain, frame, (extra_copy & ~conflicting) | conflicting, "duplicate record")
 
-    def visit_window(self, domain: str, frame: pd.DataFrame) -> None:
-        """check ``visit_window``: the assessment date lies in its visit's window (kept at the nominal visit)."""
+    def visit_window(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """check ``visit_window``: the assessment's study day lies in its visit's window.
+
+        Study day = date - randomisation date (day 0). A date outside its window is queried;
+        with ``visit_assignment: window`` in the trial config a date that falls inside another
+        visit's window moves the record to that visit, otherwise it stays at its nominal visit.
+        """
+        frame = frame.copy()
         randdt = frame["USUBJID"].map(self.subjects.set_index("USUBJID")["RANDDT"])
-        day = (pd.to_datetime(frame["DTC"], errors="coerce") - pd.to_datetime(randdt)).dt.days
+        day = (pd.to_datetime(frame["DTC"], errors="coerce") - pd.to_datetime(randdt, errors="coerce")).dt.days
         frame["DY"] = day
-        target = frame["VISITNUM"].map({int(v["visitnum"]): v["day"] for v in self.config["visits"]})
-        window = frame["VISITNUM"].map({int(v["visitnum"]): v["window"] for v in self.config["visits"]})
+        schedule = {int(v["visitnum"]): (v["day"], v["window"]) for v in self.config["visits"]}
+        target = frame["VISITNUM"].map(lambda n: schedule[n][0])
+        window = frame["VISITNUM"].map(lambda n: schedule[n][1])
         outside = day.notna() & ((day - target).abs() > window)
-        flagged = frame[outside].drop_duplicates(["USUBJID", "VISITNUM", "DTC", "SRCFILE"])
-        for record, d, t, w in zip(flagged.to_dict("records"), day[flagged.index], target[flagged.index], window[flagged.index]):
-            self.log.add(domain, record, "DTC", record["DTC"], "visit_window",
-                         f"{record['VISIT']} on study day {int(d)}, window {t - w}-{t + w}",
-                         "kept at nominal visit; all records of this visit in this file")
+        if not outside.any():
+            return frame
+        by_window = self.config.get("visit_assignment", "nominal") == "window"
+        names = {int(v["visitnum"]): v["avisit"] for v in self.config["visits"]}
+        fits = day[outside].map(lambda d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None))
+        flagged = frame[outside].assign(_FITS=fits).drop_duplicates(["USUBJID", "VISITNUM", "DTC", "SRCFILE"])
+        for record in flagged.to_dict("records"):
+            t, w = schedule[record["VISITNUM"]]
+            elsewhere = record["_FITS"]
+            message = f"{record['VISIT']} on study day {int(record['DY'])}, window {t - w} to {t + w}"
+            if elsewhere is not None and not pd.isna(elsewhere):
+                message += f"; the date lies in the {names[int(elsewhere)]} window"
+            action = (f"moved to {names[int(elsewhere)]} by window" if by_window and elsewhere is not None and not pd.isna(elsewhere)
+                      else "kept at nominal visit") + "; applies to all records of this visit in this file"
+            self.log.add(domain, record, "DTC", record["DTC"], "visit_window", message, action)
+        if by_window:
+            moved = fits.dropna().astype(int)
+            frame.loc[moved.index, "VISITNUM"] = moved
+            frame.loc[moved.index, "VISIT"] = moved.map(names)
+        return frame
 
     def visit_completeness(self, findings: dict[str, pd.DataFrame], ds: pd.DataFrame, dm: pd.DataFrame) -> None:
         """check ``visit_completeness``: each visit due by the cut date has data, unless the subject left."""

@@ -28,3 +28,35 @@ REQUIRED = {
 }
 
 SOURCE_COLUMNS = ("SRCFILE", "SRCROW")  # raw file name and 1-based data row: every record traces back
+
+# Labels of the clean (SDTM-like) variables; "--" stands for the findings domain prefix.
+VARIABLE_LABELS = {
+    "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
+    "SUBJID": "Subject Identifier for the Study", "SITEID": "Study Site Identifier", "AGE": "Age", "AGEU": "Age Units",
+    "SEX": "Sex", "DIABDUR": "Diabetes Duration (years)", "ARMCD": "Planned Arm Code", "ARM": "Description of Planned Arm",
+    "RANDDT": "Date of Randomization", "DSDECOD": "Standardized Disposition Term", "DSTERM": "Reported Disposition Term",
+    "DSSTDTC": "Start Date of Disposition Event", "EXSEQ": "Infusion Number", "EXTRT": "Name of Treatment",
+    "EXDOSE": "Dose", "EXDOSU": "Dose Units", "EXSTDTC": "Start Date/Time of Infusion", "AETERM": "Reported Term for the Adverse Event",
+    "AESTDTC": "Start Date/Time of Adverse Event", "AEENDTC": "End Date/Time of Adverse Event", "AESEV": "Severity/Intensity",
+    "AESER": "Serious Event", "AEREL": "Causality", "AEOUT": "Outcome of Adverse Event",
+    "--TESTCD": "Test Short Name", "--TEST": "Test Name", "--ORRES": "Result in Original Units (as reported)",
+    "--ORRESU": "Original Units", "--STRESC": "Result in Standard Format (character)", "--STRESN": "Numeric Result in Standard Units",
+    "--STRESU": "Standard Units", "--LLOQ": "Lower Limit of Quantitation (censored results)", "VISITNUM": "Visit Number (week)",
+    "VISIT": "Visit Name", "--DTC": "Date of Collection", "--DY": "Study Day (days since randomisation)",
+    "SRCFILE": "Raw File", "SRCROW": "Row in Raw File (1-based data row)",
+}
+
+
+def data_dictionary(tables: dict) -> "pd.DataFrame":  # noqa: F821 (pandas imported lazily: this module stays light)
+    """One row per domain and variable: label, storage type, records and missing values."""
+    import pandas as pd
+
+    rows = []
+    for domain, table in tables.items():
+        for column in table.columns:
+            generic = "--" + column[len(domain):] if column.startswith(domain) and domain in FINDINGS else column
+            blank = table[column].isna() | (table[column].astype(str) == "")
+            rows.append({"DOMAIN": domain, "VARIABLE": column, "LABEL": VARIABLE_LABELS.get(generic, VARIABLE_LABELS.get(column, "")),
+                         "TYPE": "Num" if pd.api.types.is_numeric_dtype(table[column]) else "Char",
+                         "RECORDS": int(len(table)), "MISSING": int(blank.sum())})
+    return pd.DataFrame(rows)

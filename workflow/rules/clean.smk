@@ -9,6 +9,7 @@ rule clean:
         queries=f"{CUT}/queries.csv",
         quarantine=f"{CUT}/quarantine.csv",
         summary=f"{CUT}/cleaning_summary.csv",
+        dictionary=f"{CUT}/sdtm/define.csv",
     log:
         f"{CUT}/logs/clean.log",
     conda:

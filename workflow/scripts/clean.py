@@ -4,7 +4,7 @@ from datetime import date
 
 from ucmsc.clean import clean_cut
 from ucmsc.config import load_yaml, setup_logging
-from ucmsc.domains import DOMAINS
+from ucmsc.domains import DOMAINS, data_dictionary
 from ucmsc.io import read_table, write_table
 
 sm = snakemake  # noqa: F821
@@ -18,4 +18,5 @@ for domain, path in zip(DOMAINS, sm.output.tables):
 write_table(queries, sm.output.queries)
 write_table(quarantine, sm.output.quarantine)
 write_table(summary, sm.output.summary)
+write_table(data_dictionary(clean), sm.output.dictionary)
 log.info("%d queries, %d records quarantined\n%s", len(queries), len(quarantine), summary.to_string(index=False))
