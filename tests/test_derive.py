@@ -1,14 +1,31 @@
+import json
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from conftest import DATACUTS, FINAL_CUTS, ROOT
 from ucmsc import derive
+from ucmsc.clean import clean_cut
+from ucmsc.config import load_yaml
+from ucmsc.ingest import ingest_cut
+from ucmsc.queries import QueryLog
 
 
-def test_homa_ir_by_hand():
-    # 5.0 mmol/L x 9.0 uU/mL / 22.5 = 2.0
-    assert derive.compute_homa_ir([5.0], [9.0])[0] == 2.0
+# --- formulas against hand computation ------------------------------------------------
+
+def test_homa_ir_and_homa_beta_by_hand():
+    assert derive.compute_homa_ir([5.0], [9.0])[0] == 2.0  # 5 x 9 / 22.5
+    assert derive.compute_homa_beta([6.0], [10.0])[0] == 80.0  # 20 x 10 / (6 - 3.5)
+    assert np.isnan(derive.compute_homa_beta([3.5, 3.4], [10.0, 10.0])).all()  # undefined at or below 3.5 mmol/L
+
+
+def test_tyg_by_hand():
+    # TG 1.5 mmol/L = 132.855 mg/dL; glucose 6 mmol/L = 108.096 mg/dL; ln(132.855 x 108.096 / 2)
+    assert math.isclose(derive.compute_tyg([1.5], [6.0])[0], math.log(132.855 * 108.096 / 2))
+    assert math.isclose(derive.compute_tyg([1.5], [6.0])[0], 8.8791, abs_tol=1e-4)
 
 
 def test_bmi_and_nlr_by_hand_with_undefined_cases_missing():
@@ -16,6 +33,15 @@ def test_bmi_and_nlr_by_hand_with_undefined_cases_missing():
     assert math.isclose(bmi[0], 31.25) and np.isnan(bmi[1])
     nlr = derive.compute_nlr([4.0, 3.0], [2.0, 0.0])
     assert nlr[0] == 2.0 and np.isnan(nlr[1])
+
+
+def test_fib4_apri_and_nafld_fibrosis_score_by_hand():
+    assert math.isclose(derive.compute_fib4([50], [30], [36], [200])[0], 1.25)  # 50 x 30 / (200 x 6)
+    assert np.isnan(derive.compute_fib4([50], [30], [36], [0])[0])  # zero platelets: undefined
+    assert math.isclose(derive.compute_apri([40], 40.0, [200])[0], 0.5)  # (40/40) x 100 / 200
+    assert np.isnan(derive.compute_apri([40], 40.0, [0])[0])
+    # -1.675 + 0.037*50 + 0.094*30 + 1.13*1 + 0.99*(30/40) - 0.013*200 - 0.66*4.2
+    assert math.isclose(derive.compute_nafld_fibrosis_score([50], [30], 1.0, [30], [40], [200], [42])[0], -0.5045)
 
 
 def test_change_from_baseline_and_percent_change_missing_when_base_is_zero():
@@ -26,3 +52,109 @@ def test_change_from_baseline_and_percent_change_missing_when_base_is_zero():
     assert out["CHG"].tolist()[1:3] == [-2.0, 2.5]
     assert out["PCHG"].tolist()[1:3] == [-20.0, 25.0]
     assert np.isnan(out["PCHG"].iloc[4]) and out["CHG"].iloc[4] == 1.0
+
+
+def _bds(rows):
+    frame = pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "AVISITN", "AVAL"])
+    frame["AVISIT"] = "Week " + frame["AVISITN"].astype(str)
+    return frame
+
+
+def test_derived_parameter_missing_input_or_undefined_formula_is_queried_not_inf():
+    bds = _bds([["A", "GLUC", 0, 6.0], ["A", "INSULIN", 0, 10.0], ["A", "GLUC", 9, 3.2], ["A", "INSULIN", 9, 12.0],
+                ["A", "GLUC", 20, 7.0]])
+    adsl = pd.DataFrame({"USUBJID": ["A"], "AGE": [50]})
+    spec = next(s for s in derive._derived_params({"tests": {}}) if s.paramcd == "HOMAB")
+    log = QueryLog(prefix="D")
+    out = derive.derive_param(bds, adsl, spec, log)
+    homab = out[out["PARAMCD"] == "HOMAB"]
+    assert homab["AVISITN"].tolist() == [0] and homab["AVAL"].tolist() == [80.0]
+    messages = sorted(r["MESSAGE"] for r in log.rows)
+    assert messages == ["HOMAB at Week 20 not derived: INSULIN missing",
+                        "HOMAB at Week 9 not derived: formula undefined: glucose at or below 3.5 mmol/L"]
+
+
+def test_adae_flags_by_hand():
+    ex = pd.DataFrame({"USUBJID": ["A", "A"], "EXSTDTC": ["2020-01-01T09:00", "2020-01-08T09:00"]})
+    adsl = pd.DataFrame({"USUBJID": ["A"], "ARM": ["X"], "TRT01A": ["X"], "SAFFL": ["Y"],
+                         "TRTSDTM": [pd.Timestamp("2020-01-01 09:00")]})
+    ae = pd.DataFrame({"USUBJID": ["A"] * 3, "AETERM": ["Fever", "Headache", "Odd term"],
+                       "AESTDTC": ["2020-01-08T20:00", "2019-12-30T10:00", "2020-01-12T10:00"], "AEENDTC": ["", "", ""]})
+    log = QueryLog()
+    out = derive.derive_adae(ae, adsl, ex, {"Fever": {"decod": "Pyrexia", "soc": "General"}, "Headache": {"decod": "Headache", "soc": "Nervous"}}, log)
+    assert out["TRTEMFL"].tolist() == ["Y", "", "Y"]
+    assert out["INF24FL"].tolist() == ["Y", "", ""]  # 11 h after the 2nd infusion; before any; 4 days after
+    assert out["INFDY"].tolist()[0] == 0 and np.isnan(out["INFDY"].tolist()[1]) and out["INFDY"].tolist()[2] == 4
+    assert out["AEDECOD"].tolist() == ["Pyrexia", "Headache", "UNCODED"]
+    assert [r["VALUE"] for r in log.rows] == ["Odd term"]
+
+
+# --- on the bundled final cuts ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def adam(trial_configs):
+    out = {}
+    dictionary = load_yaml(ROOT / "config" / "ae_dictionary.yaml")
+    for trial, cut in FINAL_CUTS.items():
+        config = trial_configs[trial]
+        tables, _ = ingest_cut(DATACUTS / trial / cut, config)
+        sdtm, _, _, _ = clean_cut(tables, config, date.fromisoformat(cut))
+        log = QueryLog(prefix="D")
+        adsl = derive.derive_adsl(sdtm, config)
+        bds = derive.derive_bds(sdtm, adsl, config, log)
+        adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
+        adsl = derive.derive_vars_baseline(adsl, bds, config["analysis"]["adsl_baseline"])
+        adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, log)
+        manifest = json.loads((DATACUTS / trial / cut / "manifest.json").read_text())
+        out[trial] = (manifest, adsl, bds, adae, log)
+    return out
+
+
+@pytest.mark.parametrize("trial", sorted(FINAL_CUTS))
+def test_population_counts_match_the_manifest(adam, trial):
+    manifest, adsl, _, _, _ = adam[trial]
+    randomised = manifest["subjects_randomised"]
+    incomplete = {}
+    for problem in manifest["planted_problems"]:
+        if problem["kind"] in ("withdrawal", "missed_visit"):
+            incomplete[problem["arm"]] = incomplete.get(problem["arm"], 0) + 1
+    for arm, n in randomised.items():
+        mine = adsl[adsl["ARM"] == arm]
+        assert len(mine) == n
+        assert (mine["SAFFL"] == "Y").sum() == n and (mine["FASFL"] == "Y").sum() == n
+        assert (mine["PPROTFL"] == "Y").sum() == n - incomplete.get(arm, 0)
+
+
+def test_withdrawn_subject_is_discontinued_with_its_reason(adam):
+    manifest, adsl, _, _, _ = adam["nafld_efficacy"]
+    withdrawn = next(p["subject"] for p in manifest["planted_problems"] if p["kind"] == "withdrawal")
+    row = adsl[adsl["SUBJID"] == withdrawn].iloc[0]
+    assert row["EOSSTT"] == "DISCONTINUED" and row["DCSREAS"] == "WITHDRAWAL BY SUBJECT"
+    assert (adsl["EOSSTT"] == "DISCONTINUED").sum() == 1
+
+
+def test_baseline_bmi_in_adsl_equals_weight_over_height_squared(adam):
+    _, adsl, bds, _, _ = adam["nafld_efficacy"]
+    row = adsl.iloc[0]
+    assert math.isclose(row["BMIBL"], row["WEIGHTBL"] / (row["HEIGHTBL"] / 100) ** 2)
+
+
+def test_censored_result_analysed_at_half_its_limit(adam):
+    _, _, bds, _, _ = adam["t2dm_safety"]
+    censored = bds[bds["DTYPE"] == "LLOQ/2"]
+    assert len(censored) == 1 and censored["AVALC"].iloc[0] == "<0.5" and censored["AVAL"].iloc[0] == 0.25
+
+
+def test_every_derived_value_is_finite_and_every_gap_queried(adam):
+    for trial, (_, _, bds, _, log) in adam.items():
+        assert np.isfinite(bds["AVAL"].dropna()).all()
+        assert not bds["AVAL"].isna().any()
+        for row in log.rows:
+            assert row["CHECK"] in ("derivation", "coding") and row["MESSAGE"]
+
+
+def test_safety_fevers_are_treatment_emergent_and_within_24_hours(adam):
+    _, _, _, adae, _ = adam["t2dm_safety"]
+    fever = adae[adae["AEDECOD"] == "Pyrexia"]
+    assert len(fever) == 4 and (fever["TRTEMFL"] == "Y").all() and (fever["INF24FL"] == "Y").all()
+    assert (adae["AEDECOD"] != "UNCODED").all()

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ucmsc.domains import DOMAINS, FINDINGS
+from ucmsc.queries import QueryLog
 
-QUERY_COLUMNS = ["QUERYID", "DOMAIN", "FILE", "ROW", "USUBJID", "VARIABLE", "VALUE", "CHECK", "MESSAGE", "ACTION"]
 CENSORED = re.compile(r"^\s*([<>]=?)\s*([0-9]*\.?[0-9]+)\s*$")
 
 
@@ -35,23 +35,6 @@ def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
             when = None
         lookup[value] = when if when is not None and 1900 <= when.year <= 2100 and when.tzinfo is None else None
     return pd.to_datetime(text.str.strip().map(lookup), errors="coerce").astype("datetime64[ns]")
-
-
-@dataclass
-class QueryLog:
-    rows: list[dict] = field(default_factory=list)
-
-    def add(self, domain, record, variable, value, check, message, action) -> None:
-        self.rows.append({
-            "DOMAIN": domain, "FILE": record.get("SRCFILE", ""), "ROW": record.get("SRCROW", ""),
-            "USUBJID": record.get("USUBJID", ""), "VARIABLE": variable, "VALUE": "" if value is None else str(value),
-            "CHECK": check, "MESSAGE": message, "ACTION": action,
-        })
-
-    def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=QUERY_COLUMNS[1:])
-        frame.insert(0, "QUERYID", [f"Q{i:05d}" for i in range(1, len(frame) + 1)])
-        return frame
 
 
 @dataclass

@@ -1,22 +1,46 @@
 """Analysis datasets (ADaM-style) from the clean domains: ADSL, a long BDS dataset, ADAE.
 
 Naming follows admiral: ``compute_*`` works on values, ``derive_*`` takes a dataset and
-returns it with variables or parameter records added. No I/O here.
+returns it with variables or parameter records added. No I/O here. A derived value that
+cannot be computed (an input missing, a formula undefined) is left missing and logged as a
+data query saying why; no inf or NaN goes through silently.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
-HBA1C_TARGET = 7.0  # %, ADA 2015 glycaemic target used by the efficacy trial
+from ucmsc.queries import QueryLog
+
+HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
+TG_MG_DL_PER_MMOL_L = 88.57  # triglyceride molar mass ~885.7 g/mol
+GLUCOSE_MG_DL_PER_MMOL_L = 18.016  # glucose 180.16 g/mol
 
 
-# --- formulas -----------------------------------------------------------------------
+# --- formulas (vectors in, vector out; undefined -> NaN) -----------------------------
 
 def compute_homa_ir(glucose_mmol_l, insulin_uu_ml):
     """HOMA-IR = glucose (mmol/L) x insulin (uU/mL) / 22.5 (Matthews et al., Diabetologia 1985)."""
     return np.asarray(glucose_mmol_l, dtype=float) * np.asarray(insulin_uu_ml, dtype=float) / 22.5
+
+
+def compute_homa_beta(glucose_mmol_l, insulin_uu_ml):
+    """HOMA-%B = 20 x insulin (uU/mL) / (glucose (mmol/L) - 3.5) (Matthews 1985); undefined for glucose <= 3.5."""
+    glucose = np.asarray(glucose_mmol_l, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(glucose > 3.5, 20 * np.asarray(insulin_uu_ml, dtype=float) / (glucose - 3.5), np.nan)
+
+
+def compute_tyg(tg_mmol_l, glucose_mmol_l):
+    """TyG index = ln(TG mg/dL x glucose mg/dL / 2) (Simental-Mendia et al., Metab Syndr Relat Disord 2008)."""
+    product = (np.asarray(tg_mmol_l, dtype=float) * TG_MG_DL_PER_MMOL_L
+               * np.asarray(glucose_mmol_l, dtype=float) * GLUCOSE_MG_DL_PER_MMOL_L / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(product > 0, np.log(product), np.nan)
 
 
 def compute_bmi(weight_kg, height_cm):
@@ -27,57 +51,96 @@ def compute_bmi(weight_kg, height_cm):
 
 
 def compute_nlr(neutrophils, lymphocytes):
-    """Neutrophil-to-lymphocyte ratio = neutrophils / lymphocytes (both 10^9/L; Zahorec 2001)."""
+    """Neutrophil-to-lymphocyte ratio = neutrophils / lymphocytes, both 10^9/L (Zahorec, Bratisl Lek Listy 2001)."""
     lym = np.asarray(lymphocytes, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(lym > 0, np.asarray(neutrophils, dtype=float) / lym, np.nan)
 
 
+def compute_fib4(age_years, ast_u_l, alt_u_l, platelets_10e9_l):
+    """FIB-4 = age x AST / (platelets x sqrt(ALT)) (Sterling et al., Hepatology 2006)."""
+    alt = np.asarray(alt_u_l, dtype=float)
+    plat = np.asarray(platelets_10e9_l, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((plat > 0) & (alt > 0), np.asarray(age_years, dtype=float) * np.asarray(ast_u_l, dtype=float)
+                        / (plat * np.sqrt(alt)), np.nan)
+
+
+def compute_apri(ast_u_l, ast_uln_u_l, platelets_10e9_l):
+    """APRI = (AST / AST upper limit of normal) x 100 / platelets (Wai et al., Hepatology 2003)."""
+    plat = np.asarray(platelets_10e9_l, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(plat > 0, np.asarray(ast_u_l, dtype=float) / ast_uln_u_l * 100 / plat, np.nan)
+
+
+def compute_nafld_fibrosis_score(age_years, bmi, diabetes, ast_u_l, alt_u_l, platelets_10e9_l, albumin_g_l):
+    """NFS = -1.675 + 0.037 age + 0.094 BMI + 1.13 IFG/diabetes + 0.99 AST/ALT - 0.013 platelets - 0.66 albumin (g/dL)
+    (Angulo et al., Hepatology 2007)."""
+    alt = np.asarray(alt_u_l, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(alt > 0, np.asarray(ast_u_l, dtype=float) / alt, np.nan)
+    return (-1.675 + 0.037 * np.asarray(age_years, dtype=float) + 0.094 * np.asarray(bmi, dtype=float)
+            + 1.13 * np.asarray(diabetes, dtype=float) + 0.99 * ratio - 0.013 * np.asarray(platelets_10e9_l, dtype=float)
+            - 0.66 * np.asarray(albumin_g_l, dtype=float) / 10)
+
+
 # --- ADSL ---------------------------------------------------------------------------
 
 def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
-    """One row per randomised subject with treatment, dates, disposition and population flags."""
+    """One row per randomised subject: treatment, infusion dates, disposition."""
     dm, ex, ds = sdtm["DM"], sdtm["EX"], sdtm["DS"]
-    adsl = dm[["STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "SEX", "ARM", "ARMCD", "RANDDT"]].copy()
+    columns = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "SEX", "ARM", "ARMCD", "RANDDT"]
+    adsl = dm[columns + [c for c in ("DIABDUR",) if c in dm]].copy()
     adsl["TRT01P"] = adsl["ARM"]
     adsl["TRT01A"] = adsl["ARM"]
-    infusions = ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"])).groupby("USUBJID")["DTM"]
+    infusions = ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"], errors="coerce")).groupby("USUBJID")["DTM"]
     adsl["TRTSDTM"] = adsl["USUBJID"].map(infusions.min())
     adsl["TRTEDTM"] = adsl["USUBJID"].map(infusions.max())
     adsl["NINFUS"] = adsl["USUBJID"].map(infusions.count()).fillna(0).astype(int)
     adsl["RANDFL"] = "Y"
     adsl["SAFFL"] = np.where(adsl["NINFUS"] > 0, "Y", "N")
-    status = ds.set_index("USUBJID")
-    adsl["EOSSTT"] = adsl["USUBJID"].map(status["DSDECOD"]).map(
-        lambda d: "ONGOING" if pd.isna(d) else ("COMPLETED" if d == "COMPLETED" else "DISCONTINUED"))
-    adsl["DCSREAS"] = adsl["USUBJID"].map(status["DSDECOD"]).where(adsl["EOSSTT"] == "DISCONTINUED", "")
+    status = ds.drop_duplicates("USUBJID").set_index("USUBJID")
+    decod = adsl["USUBJID"].map(status["DSDECOD"])
+    adsl["EOSSTT"] = np.select([decod.isna(), decod == "COMPLETED"], ["ONGOING", "COMPLETED"], default="DISCONTINUED")
+    adsl["DCSREAS"] = decod.where(adsl["EOSSTT"] == "DISCONTINUED", "").fillna("")
     adsl["EOSDT"] = adsl["USUBJID"].map(status["DSSTDTC"]).fillna("")
     return adsl
 
 
 def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, n_visits: int) -> pd.DataFrame:
-    """FASFL: treated with a baseline and a post-baseline value of any parameter; PPROTFL: FAS with every scheduled visit."""
+    """FASFL: treated, with a baseline and a post-baseline value; PPROTFL: FAS with an assessment at every scheduled visit."""
     adsl = adsl.copy()
-    has = bds[bds["AVAL"].notna()].groupby("USUBJID")["AVISITN"]
-    has_base = has.min().eq(0)
-    has_post = has.max().gt(0)
-    visits = has.nunique()
+    measured = bds[bds["AVAL"].notna() & (bds["PARCAT1"] != "RESPONSE")].groupby("USUBJID")["AVISITN"]
+    has_base = measured.min().eq(0)
+    has_post = measured.max().gt(0)
     fas = adsl["USUBJID"].map(has_base & has_post).fillna(False).astype(bool) & (adsl["SAFFL"] == "Y")
     adsl["FASFL"] = np.where(fas, "Y", "N")
-    adsl["PPROTFL"] = np.where(fas & adsl["USUBJID"].map(visits).eq(n_visits), "Y", "N")
+    adsl["PPROTFL"] = np.where(fas & adsl["USUBJID"].map(measured.nunique()).eq(n_visits), "Y", "N")
+    return adsl
+
+
+def derive_vars_baseline(adsl: pd.DataFrame, bds: pd.DataFrame, paramcds: list[str]) -> pd.DataFrame:
+    """<PARAMCD>BL: the baseline value of each listed parameter (HEIGHTBL, WEIGHTBL, BMIBL, GLUCBL, ...)."""
+    adsl = adsl.copy()
+    base = bds[bds["ABLFL"] == "Y"].set_index(["PARAMCD", "USUBJID"])["AVAL"]
+    for paramcd in paramcds:
+        adsl[f"{paramcd}BL"] = adsl["USUBJID"].map(base[paramcd]) if paramcd in base.index.get_level_values(0) else np.nan
     return adsl
 
 
 # --- BDS ----------------------------------------------------------------------------
 
 PARCAT = {"LB": "LABORATORY", "VS": "VITAL SIGNS", "XP": "PROCEDURES"}
+BDS_ORDER = ["STUDYID", "USUBJID", "ARM", "TRT01A", "PARCAT1", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "ADT", "ADY",
+             "AVAL", "AVALC", "AVALU", "DTYPE", "BASE", "CHG", "PCHG", "ABLFL", "ANL01FL", "A1LO", "A1HI", "ANRIND",
+             "SRCDOM", "SRCFILE", "SRCROW"]
 
 
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     """Stack LB, VS and XP into one long dataset: one record per subject, parameter and visit.
 
     A censored result ('<x') is analysed at half its limit of quantification (AVAL = LLOQ/2,
-    DTYPE = 'LLOQ/2'); its reported text stays in AVALC.
+    DTYPE = 'LLOQ/2'); the reported text stays in AVALC.
     """
     parts = []
     for domain in ("LB", "VS", "XP"):
@@ -96,69 +159,96 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
         part["DTYPE"] = np.where(censored, "LLOQ/2", "")
         part.loc[censored, "AVAL"] = frame.loc[censored, f"{p}LLOQ"] / 2
         parts.append(part)
-    bds = pd.concat(parts, ignore_index=True)
-    ranges = {t: spec.get("normal") for t, spec in config["tests"].items()}
-    bds["A1LO"] = bds["PARAMCD"].map(lambda t: ranges.get(t)[0] if ranges.get(t) else np.nan)
-    bds["A1HI"] = bds["PARAMCD"].map(lambda t: ranges.get(t)[1] if ranges.get(t) else np.nan)
+    bds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BDS_ORDER)
+    normal = {t: spec.get("normal") for t, spec in config["tests"].items()}
+    bds["A1LO"] = bds["PARAMCD"].map(lambda t: normal[t][0] if normal.get(t) else np.nan).astype(float)
+    bds["A1HI"] = bds["PARAMCD"].map(lambda t: normal[t][1] if normal.get(t) else np.nan).astype(float)
     return bds
 
 
-def _wide(bds: pd.DataFrame, paramcds: list[str]) -> pd.DataFrame:
-    sub = bds[bds["PARAMCD"].isin(paramcds)]
-    return sub.pivot_table(index=["USUBJID", "AVISITN", "AVISIT"], columns="PARAMCD", values="AVAL", aggfunc="first").reset_index()
+@dataclass(frozen=True)
+class DerivedParam:
+    paramcd: str
+    param: str
+    unit: str
+    inputs: tuple[str, ...]  # PARAMCDs at the same visit; "AGE" comes from ADSL, "HEIGHT" from baseline
+    formula: Callable[[pd.DataFrame], np.ndarray]
+    undefined: str  # why the formula can be undefined with all inputs present
 
 
-def _param_records(wide: pd.DataFrame, paramcd: str, param: str, values, unit: str) -> pd.DataFrame:
-    out = wide[["USUBJID", "AVISITN", "AVISIT"]].copy()
-    out["PARAMCD"], out["PARAM"], out["PARCAT1"], out["AVALU"] = paramcd, param, "DERIVED", unit
-    out["AVAL"] = values
-    out["AVALC"] = ""
-    out["DTYPE"] = ""
-    out["SRCDOM"] = "DERIVED"
-    return out[np.isfinite(out["AVAL"].astype(float))]
+def _derived_params(config: dict) -> list[DerivedParam]:
+    ast_uln = (config["tests"].get("AST", {}).get("normal") or [None, 40.0])[1]
+    return [
+        DerivedParam("HOMAIR", "HOMA-IR", "", ("GLUC", "INSULIN"), lambda w: compute_homa_ir(w["GLUC"], w["INSULIN"]), ""),
+        DerivedParam("HOMAB", "HOMA-%B", "%", ("GLUC", "INSULIN"), lambda w: compute_homa_beta(w["GLUC"], w["INSULIN"]),
+                     "glucose at or below 3.5 mmol/L"),
+        DerivedParam("TYG", "Triglyceride-glucose index", "", ("TG", "GLUC"), lambda w: compute_tyg(w["TG"], w["GLUC"]),
+                     "non-positive TG or glucose"),
+        DerivedParam("BMI", "Body mass index (kg/m^2)", "kg/m^2", ("WEIGHT", "HEIGHT"),
+                     lambda w: compute_bmi(w["WEIGHT"], w["HEIGHT"]), "height of zero"),
+        DerivedParam("NLR", "Neutrophil-to-lymphocyte ratio", "", ("NEUT", "LYM"), lambda w: compute_nlr(w["NEUT"], w["LYM"]),
+                     "lymphocyte count of zero"),
+        DerivedParam("FIB4", "FIB-4 index", "", ("AGE", "AST", "ALT", "PLAT"),
+                     lambda w: compute_fib4(w["AGE"], w["AST"], w["ALT"], w["PLAT"]), "platelets or ALT of zero"),
+        DerivedParam("APRI", "AST to platelet ratio index", "", ("AST", "PLAT"),
+                     lambda w: compute_apri(w["AST"], ast_uln, w["PLAT"]), "platelets of zero"),
+        DerivedParam("NFS", "NAFLD fibrosis score", "", ("AGE", "BMI", "AST", "ALT", "PLAT", "ALB"),
+                     lambda w: compute_nafld_fibrosis_score(w["AGE"], w["BMI"], 1.0, w["AST"], w["ALT"], w["PLAT"], w["ALB"]),
+                     "ALT of zero"),  # every subject has type 2 diabetes: IFG/diabetes term = 1
+    ]
 
 
-def derive_param_homa_ir(bds: pd.DataFrame) -> pd.DataFrame:
-    wide = _wide(bds, ["GLUC", "INSULIN"])
-    if not {"GLUC", "INSULIN"} <= set(wide.columns):
-        return bds
-    new = _param_records(wide, "HOMAIR", "HOMA-IR", compute_homa_ir(wide["GLUC"], wide["INSULIN"]), "")
-    return pd.concat([bds, new], ignore_index=True)
+def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log: QueryLog) -> pd.DataFrame:
+    """Add the records of one derived parameter at every visit where any of its inputs was measured.
 
-
-def derive_param_bmi(bds: pd.DataFrame) -> pd.DataFrame:
-    """BMI at each visit from that visit's weight and the baseline height."""
-    wide = _wide(bds, ["WEIGHT"])
-    height = bds[bds["PARAMCD"] == "HEIGHT"].groupby("USUBJID")["AVAL"].first()
-    if "WEIGHT" not in wide or height.empty:
-        return bds
-    new = _param_records(wide, "BMI", "Body mass index (kg/m^2)", compute_bmi(wide["WEIGHT"], wide["USUBJID"].map(height)), "kg/m^2")
-    return pd.concat([bds, new], ignore_index=True)
-
-
-def derive_param_nlr(bds: pd.DataFrame) -> pd.DataFrame:
-    wide = _wide(bds, ["NEUT", "LYM"])
-    if not {"NEUT", "LYM"} <= set(wide.columns):
-        return bds
-    new = _param_records(wide, "NLR", "Neutrophil-to-lymphocyte ratio", compute_nlr(wide["NEUT"], wide["LYM"]), "")
+    Where an input is missing or the formula is undefined the record is not created and a
+    data query names the subject, visit and reason.
+    """
+    visit_inputs = [p for p in spec.inputs if p not in ("AGE", "HEIGHT")]
+    if not set(spec.inputs) - {"AGE"} <= set(bds["PARAMCD"]):
+        return bds  # the trial does not measure every input: not a parameter of this trial
+    sub = bds[bds["PARAMCD"].isin(visit_inputs)]
+    wide = sub.pivot_table(index=["USUBJID", "AVISITN", "AVISIT"], columns="PARAMCD", values="AVAL", aggfunc="first").reset_index()
+    for p in visit_inputs:
+        if p not in wide:
+            wide[p] = np.nan
+    if "AGE" in spec.inputs:
+        wide["AGE"] = wide["USUBJID"].map(adsl.set_index("USUBJID")["AGE"])
+    if "HEIGHT" in spec.inputs:
+        wide["HEIGHT"] = wide["USUBJID"].map(bds[bds["PARAMCD"] == "HEIGHT"].groupby("USUBJID")["AVAL"].first())
+    values = np.asarray(spec.formula(wide), dtype=float)
+    missing_inputs = wide[list(spec.inputs)].isna()
+    for i in np.flatnonzero(~np.isfinite(values)):
+        absent = [p for p in spec.inputs if missing_inputs.iloc[i][p]]
+        row = wide.iloc[i]
+        reason = f"{', '.join(absent)} missing" if absent else f"formula undefined: {spec.undefined}"
+        shown = "; ".join(f"{p}={row[p]:g}" for p in spec.inputs if not missing_inputs.iloc[i][p])
+        log.add("ADBDS", {"USUBJID": row["USUBJID"]}, spec.paramcd, shown, "derivation",
+                f"{spec.paramcd} at {row['AVISIT']} not derived: {reason}", "derived value missing")
+    keep = np.isfinite(values)
+    new = wide.loc[keep, ["USUBJID", "AVISITN", "AVISIT"]].copy()
+    new["AVAL"] = values[keep]
+    new["PARAMCD"], new["PARAM"], new["AVALU"], new["PARCAT1"], new["SRCDOM"] = spec.paramcd, spec.param, spec.unit, "DERIVED", "DERIVED"
+    new["AVALC"], new["DTYPE"] = "", ""
     return pd.concat([bds, new], ignore_index=True)
 
 
 def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
-    """ABLFL on the week-0 record; BASE, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0)."""
+    """ABLFL on the week-0 record; BASE, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0, as admiral)."""
     bds = bds.copy()
     bds["ABLFL"] = np.where(bds["AVISITN"] == 0, "Y", "")
-    base = bds[bds["ABLFL"] == "Y"].set_index(["USUBJID", "PARAMCD"])["AVAL"]
+    base = bds[bds["ABLFL"] == "Y"].drop_duplicates(["USUBJID", "PARAMCD"]).set_index(["USUBJID", "PARAMCD"])["AVAL"]
     key = pd.MultiIndex.from_frame(bds[["USUBJID", "PARAMCD"]])
     bds["BASE"] = base.reindex(key).to_numpy()
     bds["CHG"] = np.where(bds["AVISITN"] > 0, bds["AVAL"] - bds["BASE"], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         bds["PCHG"] = np.where((bds["AVISITN"] > 0) & (bds["BASE"] != 0), 100 * bds["CHG"] / bds["BASE"], np.nan)
-    bds["ANL01FL"] = "Y"
+    bds["ANL01FL"] = np.where(bds["AVAL"].notna(), "Y", "")
     return bds
 
 
 def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
+    """ANRIND: LOW / NORMAL / HIGH against the reference range A1LO-A1HI (blank without a range)."""
     bds = bds.copy()
     bds["ANRIND"] = np.select(
         [bds["A1LO"].isna() | bds["AVAL"].isna(), bds["AVAL"] < bds["A1LO"], bds["AVAL"] > bds["A1HI"]],
@@ -166,8 +256,8 @@ def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
     return bds
 
 
-def derive_param_responders(bds: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
-    """HBA1CTGT: HbA1c < 7.0 %; STEATIMP: steatosis grade at least 1 below baseline. AVAL 1/0, AVALC Y/N."""
+def derive_param_responders(bds: pd.DataFrame) -> pd.DataFrame:
+    """HBA1CTGT: HbA1c < 7.0 %. STEATIMP / STEATWOR: steatosis grade at least 1 below / above baseline. AVAL 1/0, AVALC Y/N."""
     out = []
     hba1c = bds[bds["PARAMCD"] == "HBA1C"]
     if not hba1c.empty:
@@ -177,10 +267,13 @@ def derive_param_responders(bds: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFra
         out.append(rec)
     grade = bds[(bds["PARAMCD"] == "STEATOS") & (bds["AVISITN"] > 0) & bds["BASE"].notna()]
     if not grade.empty:
-        rec = grade[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
-        rec["PARAMCD"], rec["PARAM"] = "STEATIMP", "Ultrasound steatosis improved (grade lower than baseline)"
-        rec["AVAL"] = (grade["AVAL"] <= grade["BASE"] - 1).astype(float)
-        out.append(rec)
+        for paramcd, label, moved in (("STEATIMP", "Ultrasound steatosis improved (grade at least 1 below baseline)",
+                                       grade["AVAL"] <= grade["BASE"] - 1),
+                                      ("STEATWOR", "Ultrasound steatosis worsened (grade at least 1 above baseline)",
+                                       grade["AVAL"] >= grade["BASE"] + 1)):
+            rec = grade[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
+            rec["PARAMCD"], rec["PARAM"], rec["AVAL"] = paramcd, label, moved.astype(float)
+            out.append(rec)
     if not out:
         return bds
     new = pd.concat(out, ignore_index=True)
@@ -189,19 +282,15 @@ def derive_param_responders(bds: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFra
     return pd.concat([bds, new], ignore_index=True)
 
 
-def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict) -> pd.DataFrame:
+def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, log: QueryLog) -> pd.DataFrame:
     bds = findings_to_bds(sdtm, config)
-    bds = derive_param_homa_ir(bds)
-    bds = derive_param_bmi(bds)
-    bds = derive_param_nlr(bds)
+    for spec in _derived_params(config):
+        bds = derive_param(bds, adsl, spec, log)
     bds = derive_baseline_and_change(bds)
     bds = derive_range_indicator(bds)
-    bds = derive_param_responders(bds, adsl)
+    bds = derive_param_responders(bds)
     bds = bds.merge(adsl[["USUBJID", "STUDYID", "TRT01A", "ARM"]], on="USUBJID", how="left", validate="many_to_one")
-    order = ["STUDYID", "USUBJID", "ARM", "TRT01A", "PARCAT1", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "ADT", "ADY",
-             "AVAL", "AVALC", "AVALU", "DTYPE", "BASE", "CHG", "PCHG", "ABLFL", "ANL01FL", "A1LO", "A1HI", "ANRIND",
-             "SRCDOM", "SRCFILE", "SRCROW"]
-    bds = bds.reindex(columns=order)
+    bds = bds.reindex(columns=BDS_ORDER)
     for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCFILE", "ADT"):
         bds[column] = bds[column].fillna("").astype(str)
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
@@ -209,22 +298,26 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict) 
 
 # --- ADAE ---------------------------------------------------------------------------
 
-def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict) -> pd.DataFrame:
+def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict, log: QueryLog) -> pd.DataFrame:
     """Adverse events with coding, treatment-emergence and timing relative to the latest infusion.
 
-    TRTEMFL: onset on or after the first infusion. INFDY: days from the latest infusion
-    before onset. INF24FL: onset within 24 h after an infusion.
+    TRTEMFL: onset on or after the first infusion. INFDY: whole days from the latest
+    infusion before onset. INF24FL: onset within 24 h after an infusion. AEDECOD/AEBODSYS
+    from the config dictionary; an uncoded term is a data query.
     """
     adae = ae.merge(adsl[["USUBJID", "ARM", "TRT01A", "TRTSDTM", "SAFFL"]], on="USUBJID", how="left", validate="many_to_one")
-    adae["ASTDTM"] = pd.to_datetime(adae["AESTDTC"])
-    adae["AENDTM"] = pd.to_datetime(adae["AEENDTC"].replace("", None))
+    adae["ASTDTM"] = pd.to_datetime(adae["AESTDTC"], errors="coerce")
+    adae["AENDTM"] = pd.to_datetime(adae["AEENDTC"].replace("", None), errors="coerce")
     adae["AEDECOD"] = adae["AETERM"].map(lambda t: dictionary.get(t, {}).get("decod", "UNCODED"))
     adae["AEBODSYS"] = adae["AETERM"].map(lambda t: dictionary.get(t, {}).get("soc", "UNCODED"))
+    for record in adae[adae["AEDECOD"] == "UNCODED"].to_dict("records"):
+        log.add("ADAE", record, "AETERM", record["AETERM"], "coding", "term not in the AE dictionary",
+                "coded UNCODED; add it to config/ae_dictionary.yaml")
     adae["TRTEMFL"] = np.where(adae["TRTSDTM"].notna() & (adae["ASTDTM"] >= adae["TRTSDTM"]), "Y", "")
-    infusions = ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"]))[["USUBJID", "DTM"]].sort_values("DTM")
-    latest = pd.merge_asof(adae[["ASTDTM", "USUBJID"]].reset_index().sort_values("ASTDTM"), infusions,
-                           left_on="ASTDTM", right_on="DTM", by="USUBJID", direction="backward").set_index("index")["DTM"]
-    adae["LINFDTM"] = latest.reindex(adae.index)
+    infusions = ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"], errors="coerce"))[["USUBJID", "DTM"]].dropna().sort_values("DTM")
+    onsets = adae[["ASTDTM", "USUBJID"]].reset_index().dropna(subset=["ASTDTM"]).sort_values("ASTDTM")
+    latest = pd.merge_asof(onsets, infusions, left_on="ASTDTM", right_on="DTM", by="USUBJID", direction="backward")
+    adae["LINFDTM"] = latest.set_index("index")["DTM"].reindex(adae.index)
     hours = (adae["ASTDTM"] - adae["LINFDTM"]).dt.total_seconds() / 3600
     adae["INFDY"] = np.floor(hours / 24)
     adae["INF24FL"] = np.where(hours.notna() & (hours <= 24), "Y", "")

@@ -15,8 +15,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 _SHARED = ("__init__.py", "config.py", "io.py", "provenance.py", "stages.py")
 STAGE_FILES = {
     "ingest": _SHARED + ("domains.py", "ingest.py"),
-    "clean": _SHARED + ("domains.py", "clean.py"),
-    "derive": _SHARED + ("derive.py",),
+    "clean": _SHARED + ("domains.py", "clean.py", "queries.py"),
+    "derive": _SHARED + ("derive.py", "queries.py"),
     "analyze": _SHARED + ("analyze.py", "stats.py"),
     "figures": _SHARED + ("figures.py", "rounding.py"),
     "report": _SHARED + ("report.py", "rounding.py", "templates/report.html.j2", "templates/index.html.j2"),

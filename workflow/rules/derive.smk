@@ -9,6 +9,7 @@ rule derive:
         adsl=f"{CUT}/adam/adsl.parquet",
         adbds=f"{CUT}/adam/adbds.parquet",
         adae=f"{CUT}/adam/adae.parquet",
+        queries=f"{CUT}/adam/queries.csv",
     log:
         f"{CUT}/logs/derive.log",
     conda:

@@ -3,6 +3,7 @@ rule report:
     input:
         ard=f"{CUT}/ard.csv",
         queries=f"{CUT}/queries.csv",
+        derive_queries=f"{CUT}/adam/queries.csv",
         summary=f"{CUT}/cleaning_summary.csv",
         raw_files=f"{CUT}/ingest/raw_files.json",
         figures=f"{CUT}/figures",
