@@ -205,3 +205,10 @@ def test_simulator_is_deterministic_and_the_bundled_cuts_are_current(tmp_path, t
         runs = [json.loads((tmp_path / r / trial / cut / "manifest.json").read_text())["files"] for r in "ab"]
         bundled = json.loads((DATACUTS / trial / cut / "manifest.json").read_text())["files"]
         assert runs[0] == runs[1] == bundled, "rerun `make data` and commit the regenerated cuts"
+
+
+def test_glucose_week_9_paired_against_baseline_as_published(efficacy):
+    lb = efficacy["lb"]
+    wide = lb[(lb["LBTESTCD"] == "GLUC") & (lb["ARM"] == "UC-MSC")].pivot_table(index="SUBJID", columns="VISIT", values="VALUE")
+    pair = wide[["BASELINE", "WEEK 9"]].dropna()
+    assert f"{stats.ttest_rel(pair['WEEK 9'], pair['BASELINE']).pvalue:.3f}" == "0.001"  # Zhao 2024: P = 0.001

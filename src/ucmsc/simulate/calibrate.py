@@ -78,3 +78,34 @@ def assign_below_threshold(values: np.ndarray, count: int, threshold: float, rng
     x[below] = np.minimum(x[below], threshold - margin_below)
     x[above] = np.maximum(x[above], threshold + margin_above)
     return np.round(x, decimals)
+
+
+def pair_for_paired_p(baseline: np.ndarray, follow_up: np.ndarray, target_p: float, rng: np.random.Generator,
+                      decimals: int = 3, max_swaps: int = 20000) -> np.ndarray:
+    """Reorder ``follow_up`` among subjects so the paired t-test against ``baseline`` gives ``target_p`` (at ``decimals``).
+
+    Swapping two subjects' follow-up values keeps the follow-up mean and SD exactly (the
+    same multiset of values), and only changes how strongly the visits are correlated.
+    """
+    from scipy import stats
+
+    y = np.asarray(follow_up, dtype=float).copy()
+    x = np.asarray(baseline, dtype=float)
+    target = round_half_up(target_p, decimals)
+
+    def distance(values: np.ndarray) -> float:
+        p = stats.ttest_rel(values, x).pvalue
+        return 0.0 if round_half_up(p, decimals) == target else abs(np.log(p) - np.log(target_p))
+
+    current = distance(y)
+    for _ in range(max_swaps):
+        if current == 0.0:
+            return y
+        i, j = rng.choice(y.size, size=2, replace=False)
+        y[i], y[j] = y[j], y[i]
+        candidate = distance(y)
+        if candidate <= current:
+            current = candidate
+        else:
+            y[i], y[j] = y[j], y[i]
+    raise ValueError(f"could not reach paired P = {target_p} in {max_swaps} swaps")

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ucmsc.simulate.calibrate import assign_below_threshold, calibrate_mean_sd
+from ucmsc.simulate.calibrate import assign_below_threshold, calibrate_mean_sd, pair_for_paired_p
 from ucmsc.simulate.trials import EFFICACY, MSC, PBO, TrialSpec
 
 HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
@@ -133,6 +133,11 @@ def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, r
                 z = cell["Z"].to_numpy()
                 values = np.maximum(np.round(mean + sd * (z - z.mean()) / z.std(ddof=1), param.decimals), param.lower)
             long.loc[cell.index, "VALUE"] = values
+        for arm, week, target_p in param.paired_p:
+            base = long[(long["ARM"] == arm) & (long["WEEK"] == 0)].set_index("SUBJID")["VALUE"]
+            follow = long[(long["ARM"] == arm) & (long["WEEK"] == week) & long["SUBJID"].isin(base.index)]
+            paired = pair_for_paired_p(base[follow["SUBJID"]].to_numpy(), follow["VALUE"].to_numpy(), target_p, rng)
+            long.loc[follow.index, "VALUE"] = paired
         if param.testcd == "HBA1C" and spec is EFFICACY:
             for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
                 count = EFFICACY_HBA1C_AT_TARGET[arm][week]

@@ -30,6 +30,7 @@ class Param:
     lower: float = 0.0
     rho: float = 0.7  # correlation between a subject's visits
     exact: frozenset[tuple[str, int]] = frozenset()  # (arm, week) cells published to 2 decimals
+    paired_p: tuple[tuple[str, int, float], ...] = ()  # (arm, week, P): published paired t-test against week 0
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ EFFICACY = TrialSpec(
         Param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, EFF_WEEKS,
               {MSC: (8.33, 7.46, 7.51, 7.80), PBO: (8.21, 8.19, 9.10, 8.95)},
               {MSC: (1.80, 1.79, 1.77, 1.85), PBO: (1.92, 1.95, 2.78, 2.60)}, lower=3.0, rho=0.6,
-              exact=frozenset({(MSC, 0), (MSC, 9), (MSC, 20), (PBO, 9), (PBO, 20)})),
+              exact=frozenset({(MSC, 0), (MSC, 9), (MSC, 20), (PBO, 9), (PBO, 20)}),
+              paired_p=((MSC, 9, 0.001),)),
         Param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, EFF_WEEKS,
               {MSC: (8.3, 7.1, 7.3, 7.4), PBO: (8.2, 7.8, 7.9, 8.1)},
               {MSC: (0.9, 1.0, 1.1, 1.1), PBO: (0.9, 1.1, 1.2, 1.2)}, lower=7.0, rho=0.6),
