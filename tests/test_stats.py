@@ -54,3 +54,76 @@ def test_describe_quartiles_and_se():
     got = _by_name(stats.describe([1, 2, 3, 4, 100]))
     assert got["n"] == 5 and got["median"] == 3 and got["q1"] == 2 and got["q3"] == 4
     assert math.isclose(got["se"], np.std([1, 2, 3, 4, 100], ddof=1) / math.sqrt(5))
+
+
+# Student's sleep data (Cushny & Peebles 1905), as in R's `sleep`; reference values are R's
+# t.test(extra ~ group, paired = TRUE), t.test(..., var.equal = TRUE) and wilcox.test(..., paired = TRUE).
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_paired_t_on_the_sleep_data():
+    got = _by_name(stats.paired_t(np.subtract(SLEEP_1, SLEEP_2)))
+    assert math.isclose(got["statistic"], -4.0621, abs_tol=5e-5) and got["df"] == 9
+    assert math.isclose(got["p"], 0.002833, abs_tol=5e-7)
+    assert math.isclose(got["lcl"], -2.4598858, abs_tol=1e-6) and math.isclose(got["ucl"], -0.7001142, abs_tol=1e-6)
+
+
+def test_student_t_on_the_sleep_data():
+    got = _by_name(stats.ttest_student(SLEEP_1, SLEEP_2))
+    assert math.isclose(got["statistic"], -1.8608, abs_tol=5e-5) and got["df"] == 18
+    assert math.isclose(got["p"], 0.07919, abs_tol=5e-6)
+    assert math.isclose(got["lcl"], -3.363874, abs_tol=1e-6) and math.isclose(got["ucl"], 0.203874, abs_tol=1e-6)
+
+
+def test_wilcoxon_signed_rank_on_the_sleep_data():
+    got = _by_name(stats.wilcoxon_signed_rank(np.subtract(SLEEP_1, SLEEP_2)))
+    assert got["statistic"] == 0 and math.isclose(got["p"], 0.009091, abs_tol=5e-7)
+
+
+def test_mann_whitney_u_by_hand():
+    # x = 1,2,3 vs y = 4,5: every y above every x, U(x) = 0; normal approx with continuity correction:
+    # mean U = 3, var = 3*2*6/12 = 3, z = (|0 - 3| - 0.5)/sqrt(3)
+    got = _by_name(stats.mann_whitney([1, 2, 3], [4, 5]))
+    z = (3 - 0.5) / math.sqrt(3)
+    assert got["statistic"] == 0 and math.isclose(got["p"], math.erfc(z / math.sqrt(2)), rel_tol=1e-12)
+
+
+def test_fisher_exact_on_the_lady_tasting_tea():
+    got = _by_name(stats.compare_proportions(3, 4, 1, 4))
+    assert math.isclose(got["fisher_p"], 0.4857, abs_tol=5e-5)  # Fisher 1935: 34/70
+
+
+def test_ancova_against_the_normal_equations():
+    rng = np.random.default_rng(5)
+    base = rng.normal(8, 2, 40)
+    active = np.repeat([1.0, 0.0], 20)
+    response = -0.8 * active - 0.3 * base + rng.normal(0, 1, 40)
+    fit = stats.ancova(response, active, base)
+    x = np.column_stack([np.ones(40), active, base])
+    beta = np.linalg.solve(x.T @ x, x.T @ response)
+    resid = response - x @ beta
+    se = math.sqrt(resid @ resid / 37 * np.linalg.inv(x.T @ x)[1, 1])
+    got = _by_name(fit["contrast"])
+    assert math.isclose(got["estimate"], beta[1], rel_tol=1e-10) and math.isclose(got["se"], se, rel_tol=1e-10)
+    lsm_active, lsm_control = _by_name(fit["active"])["lsmean"], _by_name(fit["control"])["lsmean"]
+    assert math.isclose(lsm_active - lsm_control, beta[1], rel_tol=1e-10)
+    assert math.isclose(lsm_control, beta[0] + beta[2] * base.mean(), rel_tol=1e-10)
+
+
+def test_gee_on_one_visit_gives_the_two_by_two_log_odds_ratio():
+    import pandas as pd
+
+    # 20/33 vs 9/32 at one visit: log OR = ln(20 x 23 / (13 x 9))
+    rows = [(f"A{i}", 1.0, float(i < 20)) for i in range(33)] + [(f"P{i}", 0.0, float(i < 9)) for i in range(32)]
+    frame = pd.DataFrame(rows, columns=["USUBJID", "ACTIVE", "AVAL"]).assign(AVISITN=9)
+    got = _by_name(stats.gee_logistic(frame))
+    assert math.isclose(got["estimate"], math.log(20 * 23 / (13 * 9)), rel_tol=1e-6)
+
+
+def test_holm_and_benjamini_hochberg_by_hand():
+    holm, bh = stats.adjust_pvalues([0.01, 0.04, 0.03, 0.005])
+    # Holm: sorted 0.005x4, 0.01x3, 0.03x2, 0.04x1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06
+    assert np.allclose(holm, [0.03, 0.06, 0.06, 0.02])
+    # BH: sorted p x 4/rank = 0.02, 0.02, 0.04, 0.04 -> running min from the top
+    assert np.allclose(bh, [0.02, 0.04, 0.04, 0.02])

@@ -72,8 +72,11 @@ def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFr
         for arm in (active, control):
             ard.add(stats.describe(records.loc[records["ARM"] == arm, "AVAL"]), PARAMCD=paramcd, PARAM=param, GROUP=arm,
                     VARIABLE="AVAL", METHOD="descriptive", **keys)
-        ard.add(stats.ttest_student(records.loc[records["ARM"] == active, "AVAL"], records.loc[records["ARM"] == control, "AVAL"]),
-                PARAMCD=paramcd, PARAM=param, GROUP=f"{active} vs {control}", VARIABLE="AVAL", METHOD="Student t-test", **keys)
+        x, y = records.loc[records["ARM"] == active, "AVAL"], records.loc[records["ARM"] == control, "AVAL"]
+        contrast = dict(PARAMCD=paramcd, PARAM=param, GROUP=f"{active} vs {control}", VARIABLE="AVAL", **keys)
+        ard.add(stats.skewness_flag(records["AVAL"]), METHOD="descriptive", **contrast)
+        ard.add(stats.ttest_student(x, y), METHOD="Student t-test", **contrast)
+        ard.add(stats.mann_whitney(x, y), METHOD="Mann-Whitney U", **contrast)
 
 
 def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
@@ -88,8 +91,22 @@ def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
             for arm in (active, control):
                 ard.add(stats.describe(records.loc[records["ARM"] == arm, variable]), GROUP=arm, VARIABLE=variable,
                         METHOD="descriptive", **keys)
-            ard.add(stats.ttest_student(records.loc[records["ARM"] == active, variable], records.loc[records["ARM"] == control, variable]),
-                    GROUP=f"{active} vs {control}", VARIABLE=variable, METHOD="Student t-test", **keys)
+            x, y = records.loc[records["ARM"] == active, variable], records.loc[records["ARM"] == control, variable]
+            ard.add(stats.ttest_student(x, y), GROUP=f"{active} vs {control}", VARIABLE=variable, METHOD="Student t-test", **keys)
+            ard.add(stats.mann_whitney(x, y), GROUP=f"{active} vs {control}", VARIABLE=variable, METHOD="Mann-Whitney U", **keys)
+        if visitn > 0:
+            within = dict(keys, ANALYSIS_ID="WITHIN", ANALYSIS="Change from baseline within arm", VARIABLE="CHG")
+            for arm in (active, control):
+                change = records.loc[records["ARM"] == arm, "CHG"]
+                ard.add(stats.paired_t(change), GROUP=arm, METHOD="Paired t-test", **within)
+                ard.add(stats.wilcoxon_signed_rank(change), GROUP=arm, METHOD="Wilcoxon signed-rank", **within)
+            fit = stats.ancova(records["CHG"], (records["ARM"] == active).astype(float), records["BASE"])
+            if fit:
+                model = dict(keys, ANALYSIS_ID="ANCOVA", ANALYSIS="ANCOVA of change, adjusted for baseline", VARIABLE="CHG",
+                             METHOD="ANCOVA (OLS: CHG ~ arm + BASE)")
+                ard.add(fit["active"], GROUP=active, **model)
+                ard.add(fit["control"], GROUP=control, **model)
+                ard.add(fit["contrast"], GROUP=f"{active} vs {control}", **model)
 
 
 def responders_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
@@ -134,12 +151,123 @@ def adverse_events(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, conf
                 METHOD="Fisher exact", **keys)
 
 
+MMRM_METHOD = "MMRM (REML, unstructured covariance, between-within df)"
+
+
+def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
+    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``); treatment difference per visit."""
+    from ucmsc.mmrm import fit_mmrm
+
+    active, control = _arms(config)
+    members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
+    for paramcd in config["analysis"].get("mmrm", []):
+        data = bds[bds["USUBJID"].isin(members) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)].dropna(subset=["CHG", "BASE"])
+        if data["AVISITN"].nunique() < 1 or data["ARM"].nunique() < 2:
+            continue
+        fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
+        names = data.drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"]
+        for k, visitn in enumerate(fit.visits):
+            keys = dict(ANALYSIS_ID="MMRM", ANALYSIS="Mixed model for repeated measures of change", POPULATION=population,
+                        PARAMCD=paramcd, PARAM=data["PARAM"].iloc[0], AVISITN=int(visitn), AVISIT=names[visitn],
+                        VARIABLE="CHG", METHOD=MMRM_METHOD)
+            for arm, is_active in ((active, True), (control, False)):
+                est, se = fit.lsmean(k, is_active)
+                ard.add([{"STAT_NAME": "lsmean", "STAT_LABEL": "LS mean", "VALUE": est},
+                         {"STAT_NAME": "se", "STAT_LABEL": "SE", "VALUE": se}], GROUP=arm, **keys)
+            contrast = fit.contrast(k)
+            labels = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper", "statistic": "t",
+                      "df": "Degrees of freedom (between-within)", "p": "P-value"}
+            rows = [{"STAT_NAME": n, "STAT_LABEL": labels[n], "VALUE": float(v)} for n, v in contrast.items()]
+            rows += [{"STAT_NAME": "n_subjects", "STAT_LABEL": "Subjects", "VALUE": float(fit.n_subjects)},
+                     {"STAT_NAME": "converged", "STAT_LABEL": "REML converged (1 = yes)", "VALUE": float(fit.converged)}]
+            ard.add(rows, GROUP=f"{active} vs {control}", **keys)
+
+
+def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
+    """Repeated binary endpoints over all post-baseline visits: GEE logistic, observed data only."""
+    active, control = _arms(config)
+    fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
+    for paramcd in config["analysis"].get("gee", []):
+        data = bds[bds["USUBJID"].isin(fas) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)]
+        rows = stats.gee_logistic(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
+        if rows:
+            ard.add(rows, ANALYSIS_ID="GEE", ANALYSIS="Repeated responder endpoint, GEE logistic", POPULATION="FASFL",
+                    PARAMCD=paramcd, PARAM=data["PARAM"].iloc[0], GROUP=f"{active} vs {control}", VARIABLE="AVAL",
+                    METHOD="GEE logistic (visit + arm; exchangeable; robust SE)")
+
+
+WORST_ORDER = ("HIGH", "LOW", "NORMAL")  # worst post-baseline: any HIGH, else any LOW, else NORMAL
+
+
+def shift_tables(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
+    """Subjects by baseline range indicator and worst post-baseline indicator, per laboratory parameter and arm."""
+    safety = adsl[adsl["SAFFL"] == "Y"]
+    for paramcd in config["analysis"].get("shift", []):
+        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(safety["USUBJID"]) & (bds["ANRIND"] != "")]
+        base = records[records["ABLFL"] == "Y"].drop_duplicates("USUBJID").set_index("USUBJID")["ANRIND"]
+        post = records[records["AVISITN"] > 0].groupby("USUBJID")["ANRIND"].agg(
+            lambda s: next(level for level in WORST_ORDER if level in set(s) or level == "NORMAL"))
+        both = pd.DataFrame({"BASE": base, "WORST": post}).dropna()
+        for arm in [a["arm"] for a in config["arms"]]:
+            ids = set(safety.loc[safety["ARM"] == arm, "USUBJID"])
+            mine = both[both.index.isin(ids)]
+            rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}",
+                     "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
+                    for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
+            ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine))}], ANALYSIS_ID="SHIFT",
+                    ANALYSIS="Shift from baseline to worst post-baseline range indicator", POPULATION="SAFFL",
+                    PARAMCD=paramcd, PARAM=records["PARAM"].iloc[0] if len(records) else paramcd, GROUP=arm,
+                    VARIABLE="ANRIND", METHOD="count")
+
+
+def add_multiplicity(ard: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Holm and Benjamini-Hochberg adjusted P-values across each family, as rows beside the raw ones."""
+    new = []
+    for family, spec in config["analysis"].get("families", {}).items():
+        mask = ((ard["ANALYSIS_ID"] == spec["analysis"]) & ard["PARAMCD"].isin(spec["params"]) & (ard["STAT_NAME"] == "p")
+                & ard["GROUP"].str.contains(" vs ") & ard["VALUE"].notna())
+        rows = ard[mask]
+        if rows.empty:
+            continue
+        holm, bh = stats.adjust_pvalues(rows["VALUE"])
+        for name, label, values in (("p_holm", "Holm-adjusted P", holm), ("p_bh", "Benjamini-Hochberg adjusted P", bh)):
+            adjusted = rows.copy()
+            adjusted["STAT_NAME"], adjusted["STAT_LABEL"], adjusted["VALUE"] = name, f"{label} (family {family}, {len(rows)} tests)", values
+            new.append(adjusted)
+    return pd.concat([ard, *new], ignore_index=True) if new else ard
+
+
+def adverse_events_by_soc(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, config: dict) -> None:
+    """Subjects and events by system organ class."""
+    active, control = _arms(config)
+    safety = adsl[adsl["SAFFL"] == "Y"]
+    size = safety.groupby("ARM").size()
+    teae = adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety["USUBJID"])]
+    for soc, events in teae.groupby("AEBODSYS", sort=True):
+        keys = dict(ANALYSIS_ID="AESOC", ANALYSIS="Treatment-emergent adverse events by system organ class", POPULATION="SAFFL",
+                    PARAMCD=soc, PARAM=soc, VARIABLE="USUBJID")
+        counts = {}
+        for arm in (active, control):
+            in_arm = events[events["ARM"] == arm]
+            counts[arm] = (int(in_arm["USUBJID"].nunique()), int(size.get(arm, 0)))
+            ard.add(stats.proportion(*counts[arm]) + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
+                    GROUP=arm, METHOD="count", **keys)
+        ard.add([r for r in stats.compare_proportions(*counts[active], *counts[control])
+                 if r["STAT_NAME"] in ("fisher_p", "estimate", "lcl", "ucl")], GROUP=f"{active} vs {control}",
+                METHOD="Fisher exact", **keys)
+
+
 def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict, trial: str, cut: str,
                  inputs: str) -> pd.DataFrame:
     ard = ArdBuilder(trial, cut, inputs)
+    population = config["analysis"]["population"]
     population_counts(ard, adsl, config)
     baseline_characteristics(ard, adsl, bds, config)
-    continuous_by_visit(ard, adsl, bds, config, "FASFL" if config["design"] == "efficacy" else "SAFFL")
+    continuous_by_visit(ard, adsl, bds, config, population)
+    mmrm_by_parameter(ard, adsl, bds, config, population)
     responders_by_visit(ard, adsl, bds, config)
+    gee_responders(ard, adsl, bds, config)
     adverse_events(ard, adsl, adae, config)
-    return ard.frame()
+    adverse_events_by_soc(ard, adsl, adae, config)
+    shift_tables(ard, adsl, bds, config)
+    return add_multiplicity(ard.frame(), config)

@@ -101,11 +101,12 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a stage table; CSV columns named in ``text_columns`` stay text ("33" is not 33.0)."""
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns})
 
 
 def write_json(data: Any, path: str | Path) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 from ucmsc.rounding import format_half_up
 
 SECTIONS = ("Study summary", "Participant flow", "Baseline characteristics", "Endpoints by visit", "Responders",
-            "Adverse events", "Figures", "Data queries", "Provenance")
+            "Adverse events", "Figures", "Published vs reproduced", "Data queries", "Provenance")
 
 
 def format_p(p: float) -> str:
@@ -52,7 +52,7 @@ def _n_pct(cells, analysis, paramcd, visit, arm, variable) -> str:
     return f"{int(n)}/{int(total)} ({format_half_up(pct, 1)}%)"
 
 
-def build_context(ard: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict, figures: list[dict],
+def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict, figures: list[dict],
                   config: dict, cut: str, code: dict) -> dict:
     arms = [a["arm"] for a in config["arms"]]
     contrast = f"{arms[0]} vs {arms[1]}"
@@ -102,6 +102,7 @@ def build_context(ard: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFram
         "flow": flow, "baseline": baseline, "endpoints": endpoints, "responders": responders, "adverse": adverse,
         "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
         "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard),
+        "audit": audit.fillna("").to_dict("records"), "audit_counts": audit["STATUS"].value_counts().to_dict(),
     }
 
 

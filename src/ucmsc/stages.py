@@ -17,7 +17,8 @@ STAGE_FILES = {
     "ingest": _SHARED + ("domains.py", "ingest.py"),
     "clean": _SHARED + ("domains.py", "clean.py", "queries.py"),
     "derive": _SHARED + ("derive.py", "queries.py"),
-    "analyze": _SHARED + ("analyze.py", "stats.py"),
+    "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py"),
+    "audit": _SHARED + ("audit.py", "rounding.py"),
     "figures": _SHARED + ("figures.py", "rounding.py"),
     "report": _SHARED + ("report.py", "rounding.py", "templates/report.html.j2", "templates/index.html.j2"),
 }

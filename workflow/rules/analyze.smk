@@ -14,3 +14,19 @@ rule analyze:
         "../../envs/environment.yaml"
     script:
         "../scripts/analyze.py"
+
+
+rule audit:
+    """Compare the ARD with every number the publication gives, at its rounding."""
+    input:
+        ard=f"{CUT}/ard.csv",
+        published=config["published_numbers"],
+        code=stage_files("audit"),
+    output:
+        audit=f"{CUT}/audit.csv",
+    log:
+        f"{CUT}/logs/audit.log",
+    conda:
+        "../../envs/environment.yaml"
+    script:
+        "../scripts/audit.py"

@@ -2,6 +2,7 @@ rule report:
     """Render the self-contained HTML report of one trial and cut."""
     input:
         ard=f"{CUT}/ard.csv",
+        audit=f"{CUT}/audit.csv",
         queries=f"{CUT}/queries.csv",
         derive_queries=f"{CUT}/adam/queries.csv",
         summary=f"{CUT}/cleaning_summary.csv",

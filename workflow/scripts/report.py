@@ -13,6 +13,7 @@ sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
 context = report.build_context(
     ard=read_table(sm.input.ard),
+    audit=read_table(sm.input.audit, text_columns=("PUBLISHED", "REPRODUCED")),
     queries=pd.concat([read_table(sm.input.queries), read_table(sm.input.derive_queries)]).fillna(""), summary=read_table(sm.input.summary),
     raw_files=json.loads(Path(sm.input.raw_files).read_text()), figures=report.figure_entries(Path(sm.input.figures)),
     config=load_yaml(sm.input.trial_config), cut=sm.wildcards.cut, code=provenance.code_version(Path.cwd()))
