@@ -1,16 +1,21 @@
 """The workflow end to end in a temporary copy of the project, plus its lint and format checks."""
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from conftest import ROOT
-from ucmsc.report import SECTIONS
+from ucmsc.io import sha256_file
+from ucmsc.report import SECTIONS, section_id
 
 BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _copy_project(dest: Path) -> Path:
@@ -39,10 +44,32 @@ def test_every_report_exists_with_its_sections(built):
     for report in reports:
         html = report.read_text()
         for section in SECTIONS:
-            assert f'id="{section.lower().replace(" ", "-")}"' in html, f"{report}: no section {section}"
-        assert "SYNTHETIC DATA" in html
+            assert f'id="{section_id(section)}"' in html, f"{report}: no section {section}"
+        assert 'id="synthetic-banner"' in html and "SYNTHETIC DATA" in html
     index = (built / "results" / "index.html").read_text()
     assert all(f"{r.parent.parent.name}/{r.parent.name}/report.html" in index for r in reports)
+
+
+@pytest.mark.e2e
+def test_raw_files_are_untouched_by_a_build(built):
+    for manifest in built.glob("resources/datacuts/*/*/manifest.json"):
+        for entry in json.loads(manifest.read_text())["files"]:
+            assert sha256_file(manifest.parent / entry["name"]) == entry["sha256"]
+
+
+@pytest.mark.e2e
+def test_every_figure_carries_its_provenance_in_sidecar_png_and_svg(built):
+    figures = sorted(built.glob("results/*/*/figures/*.png"))
+    assert len(figures) >= 4 * 6
+    for png in figures:
+        sidecar = json.loads(png.with_suffix(".json").read_text())
+        assert sidecar["files"]["png"]["sha256"] == sha256_file(png)
+        assert sidecar["files"]["svg"]["sha256"] == sha256_file(png.with_suffix(".svg"))
+        assert sidecar["raw_files"] and sidecar["ard_rows"] and sidecar["code"]["code_sha256"] and sidecar["packages"]["pandas"]
+        embedded = json.loads(Image.open(png).text["Provenance"])
+        assert embedded["raw_files"] == sidecar["raw_files"] and embedded["ard_rows"] == sidecar["ard_rows"]
+        svg = png.with_suffix(".svg").read_text()
+        assert "<dc:description>" in svg and sidecar["code"]["code_sha256"] in svg
 
 
 @pytest.mark.e2e
@@ -50,6 +77,42 @@ def test_second_run_has_nothing_to_do(built):
     result = _snakemake(built, "--cores", "2")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_snakemake_report_lists_every_figure(built, tmp_path):
+    out = tmp_path / "snakemake_report.html"
+    result = _snakemake(built, "--report", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = out.read_text(errors="replace")
+    for png in built.glob("results/nafld_efficacy/2019-01-15/figures/*.png"):
+        assert png.stem in html
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not CHROMIUM.exists() and os.environ.get("UCMSC_REQUIRE_BROWSER") != "1",
+                    reason="Debian's chromium is not installed (.ci/run installs it and requires this test)")
+def test_reports_open_offline_in_a_headless_browser(built, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        for report in sorted(built.glob("results/*/*/report.html")):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            outside = []
+            page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(("file:", "data:")) else None)
+            page.goto(report.as_uri())
+            images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+            assert images and all(images), f"{report}: a figure did not load"
+            assert outside == [], f"{report}: the page asked the network for {outside}"
+            assert page.locator("#synthetic-banner").is_visible()
+            shot = tmp_path / f"{report.parent.parent.name}_{report.parent.name}.png"
+            page.screenshot(path=str(shot), full_page=False)
+            assert shot.stat().st_size > 10_000
+            page.close()
+        browser.close()
 
 
 def test_snakemake_lint_is_clean():

@@ -257,6 +257,34 @@ def adverse_events_by_soc(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFram
                 METHOD="Fisher exact", **keys)
 
 
+def reference_ranges(ard: ArdBuilder, bds: pd.DataFrame) -> None:
+    """The reference range of each parameter that has one, so figures can draw it from the ARD."""
+    ranges = bds.dropna(subset=["A1LO", "A1HI"]).drop_duplicates("PARAMCD")
+    for row in ranges.itertuples(index=False):
+        ard.add([{"STAT_NAME": "low", "STAT_LABEL": "Reference range lower limit", "VALUE": float(row.A1LO)},
+                 {"STAT_NAME": "high", "STAT_LABEL": "Reference range upper limit", "VALUE": float(row.A1HI)}],
+                ANALYSIS_ID="REFRANGE", ANALYSIS="Reference ranges", POPULATION="", PARAMCD=row.PARAMCD, PARAM=row.PARAM,
+                GROUP="ALL", VARIABLE="AVAL", METHOD="config")
+
+
+def grade_shifts(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
+    """Subjects by baseline grade and grade at a visit, per arm (e.g. ultrasound steatosis, week 0 vs week 20)."""
+    fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
+    for paramcd, visits in config["analysis"].get("grade_shift", {}).items():
+        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(fas)]
+        grades = sorted(records["AVAL"].dropna().unique())
+        for visitn in visits:
+            at = records[(records["AVISITN"] == visitn) & records["BASE"].notna()]
+            for arm in [a["arm"] for a in config["arms"]]:
+                mine = at[at["ARM"] == arm]
+                rows = [{"STAT_NAME": f"{b:g}>{g:g}", "STAT_LABEL": f"Baseline {b:g}, week {visitn} {g:g}",
+                         "VALUE": float(((mine["BASE"] == b) & (mine["AVAL"] == g)).sum())} for b in grades for g in grades]
+                ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine))}], ANALYSIS_ID="GRADESHIFT",
+                        ANALYSIS="Shift in grade from baseline", POPULATION="FASFL", PARAMCD=paramcd,
+                        PARAM=records["PARAM"].iloc[0] if len(records) else paramcd, AVISITN=int(visitn),
+                        AVISIT=at["AVISIT"].iloc[0] if len(at) else f"Week {visitn}", GROUP=arm, VARIABLE="AVAL", METHOD="count")
+
+
 def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict, trial: str, cut: str,
                  inputs: str) -> pd.DataFrame:
     ard = ArdBuilder(trial, cut, inputs)
@@ -270,4 +298,6 @@ def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, conf
     adverse_events(ard, adsl, adae, config)
     adverse_events_by_soc(ard, adsl, adae, config)
     shift_tables(ard, adsl, bds, config)
+    grade_shifts(ard, adsl, bds, config)
+    reference_ranges(ard, bds)
     return add_multiplicity(ard.frame(), config)

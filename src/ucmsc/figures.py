@@ -1,4 +1,8 @@
-"""Figures drawn from the ARD only, each saved as PNG + SVG with its provenance inside and beside it."""
+"""Figures drawn from the ARD only, each saved as PNG + SVG with its provenance inside and beside it.
+
+Every ``*_figure`` function takes the ARD and returns ``(figure, ard_rows_drawn)`` or None
+when the trial has nothing to draw; the rows drawn go into the figure's provenance record.
+"""
 
 from __future__ import annotations
 
@@ -9,67 +13,76 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
 from ucmsc.io import sha256_file, write_json  # noqa: E402
 from ucmsc.rounding import format_half_up  # noqa: E402
 
 # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
-ACTIVE_COLOUR, CONTROL_COLOUR = "#0072B2", "#E69F00"
-plt.rcParams.update({"font.size": 10, "svg.hashsalt": "ucmsc", "figure.dpi": 100})
+ACTIVE_COLOUR, CONTROL_COLOUR, GREY = "#0072B2", "#E69F00", "#999999"
+plt.rcParams.update({"font.size": 10, "svg.hashsalt": "ucmsc", "figure.dpi": 100, "axes.spines.top": False,
+                     "axes.spines.right": False})
+PANELS_PER_PAGE = 6
 
 
-def _arm_colours(arms: list[str]) -> dict[str, str]:
+def _colours(arms: list[str]) -> dict[str, str]:
     return dict(zip(arms, (ACTIVE_COLOUR, CONTROL_COLOUR)))
 
 
-def _stat(ard: pd.DataFrame, **keys) -> pd.DataFrame:
-    mask = pd.Series(True, index=ard.index)
-    for column, value in keys.items():
-        mask &= ard[column] == value
-    return ard[mask]
+def _is_contrast(group: pd.Series) -> pd.Series:
+    return group.str.contains(" vs ", regex=False)
 
 
-def trajectory_figure(ard: pd.DataFrame, paramcds: list[str], arms: list[str]) -> tuple[plt.Figure, pd.DataFrame]:
-    """Mean ± SE of each parameter by visit and arm; returns the figure and the ARD rows drawn."""
-    cont = ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["VARIABLE"] == "AVAL") & ard["PARAMCD"].isin(paramcds)]
+def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], title: str) -> list[tuple[plt.Figure, pd.DataFrame]]:
+    """Mean ± SE by visit and arm, six parameters a page; reference range shaded where the ARD has one."""
+    cont = ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["VARIABLE"] == "AVAL")]
+    ranges = ard[ard["ANALYSIS_ID"] == "REFRANGE"].pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE")
     present = [p for p in paramcds if p in set(cont["PARAMCD"])]
-    ncols = min(3, len(present))
-    nrows = -(-len(present) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
-    colours = _arm_colours(arms)
-    used = []
-    for ax, paramcd in zip(axes.flat, present):
-        rows = cont[cont["PARAMCD"] == paramcd]
-        for offset, arm in zip((-0.15, 0.15), arms):
-            mine = rows[rows["GROUP"] == arm].pivot_table(index="AVISITN", columns="STAT_NAME", values="VALUE")
-            used.append(rows[(rows["GROUP"] == arm) & rows["STAT_NAME"].isin(["mean", "se", "n"])])
-            ax.errorbar(mine.index + offset, mine["mean"], yerr=mine["se"], marker="o", capsize=3, color=colours[arm], label=arm)
-        p_rows = rows[(rows["STAT_NAME"] == "p") & (rows["GROUP"].str.contains(" vs "))]
-        used.append(p_rows)
-        for _, p in p_rows.iterrows():
-            if p["AVISITN"] > 0 and p["VALUE"] < 0.05:
-                ax.annotate("*", (p["AVISITN"], ax.get_ylim()[1]), ha="center", va="top", fontsize=14)
-        ax.set_title(rows["PARAM"].iloc[0], fontsize=10)
-        ax.set_xlabel("Week")
-        ax.set_xticks(sorted(rows["AVISITN"].unique()))
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(present):]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=8, frameon=False)
-    fig.suptitle("Mean ± SE by visit (* P < 0.05, Student t-test between arms)", fontsize=11)
-    fig.tight_layout()
-    return fig, pd.concat(used)
+    pages = []
+    for start in range(0, len(present), PANELS_PER_PAGE):
+        chunk = present[start:start + PANELS_PER_PAGE]
+        ncols = min(3, len(chunk))
+        nrows = -(-len(chunk) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.3 * nrows), squeeze=False)
+        used = []
+        for ax, paramcd in zip(axes.flat, chunk):
+            rows = cont[cont["PARAMCD"] == paramcd]
+            if paramcd in ranges.index:
+                ax.axhspan(ranges.loc[paramcd, "low"], ranges.loc[paramcd, "high"], color=GREY, alpha=0.15, lw=0,
+                           label="reference range")
+                used.append(ard[(ard["ANALYSIS_ID"] == "REFRANGE") & (ard["PARAMCD"] == paramcd)])
+            for offset, arm in zip((-0.12, 0.12), arms):
+                mine = rows[rows["GROUP"] == arm].pivot_table(index="AVISITN", columns="STAT_NAME", values="VALUE")
+                used.append(rows[(rows["GROUP"] == arm) & rows["STAT_NAME"].isin(["mean", "se", "n"])])
+                ax.errorbar(mine.index + offset, mine["mean"], yerr=mine["se"], marker="o", ms=4, capsize=3,
+                            color=_colours(arms)[arm], label=arm)
+            p_rows = rows[(rows["STAT_NAME"] == "p") & _is_contrast(rows["GROUP"]) & (rows["METHOD"] == "Student t-test")]
+            used.append(p_rows)
+            top = ax.get_ylim()[1]
+            for _, p in p_rows[(p_rows["AVISITN"] > 0) & (p_rows["VALUE"] < 0.05)].iterrows():
+                ax.text(p["AVISITN"], top, "*", ha="center", va="bottom", fontsize=13)
+            ax.set_title(rows["PARAM"].iloc[0], fontsize=10)
+            ax.set_xlabel("Week")
+            ax.set_xticks(sorted(rows["AVISITN"].unique()))
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(chunk):]:
+            ax.set_visible(False)
+        axes.flat[0].legend(fontsize=8, frameon=False)
+        fig.suptitle(f"{title}: mean ± SE by visit (* P < 0.05, Student t-test between arms)", fontsize=11)
+        fig.tight_layout()
+        pages.append((fig, pd.concat(used)))
+    return pages
 
 
-def responder_figure(ard: pd.DataFrame, arms: list[str]) -> tuple[plt.Figure, pd.DataFrame] | None:
+def responder_figure(ard: pd.DataFrame, arms: list[str]):
     """Responder percentage by visit and arm, with the chi-square P of each visit."""
     resp = ard[ard["ANALYSIS_ID"] == "RESP"]
     if resp.empty:
         return None
     paramcds = list(dict.fromkeys(resp["PARAMCD"]))
-    fig, axes = plt.subplots(1, len(paramcds), figsize=(4.6 * len(paramcds), 3.4), squeeze=False)
-    colours = _arm_colours(arms)
+    fig, axes = plt.subplots(1, len(paramcds), figsize=(4.6 * len(paramcds), 3.6), squeeze=False)
     used = []
     for ax, paramcd in zip(axes.flat, paramcds):
         rows = resp[resp["PARAMCD"] == paramcd]
@@ -78,41 +91,136 @@ def responder_figure(ard: pd.DataFrame, arms: list[str]) -> tuple[plt.Figure, pd
             pct = rows[(rows["GROUP"] == arm) & (rows["STAT_NAME"] == "pct")].set_index("AVISITN")["VALUE"]
             used.append(rows[(rows["GROUP"] == arm) & rows["STAT_NAME"].isin(["n", "N", "pct"])])
             ax.bar([i + (k - 0.5) * 0.38 for i in range(len(visits))], [pct.get(v, 0) for v in visits], width=0.38,
-                   color=colours[arm], label=arm)
+                   color=_colours(arms)[arm], label=arm)
         p_rows = rows[rows["STAT_NAME"] == "p"].set_index("AVISITN")["VALUE"]
         used.append(rows[rows["STAT_NAME"] == "p"])
         for i, visit in enumerate(visits):
             if visit in p_rows:
-                ax.text(i, 95, f"P = {format_half_up(p_rows[visit], 3)}", ha="center", fontsize=8)
+                ax.text(i, 96, f"P = {format_half_up(p_rows[visit], 3)}", ha="center", fontsize=8)
         ax.set_xticks(range(len(visits)), [f"Week {v:g}" for v in visits])
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 105)
         ax.set_ylabel("% of full analysis set")
-        ax.set_title(rows["PARAM"].iloc[0], fontsize=10)
-    axes.flat[0].legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1, 0.9))
+        ax.set_title(rows["PARAM"].iloc[0], fontsize=9, wrap=True)
+    axes.flat[0].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0, 0.9))
+    fig.suptitle("Responders by visit (missing = non-responder); P: Pearson chi-square", fontsize=11)
     fig.tight_layout()
     return fig, pd.concat(used)
 
 
-def ae_figure(ard: pd.DataFrame, arms: list[str]) -> tuple[plt.Figure, pd.DataFrame] | None:
-    """Adverse-event dot plot: % of subjects with each preferred term by arm."""
+def grade_shift_figure(ard: pd.DataFrame, arms: list[str]):
+    """Baseline grade x grade at a visit, one heat map per arm and visit."""
+    shift = ard[ard["ANALYSIS_ID"] == "GRADESHIFT"]
+    if shift.empty:
+        return None
+    visits = sorted(shift["AVISITN"].unique())
+    fig, axes = plt.subplots(len(visits), len(arms), figsize=(3.6 * len(arms), 3.2 * len(visits)), squeeze=False)
+    cells = shift[shift["STAT_NAME"].str.contains(">", regex=False)]
+    grades = sorted({float(s.split(">")[0]) for s in cells["STAT_NAME"]})
+    for r, visit in enumerate(visits):
+        for c, arm in enumerate(arms):
+            mine = cells[(cells["AVISITN"] == visit) & (cells["GROUP"] == arm)].set_index("STAT_NAME")["VALUE"]
+            grid = np.array([[mine.get(f"{b:g}>{g:g}", 0) for g in grades] for b in grades])
+            ax = axes[r, c]
+            ax.imshow(grid, cmap="Blues", vmin=0)
+            for i in range(len(grades)):
+                for j in range(len(grades)):
+                    ax.text(j, i, f"{grid[i, j]:g}", ha="center", va="center", color="black" if grid[i, j] < grid.max() / 2 else "white")
+            labels = [f"{g:g}" for g in grades]
+            ax.set_xticks(range(len(grades)), labels)
+            ax.set_yticks(range(len(grades)), labels)
+            ax.set_xlabel(f"Grade at week {visit:g}")
+            ax.set_ylabel("Grade at baseline")
+            ax.set_title(f"{arm}, week {visit:g} (below diagonal: improved)", fontsize=9)
+    fig.suptitle(f"{shift['PARAM'].iloc[0]}: shift from baseline", fontsize=11)
+    fig.tight_layout()
+    return fig, shift
+
+
+def forest_figure(ard: pd.DataFrame, arms: list[str], paramcds: list[str]):
+    """ANCOVA difference (active - control) in change from baseline with 95 % CI: one panel per key endpoint, one row per visit."""
+    rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & _is_contrast(ard["GROUP"]) & ard["PARAMCD"].isin(paramcds)
+               & ard["STAT_NAME"].isin(["estimate", "lcl", "ucl", "p"])]
+    if rows.empty:
+        return None
+    wide = rows.pivot_table(index=["PARAMCD", "PARAM", "AVISITN"], columns="STAT_NAME", values="VALUE").reset_index()
+    params = [p for p in paramcds if p in set(wide["PARAMCD"])]
+    ncols = min(3, len(params))
+    nrows = -(-len(params) // ncols)
+    n_visits = wide.groupby("PARAMCD").size().max()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, (0.45 * n_visits + 1.3) * nrows), squeeze=False)
+    for ax, paramcd in zip(axes.flat, params):
+        mine = wide[wide["PARAMCD"] == paramcd].sort_values("AVISITN")
+        y = np.arange(len(mine))[::-1]
+        significant = mine["p"].to_numpy() < 0.05
+        ax.errorbar(mine["estimate"], y, xerr=[mine["estimate"] - mine["lcl"], mine["ucl"] - mine["estimate"]], fmt="none",
+                    ecolor=ACTIVE_COLOUR, capsize=2)
+        ax.scatter(mine["estimate"], y, marker="s", color=np.where(significant, ACTIVE_COLOUR, "white"), edgecolor=ACTIVE_COLOUR, zorder=3)
+        ax.axvline(0, color=GREY, lw=1)
+        ax.set_yticks(y, [f"Week {v:g}" for v in mine["AVISITN"]], fontsize=8)
+        ax.set_ylim(-0.7, len(mine) - 0.3)
+        ax.set_title(mine["PARAM"].iloc[0], fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(params):]:
+        ax.set_visible(False)
+    fig.suptitle(f"ANCOVA of change from baseline: {arms[0]} - {arms[1]}, 95% CI (filled: P < 0.05)", fontsize=11)
+    fig.tight_layout()
+    return fig, rows
+
+
+def ae_figure(ard: pd.DataFrame, arms: list[str]):
+    """Adverse-event dot plot: % of subjects with each preferred term by arm, and the risk difference with 95 % CI."""
     ae = ard[(ard["ANALYSIS_ID"] == "AE") & ~ard["PARAMCD"].isin(["ANY", "SER"])]
     if ae.empty:
         return None
     terms = sorted(ae["PARAMCD"].unique())
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(terms) + 1.5))
-    colours = _arm_colours(arms)
-    used = []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 0.42 * len(terms) + 1.6), sharey=True,
+                                      gridspec_kw={"width_ratios": [1.2, 1]})
+    y = np.arange(len(terms))
     for arm, marker in zip(arms, ("o", "s")):
         pct = ae[(ae["GROUP"] == arm) & (ae["STAT_NAME"] == "pct")].set_index("PARAMCD")["VALUE"]
-        used.append(ae[(ae["GROUP"] == arm) & ae["STAT_NAME"].isin(["n", "N", "pct"])])
-        ax.scatter([pct.get(t, 0) for t in terms], range(len(terms)), color=colours[arm], marker=marker, label=arm, zorder=3)
-    ax.set_yticks(range(len(terms)), terms)
-    ax.set_xlabel("% of subjects (safety population)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title("Treatment-emergent adverse events by preferred term", fontsize=10)
+        left.scatter([pct.get(t, 0) for t in terms], y, color=_colours(arms)[arm], marker=marker, label=arm, zorder=3)
+    diff = ae[_is_contrast(ae["GROUP"])].pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE").reindex(terms)
+    right.errorbar(100 * diff["estimate"], y, xerr=[100 * (diff["estimate"] - diff["lcl"]), 100 * (diff["ucl"] - diff["estimate"])],
+                   fmt="o", color="black", capsize=2, ms=4)
+    right.axvline(0, color=GREY, lw=1)
+    left.set_yticks(y, terms)
+    left.set_xlabel("% of subjects (safety population)")
+    right.set_xlabel(f"Risk difference, {arms[0]} - {arms[1]} (%, 95% CI)")
+    left.grid(axis="x", alpha=0.3)
+    left.legend(fontsize=8, frameon=False)
+    fig.suptitle("Treatment-emergent adverse events by preferred term", fontsize=11)
     fig.tight_layout()
-    return fig, pd.concat(used)
+    return fig, ae[ae["STAT_NAME"].isin(["n", "N", "pct", "estimate", "lcl", "ucl"])]
+
+
+def consort_figure(ard: pd.DataFrame, arms: list[str]):
+    """CONSORT-style flow from the ARD's population and disposition counts."""
+    counts = ard[ard["ANALYSIS_ID"].isin(["POP", "DISP"])]
+    if counts.empty:
+        return None
+    n = counts.set_index(["PARAMCD", "GROUP"])["VALUE"]
+    fig, ax = plt.subplots(figsize=(8, 6.2))
+    ax.set_axis_off()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+
+    def box(x, y, text, width=3.6):
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.55), width, 1.1, boxstyle="round,pad=0.05", fc="white", ec="black"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
+
+    total = int(sum(n.get(("RANDFL", a), 0) for a in arms))
+    box(5, 9.2, f"Randomised\nn = {total}", width=3)
+    for x, arm in zip((2.6, 7.4), arms):
+        ax.annotate("", (x, 8.0), (5, 8.6), arrowprops={"arrowstyle": "->"})
+        box(x, 7.4, f"Allocated to {arm}\nn = {int(n.get(('RANDFL', arm), 0))}")
+        box(x, 5.7, f"Received at least one infusion\nn = {int(n.get(('SAFFL', arm), 0))}")
+        box(x, 4.0, f"Discontinued n = {int(n.get(('DISCONTINUED', arm), 0))}\nOngoing at cut n = {int(n.get(('ONGOING', arm), 0))}")
+        box(x, 2.3, f"Completed\nn = {int(n.get(('COMPLETED', arm), 0))}")
+        box(x, 0.6, f"Full analysis set n = {int(n.get(('FASFL', arm), 0))}\nPer protocol n = {int(n.get(('PPROTFL', arm), 0))}")
+        for top, bottom in ((6.85, 6.25), (5.15, 4.55), (3.45, 2.85), (1.75, 1.15)):
+            ax.annotate("", (x, bottom), (x, top), arrowprops={"arrowstyle": "->"})
+    ax.set_title("Participant flow", fontsize=11)
+    return fig, counts
 
 
 def save_figure(fig: plt.Figure, out_dir: Path, stem: str, provenance: dict) -> dict:
@@ -127,3 +235,24 @@ def save_figure(fig: plt.Figure, out_dir: Path, stem: str, provenance: dict) -> 
                                       "svg": {"path": svg.name, "sha256": sha256_file(svg)}})
     write_json(sidecar, out_dir / f"{stem}.json")
     return sidecar
+
+
+def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, str, plt.Figure, pd.DataFrame]]:
+    """(stem, title, figure, ARD rows drawn) for every figure of a trial, in report order."""
+    arms = [a["arm"] for a in config["arms"]]
+    out = []
+    drawn = consort_figure(ard, arms)
+    if drawn:
+        out.append(("01_consort", "Participant flow (CONSORT)", *drawn))
+    label = "Laboratory values" if config["design"] == "safety" else "Endpoints"
+    for i, (fig, rows) in enumerate(trajectory_figures(ard, config["analysis"]["continuous"], arms, label), start=1):
+        out.append((f"02_trajectories_{i}", f"{label} by visit and arm, page {i}", fig, rows))
+    key = config["analysis"]["figure_parameters"]
+    for stem, title, function in (("03_responders", "Responders by visit and arm", responder_figure),
+                                  ("04_grade_shift", "Ultrasound steatosis grade: baseline vs follow-up", grade_shift_figure),
+                                  ("05_forest", "Between-arm differences (ANCOVA)", lambda a, r: forest_figure(a, r, key)),
+                                  ("06_adverse_events", "Adverse events: incidence and risk difference", ae_figure)):
+        drawn = function(ard, arms)
+        if drawn:
+            out.append((stem, title, *drawn))
+    return out

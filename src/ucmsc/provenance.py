@@ -74,3 +74,12 @@ def record(*, artefact: str, title: str, rule: str, script: str, inputs: list[di
         "ard_rows": ard_rows or [],
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+ARD_KEY_COLUMNS = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME", "VALUE"]
+
+
+def ard_keys(rows) -> list[dict]:
+    """The identifying columns and value of each ARD row an artefact draws."""
+    keep = [c for c in ARD_KEY_COLUMNS if c in rows.columns]
+    return rows[keep].drop_duplicates().astype(object).where(rows[keep].notna(), None).to_dict("records")

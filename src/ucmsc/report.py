@@ -1,9 +1,16 @@
-"""The self-contained HTML report of one trial and cut, rendered from the ARD and the query log only."""
+"""The self-contained HTML report of one trial and cut, rendered from the ARD (and the query log and audit) only.
+
+Every table is built by one function that reads ARD rows and returns a ``Table``; the
+report shows each table with a collapsible provenance panel naming the ARD rows it draws.
+All text is HTML-escaped by jinja2's autoescape (terms from the data included).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
@@ -11,111 +18,268 @@ import pandas as pd
 
 from ucmsc.rounding import format_half_up
 
-SECTIONS = ("Study summary", "Participant flow", "Baseline characteristics", "Endpoints by visit", "Responders",
-            "Adverse events", "Figures", "Published vs reproduced", "Data queries", "Provenance")
+SECTIONS = ("Study summary", "Participant flow", "Baseline characteristics", "Endpoints by visit", "Model-based analyses",
+            "Responders", "Adverse events", "Laboratory shifts", "Figures", "Published vs reproduced", "Data queries",
+            "Provenance")
 
 
-def format_p(p: float) -> str:
-    if pd.isna(p):
+def section_id(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+def format_p(p) -> str:
+    if p is None or pd.isna(p):
         return ""
     return "<0.001" if p < 0.001 else format_half_up(p, 3)
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("ucmsc", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["p"] = format_p
-    return env
+@dataclass
+class Table:
+    section: str
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str = ""
+    analysis_ids: list[str] = field(default_factory=list)
+    ard_rows: int = 0
 
 
-def _cells(ard: pd.DataFrame) -> dict:
-    """(ANALYSIS_ID, PARAMCD, AVISITN, GROUP, VARIABLE, STAT_NAME) -> value, for quick lookup."""
-    key = ard[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "STAT_NAME"]].fillna(-1)
-    return dict(zip(map(tuple, key.to_numpy().tolist()), ard["VALUE"]))
+class Cells:
+    """Look-ups into the ARD by (ANALYSIS_ID, PARAMCD, AVISITN, GROUP, VARIABLE, METHOD, STAT_NAME)."""
+
+    def __init__(self, ard: pd.DataFrame):
+        # -1 stands for "not applicable": blank in memory, missing once read back from CSV.
+        key = ard[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]].astype(object)
+        key = key.where(key.notna() & (key != ""), -1)
+        self.values = dict(zip(map(tuple, key.to_numpy().tolist()), ard["VALUE"]))
+        self.by_stat: dict[tuple, float] = {}
+        for (analysis, paramcd, visit, group, variable, method, stat), value in self.values.items():
+            self.by_stat.setdefault((analysis, paramcd, visit, group, variable, stat), value)
+
+    def get(self, analysis, paramcd, visit, group, variable, stat, method=None):
+        if method is not None:
+            return self.values.get((analysis, paramcd, visit, group, variable, method, stat))
+        return self.by_stat.get((analysis, paramcd, visit, group, variable, stat))
+
+    def mean_sd(self, analysis, paramcd, visit, group, variable="AVAL", decimals=2) -> str:
+        n = self.get(analysis, paramcd, visit, group, variable, "n")
+        if not n:
+            return ""
+        mean, sd = self.get(analysis, paramcd, visit, group, variable, "mean"), self.get(analysis, paramcd, visit, group, variable, "sd")
+        return f"{format_half_up(mean, decimals)} ± {format_half_up(sd, decimals)} ({int(n)})"
+
+    def median_iqr(self, analysis, paramcd, visit, group, variable="AVAL", decimals=2) -> str:
+        q = [self.get(analysis, paramcd, visit, group, variable, s) for s in ("median", "q1", "q3")]
+        return "" if q[0] is None else f"{format_half_up(q[0], decimals)} [{format_half_up(q[1], decimals)}, {format_half_up(q[2], decimals)}]"
+
+    def n_pct(self, analysis, paramcd, visit, group, variable) -> str:
+        n, total, pct = (self.get(analysis, paramcd, visit, group, variable, s) for s in ("n", "N", "pct"))
+        return "" if n is None else f"{int(n)}/{int(total)} ({format_half_up(pct, 1)}%)"
+
+    def estimate_ci(self, analysis, paramcd, visit, group, variable, decimals=2, scale=1.0) -> str:
+        est, lcl, ucl = (self.get(analysis, paramcd, visit, group, variable, s) for s in ("estimate", "lcl", "ucl"))
+        if est is None:
+            return ""
+        return f"{format_half_up(scale * est, decimals)} ({format_half_up(scale * lcl, decimals)}, {format_half_up(scale * ucl, decimals)})"
 
 
-def _mean_sd(cells, analysis, paramcd, visit, arm, variable="AVAL", decimals=2) -> str:
-    n = cells.get((analysis, paramcd, visit, arm, variable, "n"))
-    if not n:
-        return ""
-    mean = cells.get((analysis, paramcd, visit, arm, variable, "mean"))
-    sd = cells.get((analysis, paramcd, visit, arm, variable, "sd"))
-    return f"{format_half_up(mean, decimals)} ± {format_half_up(sd, decimals)} ({int(n)})"
+def _labels(ard: pd.DataFrame) -> dict:
+    return ard.drop_duplicates("PARAMCD").set_index("PARAMCD")["PARAM"].to_dict()
 
 
-def _n_pct(cells, analysis, paramcd, visit, arm, variable) -> str:
-    n = cells.get((analysis, paramcd, visit, arm, variable, "n"))
-    total = cells.get((analysis, paramcd, visit, arm, variable, "N"))
-    pct = cells.get((analysis, paramcd, visit, arm, variable, "pct"))
-    if n is None:
-        return ""
-    return f"{int(n)}/{int(total)} ({format_half_up(pct, 1)}%)"
+def _params(ard: pd.DataFrame, analysis: str, **filters) -> list:
+    rows = ard[ard["ANALYSIS_ID"] == analysis]
+    for column, value in filters.items():
+        rows = rows[rows[column] == value]
+    return list(dict.fromkeys(rows["PARAMCD"]))
 
 
-def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict, figures: list[dict],
-                  config: dict, cut: str, code: dict) -> dict:
+def _count(ard: pd.DataFrame, ids: list[str]) -> int:
+    return int(ard["ANALYSIS_ID"].isin(ids).sum())
+
+
+def flow_table(ard, cells, arms, contrast) -> Table:
+    labels = _labels(ard)
+    rows = [[labels[flag]] + [str(int(cells.get("POP", flag, -1, a, -1, "n") or 0)) for a in arms]
+            for flag in ("RANDFL", "SAFFL", "FASFL", "PPROTFL")]
+    rows += [[status.title()] + [str(int(cells.get("DISP", status, -1, a, -1, "n") or 0)) for a in arms]
+             for status in ("COMPLETED", "DISCONTINUED", "ONGOING")]
+    return Table("Participant flow", "Analysis populations and disposition", [""] + arms, rows, "",
+                 ["POP", "DISP"], _count(ard, ["POP", "DISP"]))
+
+
+def baseline_table(ard, cells, arms, contrast) -> Table:
+    labels = _labels(ard)
+    rows = [["Age (years), mean ± SD (n)"] + [cells.mean_sd("BASELINE", "AGE", 0, a, "AGE") for a in arms]
+            + [format_p(cells.get("BASELINE", "AGE", 0, contrast, "AGE", "p", "Student t-test")), "Student t"],
+            ["Male, n/N (%)"] + [cells.n_pct("BASELINE", "SEXM", 0, a, "SEX") for a in arms]]
+    fisher = cells.get("BASELINE", "SEXM", 0, contrast, "SEX", "test_used") == 2
+    rows[-1] += [format_p(cells.get("BASELINE", "SEXM", 0, contrast, "SEX", "fisher_p" if fisher else "p")),
+                 "Fisher exact" if fisher else "Pearson chi-square"]
+    for p in _params(ard, "BASELINE", VARIABLE="AVAL"):
+        skewed = cells.get("BASELINE", p, 0, contrast, "AVAL", "skewed") == 1
+        if skewed:
+            rows.append([f"{labels[p]}, median [IQR]"] + [cells.median_iqr("BASELINE", p, 0, a) for a in arms]
+                        + [format_p(cells.get("BASELINE", p, 0, contrast, "AVAL", "p", "Mann-Whitney U")), "Mann-Whitney"])
+        else:
+            rows.append([f"{labels[p]}, mean ± SD (n)"] + [cells.mean_sd("BASELINE", p, 0, a) for a in arms]
+                        + [format_p(cells.get("BASELINE", p, 0, contrast, "AVAL", "p", "Student t-test")), "Student t"])
+    return Table("Baseline characteristics", "Baseline characteristics (randomised)", ["Characteristic"] + arms + ["P", "Test"], rows,
+                 "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without continuity "
+                 "correction, Fisher exact when an expected count is below 5.", ["BASELINE"], _count(ard, ["BASELINE"]))
+
+
+def endpoint_tables(ard, cells, arms, contrast) -> list[Table]:
+    labels = _labels(ard)
+    tables = []
+    for p in _params(ard, "CONT", VARIABLE="AVAL"):
+        visits = sorted(ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["PARAMCD"] == p)]["AVISITN"].unique())
+        rows = []
+        for v in visits:
+            row = [f"Week {v:g}"] + [cells.mean_sd("CONT", p, v, a) for a in arms]
+            row.append(format_p(cells.get("CONT", p, v, contrast, "AVAL", "p", "Student t-test")))
+            row += [cells.mean_sd("CONT", p, v, a, "CHG") for a in arms]
+            row += [format_p(cells.get("WITHIN", p, v, a, "CHG", "p", "Paired t-test")) for a in arms]
+            row.append(format_p(cells.get("CONT", p, v, contrast, "CHG", "p", "Student t-test")))
+            rows.append(row)
+        header = (["Visit"] + [f"{a}: value" for a in arms] + ["P between"] + [f"{a}: change" for a in arms]
+                  + [f"{a}: P vs week 0" for a in arms] + ["P change between"])
+        tables.append(Table("Endpoints by visit", labels[p], header, rows,
+                            "Mean ± SD (n). P between: Student t-test; P vs week 0: paired t-test within arm.",
+                            ["CONT", "WITHIN"], int((ard["ANALYSIS_ID"].isin(["CONT", "WITHIN"]) & (ard["PARAMCD"] == p)).sum())))
+    return tables
+
+
+def model_tables(ard, cells, arms, contrast) -> list[Table]:
+    labels = _labels(ard)
+    tables = []
+    for analysis, title, note in (
+        ("ANCOVA", "ANCOVA of change from baseline, adjusted for baseline",
+         "LS means at the mean baseline; difference with 95% CI; Holm and BH adjust across the plan's family."),
+        ("MMRM", "MMRM of change from baseline over all post-baseline visits",
+         "REML, unstructured covariance, between-within degrees of freedom (not Kenward-Roger; see README)."),
+    ):
+        rows = []
+        for p in _params(ard, analysis):
+            visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].unique())
+            for v in visits:
+                lsm = [cells.get(analysis, p, v, a, "CHG", "lsmean") for a in arms]
+                rows.append([labels[p], f"Week {v:g}"] + [format_half_up(x, 2) if x is not None else "" for x in lsm]
+                            + [cells.estimate_ci(analysis, p, v, contrast, "CHG"), format_p(cells.get(analysis, p, v, contrast, "CHG", "p")),
+                               format_p(cells.get(analysis, p, v, contrast, "CHG", "p_holm")),
+                               format_p(cells.get(analysis, p, v, contrast, "CHG", "p_bh"))])
+        if rows:
+            tables.append(Table("Model-based analyses", title, ["Parameter", "Visit"] + [f"{a}: LS mean" for a in arms]
+                                + ["Difference (95% CI)", "P", "P (Holm)", "P (BH)"], rows, note, [analysis], _count(ard, [analysis])))
+    gee = [[labels[p], cells.estimate_ci("GEE", p, -1, contrast, "AVAL") and
+            f"{format_half_up(cells.get('GEE', p, -1, contrast, 'AVAL', 'or'), 2)} ({format_half_up(cells.get('GEE', p, -1, contrast, 'AVAL', 'lcl'), 2)}, "
+            f"{format_half_up(cells.get('GEE', p, -1, contrast, 'AVAL', 'ucl'), 2)})",
+            format_p(cells.get("GEE", p, -1, contrast, "AVAL", "p"))] for p in _params(ard, "GEE")]
+    if gee:
+        tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint",
+                            ["Endpoint", f"Odds ratio {contrast} (95% CI)", "P"], gee,
+                            "All post-baseline visits, observed values; visit and arm as covariates; exchangeable working correlation, robust SE.",
+                            ["GEE"], _count(ard, ["GEE"])))
+    return tables
+
+
+def responder_table(ard, cells, arms, contrast) -> Table | None:
+    labels = _labels(ard)
+    resp = ard[ard["ANALYSIS_ID"] == "RESP"]
+    if resp.empty:
+        return None
+    rows = []
+    for p, v in resp[["PARAMCD", "AVISITN"]].drop_duplicates().itertuples(index=False):
+        rows.append([labels[p], f"Week {v:g}"] + [cells.n_pct("RESP", p, v, a, "AVAL") for a in arms]
+                    + [cells.estimate_ci("RESP", p, v, contrast, "AVAL", 1, 100.0), format_p(cells.get("RESP", p, v, contrast, "AVAL", "p")),
+                       format_p(cells.get("RESP", p, v, contrast, "AVAL", "fisher_p"))])
+    return Table("Responders", "Responders by visit", ["Endpoint", "Visit"] + arms + ["Difference, % (95% CI)", "P (chi-square)", "P (Fisher)"],
+                 rows, "Denominator: full analysis set; a subject without a value counts as a non-responder. Wald CI.",
+                 ["RESP"], _count(ard, ["RESP"]))
+
+
+def ae_tables(ard, cells, arms, contrast) -> list[Table]:
+    labels = _labels(ard)
+    tables = []
+    for analysis, title in (("AE", "Treatment-emergent adverse events by preferred term"), ("AESOC", "... by system organ class")):
+        rows = [[labels[p]] + [cells.n_pct(analysis, p, -1, a, "USUBJID") for a in arms]
+                + [str(int(cells.get(analysis, p, -1, a, "USUBJID", "events") or 0)) for a in arms]
+                + [cells.estimate_ci(analysis, p, -1, contrast, "USUBJID", 1, 100.0),
+                   format_p(cells.get(analysis, p, -1, contrast, "USUBJID", "fisher_p"))] for p in _params(ard, analysis)]
+        tables.append(Table("Adverse events", title, ["Event"] + [f"{a}: subjects" for a in arms] + [f"{a}: events" for a in arms]
+                            + ["Risk difference, % (95% CI)", "P (Fisher)"], rows, "Safety population; subjects with at least one event.",
+                            [analysis], _count(ard, [analysis])))
+    return tables
+
+
+def shift_table(ard, cells, arms, contrast) -> Table | None:
+    labels = _labels(ard)
+    shifts = _params(ard, "SHIFT")
+    if not shifts:
+        return None
+    rows = []
+    for p in shifts:
+        for a in arms:
+            counts = [int(cells.get("SHIFT", p, -1, a, "ANRIND", f"{b}>{w}") or 0) for b in ("LOW", "NORMAL", "HIGH")
+                      for w in ("LOW", "NORMAL", "HIGH")]
+            rows.append([labels[p], a] + [str(c) for c in counts])
+    header = ["Parameter", "Arm"] + [f"{b[0]}→{w[0]}" for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
+    return Table("Laboratory shifts", "Shift from baseline to worst post-baseline reference-range indicator", header, rows,
+                 "L/N/H: below, within, above the reference range; worst post-baseline: any H, else any L, else N.",
+                 ["SHIFT"], _count(ard, ["SHIFT"]))
+
+
+def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
     arms = [a["arm"] for a in config["arms"]]
     contrast = f"{arms[0]} vs {arms[1]}"
-    cells = _cells(ard)
-    labels = ard.drop_duplicates("PARAMCD").set_index("PARAMCD")["PARAM"].to_dict()
+    cells = Cells(ard)
+    tables = [flow_table(ard, cells, arms, contrast), baseline_table(ard, cells, arms, contrast)]
+    tables += endpoint_tables(ard, cells, arms, contrast)
+    tables += model_tables(ard, cells, arms, contrast)
+    tables += [t for t in (responder_table(ard, cells, arms, contrast),) if t]
+    tables += ae_tables(ard, cells, arms, contrast)
+    tables += [t for t in (shift_table(ard, cells, arms, contrast),) if t]
+    return tables
 
-    flow = [{"label": labels[flag], "counts": [int(cells.get(("POP", flag, -1, arm, -1, "n"), 0)) for arm in arms]}
-            for flag in ("RANDFL", "SAFFL", "FASFL", "PPROTFL")]
-    flow += [{"label": status.title(), "counts": [int(cells.get(("DISP", status, -1, arm, -1, "n"), 0)) for arm in arms]}
-             for status in ("COMPLETED", "DISCONTINUED", "ONGOING")]
 
-    baseline = [{"label": "Age (years), mean ± SD (n)", "cells": [_mean_sd(cells, "BASELINE", "AGE", 0, a, "AGE") for a in arms],
-                 "p": cells.get(("BASELINE", "AGE", 0, contrast, "AGE", "p"))},
-                {"label": "Male, n/N (%)", "cells": [_n_pct(cells, "BASELINE", "SEXM", 0, a, "SEX") for a in arms],
-                 "p": cells.get(("BASELINE", "SEXM", 0, contrast, "SEX", "p"))}]
-    base_params = ard[(ard["ANALYSIS_ID"] == "BASELINE") & (ard["VARIABLE"] == "AVAL")]["PARAMCD"].unique()
-    baseline += [{"label": labels[p], "cells": [_mean_sd(cells, "BASELINE", p, 0, a) for a in arms],
-                  "p": cells.get(("BASELINE", p, 0, contrast, "AVAL", "p"))} for p in base_params]
-
-    cont = ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["VARIABLE"] == "AVAL")]
-    endpoints = []
-    for paramcd in dict.fromkeys(cont["PARAMCD"]):
-        visits = sorted(cont.loc[cont["PARAMCD"] == paramcd, "AVISITN"].unique())
-        endpoints.append({"label": labels[paramcd], "rows": [
-            {"visit": f"Week {v:g}", "cells": [_mean_sd(cells, "CONT", paramcd, v, a) for a in arms],
-             "change": [_mean_sd(cells, "CONT", paramcd, v, a, "CHG") for a in arms],
-             "p": cells.get(("CONT", paramcd, v, contrast, "AVAL", "p")),
-             "p_change": cells.get(("CONT", paramcd, v, contrast, "CHG", "p"))} for v in visits]})
-
-    resp = ard[ard["ANALYSIS_ID"] == "RESP"]
-    responders = [{"label": labels[p], "visit": f"Week {v:g}",
-                   "cells": [_n_pct(cells, "RESP", p, v, a, "AVAL") for a in arms],
-                   "p": cells.get(("RESP", p, v, contrast, "AVAL", "p")),
-                   "fisher_p": cells.get(("RESP", p, v, contrast, "AVAL", "fisher_p"))}
-                  for p, v in resp[["PARAMCD", "AVISITN"]].drop_duplicates().itertuples(index=False)]
-
-    ae = ard[ard["ANALYSIS_ID"] == "AE"]
-    adverse = [{"label": labels[p], "cells": [_n_pct(cells, "AE", p, -1, a, "USUBJID") for a in arms],
-                "events": [int(cells.get(("AE", p, -1, a, "USUBJID", "events"), 0)) for a in arms],
-                "p": cells.get(("AE", p, -1, contrast, "USUBJID", "fisher_p"))} for p in dict.fromkeys(ae["PARAMCD"])]
-
-    by_check = queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records") if len(queries) else []
-    manifest = raw_files.get("manifest") or {}
-    return {
-        "config": config, "cut": cut, "arms": arms, "sections": SECTIONS,
-        "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
-        "flow": flow, "baseline": baseline, "endpoints": endpoints, "responders": responders, "adverse": adverse,
-        "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
-        "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard),
-        "audit": audit.fillna("").to_dict("records"), "audit_counts": audit["STATUS"].value_counts().to_dict(),
-    }
+def table_provenance(table: Table, ard_file: dict, code: dict, raw_files: list[dict]) -> dict:
+    return {"table": table.title, "section": table.section, "drawn_from": {"ard": ard_file, "analysis_ids": table.analysis_ids,
+                                                                           "ard_rows": table.ard_rows},
+            "rule": "report", "script": "workflow/scripts/report.py", "code": code,
+            "raw_files": [{"file": f["file"], "sha256": f["sha256"]} for f in raw_files],
+            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def figure_entries(figure_dir: Path) -> list[dict]:
-    """Embed each figure's PNG (base64) with its provenance sidecar."""
+    """Embed each figure's PNG (base64) with its provenance sidecar, in file-name order."""
     entries = []
     for sidecar in sorted(Path(figure_dir).glob("*.json")):
         provenance = json.loads(sidecar.read_text())
         png = sidecar.with_suffix(".png")
-        entries.append({"title": provenance["title"], "stem": sidecar.stem,
-                        "png": base64.b64encode(png.read_bytes()).decode("ascii"),
+        entries.append({"title": provenance["title"], "stem": sidecar.stem, "png": base64.b64encode(png.read_bytes()).decode("ascii"),
                         "provenance": json.dumps(provenance, indent=2)})
     return entries
+
+
+def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict,
+                  figures: list[dict], config: dict, cut: str, code: dict, ard_file: dict) -> dict:
+    tables = build_tables(ard, config)
+    provenance = [table_provenance(t, ard_file, code, raw_files["files"]) for t in tables]
+    by_check = queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records") if len(queries) else []
+    manifest = raw_files.get("manifest") or {}
+    return {
+        "config": config, "cut": cut, "arms": [a["arm"] for a in config["arms"]], "sections": SECTIONS, "section_id": section_id,
+        "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
+        "tables": [(t, json.dumps(p, indent=2)) for t, p in zip(tables, provenance)], "table_provenance": provenance,
+        "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
+        "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard), "ard_file": ard_file,
+        "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"), "audit_counts": audit["STATUS"].value_counts().to_dict(),
+    }
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("ucmsc", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def render_report(context: dict) -> str:

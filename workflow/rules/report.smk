@@ -12,6 +12,7 @@ rule report:
         code=stage_files("report"),
     output:
         html=f"{CUT}/report.html",
+        tables_provenance=f"{CUT}/report_tables_provenance.json",
     log:
         f"{CUT}/logs/report.log",
     conda:

@@ -1,0 +1,67 @@
+"""The report renders from the ARD, escapes text that comes from data, and carries table provenance."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from conftest import DATACUTS, FINAL_CUTS, ROOT
+from ucmsc import derive, report
+from ucmsc.analyze import run_analyses
+from ucmsc.audit import audit_trial
+from ucmsc.clean import clean_cut
+from ucmsc.config import load_yaml
+from ucmsc.ingest import ingest_cut
+from ucmsc.queries import QueryLog
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+@pytest.fixture(scope="module")
+def safety_with_a_hostile_term(trial_configs):
+    trial, cut = "t2dm_safety", FINAL_CUTS["t2dm_safety"]
+    config = trial_configs[trial]
+    tables, raw_meta = ingest_cut(DATACUTS / trial / cut, config)
+    sdtm, queries, _, summary = clean_cut(tables, config, date.fromisoformat(cut))
+    sdtm["AE"].loc[0, "AETERM"] = SCRIPT  # a site typed markup into a free-text field
+    dictionary = load_yaml(ROOT / "config" / "ae_dictionary.yaml") | {SCRIPT: {"decod": SCRIPT, "soc": SCRIPT}}
+    log = QueryLog(prefix="D")
+    adsl = derive.derive_adsl(sdtm, config)
+    bds = derive.derive_bds(sdtm, adsl, config, log)
+    adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
+    adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, log)
+    ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")
+    hostile = pd.DataFrame([{c: "" for c in queries.columns} | {"QUERYID": "Q99999", "VALUE": SCRIPT, "MESSAGE": SCRIPT}])
+    queries = pd.concat([queries.astype(str), hostile], ignore_index=True)
+    audit = audit_trial(ard, load_yaml(ROOT / "resources" / "published" / "published_numbers.yaml")[trial])
+    context = report.build_context(ard, audit, queries, summary, {"files": raw_meta, "manifest": {"synthetic": True, "notice": "SYNTHETIC"}},
+                                   [], config, cut, {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"},
+                                   {"path": "ard.csv", "sha256": "z"})
+    return ard, context, report.render_report(context)
+
+
+def test_text_from_data_is_escaped(safety_with_a_hostile_term):
+    ard, _, html = safety_with_a_hostile_term
+    assert (ard["PARAM"] == SCRIPT).any(), "the hostile term should reach the ARD for this test to mean anything"
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_every_section_and_table_with_its_provenance(safety_with_a_hostile_term):
+    _, context, html = safety_with_a_hostile_term
+    for section in report.SECTIONS:
+        assert f'id="{report.section_id(section)}"' in html
+    assert html.count("Provenance of this table") == len(context["tables"]) >= 10
+    for provenance in context["table_provenance"]:
+        assert provenance["drawn_from"]["ard_rows"] > 0 and provenance["raw_files"]
+
+
+def test_numbers_in_tables_come_from_the_ard(safety_with_a_hostile_term):
+    ard, context, _ = safety_with_a_hostile_term
+    flow = next(t for t, _ in context["tables"] if t.title.startswith("Analysis populations"))
+    randomised = ard[(ard["ANALYSIS_ID"] == "POP") & (ard["PARAMCD"] == "RANDFL")].set_index("GROUP")["VALUE"]
+    assert flow.rows[0][1:] == [str(int(randomised["hUC-MSC"])), str(int(randomised["Placebo"]))] == ["24", "10"]
+
+
+def test_p_values_print_as_sas_would():
+    assert report.format_p(0.0285) == "0.029" and report.format_p(0.0004) == "<0.001" and report.format_p(float("nan")) == ""
