@@ -9,11 +9,20 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    trial="|".join(config["trials"]),
+    cut=r"\d{4}-\d{2}-\d{2}",
+    old=r"\d{4}-\d{2}-\d{2}",
+
+
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/derive.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/diff.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import yaml
@@ -20,4 +21,10 @@ def setup_logging(log_path: str | Path | None) -> logging.Logger:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
-    return logging.getLogger("ucmsc")
+    logger = logging.getLogger("ucmsc")
+
+    def log_uncaught(kind, error, trace):  # the reason a rule failed belongs in its log file too
+        logger.error("%s: %s", kind.__name__, error, exc_info=(kind, error, trace))
+
+    sys.excepthook = log_uncaught
+    return logger

@@ -19,8 +19,8 @@ import pandas as pd
 from ucmsc.rounding import format_half_up
 
 SECTIONS = ("Study summary", "Participant flow", "Baseline characteristics", "Endpoints by visit", "Model-based analyses",
-            "Responders", "Adverse events", "Laboratory shifts", "Figures", "Published vs reproduced", "Data queries",
-            "Provenance")
+            "Responders", "Adverse events", "Laboratory shifts", "Figures", "Published vs reproduced",
+            "Changes since the previous cut", "Data queries", "Provenance")
 
 
 def section_id(title: str) -> str:
@@ -261,8 +261,24 @@ def figure_entries(figure_dir: Path) -> list[dict]:
     return entries
 
 
+def change_context(diff: dict[str, pd.DataFrame] | None, previous: str | None) -> dict | None:
+    """Counts and the notable rows of the comparison with the previous cut (None for a first cut)."""
+    if not diff:
+        return None
+    records, results, subjects = diff["records"], diff["results"], diff["subjects"]
+    notable = results[(results["SIGNIFICANCE_FLIPPED"] == "Y") | results["STAT_NAME"].isin(["p", "estimate"])]
+    notable = notable.sort_values(["SIGNIFICANCE_FLIPPED", "RECORDS_MOVED"], ascending=False).head(40)
+    return {"previous": previous,
+            "subjects": subjects["CHANGE"].value_counts().to_dict(),
+            "records": records.drop_duplicates(["DOMAIN", "KEY"]).groupby(["DOMAIN", "CHANGE"]).size().reset_index(name="N").to_dict("records"),
+            "changed_values": records[records["CHANGE"] == "changed"].head(50).astype(str).to_dict("records"),
+            "results_changed": int(len(results)), "flipped": int((results["SIGNIFICANCE_FLIPPED"] == "Y").sum()),
+            "notable": notable.astype(object).where(notable.notna(), "").to_dict("records")}
+
+
 def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict,
-                  figures: list[dict], config: dict, cut: str, code: dict, ard_file: dict) -> dict:
+                  figures: list[dict], config: dict, cut: str, code: dict, ard_file: dict,
+                  diff: dict[str, pd.DataFrame] | None = None, previous: str | None = None) -> dict:
     tables = build_tables(ard, config)
     provenance = [table_provenance(t, ard_file, code, raw_files["files"]) for t in tables]
     by_check = queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records") if len(queries) else []
@@ -273,6 +289,7 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
         "tables": [(t, json.dumps(p, indent=2)) for t, p in zip(tables, provenance)], "table_provenance": provenance,
         "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
         "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard), "ard_file": ard_file,
+        "changes": change_context(diff, previous),
         "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"), "audit_counts": audit["STATUS"].value_counts().to_dict(),
     }
 

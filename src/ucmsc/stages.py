@@ -20,10 +20,39 @@ STAGE_FILES = {
     "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py"),
     "audit": _SHARED + ("audit.py", "rounding.py"),
     "figures": _SHARED + ("figures.py", "rounding.py"),
+    "diff": _SHARED + ("diffcuts.py", "domains.py", "rounding.py"),
     "report": _SHARED + ("report.py", "rounding.py", "templates/report.html.j2", "templates/index.html.j2"),
 }
 
 
-def stage_files(stage: str) -> list[str]:
-    """Absolute paths of the package files ``stage`` depends on."""
-    return [str(PACKAGE_DIR / name) for name in STAGE_FILES[stage]]
+def stage_files(stage: str, package_dir: Path | None = None) -> list[str]:
+    """Absolute paths of the package files ``stage`` depends on (in ``package_dir``, default the imported package)."""
+    return [str((package_dir or PACKAGE_DIR) / name) for name in STAGE_FILES[stage]]
+
+
+# The parts of a trial config each stage reads. The workflow passes exactly these as the
+# rule's params, so a change to (say) the analysis plan reruns the analyses and what
+# follows, but not ingestion, cleaning or derivations.
+STAGE_CONFIG = {
+    "ingest": ("trial", "sources"),
+    "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
+    "derive": ("trial", "studyid", "arms", "visits", "tests", "analysis.adsl_baseline"),
+    "analyze": ("trial", "design", "arms", "analysis"),
+    "figures": ("trial", "design", "arms", "analysis"),
+    "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits"),
+}
+
+
+def stage_config(trial_config: dict, stage: str) -> dict:
+    """The subset of ``trial_config`` that ``stage`` reads ("a.b" keeps only key b of section a)."""
+    subset: dict = {}
+    for key in STAGE_CONFIG[stage]:
+        section, _, sub = key.partition(".")
+        if section not in trial_config:
+            continue
+        if sub:
+            if sub in trial_config[section]:
+                subset.setdefault(section, {})[sub] = trial_config[section][sub]
+        else:
+            subset[section] = trial_config[section]
+    return subset

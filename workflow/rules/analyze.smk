@@ -4,14 +4,15 @@ rule analyze:
         adsl=f"{CUT}/adam/adsl.parquet",
         adbds=f"{CUT}/adam/adbds.parquet",
         adae=f"{CUT}/adam/adae.parquet",
-        trial_config=trial_config_file,
-        code=stage_files("analyze"),
+        code=code("analyze"),
     output:
         ard=f"{CUT}/ard.csv",
     log:
         f"{CUT}/logs/analyze.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        trial=trial_params("analyze"),
     script:
         "../scripts/analyze.py"
 
@@ -21,7 +22,7 @@ rule audit:
     input:
         ard=f"{CUT}/ard.csv",
         published=config["published_numbers"],
-        code=stage_files("audit"),
+        code=code("audit"),
     output:
         audit=f"{CUT}/audit.csv",
     log:

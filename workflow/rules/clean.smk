@@ -2,8 +2,7 @@ rule clean:
     """Run the named record checks; write clean domains, the query log and quarantined records."""
     input:
         tables=domain_tables("ingest"),
-        trial_config=trial_config_file,
-        code=stage_files("clean"),
+        code=code("clean"),
     output:
         tables=domain_tables("sdtm"),
         queries=f"{CUT}/queries.csv",
@@ -14,5 +13,7 @@ rule clean:
         f"{CUT}/logs/clean.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        trial=trial_params("clean"),
     script:
         "../scripts/clean.py"

@@ -1,11 +1,12 @@
 # Input functions and parse-time validation only; logic belongs in the ucmsc package.
+import functools
 from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
 from ucmsc.domains import DOMAINS
-from ucmsc.stages import stage_files
+from ucmsc.stages import stage_config, stage_files
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -19,16 +20,32 @@ for _trial, _entry in config["trials"].items():
             f"{_entry['config']}: trial id '{TRIAL_CONFIG[_trial]['trial']}' differs from config key '{_trial}'"
         )
 
+# Track the project's own package sources when they sit beside the workflow (an editable
+# install); otherwise the installed package's files.
+_SOURCE = Path(workflow.basedir) / "src" / "ucmsc"
+PACKAGE_DIR = _SOURCE if _SOURCE.is_dir() else None
+
 CUT = "results/{trial}/{cut}"
+DIFF = "results/{trial}/diff/{old}..{cut}"
 
 
-wildcard_constraints:
-    trial="|".join(config["trials"]),
-    cut=r"\d{4}-\d{2}-\d{2}",
+def code(stage):
+    """The package files a stage runs; relative paths when they sit in the project, so a moved copy stays up to date."""
+    if PACKAGE_DIR is None:
+        return stage_files(stage)
+    return [
+        str(Path(f).relative_to(workflow.basedir))
+        for f in stage_files(stage, PACKAGE_DIR)
+    ]
 
 
-def trial_config_file(wildcards):
-    return config["trials"][wildcards.trial]["config"]
+def _trial_section(wildcards, stage):
+    return stage_config(TRIAL_CONFIG[wildcards.trial], stage)
+
+
+def trial_params(stage):
+    """The part of the trial config a stage reads, passed as params (editing it reruns that stage only)."""
+    return functools.partial(_trial_section, stage=stage)
 
 
 def cut_dir(wildcards):
@@ -47,9 +64,43 @@ def domain_tables(stage):
     return [f"{CUT}/{stage}/{domain.lower()}.parquet" for domain in DOMAINS]
 
 
+def previous_cut(trial, cut):
+    cuts = config["trials"][trial]["cuts"]
+    position = cuts.index(cut)
+    return cuts[position - 1] if position > 0 else None
+
+
+def diff_of(wildcards):
+    """The comparison with the previous cut, for the report of a later cut (none for the first)."""
+    old = previous_cut(wildcards.trial, wildcards.cut)
+    if old is None:
+        return {}
+    folder = f"results/{wildcards.trial}/diff/{old}..{wildcards.cut}"
+    return {
+        "diff_results": f"{folder}/results.csv",
+        "diff_records": f"{folder}/records.csv",
+        "diff_subjects": f"{folder}/subjects.csv",
+    }
+
+
+def selected_cuts():
+    """(trial, cut) pairs to build: all, or those picked with --config trial=... [cut=...]."""
+    pairs = [(t, c) for t, entry in config["trials"].items() for c in entry["cuts"]]
+    if config.get("trial"):
+        pairs = [(t, c) for t, c in pairs if t == config["trial"]]
+    if config.get("cut"):
+        pairs = [(t, c) for t, c in pairs if c == config["cut"]]
+    if not pairs:
+        raise ValueError(
+            f"--config trial={config.get('trial')} cut={config.get('cut')} selects no configured cut"
+        )
+    return pairs
+
+
 def all_outputs():
-    outputs = ["results/index.html"]
-    for trial, entry in config["trials"].items():
-        for cut in entry["cuts"]:
-            outputs.append(f"results/{trial}/{cut}/report.html")
+    outputs = [f"results/{trial}/{cut}/report.html" for trial, cut in selected_cuts()]
+    if not config.get("trial") and not config.get("cut"):
+        outputs.append(
+            "results/index.html"
+        )  # the index links every cut, so only a full build makes it
     return outputs

@@ -2,9 +2,8 @@ rule derive:
     """Build the analysis datasets: ADSL, the long BDS dataset of all parameters, ADAE."""
     input:
         tables=domain_tables("sdtm"),
-        trial_config=trial_config_file,
         ae_dictionary=config["ae_dictionary"],
-        code=stage_files("derive"),
+        code=code("derive"),
     output:
         adsl=f"{CUT}/adam/adsl.parquet",
         adbds=f"{CUT}/adam/adbds.parquet",
@@ -14,5 +13,7 @@ rule derive:
         f"{CUT}/logs/derive.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        trial=trial_params("derive"),
     script:
         "../scripts/derive.py"

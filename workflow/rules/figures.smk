@@ -3,8 +3,7 @@ rule figures:
     input:
         ard=f"{CUT}/ard.csv",
         raw_files=f"{CUT}/ingest/raw_files.json",
-        trial_config=trial_config_file,
-        code=stage_files("figures"),
+        code=code("figures"),
     output:
         figures=report(
             directory(f"{CUT}/figures"),
@@ -17,5 +16,7 @@ rule figures:
         f"{CUT}/logs/figures.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        trial=trial_params("figures"),
     script:
         "../scripts/figures.py"

@@ -2,8 +2,7 @@ rule ingest:
     """Read every raw file of a cut and map its columns to the standard variables."""
     input:
         raw=raw_files,
-        trial_config=trial_config_file,
-        code=stage_files("ingest"),
+        code=code("ingest"),
     output:
         tables=domain_tables("ingest"),
         raw_files=f"{CUT}/ingest/raw_files.json",
@@ -12,6 +11,7 @@ rule ingest:
     conda:
         "../../envs/environment.yaml"
     params:
+        trial=trial_params("ingest"),
         cut_dir=lambda wc: str(cut_dir(wc)),
     script:
         "../scripts/ingest.py"

@@ -1,6 +1,7 @@
 rule report:
     """Render the self-contained HTML report of one trial and cut."""
     input:
+        unpack(diff_of),
         ard=f"{CUT}/ard.csv",
         audit=f"{CUT}/audit.csv",
         queries=f"{CUT}/queries.csv",
@@ -8,8 +9,7 @@ rule report:
         summary=f"{CUT}/cleaning_summary.csv",
         raw_files=f"{CUT}/ingest/raw_files.json",
         figures=f"{CUT}/figures",
-        trial_config=trial_config_file,
-        code=stage_files("report"),
+        code=code("report"),
     output:
         html=f"{CUT}/report.html",
         tables_provenance=f"{CUT}/report_tables_provenance.json",
@@ -17,6 +17,9 @@ rule report:
         f"{CUT}/logs/report.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        trial=trial_params("report"),
+        previous=lambda wc: previous_cut(wc.trial, wc.cut),
     script:
         "../scripts/report.py"
 
@@ -24,8 +27,12 @@ rule report:
 rule index:
     """Link every trial and cut's report from one page."""
     input:
-        reports=[o for o in all_outputs() if o.endswith("report.html")],
-        code=stage_files("report"),
+        reports=[
+            f"results/{t}/{c}/report.html"
+            for t, e in config["trials"].items()
+            for c in e["cuts"]
+        ],
+        code=code("report"),
     output:
         html="results/index.html",
     log:

@@ -1,12 +1,12 @@
 """Rule analyze: the analysis plan into the ARD."""
 
 from ucmsc.analyze import run_analyses
-from ucmsc.config import load_yaml, setup_logging
+from ucmsc.config import setup_logging
 from ucmsc.io import read_table, sha256_file, write_table
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
-config = load_yaml(sm.input.trial_config)
+config = sm.params.trial
 inputs = ";".join(f"{name}:{sha256_file(sm.input[name])}" for name in ("adsl", "adbds", "adae"))
 ard = run_analyses(read_table(sm.input.adsl), read_table(sm.input.adbds), read_table(sm.input.adae), config,
                    sm.wildcards.trial, sm.wildcards.cut, inputs)

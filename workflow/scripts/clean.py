@@ -3,13 +3,13 @@
 from datetime import date
 
 from ucmsc.clean import clean_cut
-from ucmsc.config import load_yaml, setup_logging
+from ucmsc.config import setup_logging
 from ucmsc.domains import DOMAINS, data_dictionary
 from ucmsc.io import read_table, write_table
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
-config = load_yaml(sm.input.trial_config)
+config = sm.params.trial
 tables = {domain: read_table(path) for domain, path in zip(DOMAINS, sm.input.tables)}
 tables = {d: t.astype({c: str for c in t.columns if c != "SRCROW"}) for d, t in tables.items()}
 clean, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(sm.wildcards.cut))

@@ -8,7 +8,7 @@ from ucmsc.queries import QueryLog
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
-config = load_yaml(sm.input.trial_config)
+config = sm.params.trial
 sdtm = {domain: read_table(path) for domain, path in zip(DOMAINS, sm.input.tables)}
 queries = QueryLog(prefix="D")
 adsl = derive.derive_adsl(sdtm, config)

@@ -4,16 +4,16 @@ import json
 from pathlib import Path
 
 from ucmsc import figures, provenance
-from ucmsc.config import load_yaml, setup_logging
+from ucmsc.config import setup_logging
 from ucmsc.io import read_table
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
-config = load_yaml(sm.input.trial_config)
+config = sm.params.trial
 ard = read_table(sm.input.ard)
 raw = json.loads(Path(sm.input.raw_files).read_text())
 code = provenance.code_version(Path.cwd())
-inputs = [provenance.file_entry(sm.input.ard, "ARD"), provenance.file_entry(sm.input.trial_config, "trial config")]
+inputs = [provenance.file_entry(sm.input.ard, "ARD")]
 for stem, title, fig, rows in figures.all_figures(ard, config):
     record = provenance.record(
         artefact=f"{stem}.png", title=title, rule="figures", script="workflow/scripts/figures.py", inputs=inputs,

@@ -3,14 +3,14 @@
 import json
 from pathlib import Path
 
-from ucmsc.config import load_yaml, setup_logging
+from ucmsc.config import setup_logging
 from ucmsc.domains import DOMAINS
 from ucmsc.ingest import ingest_cut
 from ucmsc.io import write_json, write_table
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
-config = load_yaml(sm.input.trial_config)
+config = sm.params.trial
 tables, metadata = ingest_cut(sm.params.cut_dir, config)
 for domain, path in zip(DOMAINS, sm.output.tables):
     write_table(tables[domain], path)
