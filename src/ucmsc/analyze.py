@@ -301,3 +301,13 @@ def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, conf
     grade_shifts(ard, adsl, bds, config)
     reference_ranges(ard, bds)
     return add_multiplicity(ard.frame(), config)
+
+
+def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str, log) -> None:
+    """Stage runner: one cut's analysis plan into its ARD, stamped with the SHA-256 of the datasets it read."""
+    from ucmsc.io import read_table, sha256_file, write_table
+
+    inputs = ";".join(f"{name}:{sha256_file(path)}" for name, path in (("adsl", adsl_path), ("adbds", adbds_path), ("adae", adae_path)))
+    ard = run_analyses(read_table(adsl_path), read_table(adbds_path), read_table(adae_path), config, trial, cut, inputs)
+    write_table(ard, ard_path)
+    log.info("ARD: %d rows, %d analyses", len(ard), ard["ANALYSIS_ID"].nunique())

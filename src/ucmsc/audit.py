@@ -85,3 +85,12 @@ def audit_trial(ard: pd.DataFrame, published: dict) -> pd.DataFrame:
                 raise ValueError(f"{check['id']}: unknown check '{check['check']}'")
             rows.append(row)
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+
+
+def run_audit(ard_path: str, published_for_trial: dict | None, audit_path: str, log) -> None:
+    """Stage runner: the published-vs-reproduced table of one cut."""
+    from ucmsc.io import read_table, write_table
+
+    table = audit_trial(read_table(ard_path), published_for_trial or {"source": "", "numbers": []})
+    write_table(table, audit_path)
+    log.info("audit: %s", table["STATUS"].value_counts().to_dict())

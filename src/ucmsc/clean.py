@@ -408,3 +408,21 @@ def _empty_findings(domain: str) -> pd.DataFrame:
                f"{p}STRESN", f"{p}STRESU", f"{p}LLOQ", "VISITNUM", "VISIT", f"{p}DTC", f"{p}DY", "SRCFILE", "SRCROW"]
     numeric = {f"{p}STRESN", f"{p}LLOQ", "VISITNUM", f"{p}DY", "SRCROW"}
     return pd.DataFrame({c: pd.Series(dtype="float64" if c in numeric else str) for c in columns})
+
+
+def run_clean(table_paths: list[str], config: dict, cut_date: date, out_paths: list[str], queries_path: str,
+              quarantine_path: str, summary_path: str, dictionary_path: str, log) -> None:
+    """Stage runner: clean one cut's ingested domains and write the clean domains, queries, quarantine and summaries."""
+    from ucmsc.domains import data_dictionary
+    from ucmsc.io import read_table, write_table
+
+    tables = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
+    tables = {d: t.astype({c: str for c in t.columns if c != "SRCROW"}) for d, t in tables.items()}
+    clean, queries, quarantine, summary = clean_cut(tables, config, cut_date)
+    for domain, path in zip(DOMAINS, out_paths):
+        write_table(clean[domain], path)
+    write_table(queries, queries_path)
+    write_table(quarantine, quarantine_path)
+    write_table(summary, summary_path)
+    write_table(data_dictionary(clean), dictionary_path)
+    log.info("%d queries, %d records quarantined\n%s", len(queries), len(quarantine), summary.to_string(index=False))

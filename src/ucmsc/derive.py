@@ -322,3 +322,24 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
     adae["INFDY"] = np.floor(hours / 24)
     adae["INF24FL"] = np.where(hours.notna() & (hours <= 24), "Y", "")
     return adae.drop(columns=["TRTSDTM"])
+
+
+def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path: str, adbds_path: str, adae_path: str,
+               queries_path: str, log) -> None:
+    """Stage runner: ADSL, ADBDS and ADAE from one cut's clean domains, with the derivation queries."""
+    from ucmsc.domains import DOMAINS
+    from ucmsc.io import read_table, write_table
+
+    sdtm = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
+    queries = QueryLog(prefix="D")
+    adsl = derive_adsl(sdtm, config)
+    adbds = derive_bds(sdtm, adsl, config, queries)
+    adsl = derive_population_flags(adsl, adbds, n_visits=len(config["visits"]))
+    adsl = derive_vars_baseline(adsl, adbds, config["analysis"]["adsl_baseline"])
+    adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries)
+    write_table(adsl, adsl_path)
+    write_table(adbds, adbds_path)
+    write_table(adae, adae_path)
+    write_table(queries.frame(), queries_path)
+    log.info("ADSL %d subjects, ADBDS %d records, ADAE %d events, %d derivation queries", len(adsl), len(adbds), len(adae),
+             len(queries.rows))

@@ -115,3 +115,16 @@ def compare_cuts(old_sdtm, new_sdtm, old_ard, new_ard) -> dict[str, pd.DataFrame
     records = record_changes(old_sdtm, new_sdtm)
     return {"subjects": subject_changes(old_sdtm["DM"], new_sdtm["DM"]), "records": records,
             "results": result_changes(old_ard, new_ard, records)}
+
+
+def run_diff(old_tables: list[str], new_tables: list[str], old_ard: str, new_ard: str, out_paths: dict[str, str], log) -> None:
+    """Stage runner: compare two cuts and write subjects.csv, records.csv and results.csv."""
+    from ucmsc.domains import DOMAINS
+    from ucmsc.io import read_table, write_table
+
+    old = {d: read_table(p) for d, p in zip(DOMAINS, old_tables)}
+    new = {d: read_table(p) for d, p in zip(DOMAINS, new_tables)}
+    changes = compare_cuts(old, new, read_table(old_ard), read_table(new_ard))
+    for name in ("subjects", "records", "results"):
+        write_table(changes[name], out_paths[name])
+        log.info("%s: %d changes", name, len(changes[name]))

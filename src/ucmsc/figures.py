@@ -256,3 +256,21 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, str, plt.Fig
         if drawn:
             out.append((stem, title, *drawn))
     return out
+
+
+def run_figures(ard_path: str, raw_files_path: str, config: dict, trial: str, cut: str, out_dir: str, project_dir: Path, log) -> None:
+    """Stage runner: every figure of one cut, each with its provenance record (sidecar, PNG, SVG)."""
+    from ucmsc import provenance
+    from ucmsc.io import read_table
+
+    ard = read_table(ard_path)
+    raw = json.loads(Path(raw_files_path).read_text())
+    code = provenance.code_version(project_dir)
+    inputs = [provenance.file_entry(ard_path, "ARD")]
+    for stem, title, fig, rows in all_figures(ard, config):
+        record = provenance.record(
+            artefact=f"{stem}.png", title=title, rule="figures", script="workflow/scripts/figures.py", inputs=inputs,
+            raw_files=raw["files"], params={"trial": trial, "cut": cut, "analysis": config["analysis"]},
+            code=code, ard_rows=provenance.ard_keys(rows))
+        save_figure(fig, Path(out_dir), stem, record)
+        log.info("%s: %d ARD rows drawn", stem, len(rows))

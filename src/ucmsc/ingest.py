@@ -80,3 +80,18 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict) -> tuple[dict[str, pd.Da
         if domain in FINDINGS and "TESTCD" not in tables[domain]:
             raise MappingError(f"domain {domain}: no test code after mapping")
     return tables, metadata
+
+
+def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], raw_files_path: str, log) -> None:
+    """Stage runner: ingest one cut and write one table per domain plus the raw files' metadata."""
+    import json
+
+    from ucmsc.io import write_json, write_table
+
+    tables, metadata = ingest_cut(cut_dir, config)
+    for domain, path in zip(DOMAINS, table_paths):
+        write_table(tables[domain], path)
+        log.info("%s: %d records", domain, len(tables[domain]))
+    manifest = Path(cut_dir) / "manifest.json"
+    write_json({"cut_dir": str(cut_dir), "files": metadata,
+                "manifest": json.loads(manifest.read_text()) if manifest.exists() else None}, raw_files_path)

@@ -305,3 +305,36 @@ def render_report(context: dict) -> str:
 
 def render_index(entries: list[dict]) -> str:
     return _environment().get_template("index.html.j2").render(entries=entries)
+
+
+def run_report(paths: dict, config: dict, cut: str, previous: str | None, project_dir: Path, html_path: str,
+               tables_provenance_path: str, log) -> None:
+    """Stage runner: render one cut's report from its ARD, audit, queries, figures and (if any) cut comparison."""
+    from ucmsc import provenance
+    from ucmsc.io import read_table, write_json, write_text
+
+    diff = None
+    if paths.get("diff_results"):
+        diff = {name: read_table(paths[f"diff_{name}"], text_columns=("OLD", "NEW")) for name in ("results", "records", "subjects")}
+    context = build_context(
+        ard=read_table(paths["ard"]), audit=read_table(paths["audit"], text_columns=("PUBLISHED", "REPRODUCED")),
+        queries=pd.concat([read_table(paths["queries"]), read_table(paths["derive_queries"])]).fillna(""),
+        summary=read_table(paths["summary"]), raw_files=json.loads(Path(paths["raw_files"]).read_text()),
+        figures=figure_entries(Path(paths["figures"])), config=config, cut=cut, code=provenance.code_version(project_dir),
+        ard_file=provenance.file_entry(paths["ard"], "ARD"), diff=diff, previous=previous)
+    write_text(render_report(context), html_path)
+    write_json(context["table_provenance"], tables_provenance_path)
+    log.info("report written: %s (%d tables, %d figures)", html_path, len(context["tables"]), len(context["figures"]))
+
+
+def run_index(report_paths: list[str], titles: dict[str, str], html_path: str) -> None:
+    """Stage runner: the page linking every trial and cut's report."""
+    from ucmsc.io import write_text
+
+    entries = []
+    for path in report_paths:
+        trial, cut = Path(path).parts[-3], Path(path).parts[-2]
+        raw = json.loads((Path(path).parent / "ingest" / "raw_files.json").read_text())
+        entries.append({"title": titles[trial], "cut": cut, "href": f"{trial}/{cut}/report.html",
+                        "synthetic": bool((raw.get("manifest") or {}).get("synthetic"))})
+    write_text(render_index(entries), html_path)

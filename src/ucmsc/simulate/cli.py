@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ucmsc.simulate.deliver import write_cut
 from ucmsc.simulate.generate import simulate_trial
-from ucmsc.simulate.trials import TRIALS
+from ucmsc.simulate.trials import TRIALS, scaled
 
 DEFAULT_SEEDS = {"nafld_efficacy": 20240601, "t2dm_safety": 20230726}
 
@@ -17,11 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("resources/datacuts"), help="root folder of the data cuts")
     parser.add_argument("--trial", choices=sorted(TRIALS), action="append", help="trial to simulate (default: both)")
     parser.add_argument("--seed", type=int, help="override the trial's default seed")
+    parser.add_argument("--subjects", type=int, help="enlarge the trial to this many subjects (benchmarks; not calibrated)")
+    parser.add_argument("--final-only", action="store_true", help="write only the final cut")
     args = parser.parse_args(argv)
     for trial in args.trial or sorted(TRIALS):
-        spec = TRIALS[trial]
+        spec = TRIALS[trial] if args.subjects is None else scaled(TRIALS[trial], args.subjects)
         truth = simulate_trial(spec, args.seed if args.seed is not None else DEFAULT_SEEDS[trial])
-        for cut in spec.cuts:
+        for cut in list(spec.cuts)[-1:] if args.final_only else spec.cuts:
             print(write_cut(truth, cut, args.out))
     return 0
 

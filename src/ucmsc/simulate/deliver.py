@@ -20,7 +20,7 @@ import pyreadstat
 
 from ucmsc import __version__
 from ucmsc.simulate.generate import TrueTrial
-from ucmsc.simulate.trials import EFFICACY, PBO
+from ucmsc.simulate.trials import PBO, is_efficacy
 
 MGDL_PER_MMOLL_GLUCOSE = 18.016  # molar mass of glucose 180.16 g/mol
 
@@ -56,7 +56,7 @@ SAFETY_LAYOUT = Layout(
 
 
 def _layout(truth: TrueTrial) -> Layout:
-    return EFFICACY_LAYOUT if truth.spec is EFFICACY else SAFETY_LAYOUT
+    return EFFICACY_LAYOUT if is_efficacy(truth.spec) else SAFETY_LAYOUT
 
 
 def sha256_file(path: Path) -> str:
@@ -104,8 +104,8 @@ def _first_cut_date(truth: TrueTrial) -> date:
 def _shift_visit_out_of_window(truth: TrueTrial, data: dict) -> dict | None:
     """Date one subject's visit outside its window; the same subject in every cut that holds it."""
     spec = truth.spec
-    week = spec.weeks[-1] if spec is EFFICACY else 4
-    days = spec.visit_window_days[week] + (16 if spec is EFFICACY else 4)
+    week = spec.weeks[-1] if is_efficacy(spec) else 4
+    days = spec.visit_window_days[week] + (16 if is_efficacy(spec) else 4)
     early = truth.visits[(truth.visits["WEEK"] == week) & (truth.visits["VISITDT"] <= _first_cut_date(truth))]
     rng = np.random.default_rng([truth.seed, 1])
     subj = sorted(early["SUBJID"])[int(rng.integers(len(early)))]
@@ -135,27 +135,27 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
     findings["TEXT"] = None
     # A value reported as a censored text ("<LoQ") by the laboratory: the lowest result of
     # the test among records already in the first cut, so every cut carries the same one.
-    text_test, text_value = ("INSULIN", "<3.0") if spec is EFFICACY else ("DDIMER", "<0.5")
+    text_test, text_value = ("INSULIN", "<3.0") if is_efficacy(spec) else ("DDIMER", "<0.5")
     pool = truth.findings[(truth.findings["TESTCD"] == text_test) & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
     row = pool["VALUE"].idxmin()
     findings.loc[row, "TEXT"] = text_value
     problems.append({"kind": "text_value", "check": "numeric_result", "subject": findings.loc[row, "SUBJID"],
                      "week": int(findings.loc[row, "WEEK"]), "testcd": text_test, "value": text_value,
-                     "file": "central_lab.csv" if spec is EFFICACY else "lb.xpt"})
+                     "file": "central_lab.csv" if is_efficacy(spec) else "lb.xpt"})
     # An exact duplicate of one local-laboratory record.
     lb = _lb_rows(truth, data)
-    dup_test = "ALT" if spec is EFFICACY else "PLAT"
+    dup_test = "ALT" if is_efficacy(spec) else "PLAT"
     dup = lb[(lb["TESTCD"] == dup_test) & (lb["WEEK"] == lb["WEEK"].max())].index[0]
     data["duplicate_index"] = dup
     problems.append({"kind": "duplicate_record", "check": "duplicate_records", "file": "lb.xpt",
                      "subject": findings.loc[dup, "SUBJID"], "week": int(findings.loc[dup, "WEEK"]), "testcd": dup_test})
     # A laboratory record for a subject who is not in DM.
     orphan = findings.loc[lb.index[0]].copy()
-    orphan["SUBJID"] = ("E" if spec is EFFICACY else "S") + "099"
+    orphan["SUBJID"] = ("E" if is_efficacy(spec) else "S") + "099"
     data["orphan"] = orphan
     problems.append({"kind": "subject_not_in_dm", "check": "subject_in_dm", "file": "lb.xpt",
                      "subject": orphan["SUBJID"], "testcd": orphan["TESTCD"]})
-    if spec is not EFFICACY:
+    if not is_efficacy(spec):
         site_b = truth.subjects.loc[truth.subjects["SITEID"] == "02", "SUBJID"]
         problems.append({"kind": "glucose_mg_dl", "check": "unit_conversion", "file": "lb.xpt", "site": "02",
                          "testcd": "GLUC", "records": int(((findings["TESTCD"] == "GLUC") & findings["SUBJID"].isin(site_b)).sum()),
@@ -181,7 +181,7 @@ def _interim_entry_errors(truth: TrueTrial, duplicate_index) -> list[dict]:
     rng = np.random.default_rng([truth.seed, 2])
     early = truth.findings[(truth.findings["SOURCE"] == "lb") & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
     errors = []
-    for testcd, how in (("GLUC", "decimal_slip"), ("ALT" if spec is EFFICACY else "TG", "transposed_digits")):
+    for testcd, how in (("GLUC", "decimal_slip"), ("ALT" if is_efficacy(spec) else "TG", "transposed_digits")):
         decimals = _decimals(truth)[testcd]
         pool = early[(early["TESTCD"] == testcd) & (early.index != duplicate_index)]
         if how == "transposed_digits":
@@ -246,7 +246,7 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
         return findings[findings["SOURCE"] == source].sort_values(["SUBJID", "WEEK", "TESTCD"], kind="stable")
 
     arm_code = subjects["ARM"].map(spec.arm_codes)
-    if spec is EFFICACY:
+    if is_efficacy(spec):
         dm = pd.DataFrame({"SUBJID": subjects["SUBJID"], "SITEID": subjects["SITEID"], "SEX": subjects["SEX"],
                            "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "TRTGRP": arm_code.astype(float),
                            "DMDUR": subjects["DIABDUR"]})
@@ -280,11 +280,11 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
         lb = pd.concat([lb, orphan.to_frame().T])
     lb_units = lb["UNIT"].copy()
     lb_text = _result_text(lb, dec)
-    if spec is not EFFICACY:  # site 02 reports glucose in mg/dL
+    if not is_efficacy(spec):  # site 02 reports glucose in mg/dL
         mgdl = (lb["TESTCD"] == "GLUC") & (lb["SUBJID"].map(site_of) == "02")
         lb_text[mgdl] = (lb.loc[mgdl, "VALUE"].astype(float) * MGDL_PER_MMOLL_GLUCOSE).round(0).map(lambda v: f"{v:.0f}")
         lb_units[mgdl] = "mg/dL"
-    if spec is EFFICACY:
+    if is_efficacy(spec):
         lb_frame = pd.DataFrame({"SUBJID": lb["SUBJID"], "VISIT": lb["WEEK"].map(layout.visit_label), "LBDAT": lb["VISITDT"],
                                  "LBTESTCD": lb["TESTCD"], "LBORRES": lb_text, "LBORRESU": lb_units})
         labels = ["Subject Identifier", "Visit", "Sample Date", "Test Code", "Result (as reported)", "Unit (as reported)"]
@@ -311,19 +311,19 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
                                                        "table": "AE", "file_label": "Adverse events"})
 
     central = by_source("central_lab")
-    central_frame = pd.DataFrame({"Patient ID" if spec is EFFICACY else "Patient": central["SUBJID"],
+    central_frame = pd.DataFrame({"Patient ID" if is_efficacy(spec) else "Patient": central["SUBJID"],
                                   "Visit": central["WEEK"].map(layout.visit_label),
-                                  "Collection Date" if spec is EFFICACY else "Sample date":
+                                  "Collection Date" if is_efficacy(spec) else "Sample date":
                                       pd.to_datetime(central["VISITDT"]).dt.strftime(layout.central_lab_date_format),
-                                  "Analyte" if spec is EFFICACY else "Test": central["TESTCD"],
-                                  "Result" if spec is EFFICACY else "Value": _result_text(central, dec),
-                                  "Units" if spec is EFFICACY else "Unit": central["UNIT"]})
-    if spec is not EFFICACY:
+                                  "Analyte" if is_efficacy(spec) else "Test": central["TESTCD"],
+                                  "Result" if is_efficacy(spec) else "Value": _result_text(central, dec),
+                                  "Units" if is_efficacy(spec) else "Unit": central["UNIT"]})
+    if not is_efficacy(spec):
         central_frame["Comment"] = ""
         central_frame.iloc[0, central_frame.columns.get_loc("Comment")] = "échantillon légèrement hémolysé"
     out["central_lab.csv"] = (central_frame.reset_index(drop=True), {"encoding": layout.central_lab_encoding})
 
-    if spec is EFFICACY:
+    if is_efficacy(spec):
         clamp = by_source("clamp")
         out["clamp.csv"] = (pd.DataFrame({"subject_id": clamp["SUBJID"], "visit_week": clamp["WEEK"],
                                           "clamp_date": pd.to_datetime(clamp["VISITDT"]).dt.strftime("%Y-%m-%d"),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ucmsc.simulate.calibrate import assign_below_threshold, calibrate_mean_sd, pair_for_paired_p
-from ucmsc.simulate.trials import EFFICACY, MSC, PBO, TrialSpec
+from ucmsc.simulate.trials import MSC, PBO, TrialSpec, is_efficacy
 
 HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
 
@@ -47,8 +47,8 @@ def _subjects(spec: TrialSpec, rng: np.random.Generator) -> pd.DataFrame:
     rng.shuffle(arms)
     n = arms.size
     span = (spec.enrol_end - spec.enrol_start).days
-    offsets = np.sort(rng.choice(np.arange(span + 1), size=n, replace=False))
-    prefix = "E" if spec is EFFICACY else "S"
+    offsets = np.sort(rng.choice(np.arange(span + 1), size=n, replace=n > span + 1))
+    prefix = "E" if is_efficacy(spec) else "S"
     site_ids = list(spec.sites)
     if len(site_ids) == 1:
         sites = np.array(site_ids * n, dtype=object)
@@ -85,7 +85,7 @@ def _planned_absences(spec: TrialSpec, subjects: pd.DataFrame, rng: np.random.Ge
     events: list[dict] = []
     placebo = subjects.loc[subjects["ARM"] == PBO, "SUBJID"].tolist()
     active = subjects.loc[subjects["ARM"] != PBO, "SUBJID"].tolist()
-    if spec is EFFICACY:
+    if is_efficacy(spec):
         withdrawn = placebo[int(rng.integers(len(placebo) // 2))]  # enrolled early: visible in the interim cut
         for week in (20, 48):
             absent.add((withdrawn, week))
@@ -138,17 +138,17 @@ def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, r
             follow = long[(long["ARM"] == arm) & (long["WEEK"] == week) & long["SUBJID"].isin(base.index)]
             paired = pair_for_paired_p(base[follow["SUBJID"]].to_numpy(), follow["VALUE"].to_numpy(), target_p, rng)
             long.loc[follow.index, "VALUE"] = paired
-        if param.testcd == "HBA1C" and spec is EFFICACY:
+        if param.testcd == "HBA1C" and is_efficacy(spec):
             for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
-                count = EFFICACY_HBA1C_AT_TARGET[arm][week]
+                count = min(len(cell), round(EFFICACY_HBA1C_AT_TARGET[arm][week] * spec.scale))
                 long.loc[cell.index, "VALUE"] = assign_below_threshold(
                     cell["VALUE"].to_numpy(), count, HBA1C_TARGET, rng, decimals=param.decimals
                 )
         long["TESTCD"], long["UNIT"], long["SOURCE"] = param.testcd, param.unit, param.source
         frames.append(long[["SUBJID", "WEEK", "TESTCD", "VALUE", "UNIT", "SOURCE"]])
-    if spec is EFFICACY:
+    if is_efficacy(spec):
         frames.append(_height(subjects, rng))
-        frames.append(_steatosis(subjects, visits, rng))
+        frames.append(_steatosis(spec, subjects, visits, rng))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -167,7 +167,7 @@ def _height(subjects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
-def _steatosis(subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def _steatosis(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Ultrasound steatosis grade (0-3) at weeks 0, 20, 48; improvement = lower than baseline."""
     baseline = pd.Series(rng.choice([1, 2, 3], size=len(subjects), p=[0.35, 0.45, 0.20]), index=subjects["SUBJID"])
     rows = [{"SUBJID": s, "WEEK": 0, "VALUE": float(g)} for s, g in baseline.items()]
@@ -175,7 +175,7 @@ def _steatosis(subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Gene
     for week in (20, 48):
         for arm, counts in EFFICACY_STEATOSIS_IMPROVED.items():
             ids = [s for s in subjects.loc[subjects["ARM"] == arm, "SUBJID"] if (s, week) in have]
-            improved = set(rng.choice(ids, size=counts[week], replace=False))
+            improved = set(rng.choice(ids, size=min(len(ids), round(counts[week] * spec.scale)), replace=False))
             for subj in ids:
                 grade = baseline[subj]
                 if subj in improved:
@@ -215,7 +215,7 @@ def _adverse_events(spec: TrialSpec, subjects: pd.DataFrame, exposure: pd.DataFr
     first = subjects.iloc[int(rng.integers(len(subjects)))]
     pre = _at(first["RANDDT"] - timedelta(days=3), 10, 0)
     rows.append(_ae(first["SUBJID"], "Headache", pre, pre + timedelta(days=1), "MILD", "NOT RELATED"))
-    if spec is not EFFICACY:
+    if not is_efficacy(spec):
         active = subjects.loc[subjects["ARM"] != PBO, "SUBJID"].to_numpy()
         # Lian 2023: transient fever in 4 of 24 within 24 h after the 2nd or 3rd infusion.
         for subj in rng.choice(active, size=4, replace=False):

@@ -8,6 +8,7 @@ and says so.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,6 +53,7 @@ class TrialSpec:
     male_counts: dict[str, int] = field(default_factory=dict)
     age_mean_sd: dict[str, tuple[float, float]] = field(default_factory=dict)
     demographics_published: bool = False  # sex counts and age mean/SD hit exactly
+    scale: float = 1.0  # > 1 for the benchmark's enlarged trials: published counts scale with it
 
 
 def _const(value: float, n: int) -> tuple[float, ...]:
@@ -206,3 +208,20 @@ SAFETY = TrialSpec(
 )
 
 TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY)}
+
+
+def is_efficacy(spec: TrialSpec) -> bool:
+    return spec.trial == EFFICACY.trial
+
+
+def scaled(spec: TrialSpec, n_subjects: int) -> TrialSpec:
+    """The same trial with ``n_subjects`` randomised in the same proportions, for benchmarks.
+
+    Published cells are no longer hit exactly (that is a property of the real trial size);
+    counts such as responders scale with the trial.
+    """
+    factor = n_subjects / sum(spec.arms.values())
+    arms = {arm: max(2, round(n * factor)) for arm, n in spec.arms.items()}
+    males = {arm: min(arms[arm], round(n * factor)) for arm, n in spec.male_counts.items()}
+    params = tuple(dataclasses.replace(p, exact=frozenset(), paired_p=()) for p in spec.params)
+    return dataclasses.replace(spec, arms=arms, male_counts=males, params=params, demographics_published=False, scale=factor)
