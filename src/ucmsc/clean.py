@@ -216,9 +216,9 @@ class Cleaner:
         p = domain
         out = pd.DataFrame({
             "STUDYID": self.config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
-            f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map(lambda t: tests[t]["test"]),
+            f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: spec["test"] for t, spec in tests.items()}),
             f"{p}ORRES": frame["ORRES"], f"{p}ORRESU": frame["ORRESU"], f"{p}STRESC": frame["STRESC"],
-            f"{p}STRESN": frame["STRESN"], f"{p}STRESU": frame["TESTCD"].map(lambda t: tests[t]["unit"]),
+            f"{p}STRESN": frame["STRESN"], f"{p}STRESU": frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()}),
             f"{p}LLOQ": frame["LLOQ"], "VISITNUM": frame["VISITNUM"], "VISIT": frame["VISIT"], f"{p}DTC": frame["DTC"],
             f"{p}DY": frame["DY"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
         })
@@ -260,10 +260,11 @@ class Cleaner:
         frame = frame.copy()
         text = frame["ORRES"].str.strip()
         value = pd.to_numeric(text, errors="coerce")
-        censored = text.str.extract(CENSORED)
+        censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
         is_censored = value.isna() & censored[0].notna()
         frame["STRESC"] = text
-        frame["LLOQ"] = np.where(is_censored & censored[0].str.startswith("<"), pd.to_numeric(censored[1], errors="coerce"), np.nan)
+        below = is_censored & censored[0].fillna("").str.startswith("<")
+        frame["LLOQ"] = np.where(below, pd.to_numeric(censored[1], errors="coerce"), np.nan)
         for record in frame[is_censored].to_dict("records"):
             self.log.add(domain, record, "ORRES", record["ORRES"], "numeric_result",
                          "result reported as a censored value", "parsed: numeric result missing, censoring kept in STRESC and LLOQ")
@@ -279,7 +280,7 @@ class Cleaner:
         frame = frame.copy()
         frame["ORRESU"] = frame["ORRESU"].str.strip()
         tests = self.config["tests"]
-        standard = frame["TESTCD"].map(lambda t: tests[t]["unit"])
+        standard = frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()})
         divisor = pd.Series(np.nan, index=frame.index)
         divisor[frame["ORRESU"] == standard] = 1.0
         for testcd, spec in tests.items():
@@ -301,8 +302,8 @@ class Cleaner:
     def plausible_range(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
         """check ``plausible_range``: a result outside the test's physiological range is quarantined."""
         tests = self.config["tests"]
-        low = frame["TESTCD"].map(lambda t: tests[t]["range"][0]).astype(float)
-        high = frame["TESTCD"].map(lambda t: tests[t]["range"][1]).astype(float)
+        low = frame["TESTCD"].map({t: spec["range"][0] for t, spec in tests.items()}).astype(float)
+        high = frame["TESTCD"].map({t: spec["range"][1] for t, spec in tests.items()}).astype(float)
         out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
         for record in frame[out].to_dict("records"):
             spec = tests[record["TESTCD"]]
@@ -321,8 +322,12 @@ class Cleaner:
         if not repeated.any():
             return frame
         extra_copy = frame.duplicated(key + compare, keep="first") & repeated
-        signature = frame[compare].astype(str).agg("|".join, axis=1)
-        conflicting = repeated & (signature.groupby([frame[k] for k in key]).transform("nunique") > 1)
+        copies = frame[repeated]
+        signature = copies[compare[0]].astype(str)
+        for column in compare[1:]:
+            signature = signature + "|" + copies[column].astype(str)
+        conflicting = pd.Series(False, index=frame.index)
+        conflicting[copies.index] = signature.groupby([copies[k] for k in key]).transform("nunique").to_numpy() > 1
         for record in frame[extra_copy & ~conflicting].to_dict("records"):
             self.log.add(domain, record, key[-1], record.get("ORRES", record[key[-1]]), "duplicate_records",
                          f"exact duplicate of an earlier {what(record)} record", "quarantined; first copy kept")

@@ -161,8 +161,8 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
         parts.append(part)
     bds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BDS_ORDER)
     normal = {t: spec.get("normal") for t, spec in config["tests"].items()}
-    bds["A1LO"] = bds["PARAMCD"].map(lambda t: normal[t][0] if normal.get(t) else np.nan).astype(float)
-    bds["A1HI"] = bds["PARAMCD"].map(lambda t: normal[t][1] if normal.get(t) else np.nan).astype(float)
+    bds["A1LO"] = bds["PARAMCD"].map({t: r[0] for t, r in normal.items() if r}).astype(float)
+    bds["A1HI"] = bds["PARAMCD"].map({t: r[1] for t, r in normal.items() if r}).astype(float)
     return bds
 
 
@@ -205,10 +205,12 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     data query names the subject, visit and reason.
     """
     visit_inputs = [p for p in spec.inputs if p not in ("AGE", "HEIGHT")]
-    if not set(spec.inputs) - {"AGE"} <= set(bds["PARAMCD"]):
+    if not set(spec.inputs) - {"AGE"} <= set(bds["PARAMCD"].unique()):
         return bds  # the trial does not measure every input: not a parameter of this trial
-    sub = bds[bds["PARAMCD"].isin(visit_inputs)]
-    wide = sub.pivot_table(index=["USUBJID", "AVISITN", "AVISIT"], columns="PARAMCD", values="AVAL", aggfunc="first").reset_index()
+    sub = bds[bds["PARAMCD"].isin(visit_inputs)].drop_duplicates(["USUBJID", "AVISITN", "PARAMCD"])
+    wide = sub.set_index(["USUBJID", "AVISITN", "PARAMCD"])["AVAL"].unstack("PARAMCD").reset_index()
+    wide.columns.name = None
+    wide["AVISIT"] = wide["AVISITN"].map(sub.drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"])
     for p in visit_inputs:
         if p not in wide:
             wide[p] = np.nan

@@ -95,12 +95,14 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
         return lower @ lower.T
 
     def gls(sigma: np.ndarray):
+        # Per pattern: X' S^-1 X and X' S^-1 y as single matrix products over all its subjects (BLAS, not loops).
         xtsx, xtsy, parts = np.zeros((p, p)), np.zeros(p), []
         for pattern, y, x in blocks:
             s_inv = np.linalg.inv(sigma[np.ix_(pattern, pattern)])
-            xs = np.einsum("nkp,kj->njp", x, s_inv)
-            xtsx += np.einsum("njp,njq->pq", xs, x)
-            xtsy += np.einsum("njp,nj->p", xs, y)
+            xs = np.matmul(s_inv, x)  # (n, k, p): S^-1 X_i for every subject
+            flat_x, flat_xs = x.reshape(-1, p), xs.reshape(-1, p)
+            xtsx += flat_x.T @ flat_xs
+            xtsy += flat_xs.T @ y.reshape(-1)
             parts.append((pattern, y, x, s_inv))
         return xtsx, xtsy, parts
 
@@ -113,9 +115,9 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
             return np.inf
         total = np.linalg.slogdet(xtsx)[1]
         for pattern, y, x, s_inv in parts:
-            r = y - np.einsum("nkp,p->nk", x, beta)
+            r = y - x @ beta
             total += y.shape[0] * np.linalg.slogdet(sigma[np.ix_(pattern, pattern)])[1]
-            total += np.einsum("nj,jk,nk->", r, s_inv, r)
+            total += float(((r @ s_inv) * r).sum())
         return float(total)
 
     start = np.zeros(len(tril[0]))

@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Benchmark the workflow: full rebuilds, no-op and incremental reruns, a single-process baseline, enlarged cuts.
+
+Not a test: it measures this machine and writes one CSV row per measurement (wall time,
+peak memory of the process tree, the machine's cores). Run it from the project root with
+the project's environment:
+
+    .venv/bin/python benchmarks/benchmark.py                 # everything (about 10 minutes on 2 cores)
+    .venv/bin/python benchmarks/benchmark.py --sizes 10000   # smaller enlarged cut only
+
+Targets (issue 9): no-op rerun < 3 s; full rebuild within 1.5 x the single-process
+baseline; 100,000 subjects through the ARD in < 60 s and < 4 GiB; time linear in subjects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ("Snakefile", "workflow", "config", "resources", "src", "envs", "pyproject.toml")
+COLUMNS = ["measure", "subjects", "cores_used", "wall_s", "peak_mib", "detail", "machine_cores", "machine", "when_utc"]
+
+
+# Runs a command and reports the peak resident memory of its process tree: RUSAGE_CHILDREN
+# of this small wrapper covers exactly the command and its descendants (the largest of them).
+_WRAPPER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+            "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(code)")
+
+
+def measured(command: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run ``command``; return wall seconds, peak resident memory of its largest process (MiB), and the result."""
+    with tempfile.NamedTemporaryFile("r", suffix=".maxrss") as peak_file:
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", _WRAPPER, peak_file.name, *command], cwd=cwd, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+        peak = int(Path(peak_file.name).read_text() or 0) / 1024  # KiB on Linux
+    return wall, peak, result
+
+
+def copy_project(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, dest / name)
+    return dest
+
+
+def snakemake(project: Path, *args: str) -> tuple[float, float, subprocess.CompletedProcess]:
+    return measured([str(BIN / "snakemake"), *args], project)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.csv")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="subjects in the enlarged cuts")
+    parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "out", help="where enlarged cuts are kept")
+    args = parser.parse_args()
+    rows: list[dict] = []
+    common = {"machine_cores": os.cpu_count(), "machine": f"{platform.machine()} {platform.python_implementation()} "
+              f"{platform.python_version()}", "when_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    def record(measure, wall, peak, cores="", subjects="", detail=""):
+        rows.append({"measure": measure, "subjects": subjects, "cores_used": cores, "wall_s": round(wall, 2),
+                     "peak_mib": round(peak, 1), "detail": detail, **common})
+        print(f"{measure:<34} {subjects!s:>7} cores={cores!s:<2} {wall:8.2f} s {peak:9.1f} MiB  {detail}", flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp) / "project")
+        for cores in ("4", "2"):
+            shutil.rmtree(project / "results", ignore_errors=True)
+            shutil.rmtree(project / ".snakemake", ignore_errors=True)
+            wall, peak, _ = snakemake(project, "--cores", cores)
+            record("full_rebuild", wall, peak, cores, detail="every bundled trial and cut, all stages")
+            rebuild = wall
+        noop = [snakemake(project, "--cores", "4")[0] for _ in range(3)]
+        record("noop_rerun", statistics.median(noop), 0.0, "4", detail=f"median of 3: {', '.join(f'{t:.2f}' for t in noop)}")
+        clamp = project / "resources" / "datacuts" / "nafld_efficacy" / "2019-01-15" / "clamp.csv"
+        lines = clamp.read_text().splitlines()
+        lines[1] = lines[1].rsplit(",", 1)[0] + ",3.99"
+        clamp.write_text("\n".join(lines) + "\n")
+        wall, peak, _ = snakemake(project, "--cores", "4")
+        record("incremental_one_raw_file", wall, peak, "4", detail="clamp.csv of the efficacy final cut changed")
+        wall, peak, result = measured([sys.executable, str(ROOT / "benchmarks" / "single_process.py"), "--project",
+                                       str(project), "--results", str(Path(tmp) / "single")], project)
+        record("single_process_baseline", wall, peak, "1", detail="same stage runners, one process, no Snakemake")
+        rows.append({"measure": "ratio_rebuild_cores2_to_baseline", "wall_s": round(rebuild / wall, 2),
+                     "detail": "target <= 1.5", **common})
+        print(f"ratio full rebuild (2 cores) / single process: {rebuild / wall:.2f}")
+        stages = json.loads(result.stdout)
+        slowest = sorted(((k, v) for k, v in stages.items() if k != "total"), key=lambda kv: -kv[1])[:5]
+        rows.append({"measure": "baseline_slowest_stages", "detail": "; ".join(f"{k} {v:.2f} s" for k, v in slowest), **common})
+
+        for n in args.sizes:
+            cut = args.cache / f"scaled_{n}" / "nafld_efficacy" / "2019-01-15"
+            if not (cut / "manifest.json").exists():
+                measured([str(BIN / "ucmsc-simulate"), "--out", str(args.cache / f"scaled_{n}"), "--trial", "nafld_efficacy",
+                          "--subjects", str(n), "--final-only"], ROOT)
+            wall, peak, result = measured([sys.executable, str(ROOT / "benchmarks" / "single_process.py"), "--project",
+                                           str(project), "--results", str(Path(tmp) / f"scaled_{n}"), "--trial", "nafld_efficacy",
+                                           "--cut-dir", str(cut), "--until", "ard"], project)
+            stages = {k.rsplit("/", 1)[-1]: v for k, v in json.loads(result.stdout).items()}
+            record("enlarged_cut_to_ard", wall, peak, "1", n, "; ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
