@@ -45,3 +45,15 @@ def test_a_real_adverse_event_file_maps_by_config_alone():
     mapped = map_source(frame, source)
     assert len(mapped) == 1191 and mapped["SRCROW"].tolist()[:3] == [1, 2, 3]
     assert pd.to_datetime(mapped["AESTDTC"].replace("", None)).notna().mean() > 0.9
+
+
+@pytest.mark.parametrize("name", ["adsl.sas7bdat", "adae.sas7bdat", "adlb.sas7bdat", "adae.xpt", "iris.sas7bdat"])
+def test_vectorised_text_rendering_equals_the_cell_by_cell_rule(name):
+    import pyreadstat
+
+    from ucmsc.io import _as_text
+
+    frame, _ = read_raw(FIXTURES / name)
+    reader = pyreadstat.read_xport if name.endswith(".xpt") else pyreadstat.read_sas7bdat
+    raw, _ = reader(str(FIXTURES / name))
+    assert (frame.to_numpy() == raw.astype(object).map(_as_text).astype(str).to_numpy()).all()

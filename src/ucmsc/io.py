@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -38,6 +39,22 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def _column_as_text(column: pd.Series) -> pd.Series:
+    """``_as_text`` for a whole column: vectorised for numbers and text, once per distinct value for dates and times."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy()
+        whole = np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 1e15)
+        text = column.astype(str)  # shortest round-trip repr, as ``repr`` gives
+        text[whole] = column[whole].astype("int64").astype(str)
+        return text.where(np.isfinite(values), "")
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype(str)
+    present = column.dropna()
+    if present.map(type).eq(str).all():
+        return column.fillna("").astype(str)
+    return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
+
+
 def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
 
@@ -63,7 +80,7 @@ def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFram
                 "dataset_label": meta.file_label,
                 "encoding": meta.file_encoding or encoding,
             }
-            frame = frame.astype(object).map(_as_text).astype(str)
+            frame = pd.DataFrame({name: _column_as_text(frame[name]) for name in frame.columns})
         elif suffix in (".csv", ".txt"):
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8")
             metadata = {"labels": {}, "formats": {}, "dataset_label": None, "encoding": encoding or "utf-8"}
