@@ -13,3 +13,28 @@ INTERIM_CUTS = {"nafld_efficacy": "2017-06-30", "t2dm_safety": "2020-09-30"}
 @pytest.fixture(scope="session")
 def trial_configs():
     return {trial: load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml") for trial in FINAL_CUTS}
+
+
+def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary: dict | None = None) -> dict:
+    """ingest -> clean -> derive -> analyze on a bundled cut, in memory, through the package's functions."""
+    from datetime import date
+
+    from ucmsc import derive
+    from ucmsc.analyze import run_analyses
+    from ucmsc.clean import clean_cut
+    from ucmsc.ingest import ingest_cut
+    from ucmsc.queries import QueryLog
+
+    tables, raw_meta = ingest_cut(DATACUTS / trial / cut, config)
+    sdtm, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
+    if edit_sdtm:
+        edit_sdtm(sdtm)
+    log = QueryLog(prefix="D")
+    adsl = derive.derive_adsl(sdtm, config)
+    bds = derive.derive_bds(sdtm, adsl, config, log)
+    adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
+    adsl = derive.derive_vars_baseline(adsl, bds, config["analysis"]["adsl_baseline"])
+    adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary or load_yaml(ROOT / "config" / "ae_dictionary.yaml"), log)
+    ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")
+    return {"raw_meta": raw_meta, "sdtm": sdtm, "queries": queries, "quarantine": quarantine, "summary": summary,
+            "adsl": adsl, "bds": bds, "adae": adae, "log": log, "ard": ard}

@@ -1,17 +1,10 @@
 """Published vs reproduced on the bundled final cuts, through the real pipeline functions."""
 
-from datetime import date
-
 import pytest
 
-from conftest import DATACUTS, FINAL_CUTS, ROOT
-from ucmsc import derive
-from ucmsc.analyze import run_analyses
+from conftest import FINAL_CUTS, ROOT, run_pipeline
 from ucmsc.audit import audit_trial, expand
-from ucmsc.clean import clean_cut
 from ucmsc.config import load_yaml
-from ucmsc.ingest import ingest_cut
-from ucmsc.queries import QueryLog
 
 PUBLISHED = load_yaml(ROOT / "resources" / "published" / "published_numbers.yaml")
 
@@ -19,17 +12,8 @@ PUBLISHED = load_yaml(ROOT / "resources" / "published" / "published_numbers.yaml
 @pytest.fixture(scope="module")
 def audits(trial_configs):
     out = {}
-    dictionary = load_yaml(ROOT / "config" / "ae_dictionary.yaml")
     for trial, cut in FINAL_CUTS.items():
-        config = trial_configs[trial]
-        tables, _ = ingest_cut(DATACUTS / trial / cut, config)
-        sdtm, _, _, _ = clean_cut(tables, config, date.fromisoformat(cut))
-        log = QueryLog()
-        adsl = derive.derive_adsl(sdtm, config)
-        bds = derive.derive_bds(sdtm, adsl, config, log)
-        adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
-        adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, log)
-        ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")
+        ard = run_pipeline(trial, cut, trial_configs[trial])["ard"]
         out[trial] = (ard, audit_trial(ard, PUBLISHED[trial]))
     return out
 

@@ -1,16 +1,12 @@
 import json
 import math
-from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATACUTS, FINAL_CUTS, ROOT
+from conftest import DATACUTS, FINAL_CUTS, run_pipeline
 from ucmsc import derive
-from ucmsc.clean import clean_cut
-from ucmsc.config import load_yaml
-from ucmsc.ingest import ingest_cut
 from ucmsc.queries import QueryLog
 
 
@@ -94,19 +90,10 @@ def test_adae_flags_by_hand():
 @pytest.fixture(scope="module")
 def adam(trial_configs):
     out = {}
-    dictionary = load_yaml(ROOT / "config" / "ae_dictionary.yaml")
     for trial, cut in FINAL_CUTS.items():
-        config = trial_configs[trial]
-        tables, _ = ingest_cut(DATACUTS / trial / cut, config)
-        sdtm, _, _, _ = clean_cut(tables, config, date.fromisoformat(cut))
-        log = QueryLog(prefix="D")
-        adsl = derive.derive_adsl(sdtm, config)
-        bds = derive.derive_bds(sdtm, adsl, config, log)
-        adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
-        adsl = derive.derive_vars_baseline(adsl, bds, config["analysis"]["adsl_baseline"])
-        adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, log)
+        run = run_pipeline(trial, cut, trial_configs[trial])
         manifest = json.loads((DATACUTS / trial / cut / "manifest.json").read_text())
-        out[trial] = (manifest, adsl, bds, adae, log)
+        out[trial] = (manifest, run["adsl"], run["bds"], run["adae"], run["log"])
     return out
 
 

@@ -1,18 +1,12 @@
 """The report renders from the ARD, escapes text that comes from data, and carries table provenance."""
 
-from datetime import date
-
 import pandas as pd
 import pytest
 
-from conftest import DATACUTS, FINAL_CUTS, ROOT
-from ucmsc import derive, report
-from ucmsc.analyze import run_analyses
+from conftest import FINAL_CUTS, ROOT, run_pipeline
+from ucmsc import report
 from ucmsc.audit import audit_trial
-from ucmsc.clean import clean_cut
 from ucmsc.config import load_yaml
-from ucmsc.ingest import ingest_cut
-from ucmsc.queries import QueryLog
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -21,20 +15,17 @@ SCRIPT = "<script>alert('x')</script>"
 def safety_with_a_hostile_term(trial_configs):
     trial, cut = "t2dm_safety", FINAL_CUTS["t2dm_safety"]
     config = trial_configs[trial]
-    tables, raw_meta = ingest_cut(DATACUTS / trial / cut, config)
-    sdtm, queries, _, summary = clean_cut(tables, config, date.fromisoformat(cut))
-    sdtm["AE"].loc[0, "AETERM"] = SCRIPT  # a site typed markup into a free-text field
+
+    def hostile(sdtm):  # a site typed markup into a free-text field
+        sdtm["AE"].loc[0, "AETERM"] = SCRIPT
+
     dictionary = load_yaml(ROOT / "config" / "ae_dictionary.yaml") | {SCRIPT: {"decod": SCRIPT, "soc": SCRIPT}}
-    log = QueryLog(prefix="D")
-    adsl = derive.derive_adsl(sdtm, config)
-    bds = derive.derive_bds(sdtm, adsl, config, log)
-    adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
-    adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, log)
-    ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")
-    hostile = pd.DataFrame([{c: "" for c in queries.columns} | {"QUERYID": "Q99999", "VALUE": SCRIPT, "MESSAGE": SCRIPT}])
-    queries = pd.concat([queries.astype(str), hostile], ignore_index=True)
+    run = run_pipeline(trial, cut, config, edit_sdtm=hostile, dictionary=dictionary)
+    ard, queries = run["ard"], run["queries"]
+    hostile_query = pd.DataFrame([{c: "" for c in queries.columns} | {"QUERYID": "Q99999", "VALUE": SCRIPT, "MESSAGE": SCRIPT}])
+    queries = pd.concat([queries.astype(str), hostile_query], ignore_index=True)
     audit = audit_trial(ard, load_yaml(ROOT / "resources" / "published" / "published_numbers.yaml")[trial])
-    context = report.build_context(ard, audit, queries, summary, {"files": raw_meta, "manifest": {"synthetic": True, "notice": "SYNTHETIC"}},
+    context = report.build_context(ard, audit, queries, run["summary"], {"files": run["raw_meta"], "manifest": {"synthetic": True, "notice": "SYNTHETIC"}},
                                    [], config, cut, {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"},
                                    {"path": "ard.csv", "sha256": "z"})
     return ard, context, report.render_report(context)

@@ -128,27 +128,32 @@ def responders_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
                     METHOD="Pearson chi-square", **keys)
 
 
-def adverse_events(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, config: dict) -> None:
-    """Subjects with at least one treatment-emergent event, overall and by preferred term; Fisher exact."""
+def _incidence(ard: ArdBuilder, groups: list[tuple[str, str, pd.DataFrame]], size: pd.Series, config: dict, **keys) -> None:
+    """Subjects (n, N, %) and events per arm for each (code, label, events) group; Fisher exact and risk difference."""
     active, control = _arms(config)
-    safety = adsl[adsl["SAFFL"] == "Y"]
-    size = safety.groupby("ARM").size()
-    teae = adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety["USUBJID"])]
-    terms = [("ANY", "Any treatment-emergent adverse event", teae)]
-    terms += [("SER", "Serious adverse event", teae[teae["AESER"] == "Y"])]
-    terms += [(decod, decod, group) for decod, group in teae.groupby("AEDECOD", sort=True)]
-    for paramcd, label, events in terms:
-        keys = dict(ANALYSIS_ID="AE", ANALYSIS="Treatment-emergent adverse events", POPULATION="SAFFL", PARAMCD=paramcd,
-                    PARAM=label, VARIABLE="USUBJID")
+    for paramcd, label, events in groups:
         counts = {}
         for arm in (active, control):
             in_arm = events[events["ARM"] == arm]
             counts[arm] = (int(in_arm["USUBJID"].nunique()), int(size.get(arm, 0)))
             ard.add(stats.proportion(*counts[arm]) + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
-                    GROUP=arm, METHOD="count", **keys)
+                    GROUP=arm, METHOD="count", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
         ard.add([r for r in stats.compare_proportions(*counts[active], *counts[control])
                  if r["STAT_NAME"] in ("fisher_p", "estimate", "lcl", "ucl")], GROUP=f"{active} vs {control}",
-                METHOD="Fisher exact", **keys)
+                METHOD="Fisher exact", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
+
+
+def _treatment_emergent(adsl: pd.DataFrame, adae: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    safety = adsl[adsl["SAFFL"] == "Y"]
+    return adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety["USUBJID"])], safety.groupby("ARM").size()
+
+
+def adverse_events(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, config: dict) -> None:
+    """Subjects with at least one treatment-emergent event, overall, serious, and by preferred term."""
+    teae, size = _treatment_emergent(adsl, adae)
+    groups = [("ANY", "Any treatment-emergent adverse event", teae), ("SER", "Serious adverse event", teae[teae["AESER"] == "Y"])]
+    groups += [(decod, decod, events) for decod, events in teae.groupby("AEDECOD", sort=True)]
+    _incidence(ard, groups, size, config, ANALYSIS_ID="AE", ANALYSIS="Treatment-emergent adverse events", POPULATION="SAFFL")
 
 
 MMRM_METHOD = "MMRM (REML, unstructured covariance, between-within df)"
@@ -239,22 +244,9 @@ def add_multiplicity(ard: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def adverse_events_by_soc(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, config: dict) -> None:
     """Subjects and events by system organ class."""
-    active, control = _arms(config)
-    safety = adsl[adsl["SAFFL"] == "Y"]
-    size = safety.groupby("ARM").size()
-    teae = adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety["USUBJID"])]
-    for soc, events in teae.groupby("AEBODSYS", sort=True):
-        keys = dict(ANALYSIS_ID="AESOC", ANALYSIS="Treatment-emergent adverse events by system organ class", POPULATION="SAFFL",
-                    PARAMCD=soc, PARAM=soc, VARIABLE="USUBJID")
-        counts = {}
-        for arm in (active, control):
-            in_arm = events[events["ARM"] == arm]
-            counts[arm] = (int(in_arm["USUBJID"].nunique()), int(size.get(arm, 0)))
-            ard.add(stats.proportion(*counts[arm]) + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
-                    GROUP=arm, METHOD="count", **keys)
-        ard.add([r for r in stats.compare_proportions(*counts[active], *counts[control])
-                 if r["STAT_NAME"] in ("fisher_p", "estimate", "lcl", "ucl")], GROUP=f"{active} vs {control}",
-                METHOD="Fisher exact", **keys)
+    teae, size = _treatment_emergent(adsl, adae)
+    _incidence(ard, [(soc, soc, events) for soc, events in teae.groupby("AEBODSYS", sort=True)], size, config,
+               ANALYSIS_ID="AESOC", ANALYSIS="Treatment-emergent adverse events by system organ class", POPULATION="SAFFL")
 
 
 def reference_ranges(ard: ArdBuilder, bds: pd.DataFrame) -> None:
