@@ -67,7 +67,8 @@ def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFr
     ard.add(stats.compare_proportions(*counts[active], *counts[control]), PARAMCD="SEXM", PARAM="Male sex",
             GROUP=f"{active} vs {control}", VARIABLE="SEX", METHOD="Pearson chi-square", **keys)
     base = bds[(bds["ABLFL"] == "Y") & bds["PARAMCD"].isin(config["analysis"]["continuous"])]
-    for paramcd, records in base.groupby("PARAMCD", sort=False):
+    by_param = dict(tuple(base.groupby("PARAMCD")))
+    for paramcd, records in ((p, by_param[p]) for p in config["analysis"]["continuous"] if p in by_param):
         param = records["PARAM"].iloc[0]
         for arm in (active, control):
             ard.add(stats.describe(records.loc[records["ARM"] == arm, "AVAL"]), PARAMCD=paramcd, PARAM=param, GROUP=arm,
@@ -84,7 +85,9 @@ def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
     active, control = _arms(config)
     members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
     data = bds[bds["USUBJID"].isin(members) & bds["PARAMCD"].isin(config["analysis"]["continuous"]) & (bds["ANL01FL"] == "Y")]
-    for (paramcd, visitn), records in data.groupby(["PARAMCD", "AVISITN"], sort=True):
+    by_param = dict(tuple(data.groupby("PARAMCD")))
+    plan_order = [p for p in config["analysis"]["continuous"] if p in by_param]  # tables follow the plan's order
+    for paramcd, visitn, records in ((p, v, r) for p in plan_order for v, r in by_param[p].groupby("AVISITN", sort=True)):
         keys = dict(ANALYSIS_ID="CONT", ANALYSIS="Continuous endpoints by visit", POPULATION=population, PARAMCD=paramcd,
                     PARAM=records["PARAM"].iloc[0], AVISITN=int(visitn), AVISIT=records["AVISIT"].iloc[0])
         for variable in ("AVAL", "CHG") if visitn > 0 else ("AVAL",):
