@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import time
 from datetime import date
 from pathlib import Path
@@ -43,6 +44,8 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
         start = time.perf_counter()
         function(*args)
         timings[f"{trial}/{cut}/{stage}"] = round(time.perf_counter() - start, 3)
+        # peak resident memory of this process so far (KiB on Linux): the stage where it jumps is where the peak is
+        timings[f"{trial}/{cut}/{stage}_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     timed("ingest", run_ingest, cut_dir, trial_config, tables(out, "ingest"), str(out / "ingest" / "raw_files.json"), LOG)
     timed("clean", run_clean, tables(out, "ingest"), trial_config, date.fromisoformat(cut), tables(out, "sdtm"),
