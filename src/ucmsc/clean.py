@@ -119,6 +119,16 @@ class Cleaner:
         if records_in != quarantined + len(frame_out):
             raise AssertionError(f"{domain}: {records_in} records in but {quarantined} quarantined + {len(frame_out)} out")
 
+    def _records_of_randomised(self, domain: str, raw: pd.DataFrame) -> pd.DataFrame:
+        """Add USUBJID and quarantine records of subjects not in DM (check ``subject_in_dm``)."""
+        frame = raw.copy()
+        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
+        return self.subject_in_dm(domain, frame)
+
+    def _finish(self, domain: str, raw: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+        self._count(domain, len(raw), out)
+        return out.reset_index(drop=True)
+
     # --- domains ----------------------------------------------------------------
     def clean_dm(self, raw: pd.DataFrame) -> pd.DataFrame:
         frame = raw.copy()
@@ -150,13 +160,10 @@ class Cleaner:
             "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
         })
         self.subjects = out[["USUBJID", "RANDDT"]]
-        self._count("DM", len(raw), out)
-        return out.reset_index(drop=True)
+        return self._finish("DM", raw, out)
 
     def clean_ds(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = raw.copy()
-        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
-        frame = self.subject_in_dm("DS", frame)
+        frame = self._records_of_randomised("DS", raw)
         frame = self.parse_dates("DS", frame, "DSSTDTC", with_time=False, required=False)
         frame = self.duplicate_records("DS", frame, ["USUBJID"], ["DSDECOD", "DSSTDTC"], lambda r: "disposition")
         for record in frame[frame["DSDECOD"].str.upper() != "COMPLETED"].to_dict("records"):
@@ -165,25 +172,19 @@ class Cleaner:
         out = pd.DataFrame({"STUDYID": self.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
                             "DSDECOD": frame["DSDECOD"].str.upper(), "DSTERM": frame["DSTERM"], "DSSTDTC": frame["DSSTDTC"],
                             "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]})
-        self._count("DS", len(raw), out)
-        return out.reset_index(drop=True)
+        return self._finish("DS", raw, out)
 
     def clean_ex(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = raw.copy()
-        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
-        frame = self.subject_in_dm("EX", frame)
+        frame = self._records_of_randomised("EX", raw)
         frame = self.parse_dates("EX", frame, "EXSTDTC", with_time=True, required=True)
         out = pd.DataFrame({"STUDYID": self.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
                             "EXSEQ": pd.to_numeric(frame["EXSEQ"], errors="coerce"), "EXTRT": frame["EXTRT"],
                             "EXDOSE": pd.to_numeric(frame["EXDOSE"], errors="coerce"), "EXDOSU": frame["EXDOSU"],
                             "EXSTDTC": frame["EXSTDTC"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]})
-        self._count("EX", len(raw), out)
-        return out.reset_index(drop=True)
+        return self._finish("EX", raw, out)
 
     def clean_ae(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = raw.copy()
-        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
-        frame = self.subject_in_dm("AE", frame)
+        frame = self._records_of_randomised("AE", raw)
         frame = self.parse_dates("AE", frame, "AESTDTC", with_time=True, required=True)
         frame = self.parse_dates("AE", frame, "AEENDTC", with_time=True, required=False)
         frame["AESER"] = frame["AESER"].str.strip().str.upper()
@@ -196,13 +197,10 @@ class Cleaner:
                             "AETERM": frame["AETERM"], "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"],
                             "AESEV": frame["AESEV"].str.upper(), "AESER": frame["AESER"], "AEREL": frame["AEREL"].str.upper(),
                             "AEOUT": frame["AEOUT"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]})
-        self._count("AE", len(raw), out)
-        return out.reset_index(drop=True)
+        return self._finish("AE", raw, out)
 
     def clean_findings(self, domain: str, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = raw.copy()
-        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
-        frame = self.subject_in_dm(domain, frame)
+        frame = self._records_of_randomised(domain, raw)
         frame = self.visit_label(domain, frame)
         frame = self.parse_dates(domain, frame, "DTC", with_time=False, required=False)
         frame = self.visit_window(domain, frame)
@@ -222,8 +220,7 @@ class Cleaner:
             f"{p}LLOQ": frame["LLOQ"], "VISITNUM": frame["VISITNUM"], "VISIT": frame["VISIT"], f"{p}DTC": frame["DTC"],
             f"{p}DY": frame["DY"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
         })
-        self._count(domain, len(raw), out)
-        return out.reset_index(drop=True)
+        return self._finish(domain, raw, out)
 
     # --- findings checks --------------------------------------------------------
     def visit_label(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
