@@ -369,10 +369,10 @@ class Cleaner:
             frame.loc[moved.index, "VISIT"] = moved.map(names)
         return frame
 
-    def visit_completeness(self, findings: dict[str, pd.DataFrame], ds: pd.DataFrame, dm: pd.DataFrame) -> None:
+    def visit_completeness(self, findings: list[pd.DataFrame], ds: pd.DataFrame, dm: pd.DataFrame) -> None:
         """check ``visit_completeness``: each visit due by the cut date has data, unless the subject left."""
         seen = set()
-        for domain, frame in findings.items():
+        for frame in findings:
             seen.update(zip(frame["USUBJID"], frame["VISITNUM"]))
         left = ds[ds["DSDECOD"] != "COMPLETED"].set_index("USUBJID")["DSSTDTC"]
         for record in dm.to_dict("records"):
@@ -398,7 +398,7 @@ def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date) -> 
         if not len(tables[domain]):
             cleaner._count(domain, 0, out[domain])
     out["AE"] = cleaner.clean_ae(tables["AE"])
-    cleaner.visit_completeness({d: out[d].rename(columns={f"{d}TESTCD": "TESTCD"}) for d in FINDINGS}, out["DS"], out["DM"])
+    cleaner.visit_completeness([out[d] for d in FINDINGS], out["DS"], out["DM"])
     quarantine = pd.DataFrame(cleaner.quarantine, columns=["DOMAIN", "SRCFILE", "SRCROW", "USUBJID", "REASON", "RECORD"])
     summary = pd.DataFrame(cleaner.summary).set_index("DOMAIN").loc[list(DOMAINS)].reset_index()
     return out, cleaner.log.frame(), quarantine, summary

@@ -7,7 +7,6 @@ data problems that the pipeline must catch, all listed in the cut's ``manifest.j
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pandas as pd
 import pyreadstat
 
 from ucmsc import __version__
+from ucmsc.io import sha256_file
 from ucmsc.simulate.generate import TrueTrial
 from ucmsc.simulate.trials import PBO, is_efficacy
 
@@ -57,14 +57,6 @@ SAFETY_LAYOUT = Layout(
 
 def _layout(truth: TrueTrial) -> Layout:
     return EFFICACY_LAYOUT if is_efficacy(truth.spec) else SAFETY_LAYOUT
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fmt_value(value: float, decimals: int) -> str:
