@@ -14,7 +14,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 _SHARED = ("__init__.py", "config.py", "io.py", "provenance.py", "stages.py")
 STAGE_FILES = {
-    "ingest": _SHARED + ("domains.py", "ingest.py"),
+    "ingest": _SHARED + ("domains.py", "ingest.py", "manifest.py"),
     "clean": _SHARED + ("domains.py", "clean.py", "queries.py"),
     "derive": _SHARED + ("derive.py", "queries.py"),
     "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py"),
