@@ -25,7 +25,7 @@ def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary:
     from ucmsc.ingest import ingest_cut
     from ucmsc.queries import QueryLog
 
-    tables, raw_meta = ingest_cut(DATACUTS / trial / cut, config)
+    tables, raw_meta, _manifest = ingest_cut(DATACUTS / trial / cut, config, cut_date=cut)
     sdtm, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
     if edit_sdtm:
         edit_sdtm(sdtm)

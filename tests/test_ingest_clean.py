@@ -42,7 +42,7 @@ def cleaned(trial_configs):
         for trial, cut in cuts.items():
             folder = DATACUTS / trial / cut
             before = {p.name: sha256_file(p) for p in folder.iterdir()}
-            tables, _ = ingest_cut(folder, trial_configs[trial])
+            tables, _, _ = ingest_cut(folder, trial_configs[trial], cut_date=cut)
             result = clean_cut(tables, trial_configs[trial], date.fromisoformat(cut))
             assert before == {p.name: sha256_file(p) for p in folder.iterdir()}, "a raw file changed"
             out[(trial, cut)] = (json.loads((folder / "manifest.json").read_text()), *result)

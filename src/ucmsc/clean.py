@@ -1,415 +1,314 @@
 """Validation and cleaning: mapped raw records -> SDTM-like domain tables, with a data-query log.
 
-Every check is a named function. A record-level problem becomes one row of the query log
-(file, row, subject, variable, value, check, action); the record is then corrected by a
-stated rule, kept and flagged, or moved to quarantine. Nothing leaves without a query:
-records in = records out + records quarantined, per domain.
+Each domain is a list of checks (``ucmsc.checks``, pure functions) applied in order by one
+helper, ``apply``: every finding becomes rows of the query log (file, row, raw column,
+subject, variable, value, check, action); its records are then corrected, kept, or moved to
+quarantine. DM is cleaned first because the other domains need its subjects.
+
+Nothing leaves without a query. ``account_for_records`` enforces it at the end of each
+domain: records in = records out + quarantined, and every raw value that is missing in the
+output has a query on its file, row and variable; otherwise the stage stops.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from ucmsc.domains import DOMAINS, FINDINGS
-from ucmsc.queries import QueryLog
+from ucmsc import checks
+from ucmsc.checks import NOTE, QUARANTINE, SET_MISSING, CheckResult
+from ucmsc.domains import DOMAINS, FINDINGS, OPTIONAL, RECORD_KEYS, SOURCE_COLUMNS
+from ucmsc.queries import QUERY_COLUMNS
 
-CENSORED = re.compile(r"^\s*([<>]=?)\s*([0-9]*\.?[0-9]+)\s*$")
+QUARANTINE_COLUMNS = ["DOMAIN", "SRCFILE", "SRCROW", "USUBJID", "CHECK", "REASON", "RECORD"]
+SUMMARY_COLUMNS = ["DOMAIN", "RECORDS_IN", "RECORDS_OUT", "QUARANTINED", "VALUES_SET_MISSING", "CORRECTED"]
+SEX_TERMS = {"M", "F", "U", "UNDIFFERENTIATED"}  # CDISC SEX codelist (C66731)
 
 
-def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
-    """Parse text by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside 1900-2100.
-
-    Each distinct value is parsed once, so a million records with a few thousand dates stay fast.
-    """
-    lookup = {}
-    for value in pd.unique(text.str.strip()):
-        try:
-            when = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            when = None
-        lookup[value] = when if when is not None and 1900 <= when.year <= 2100 and when.tzinfo is None else None
-    return pd.to_datetime(text.str.strip().map(lookup), errors="coerce").astype("datetime64[ns]")
+class BookkeepingError(AssertionError):
+    """Cleaning lost a record or a value without a query: a defect of the pipeline, never of the data."""
 
 
 @dataclass
-class Cleaner:
-    """Holds one cut's state while its domains are cleaned in order (DM first)."""
+class CutSpec:
+    """What cleaning needs to know about one cut: its trial config and cut date."""
 
     config: dict
     cut_date: date
-    log: QueryLog = field(default_factory=QueryLog)
-    quarantine: list[dict] = field(default_factory=list)
+
+    @property
+    def sources(self) -> dict[str, dict]:
+        return {s["file"]: s for s in self.config["sources"]}
+
+    def formats(self, with_time: bool) -> dict[str, str | None]:
+        key = "datetime_format" if with_time else "date_format"
+        return {file: s.get(key) for file, s in self.sources.items()}
+
+    def code_lists(self, column: str) -> dict[str, dict]:
+        return {file: s.get("codes", {}).get(column, {}) for file, s in self.sources.items()}
+
+    def raw_column(self, file: str, variable: str, testcd: str | None = None) -> str:
+        """The raw file's column a standard variable came from ('' for values the config supplies)."""
+        source = self.sources.get(file, {})
+        if variable in source.get("columns", {}):
+            return source["columns"][variable]
+        if variable == "ORRES" and testcd in source.get("results", {}):
+            return source["results"][testcd]["column"]
+        derived_from = {"VISITNUM": "VISIT", "DY": "DTC", "USUBJID": "SUBJID"}.get(variable)
+        return source.get("columns", {}).get(derived_from, "") if derived_from else ""
+
+
+@dataclass
+class CutLog:
+    """The queries and quarantined records of one cut, in the order the checks found them."""
+
+    spec: CutSpec
+    queries: list[pd.DataFrame] = field(default_factory=list)
+    quarantined: list[pd.DataFrame] = field(default_factory=list)
     summary: list[dict] = field(default_factory=list)
-    subjects: pd.DataFrame | None = None  # USUBJID, RANDDT of subjects in DM
 
-    # --- helpers ---------------------------------------------------------------
-    def usubjid(self, subjid: pd.Series) -> pd.Series:
-        return self.config["studyid"] + "-" + subjid.str.strip()
+    def add_queries(self, domain: str, frame: pd.DataFrame, finding: checks.Finding) -> None:
+        rows = frame[finding.rows.reindex(frame.index, fill_value=False)]
+        value = (finding.value if finding.value is not None else frame[finding.variable])[rows.index]
+        pick = (lambda x: x[rows.index] if isinstance(x, pd.Series) else x)
+        testcd = rows["TESTCD"] if "TESTCD" in rows else pd.Series(None, index=rows.index)
+        column = [self.spec.raw_column(f, finding.variable, t) for f, t in zip(rows["SRCFILE"], testcd)]
+        self.queries.append(pd.DataFrame({
+            "DOMAIN": domain, "FILE": rows["SRCFILE"], "ROW": rows["SRCROW"], "COLUMN": column,
+            "USUBJID": rows["USUBJID"] if "USUBJID" in rows else "", "VARIABLE": finding.variable,
+            "VALUE": value.map(checks.cell_text), "CHECK": finding.check, "MESSAGE": pick(finding.message), "ACTION": pick(finding.action),
+            "_INDEX": rows.index, "_EFFECT": finding.effect, "_TESTCD": testcd,
+        }, index=rows.index))
 
-    def _quarantine(self, domain: str, frame: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
-        for record in frame[mask].to_dict("records"):
-            payload = {k: v for k, v in record.items() if k not in ("SRCFILE", "SRCROW")}
-            self.quarantine.append({"DOMAIN": domain, "SRCFILE": record["SRCFILE"], "SRCROW": record["SRCROW"],
-                                    "USUBJID": record.get("USUBJID", ""), "REASON": reason,
-                                    "RECORD": json.dumps(payload, default=str)})
-        return frame[~mask]
+    def add_quarantine(self, domain: str, records: pd.DataFrame, check: pd.Series, reason: pd.Series) -> None:
+        payload = records.drop(columns=[c for c in SOURCE_COLUMNS if c in records])
+        self.quarantined.append(pd.DataFrame({
+            "DOMAIN": domain, "SRCFILE": records["SRCFILE"], "SRCROW": records["SRCROW"],
+            "USUBJID": records["USUBJID"] if "USUBJID" in records else "", "CHECK": check, "REASON": reason,
+            "RECORD": [json.dumps(r, default=str) for r in payload.to_dict("records")], "_INDEX": records.index}))
 
-    def _source(self, file: str) -> dict:
-        return next(s for s in self.config["sources"] if s["file"] == file)
+    def domain_queries(self, domain: str) -> pd.DataFrame:
+        frames = [q for q in self.queries if len(q) and q["DOMAIN"].iloc[0] == domain]
+        return pd.concat(frames) if frames else pd.DataFrame(columns=QUERY_COLUMNS + ["_INDEX", "_EFFECT", "_TESTCD"])
 
-    def parse_dates(self, domain: str, frame: pd.DataFrame, column: str, with_time: bool, required: bool) -> pd.DataFrame:
-        """check ``dates``: parse ``column`` by its source's format into ISO 8601 text."""
-        parsed = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-        for file, rows in frame.groupby("SRCFILE").groups.items():
-            source = self._source(file)
-            fmt = source.get("datetime_format") if with_time else source.get("date_format")
-            parsed.loc[rows] = parse_datetimes(frame.loc[rows, column], fmt)
-        bad = parsed.isna() & (frame[column].str.strip() != "")
-        blank = frame[column].str.strip() == ""
-        for record in frame[bad].to_dict("records"):
-            self.log.add(domain, record, column, record[column], "dates", f"{column} is not a valid date",
-                         "quarantined" if required else "set to missing; record kept")
-        if required:
-            for record in frame[blank & ~bad].to_dict("records"):
-                self.log.add(domain, record, column, "", "required_value", f"{column} is missing", "quarantined")
-        frame = frame.copy()
-        fmt = "%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d"
-        frame[column] = parsed.dt.strftime(fmt).where(parsed.notna(), "")
-        if required:
-            frame = self._quarantine(domain, frame, bad | blank, f"{column} missing or not a date")
-        return frame
+    def domain_quarantine(self, domain: str) -> pd.DataFrame:
+        frames = [q for q in self.quarantined if len(q) and q["DOMAIN"].iloc[0] == domain]
+        return pd.concat(frames) if frames else pd.DataFrame(columns=QUARANTINE_COLUMNS + ["_INDEX"])
 
-    def subject_in_dm(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``subject_in_dm``: every record belongs to a randomised subject."""
-        orphan = ~frame["USUBJID"].isin(self.subjects["USUBJID"])
-        for record in frame[orphan].to_dict("records"):
-            self.log.add(domain, record, "USUBJID", record["USUBJID"], "subject_in_dm",
-                         "subject not in DM (not randomised in this cut)", "quarantined")
-        return self._quarantine(domain, frame, orphan, "subject not in DM")
 
-    def _decode(self, domain: str, frame: pd.DataFrame, column: str, quarantine_unknown: bool) -> pd.DataFrame:
-        """check ``codes``: map a coded column through the source's code list."""
-        frame = frame.copy()
-        decoded = pd.Series("", index=frame.index, dtype=str)
-        for file, rows in frame.groupby("SRCFILE").groups.items():
-            codes = {str(k): str(v) for k, v in self._source(file).get("codes", {}).get(column, {}).items()}
-            raw = frame.loc[rows, column].str.strip()
-            decoded.loc[rows] = raw.map(codes) if codes else raw
-        unknown = decoded.isna() | (decoded == "")
-        for record in frame[unknown].to_dict("records"):
-            self.log.add(domain, record, column, record[column], "codes", f"{column} code '{record[column]}' is not in the code list",
-                         "quarantined" if quarantine_unknown else "set to missing; record kept")
-        frame[column] = decoded.fillna("")
-        if quarantine_unknown:
-            frame = self._quarantine(domain, frame, unknown, f"unknown {column} code")
-        return frame
+def apply(result: CheckResult, domain: str, frame: pd.DataFrame, log: CutLog) -> pd.DataFrame:
+    """Apply one check's result: log its queries, set its corrected columns, move quarantined records out."""
+    for finding in result.findings:
+        log.add_queries(domain, frame, finding)
+    if result.updates:
+        frame = frame.assign(**result.updates)
+    leaving = pd.Series(False, index=frame.index)
+    check = pd.Series("", index=frame.index, dtype=object)
+    reason = pd.Series("", index=frame.index, dtype=object)
+    for finding in result.findings:
+        if finding.effect != QUARANTINE:
+            continue
+        new = finding.rows.reindex(frame.index, fill_value=False) & ~leaving  # the first finding names the reason
+        message = finding.message if isinstance(finding.message, pd.Series) else pd.Series(finding.message, index=frame.index)
+        check[new], reason[new] = finding.check, message.reindex(frame.index)[new]
+        leaving |= new
+    if leaving.any():
+        log.add_quarantine(domain, frame[leaving], check[leaving], reason[leaving])
+    return frame[~leaving]
 
-    def _count(self, domain: str, records_in: int, frame_out: pd.DataFrame) -> None:
-        quarantined = sum(1 for q in self.quarantine if q["DOMAIN"] == domain)
-        corrected = len({(q["FILE"], q["ROW"]) for q in self.log.rows
-                         if q["DOMAIN"] == domain and q["ACTION"].startswith(("converted", "parsed", "set to missing"))})
-        self.summary.append({"DOMAIN": domain, "RECORDS_IN": records_in, "CORRECTED": corrected,
-                             "QUARANTINED": quarantined, "RECORDS_OUT": int(len(frame_out))})
-        if records_in != quarantined + len(frame_out):
-            raise AssertionError(f"{domain}: {records_in} records in but {quarantined} quarantined + {len(frame_out)} out")
 
-    def _records_of_randomised(self, domain: str, raw: pd.DataFrame) -> pd.DataFrame:
-        """Add USUBJID and quarantine records of subjects not in DM (check ``subject_in_dm``)."""
-        frame = raw.copy()
-        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
-        return self.subject_in_dm(domain, frame)
+def run_checks(domain: str, frame: pd.DataFrame, steps, log: CutLog) -> pd.DataFrame:
+    """Apply ``steps`` (functions frame -> CheckResult) in order; each sees the records the previous ones kept."""
+    for step in steps:
+        if len(frame):
+            frame = apply(step(frame), domain, frame, log)
+    return frame
 
-    def _finish(self, domain: str, raw: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
-        self._count(domain, len(raw), out)
-        return out.reset_index(drop=True)
 
-    # --- domains ----------------------------------------------------------------
-    def clean_dm(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = raw.copy()
-        frame["USUBJID"] = self.usubjid(frame["SUBJID"])
-        blank = frame["SUBJID"].str.strip() == ""
-        for record in frame[blank].to_dict("records"):
-            self.log.add("DM", record, "SUBJID", "", "required_value", "subject identifier is missing", "quarantined")
-        frame = self._quarantine("DM", frame, blank, "SUBJID missing")
-        frame = self._decode("DM", frame, "ARM", quarantine_unknown=True)
-        frame = self._decode("DM", frame, "SEX", quarantine_unknown=False)
-        frame = self.parse_dates("DM", frame, "RANDDT", with_time=False, required=True)
-        age = pd.to_numeric(frame["AGE"].str.strip(), errors="coerce")
-        for record in frame[age.isna()].to_dict("records"):
-            self.log.add("DM", record, "AGE", record["AGE"], "numeric_result", "age is not a number", "set to missing; record kept")
-        frame["AGE"] = age
-        if "DIABDUR" in frame:  # optional: years since diabetes diagnosis
-            frame["DIABDUR"] = pd.to_numeric(frame["DIABDUR"].str.strip(), errors="coerce")
-        repeated = frame["USUBJID"].duplicated(keep=False)
-        for record in frame[repeated].to_dict("records"):
-            self.log.add("DM", record, "USUBJID", record["USUBJID"], "duplicate_records",
-                         "subject appears more than once in DM", "quarantined")
-        frame = self._quarantine("DM", frame, repeated, "subject repeated in DM")
-        arms = {a["arm"]: a["armcd"] for a in self.config["arms"]}
-        out = pd.DataFrame({
-            "STUDYID": self.config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"], "SUBJID": frame["SUBJID"],
-            "SITEID": frame["SITEID"], "AGE": frame["AGE"], "AGEU": "YEARS", "SEX": frame["SEX"],
-            "DIABDUR": frame["DIABDUR"] if "DIABDUR" in frame else np.nan,
-            "ARMCD": frame["ARM"].map(arms), "ARM": frame["ARM"], "RANDDT": frame["RANDDT"],
-            "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
-        })
-        self.subjects = out[["USUBJID", "RANDDT"]]
-        return self._finish("DM", raw, out)
+def with_usubjid(raw: pd.DataFrame, studyid: str) -> pd.DataFrame:
+    return raw.assign(USUBJID=studyid + "-" + raw["SUBJID"].fillna("").astype(str).str.strip())
 
-    def clean_ds(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = self._records_of_randomised("DS", raw)
-        frame = self.parse_dates("DS", frame, "DSSTDTC", with_time=False, required=False)
-        frame = self.duplicate_records("DS", frame, ["USUBJID"], ["DSDECOD", "DSSTDTC"], lambda r: "disposition")
-        for record in frame[frame["DSDECOD"].str.upper() != "COMPLETED"].to_dict("records"):
-            self.log.add("DS", record, "DSDECOD", record["DSDECOD"], "disposition",
-                         f"subject discontinued on {record['DSSTDTC']}: {record['DSTERM']}", "kept; later visits not expected")
-        out = pd.DataFrame({"STUDYID": self.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
-                            "DSDECOD": frame["DSDECOD"].str.upper(), "DSTERM": frame["DSTERM"], "DSSTDTC": frame["DSSTDTC"],
-                            "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]})
-        return self._finish("DS", raw, out)
 
-    def clean_ex(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = self._records_of_randomised("EX", raw)
-        frame = self.parse_dates("EX", frame, "EXSTDTC", with_time=True, required=True)
-        out = pd.DataFrame({"STUDYID": self.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
-                            "EXSEQ": pd.to_numeric(frame["EXSEQ"], errors="coerce"), "EXTRT": frame["EXTRT"],
-                            "EXDOSE": pd.to_numeric(frame["EXDOSE"], errors="coerce"), "EXDOSU": frame["EXDOSU"],
-                            "EXSTDTC": frame["EXSTDTC"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]})
-        return self._finish("EX", raw, out)
+def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: CutLog, numeric_of: dict[str, str] | None = None) -> dict:
+    """Stop unless every raw record is out or quarantined, and every raw value missing in the output was queried.
 
-    def clean_ae(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = self._records_of_randomised("AE", raw)
-        frame = self.parse_dates("AE", frame, "AESTDTC", with_time=True, required=True)
-        frame = self.parse_dates("AE", frame, "AEENDTC", with_time=True, required=False)
-        frame["AESER"] = frame["AESER"].str.strip().str.upper()
-        bad = ~frame["AESER"].isin(["Y", "N"])
-        for record in frame[bad].to_dict("records"):
-            self.log.add("AE", record, "AESER", record["AESER"], "codes", "seriousness is not Y or N",
-                         "kept; counted as serious until resolved")
-        frame.loc[bad, "AESER"] = "Y"  # conservative: an unknown seriousness is reported as serious
-        out = pd.DataFrame({"STUDYID": self.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"],
-                            "AETERM": frame["AETERM"], "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"],
-                            "AESEV": frame["AESEV"].str.upper(), "AESER": frame["AESER"], "AEREL": frame["AEREL"].str.upper(),
-                            "AEOUT": frame["AEOUT"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]})
-        return self._finish("AE", raw, out)
+    ``raw`` and ``out`` share the raw frame's index. ``numeric_of`` maps a raw text variable to the
+    numeric variable parsed from it (ORRES -> STRESN): a number that did not survive needs a query too.
+    Returns the domain's line of the cleaning summary.
+    """
+    quarantine = log.domain_quarantine(domain)
+    queries = log.domain_queries(domain)
+    if len(raw) != len(out) + len(quarantine):
+        raise BookkeepingError(f"{domain}: {len(raw)} records in but {len(out)} out + {len(quarantine)} quarantined")
+    queried = set(zip(queries["_INDEX"], queries["VARIABLE"]))
+    variables = [c for c in raw.columns if c not in SOURCE_COLUMNS and c != "USUBJID" and c in out.columns]
+    pairs = [(v, v) for v in variables] + list((numeric_of or {}).items())
+    for source, target in pairs:
+        present = ~checks._blank(raw.loc[out.index, source])
+        lost = present & (out[target].isna() | (out[target].astype(str).str.strip() == ""))
+        for i in out.index[lost]:
+            if (i, source) not in queried:
+                raise BookkeepingError(f"{domain}: {raw.at[i, 'SRCFILE']} row {raw.at[i, 'SRCROW']}: {source} "
+                                       f"'{raw.at[i, source]}' became missing without a data query")
+    dropped = [c for c in raw.columns if c not in out.columns and c not in SOURCE_COLUMNS]
+    if dropped:
+        raise BookkeepingError(f"{domain}: mapped variable(s) {', '.join(dropped)} are not carried by cleaning")
+    in_out = queries[queries["_INDEX"].isin(out.index)]
+    set_missing = in_out[in_out["_EFFECT"] == SET_MISSING].drop_duplicates(["_INDEX", "VARIABLE"])
+    corrected = in_out[in_out["_EFFECT"].isin([NOTE, SET_MISSING])
+                       & in_out["ACTION"].astype(str).str.startswith(("converted", "parsed", "set to missing", "moved"))]
+    return {"DOMAIN": domain, "RECORDS_IN": len(raw), "RECORDS_OUT": len(out), "QUARANTINED": len(quarantine),
+            "VALUES_SET_MISSING": len(set_missing), "CORRECTED": int(corrected["_INDEX"].nunique())}
 
-    def clean_findings(self, domain: str, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = self._records_of_randomised(domain, raw)
-        frame = self.visit_label(domain, frame)
-        frame = self.parse_dates(domain, frame, "DTC", with_time=False, required=False)
-        frame = self.visit_window(domain, frame)
-        frame = self.known_test(domain, frame)
-        frame = self.numeric_result(domain, frame)
-        frame = self.unit_conversion(domain, frame)
-        frame = self.plausible_range(domain, frame)
-        frame = self.duplicate_records(domain, frame, ["USUBJID", "TESTCD", "VISITNUM"], ["STRESC", "DTC"],
-                                       lambda r: f"{r['TESTCD']} at {r['VISIT']}")
-        tests = self.config["tests"]
-        p = domain
-        out = pd.DataFrame({
-            "STUDYID": self.config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
-            f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: spec["test"] for t, spec in tests.items()}),
-            f"{p}ORRES": frame["ORRES"], f"{p}ORRESU": frame["ORRESU"], f"{p}STRESC": frame["STRESC"],
-            f"{p}STRESN": frame["STRESN"], f"{p}STRESU": frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()}),
-            f"{p}LLOQ": frame["LLOQ"], "VISITNUM": frame["VISITNUM"], "VISIT": frame["VISIT"], f"{p}DTC": frame["DTC"],
-            f"{p}DY": frame["DY"], "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
-        })
-        return self._finish(domain, raw, out)
 
-    # --- findings checks --------------------------------------------------------
-    def visit_label(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``visit_label``: the site's visit name or week number maps to a scheduled visit."""
-        labels = {str(k).strip().upper(): int(v) for k, v in self.config["visit_labels"].items()}
-        scheduled = {int(v["visitnum"]) for v in self.config["visits"]}
-        text = frame["VISIT"].str.strip().str.upper()
-        number = text.map(labels)
-        as_week = pd.to_numeric(text, errors="coerce")
-        number = number.where(number.notna(), as_week.where(as_week.isin(list(scheduled))))
-        unknown = number.isna()
-        for record in frame[unknown].to_dict("records"):
-            self.log.add(domain, record, "VISIT", record["VISIT"], "visit_label", "visit is not in the schedule", "quarantined")
-        frame = frame.copy()
-        frame["VISITNUM"] = number
-        frame = self._quarantine(domain, frame, unknown, "unscheduled or unknown visit")
-        frame["VISITNUM"] = frame["VISITNUM"].astype(int)
-        names = {int(v["visitnum"]): v["avisit"] for v in self.config["visits"]}
-        frame["VISIT"] = frame["VISITNUM"].map(names)
-        return frame
+def _duplicates(domain: str, compare: list[str]):
+    """The one duplicate rule (``checks.duplicate_records``) on the domain's record key."""
+    key = [k.replace("--", "") for k in RECORD_KEYS[domain]]
 
-    def known_test(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``codes``: the test code is one the trial config defines."""
-        frame = frame.copy()
-        frame["TESTCD"] = frame["TESTCD"].str.strip().str.upper()
-        unknown = ~frame["TESTCD"].isin(list(self.config["tests"]))
-        for record in frame[unknown].to_dict("records"):
-            self.log.add(domain, record, "TESTCD", record["TESTCD"], "codes", "test code not defined in the trial config",
-                         "quarantined")
-        return self._quarantine(domain, frame, unknown, "unknown test code")
+    def describe(frame: pd.DataFrame) -> pd.Series:
+        return checks.as_text(frame[key[1:]]).agg(" ".join, axis=1) if len(key) > 1 else pd.Series("subject", index=frame.index)
 
-    def numeric_result(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``numeric_result``: results parse as numbers; '<x' and '>x' keep their censoring."""
-        frame = frame.copy()
-        text = frame["ORRES"].str.strip()
-        value = pd.to_numeric(text, errors="coerce")
-        censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
-        is_censored = value.isna() & censored[0].notna()
-        frame["STRESC"] = text
-        below = is_censored & censored[0].fillna("").str.startswith("<")
-        frame["LLOQ"] = np.where(below, pd.to_numeric(censored[1], errors="coerce"), np.nan)
-        for record in frame[is_censored].to_dict("records"):
-            self.log.add(domain, record, "ORRES", record["ORRES"], "numeric_result",
-                         "result reported as a censored value", "parsed: numeric result missing, censoring kept in STRESC and LLOQ")
-        bad = value.isna() & ~is_censored
-        for record in frame[bad].to_dict("records"):
-            self.log.add(domain, record, "ORRES", record["ORRES"], "numeric_result",
-                         "result is neither a number nor a censored value", "quarantined")
-        frame["VALUE"] = value
-        return self._quarantine(domain, frame, bad, "result not numeric")
+    def step(frame: pd.DataFrame) -> CheckResult:
+        return checks.duplicate_records(frame, key, [c for c in compare if c in frame], describe)
+    return step
 
-    def unit_conversion(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``unit_conversion``: convert to the test's standard unit, logging the factor."""
-        frame = frame.copy()
-        frame["ORRESU"] = frame["ORRESU"].str.strip()
-        tests = self.config["tests"]
-        standard = frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()})
-        divisor = pd.Series(np.nan, index=frame.index)
-        divisor[frame["ORRESU"] == standard] = 1.0
-        for testcd, spec in tests.items():
-            for unit, factor in spec.get("divide", {}).items():
-                divisor[(frame["TESTCD"] == testcd) & (frame["ORRESU"] == unit)] = float(factor)
-        unknown = divisor.isna()
-        for record in frame[unknown].to_dict("records"):
-            self.log.add(domain, record, "ORRESU", record["ORRESU"], "unit_conversion",
-                         f"unit not accepted for {record['TESTCD']} (standard {tests[record['TESTCD']]['unit']})", "quarantined")
-        converted = ~unknown & (divisor != 1.0)
-        for record, factor in zip(frame[converted].to_dict("records"), divisor[converted]):
-            self.log.add(domain, record, "ORRESU", record["ORRESU"], "unit_conversion",
-                         f"{record['TESTCD']} in {record['ORRESU']}", f"converted to {tests[record['TESTCD']]['unit']}: value / {factor:g}")
-        frame["STRESN"] = frame["VALUE"] / divisor
-        frame.loc[converted, "LLOQ"] = frame.loc[converted, "LLOQ"] / divisor[converted]
-        frame.loc[converted, "STRESC"] = frame.loc[converted, "STRESN"].map(lambda v: f"{v:.4g}")
-        return self._quarantine(domain, frame, unknown, "unit not accepted")
 
-    def plausible_range(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``plausible_range``: a result outside the test's physiological range is quarantined."""
-        tests = self.config["tests"]
-        low = frame["TESTCD"].map({t: spec["range"][0] for t, spec in tests.items()}).astype(float)
-        high = frame["TESTCD"].map({t: spec["range"][1] for t, spec in tests.items()}).astype(float)
-        out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
-        for record in frame[out].to_dict("records"):
-            spec = tests[record["TESTCD"]]
-            self.log.add(domain, record, "ORRES", record["ORRES"], "plausible_range",
-                         f"{record['TESTCD']} {record['STRESN']:g} {spec['unit']} outside plausible range {spec['range'][0]}-{spec['range'][1]}",
-                         "quarantined")
-        return self._quarantine(domain, frame, out, "implausible value")
+# --- domains -------------------------------------------------------------------------------
 
-    def duplicate_records(self, domain: str, frame: pd.DataFrame, key: list[str], compare: list[str], what: str) -> pd.DataFrame:
-        """check ``duplicate_records``: one record per ``key`` (for findings: subject, test and visit).
+def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
+    arms = {a["arm"]: a["armcd"] for a in spec.config["arms"]}
+    optional = [c for c in OPTIONAL["DM"] if c in raw]
+    steps = [
+        lambda f: checks.required_value(f, ["SUBJID"]),
+        lambda f: checks.codes(f, "ARM", spec.code_lists("ARM"), set(arms), QUARANTINE),
+        lambda f: checks.codes(f, "SEX", spec.code_lists("SEX"), SEX_TERMS, SET_MISSING),
+        lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=True),
+        lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date),
+        lambda f: checks.numbers(f, "AGE", required=True),
+        *[(lambda f, c=c: checks.numbers(f, c)) for c in optional],
+        _duplicates("DM", ["SITEID", "SEX", "AGE", "RANDDT", "ARM", *optional]),
+    ]
+    frame = run_checks("DM", with_usubjid(raw, spec.config["studyid"]), steps, log)
+    log.summary.append(account_for_records("DM", raw, frame, log))
+    out = pd.DataFrame({
+        "STUDYID": spec.config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"], "SUBJID": frame["SUBJID"].str.strip(),
+        "SITEID": frame["SITEID"], "AGE": frame["AGE"].astype(float), "AGEU": "YEARS", "SEX": frame["SEX"],
+        "DIABDUR": frame["DIABDUR"].astype(float) if "DIABDUR" in frame else np.nan,
+        "ARMCD": frame["ARM"].map(arms), "ARM": frame["ARM"], "RANDDT": frame["RANDDT"],
+        "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
+    })
+    return out.reset_index(drop=True)
 
-        Rule: copies that agree on ``compare`` keep the first (in file order) and quarantine
-        the rest; copies that disagree are all quarantined for the site to resolve.
-        """
-        repeated = frame.duplicated(key, keep=False)
-        if not repeated.any():
-            return frame
-        extra_copy = frame.duplicated(key + compare, keep="first") & repeated
-        copies = frame[repeated]
-        signature = copies[compare[0]].astype(str)
-        for column in compare[1:]:
-            signature = signature + "|" + copies[column].astype(str)
-        conflicting = pd.Series(False, index=frame.index)
-        conflicting[copies.index] = signature.groupby([copies[k] for k in key]).transform("nunique").to_numpy() > 1
-        for record in frame[extra_copy & ~conflicting].to_dict("records"):
-            self.log.add(domain, record, key[-1], record.get("ORRES", record[key[-1]]), "duplicate_records",
-                         f"exact duplicate of an earlier {what(record)} record", "quarantined; first copy kept")
-        for record in frame[conflicting].to_dict("records"):
-            self.log.add(domain, record, key[-1], record.get("ORRES", record[key[-1]]), "duplicate_records",
-                         f"conflicting records for {what(record)}", "quarantined; all copies")
-        return self._quarantine(domain, frame, (extra_copy & ~conflicting) | conflicting, "duplicate record")
 
-    def visit_window(self, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """check ``visit_window``: the assessment's study day lies in its visit's window.
+def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
+    steps = [
+        lambda f: checks.subject_in_dm(f, subjects),
+        lambda f: checks.dates(f, "DSSTDTC", spec.formats(False), with_time=False, required=False),
+        lambda f: checks.after_cut_date(f, "DSSTDTC", spec.cut_date),
+        _duplicates("DS", ["DSDECOD", "DSSTDTC", "DSTERM"]),
+        lambda f: checks.disposition(f),
+    ]
+    frame = run_checks("DS", with_usubjid(raw, spec.config["studyid"]), steps, log)
+    log.summary.append(account_for_records("DS", raw, frame, log))
+    return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
+                         "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"], "DSSTDTC": frame["DSSTDTC"],
+                         "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
-        Study day = date - randomisation date (day 0). A date outside its window is queried;
-        with ``visit_assignment: window`` in the trial config a date that falls inside another
-        visit's window moves the record to that visit, otherwise it stays at its nominal visit.
-        """
-        frame = frame.copy()
-        randdt = frame["USUBJID"].map(self.subjects.set_index("USUBJID")["RANDDT"])
-        day = (pd.to_datetime(frame["DTC"], errors="coerce") - pd.to_datetime(randdt, errors="coerce")).dt.days
-        frame["DY"] = day
-        schedule = {int(v["visitnum"]): (v["day"], v["window"]) for v in self.config["visits"]}
-        target = frame["VISITNUM"].map(lambda n: schedule[n][0])
-        window = frame["VISITNUM"].map(lambda n: schedule[n][1])
-        outside = day.notna() & ((day - target).abs() > window)
-        if not outside.any():
-            return frame
-        by_window = self.config.get("visit_assignment", "nominal") == "window"
-        names = {int(v["visitnum"]): v["avisit"] for v in self.config["visits"]}
-        fits = day[outside].map(lambda d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None))
-        flagged = frame[outside].assign(_FITS=fits).drop_duplicates(["USUBJID", "VISITNUM", "DTC", "SRCFILE"])
-        for record in flagged.to_dict("records"):
-            t, w = schedule[record["VISITNUM"]]
-            elsewhere = record["_FITS"]
-            message = f"{record['VISIT']} on study day {int(record['DY'])}, window {t - w} to {t + w}"
-            if elsewhere is not None and not pd.isna(elsewhere):
-                message += f"; the date lies in the {names[int(elsewhere)]} window"
-            action = (f"moved to {names[int(elsewhere)]} by window" if by_window and elsewhere is not None and not pd.isna(elsewhere)
-                      else "kept at nominal visit") + "; applies to all records of this visit in this file"
-            self.log.add(domain, record, "DTC", record["DTC"], "visit_window", message, action)
-        if by_window:
-            moved = fits.dropna().astype(int)
-            frame.loc[moved.index, "VISITNUM"] = moved
-            frame.loc[moved.index, "VISIT"] = moved.map(names)
-        return frame
 
-    def visit_completeness(self, findings: list[pd.DataFrame], ds: pd.DataFrame, dm: pd.DataFrame) -> None:
-        """check ``visit_completeness``: each visit due by the cut date has data, unless the subject left."""
-        seen = set()
-        for frame in findings:
-            seen.update(zip(frame["USUBJID"], frame["VISITNUM"]))
-        left = ds[ds["DSDECOD"] != "COMPLETED"].set_index("USUBJID")["DSSTDTC"]
-        for record in dm.to_dict("records"):
-            randdt = pd.Timestamp(record["RANDDT"])
-            for visit in self.config["visits"]:
-                due = randdt + pd.Timedelta(days=visit["day"] + visit["window"])
-                if due.date() > self.cut_date or (record["USUBJID"], int(visit["visitnum"])) in seen:
-                    continue
-                if record["USUBJID"] in left.index and (left[record["USUBJID"]] == "" or due >= pd.Timestamp(left[record["USUBJID"]])):
-                    continue  # not expected after discontinuation (already queried under ``disposition``)
-                self.log.add("DM", record, "VISIT", visit["avisit"], "visit_completeness",
-                             f"{visit['avisit']} due by {due.date()} has no assessment", "none: analysed as missing")
+def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
+    steps = [
+        lambda f: checks.subject_in_dm(f, subjects),
+        lambda f: checks.dates(f, "EXSTDTC", spec.formats(True), with_time=True, required=True),
+        lambda f: checks.after_cut_date(f, "EXSTDTC", spec.cut_date),
+        lambda f: checks.numbers(f, "EXSEQ"),
+        lambda f: checks.numbers(f, "EXDOSE"),
+        _duplicates("EX", ["EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"]),
+    ]
+    frame = run_checks("EX", with_usubjid(raw, spec.config["studyid"]), steps, log)
+    log.summary.append(account_for_records("EX", raw, frame, log))
+    return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
+                         "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"], "EXDOSE": frame["EXDOSE"].astype(float),
+                         "EXDOSU": frame["EXDOSU"], "EXSTDTC": frame["EXSTDTC"], "SRCFILE": frame["SRCFILE"],
+                         "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+
+
+def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
+    steps = [
+        lambda f: checks.subject_in_dm(f, subjects),
+        lambda f: checks.dates(f, "AESTDTC", spec.formats(True), with_time=True, required=True),
+        lambda f: checks.dates(f, "AEENDTC", spec.formats(True), with_time=True, required=False),
+        lambda f: checks.after_cut_date(f, "AESTDTC", spec.cut_date),
+        lambda f: checks.after_cut_date(f, "AEENDTC", spec.cut_date, effect=SET_MISSING),
+        lambda f: checks.yes_no(f, "AESER", "Y", "counted as serious until resolved"),
+        _duplicates("AE", ["AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"]),
+    ]
+    frame = run_checks("AE", with_usubjid(raw, spec.config["studyid"]), steps, log)
+    log.summary.append(account_for_records("AE", raw, frame, log))
+    return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"],
+                         "AETERM": frame["AETERM"], "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"],
+                         "AESEV": frame["AESEV"].str.strip().str.upper(), "AESER": frame["AESER"],
+                         "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"], "SRCFILE": frame["SRCFILE"],
+                         "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+
+
+def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series, randdt: pd.Series) -> pd.DataFrame:
+    config = spec.config
+    steps = [
+        lambda f: checks.subject_in_dm(f, subjects),
+        lambda f: checks.visit_label(f, config["visit_labels"], config["visits"]),
+        lambda f: checks.dates(f, "DTC", spec.formats(False), with_time=False, required=False),
+        lambda f: checks.after_cut_date(f, "DTC", spec.cut_date),
+        lambda f: checks.visit_window(f, randdt, config["visits"], config.get("visit_assignment", "nominal")),
+        lambda f: checks.known_test(f, config["tests"]),
+        lambda f: checks.numeric_result(f),
+        lambda f: checks.unit_conversion(f, config["tests"]),
+        lambda f: checks.plausible_range(f, config["tests"]),
+        _duplicates(domain, ["STRESC", "DTC"]),
+    ]
+    frame = run_checks(domain, with_usubjid(raw, config["studyid"]), steps, log)
+    for column in ("VISITNUM", "STRESC", "STRESN", "LLOQ", "DY"):
+        if column not in frame:
+            frame[column] = pd.Series(dtype=float)
+    log.summary.append(account_for_records(domain, raw, frame, log, numeric_of={"ORRES": "STRESN"}))
+    tests, p = config["tests"], domain
+    return pd.DataFrame({
+        "STUDYID": config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
+        f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: s["test"] for t, s in tests.items()}),
+        f"{p}ORRES": frame["ORRES"], f"{p}ORRESU": frame["ORRESU"], f"{p}STRESC": frame["STRESC"],
+        f"{p}STRESN": frame["STRESN"].astype(float), f"{p}STRESU": frame["TESTCD"].map({t: s["unit"] for t, s in tests.items()}),
+        f"{p}LLOQ": frame["LLOQ"].astype(float), "VISITNUM": frame["VISITNUM"].astype("int64"), "VISIT": frame["VISIT"],
+        f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
+    }).reset_index(drop=True)
 
 
 def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clean all domains of one cut. Returns (domains, queries, quarantine, summary)."""
-    cleaner = Cleaner(config, cut_date)
-    out = {"DM": cleaner.clean_dm(tables["DM"])}
-    out["DS"] = cleaner.clean_ds(tables["DS"])
-    out["EX"] = cleaner.clean_ex(tables["EX"])
+    spec = CutSpec(config, cut_date)
+    log = CutLog(spec)
+    out = {"DM": clean_dm(tables["DM"], spec, log)}
+    subjects, randdt = out["DM"]["USUBJID"], out["DM"].set_index("USUBJID")["RANDDT"]
+    out["DS"] = clean_ds(tables["DS"], spec, log, subjects)
+    out["EX"] = clean_ex(tables["EX"], spec, log, subjects)
     for domain in FINDINGS:
-        out[domain] = cleaner.clean_findings(domain, tables[domain]) if len(tables[domain]) else _empty_findings(domain)
-        if not len(tables[domain]):
-            cleaner._count(domain, 0, out[domain])
-    out["AE"] = cleaner.clean_ae(tables["AE"])
-    cleaner.visit_completeness([out[d] for d in FINDINGS], out["DS"], out["DM"])
-    quarantine = pd.DataFrame(cleaner.quarantine, columns=["DOMAIN", "SRCFILE", "SRCROW", "USUBJID", "REASON", "RECORD"])
-    summary = pd.DataFrame(cleaner.summary).set_index("DOMAIN").loc[list(DOMAINS)].reset_index()
-    return out, cleaner.log.frame(), quarantine, summary
-
-
-def _empty_findings(domain: str) -> pd.DataFrame:
-    p = domain
-    columns = ["STUDYID", "DOMAIN", "USUBJID", f"{p}TESTCD", f"{p}TEST", f"{p}ORRES", f"{p}ORRESU", f"{p}STRESC",
-               f"{p}STRESN", f"{p}STRESU", f"{p}LLOQ", "VISITNUM", "VISIT", f"{p}DTC", f"{p}DY", "SRCFILE", "SRCROW"]
-    numeric = {f"{p}STRESN", f"{p}LLOQ", "VISITNUM", f"{p}DY", "SRCROW"}
-    return pd.DataFrame({c: pd.Series(dtype="float64" if c in numeric else str) for c in columns})
+        out[domain] = clean_findings(domain, tables[domain], spec, log, subjects, randdt)
+    out["AE"] = clean_ae(tables["AE"], spec, log, subjects)
+    seen = set()
+    for domain in FINDINGS:
+        seen.update(zip(out[domain]["USUBJID"], out[domain]["VISITNUM"].astype(int)))
+    left = out["DS"][out["DS"]["DSDECOD"] != "COMPLETED"].drop_duplicates("USUBJID").set_index("USUBJID")["DSSTDTC"]
+    dm = out["DM"].assign(VISIT="")
+    for finding in checks.visit_completeness(dm, seen, left, config["visits"], cut_date).findings:
+        log.add_queries("DM", dm, finding)
+    queries = pd.concat(log.queries, ignore_index=True) if log.queries else pd.DataFrame(columns=QUERY_COLUMNS[1:])
+    queries.insert(0, "QUERYID", [f"Q{i:05d}" for i in range(1, len(queries) + 1)])
+    quarantine = (pd.concat(log.quarantined, ignore_index=True) if log.quarantined
+                  else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    summary = pd.DataFrame(log.summary, columns=SUMMARY_COLUMNS).set_index("DOMAIN").loc[list(DOMAINS)].reset_index()
+    return out, queries[QUERY_COLUMNS], quarantine[QUARANTINE_COLUMNS], summary
 
 
 def run_clean(table_paths: list[str], config: dict, cut_date: date, out_paths: list[str], queries_path: str,

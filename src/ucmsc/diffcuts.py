@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ucmsc.domains import FINDINGS
+from ucmsc.domains import DOMAINS, FINDINGS, record_key
 from ucmsc.rounding import format_half_up
 
-RECORD_KEYS = {"DM": ["USUBJID"], "DS": ["USUBJID"], "EX": ["USUBJID", "EXSEQ"], "AE": ["USUBJID", "AETERM", "AESTDTC"]}
-RECORD_KEYS.update({d: ["USUBJID", f"{d}TESTCD", "VISITNUM"] for d in FINDINGS})
+RECORD_KEYS = {domain: record_key(domain) for domain in DOMAINS}
 IGNORED = {"SRCFILE", "SRCROW", "STUDYID", "DOMAIN"}
 ARD_KEYS = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]
 PRINTED_DECIMALS = {"n": 0, "N": 0, "events": 0, "pct": 1, "p": 3, "fisher_p": 3, "p_holm": 3, "p_bh": 3}

@@ -27,6 +27,20 @@ REQUIRED = {
     "AE": ("SUBJID", "AETERM", "AESTDTC", "AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"),
 }
 
+# Variables a source may map besides the required ones; cleaning carries them.
+OPTIONAL = {"DM": ("DIABDUR",), "DS": (), "EX": (), "LB": (), "VS": (), "XP": (), "AE": ()}
+
+# What identifies one record of each clean domain ("--" stands for the findings prefix): the
+# duplicate rule of cleaning and the record matching between cuts both use these keys.
+RECORD_KEYS = {"DM": ("USUBJID",), "DS": ("USUBJID",), "EX": ("USUBJID", "EXSEQ"), "AE": ("USUBJID", "AETERM", "AESTDTC"),
+               **{d: ("USUBJID", "--TESTCD", "VISITNUM") for d in FINDINGS}}
+
+
+def record_key(domain: str) -> list[str]:
+    """RECORD_KEYS of ``domain`` with the findings prefix filled in (LBTESTCD)."""
+    return [k.replace("--", domain) for k in RECORD_KEYS[domain]]
+
+
 SOURCE_COLUMNS = ("SRCFILE", "SRCROW")  # raw file name and 1-based data row: every record traces back
 
 # Labels of the clean (SDTM-like) variables; "--" stands for the findings domain prefix.

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from ucmsc.domains import DOMAINS, FINDINGS, REQUIRED, SOURCE_COLUMNS
-from ucmsc.io import read_raw
+from ucmsc.io import read_raw, sha256_file
+from ucmsc.manifest import check_file, check_rows, load_manifest
 
 
 class MappingError(ValueError):
@@ -48,27 +49,45 @@ def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
         frame = frame.melt(id_vars=id_columns, var_name="TESTCD", value_name="ORRES")
         frame["TESTCD"] = frame["TESTCD"].str.removeprefix("__")
         frame["ORRESU"] = frame["TESTCD"].map({t: spec["unit"] for t, spec in results.items()})
-        frame = frame[frame["ORRES"].str.strip() != ""]  # a blank cell in wide layout is "not done", not a record
+        # a blank cell stays a record: cleaning queries it as a missing result, as it does in long layout
         frame = frame.sort_values(["SRCROW", "TESTCD"], kind="stable").reset_index(drop=True)
     ordered = [c for c in REQUIRED[domain] if c in frame.columns]
     extra = [c for c in frame.columns if c not in ordered and c not in SOURCE_COLUMNS]
     return frame[ordered + extra + list(SOURCE_COLUMNS)]
 
 
-def ingest_cut(raw_dir: str | Path, trial_config: dict) -> tuple[dict[str, pd.DataFrame], list[dict]]:
-    """Read and map every source of one data cut.
+class EmptySourceError(ValueError):
+    """A raw file has no data rows and its config does not say it may be empty."""
 
+
+def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = None) -> tuple[dict[str, pd.DataFrame], list[dict], dict | None]:
+    """Read, check and map every source of one data cut.
+
+    Each file is checked before use: against the cut's manifest when there is one (SHA-256
+    before reading, row count after), and by the reader itself (a truncated or malformed file
+    is an error). A file without data rows stops the cut unless its source says ``may_be_empty``.
     Returns one table per standard domain (empty with the required columns if the trial
-    delivers none) and the metadata of each raw file read (labels, formats, SHA-256).
+    delivers none), the metadata of each raw file read, and the manifest (None without one).
     """
     raw_dir = Path(raw_dir)
+    manifest = load_manifest(raw_dir, cut_date)
     parts: dict[str, list[pd.DataFrame]] = {d: [] for d in DOMAINS}
     metadata = []
     for source in trial_config["sources"]:
-        raw, meta = read_raw(raw_dir / source["file"], encoding=source.get("encoding"))
+        path = raw_dir / source["file"]
+        if manifest is not None and path.is_file():
+            check_file(manifest, source["file"], sha256_file(path), raw_dir)
+        options = {"allow_unterminated_last_line": True} if source.get("allow_unterminated_last_line") else {}
+        raw, meta = read_raw(path, encoding=source.get("encoding"), **options)
+        if manifest is not None:
+            check_rows(manifest, source["file"], meta["rows"], raw_dir)
+        if meta["rows"] == 0 and not source.get("may_be_empty", False):
+            raise EmptySourceError(f"{path}: no data rows (empty or header only); if this delivery may legitimately hold "
+                                   f"no records, set 'may_be_empty: true' for this source in the trial config")
         mapped = map_source(raw, source)
         parts[source["domain"]].append(mapped)
-        meta.update({"domain": source["domain"], "records_mapped": int(len(mapped))})
+        meta.update({"domain": source["domain"], "records_mapped": int(len(mapped)),
+                     "verified_against_manifest": manifest is not None})
         metadata.append(meta)
     tables = {}
     for domain, frames in parts.items():
@@ -79,19 +98,23 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict) -> tuple[dict[str, pd.Da
                 "SRCFILE": pd.Series(dtype=str), "SRCROW": pd.Series(dtype="int64")})
         if domain in FINDINGS and "TESTCD" not in tables[domain]:
             raise MappingError(f"domain {domain}: no test code after mapping")
-    return tables, metadata
+    return tables, metadata, manifest
 
 
 def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], raw_files_path: str, log) -> None:
     """Stage runner: ingest one cut and write one table per domain plus the raw files' metadata."""
-    import json
-
     from ucmsc.io import write_json, write_table
 
-    tables, metadata = ingest_cut(cut_dir, config)
+    cut_dir = Path(cut_dir)
+    tables, metadata, manifest = ingest_cut(cut_dir, config, cut_date=cut_dir.name)
     for domain, path in zip(DOMAINS, table_paths):
         write_table(tables[domain], path)
         log.info("%s: %d records", domain, len(tables[domain]))
-    manifest = Path(cut_dir) / "manifest.json"
-    write_json({"cut_dir": str(cut_dir), "files": metadata,
-                "manifest": json.loads(manifest.read_text()) if manifest.exists() else None}, raw_files_path)
+    configured = {s["file"] for s in config["sources"]}
+    unmapped = sorted(e["name"] for e in (manifest or {}).get("files", []) if e["name"] not in configured)
+    if manifest is None:
+        log.warning("%s: no manifest.json; files were checked by the readers only, their completeness is not verified", cut_dir)
+    if unmapped:
+        log.warning("delivered but not mapped by the trial config (not read): %s", ", ".join(unmapped))
+    write_json({"cut_dir": str(cut_dir), "files": metadata, "manifest": manifest, "manifest_verified": manifest is not None,
+                "unmapped_files": unmapped}, raw_files_path)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-QUERY_COLUMNS = ["QUERYID", "DOMAIN", "FILE", "ROW", "USUBJID", "VARIABLE", "VALUE", "CHECK", "MESSAGE", "ACTION"]
+QUERY_COLUMNS = ["QUERYID", "DOMAIN", "FILE", "ROW", "COLUMN", "USUBJID", "VARIABLE", "VALUE", "CHECK", "MESSAGE", "ACTION"]
 
 
 @dataclass
@@ -16,7 +16,7 @@ class QueryLog:
 
     def add(self, domain, record, variable, value, check, message, action) -> None:
         self.rows.append({
-            "DOMAIN": domain, "FILE": record.get("SRCFILE", ""), "ROW": record.get("SRCROW", ""),
+            "DOMAIN": domain, "FILE": record.get("SRCFILE", ""), "ROW": record.get("SRCROW", ""), "COLUMN": "",
             "USUBJID": record.get("USUBJID", ""), "VARIABLE": variable, "VALUE": "" if value is None else str(value),
             "CHECK": check, "MESSAGE": message, "ACTION": action,
         })

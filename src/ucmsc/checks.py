@@ -1,0 +1,371 @@
+"""Record checks: small pure functions. A frame of mapped records and the check's spec go in;
+a ``CheckResult`` comes out: the records found, what is said about them, what is done, and
+the corrected columns. Nothing here logs, drops or mutates; ``ucmsc.clean`` applies results.
+
+Frames hold the standard variables as text plus SRCFILE/SRCROW (see ``ucmsc.ingest``). Each
+check's name is the ``CHECK`` column of ``queries.csv``; the README's check table lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+QUARANTINE = "quarantine"  # the record leaves the data (to quarantine.csv)
+SET_MISSING = "set_missing"  # the record stays; the value is set missing (the result's updates do it)
+NOTE = "note"  # the record and its (possibly corrected) value stay; the query informs
+
+CENSORED = re.compile(r"^\s*([<>]=?)\s*([0-9]*\.?[0-9]+)\s*$")
+
+
+@dataclass
+class Finding:
+    """Records (a boolean mask over the frame) that share one problem, and what happens to them."""
+
+    check: str
+    rows: pd.Series
+    variable: str
+    message: str | pd.Series
+    action: str  # the ACTION text of queries.csv
+    effect: str  # QUARANTINE, SET_MISSING or NOTE
+    value: pd.Series | None = None  # the value shown in the query; default: the variable's raw text
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    updates: dict[str, pd.Series] = field(default_factory=dict)  # corrected columns (full length)
+
+    def found(self, check, rows, variable, message, action, effect, value=None) -> None:
+        if rows.any():
+            self.findings.append(Finding(check, rows, variable, message, action, effect, value))
+
+
+def _blank(text: pd.Series) -> pd.Series:
+    return text.fillna("").astype(str).str.strip() == ""
+
+
+def cell_text(value) -> str:
+    """One cell as text: '' for missing, 2.0 as '2'; to compare or show values of any type."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.apply(lambda column: column.map(cell_text))
+
+
+def _by_file(frame: pd.DataFrame, per_file: dict, compute: Callable[[pd.Series, object], pd.Series],
+             column: str, fill) -> pd.Series:
+    """Apply ``compute(values, setting)`` file by file (each raw file has its own format or code list)."""
+    out = pd.Series(fill, index=frame.index, dtype=object)
+    for file, rows in frame.groupby("SRCFILE", sort=False).groups.items():
+        out.loc[rows] = compute(frame.loc[rows, column], per_file.get(file))
+    return out
+
+
+# --- values present and parseable ------------------------------------------------------
+
+def required_value(frame: pd.DataFrame, columns: list[str]) -> CheckResult:
+    """``required_value``: a record without its identifying value cannot be used."""
+    result = CheckResult()
+    for column in columns:
+        result.found("required_value", _blank(frame[column]), column, f"{column} is missing", "quarantined", QUARANTINE)
+    return result
+
+
+def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
+    """Text -> datetime64 by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside 1900-2100.
+
+    Each distinct value is parsed once, so a million records with a few thousand dates stay fast.
+    """
+    stripped = text.fillna("").astype(str).str.strip()
+    lookup = {}
+    for value in pd.unique(stripped):
+        try:
+            when = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            when = None
+        lookup[value] = when if when is not None and 1900 <= when.year <= 2100 and when.tzinfo is None else None
+    return pd.to_datetime(stripped.map(lookup), errors="coerce").astype("datetime64[ns]")
+
+
+def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with_time: bool, required: bool) -> CheckResult:
+    """``dates``: parse ``column`` by each file's format into ISO 8601 text (blank where missing).
+
+    A required date that is missing or does not parse quarantines the record; an optional one is set missing.
+    """
+    parsed = pd.to_datetime(_by_file(frame, formats, parse_datetimes, column, pd.NaT)).astype("datetime64[ns]")
+    blank = _blank(frame[column])
+    bad = parsed.isna() & ~blank
+    result = CheckResult(updates={column: parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")})
+    result.found("dates", bad, column, f"{column} is not a valid date", "quarantined" if required else "set to missing; record kept",
+                 QUARANTINE if required else SET_MISSING)
+    if required:
+        result.found("required_value", blank, column, f"{column} is missing", "quarantined", QUARANTINE)
+    return result
+
+
+def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str = QUARANTINE) -> CheckResult:
+    """``after_cut_date``: a record dated after the cut date cannot belong to this cut.
+
+    ``column`` holds clean ISO 8601 text. The record is quarantined, or (for an end date) the date is set missing.
+    """
+    day = pd.to_datetime(frame[column].str.slice(0, 10), errors="coerce")
+    late = day.notna() & (day > pd.Timestamp(cut_date))
+    result = CheckResult()
+    if effect == SET_MISSING:
+        result.updates[column] = frame[column].where(~late, "")
+        action = "set to missing (not yet known at the cut date); record kept"
+    else:
+        action = "quarantined; not analysed in this cut"
+    result.found("after_cut_date", late, column, f"{column} is after the cut date {cut_date.isoformat()}", action, effect)
+    return result
+
+
+def numbers(frame: pd.DataFrame, column: str, required: bool = False) -> CheckResult:
+    """``numeric_result``: a numeric variable (age, dose, duration) parses as a finite number; otherwise set missing.
+
+    A blank optional value is simply missing; a blank required one is queried.
+    """
+    text = frame[column].fillna("").astype(str).str.strip()
+    value = pd.to_numeric(text, errors="coerce")
+    value = value.where(np.isfinite(value))
+    blank = text == ""
+    result = CheckResult(updates={column: value})
+    result.found("numeric_result", value.isna() & ~blank, column, f"{column} is not a number", "set to missing; record kept",
+                 SET_MISSING)
+    if required:
+        result.found("required_value", blank, column, f"{column} is missing", "kept; value missing", NOTE)
+    return result
+
+
+def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed: set[str] | None, unknown: str) -> CheckResult:
+    """``codes``: decode ``column`` through each file's code list (raw code -> standard value).
+
+    Without a code list the stripped raw value is taken as the standard value. A value that is not in
+    the code list, or not in ``allowed``, is quarantined (``unknown=QUARANTINE``) or set missing.
+    """
+    def decode(values: pd.Series, code_list) -> pd.Series:
+        stripped = values.fillna("").astype(str).str.strip()
+        return stripped.map({str(k): str(v) for k, v in code_list.items()}) if code_list else stripped
+
+    decoded = _by_file(frame, code_lists, decode, column, None).fillna("").astype(str)
+    bad = decoded == ""
+    if allowed is not None:
+        bad |= ~decoded.isin(allowed)
+    listed = sorted(allowed) if allowed is not None else None
+    message = (frame[column].fillna("").astype(str).map(lambda v: f"{column} '{v}' is not in the code list"
+                                                        + (f" ({', '.join(listed)})" if listed else "")))
+    result = CheckResult(updates={column: decoded.where(~bad, "")})
+    result.found("codes", bad, column, message, "quarantined" if unknown == QUARANTINE else "set to missing; record kept", unknown)
+    return result
+
+
+def yes_no(frame: pd.DataFrame, column: str, unknown_as: str, consequence: str) -> CheckResult:
+    """``codes``: a Y/N variable; anything else takes ``unknown_as`` (a conservative reading) and is queried."""
+    text = frame[column].fillna("").astype(str).str.strip().str.upper()
+    bad = ~text.isin(["Y", "N"])
+    result = CheckResult(updates={column: text.where(~bad, unknown_as)})
+    result.found("codes", bad, column, f"{column} is not Y or N", f"kept; {consequence}", NOTE)
+    return result
+
+
+# --- subjects and duplicates -------------------------------------------------------------
+
+def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series) -> CheckResult:
+    """``subject_in_dm``: every record belongs to a subject randomised in DM (in this cut)."""
+    result = CheckResult()
+    result.found("subject_in_dm", ~frame["USUBJID"].isin(subjects), "USUBJID", "subject not in DM (not randomised in this cut)",
+                 "quarantined", QUARANTINE)
+    return result
+
+
+def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str], what: Callable[[pd.DataFrame], pd.Series]) -> CheckResult:
+    """``duplicate_records``: one record per ``key``. The same rule for every domain:
+
+    copies that agree on every ``compare`` variable keep the first (in file order) and quarantine the
+    rest; copies that disagree are all quarantined for the site to resolve.
+    """
+    result = CheckResult()
+    repeated = frame.duplicated(key, keep=False)
+    if not repeated.any():
+        return result
+    copies = frame[repeated]
+    signature = as_text(copies[compare]).agg("|".join, axis=1)
+    conflicting = pd.Series(False, index=frame.index)
+    conflicting[copies.index] = signature.groupby(list(as_text(copies[key]).to_dict("series").values())).transform("nunique").to_numpy() > 1
+    extra_copy = frame.duplicated(key + compare, keep="first") & repeated & ~conflicting
+    label = what(copies)
+    variable = key[-1]
+    result.found("duplicate_records", extra_copy, variable, "exact duplicate of an earlier " + label + " record",
+                 "quarantined; first copy kept", QUARANTINE)
+    result.found("duplicate_records", conflicting, variable, "conflicting records for " + label, "quarantined; all copies", QUARANTINE)
+    return result
+
+
+# --- findings ----------------------------------------------------------------------------
+
+def visit_label(frame: pd.DataFrame, labels: dict, visits: list[dict]) -> CheckResult:
+    """``visit_label``: the site's visit name (or a week number) maps to a scheduled visit."""
+    scheduled = {int(v["visitnum"]): v["avisit"] for v in visits}
+    text = frame["VISIT"].fillna("").astype(str).str.strip().str.upper()
+    number = text.map({str(k).strip().upper(): int(v) for k, v in labels.items()})
+    as_week = pd.to_numeric(text, errors="coerce")
+    number = number.where(number.notna(), as_week.where(as_week.isin(list(scheduled))))
+    unknown = number.isna()
+    result = CheckResult(updates={"VISITNUM": number, "VISIT": number.map(scheduled).fillna(frame["VISIT"])})
+    result.found("visit_label", unknown, "VISIT", "visit is not in the schedule", "quarantined", QUARANTINE, frame["VISIT"])
+    return result
+
+
+def visit_window(frame: pd.DataFrame, randdt: pd.Series, visits: list[dict], assignment: str) -> CheckResult:
+    """``visit_window``: the assessment's study day lies in its visit's window.
+
+    Study day = date - randomisation date (day 0). A date outside its window is queried once per
+    subject, visit, date and file; with ``assignment == "window"`` a date inside another visit's
+    window moves the record there, otherwise it stays at its nominal visit.
+    """
+    day = (pd.to_datetime(frame["DTC"], errors="coerce") - pd.to_datetime(frame["USUBJID"].map(randdt), errors="coerce")).dt.days
+    result = CheckResult(updates={"DY": day})
+    schedule = {int(v["visitnum"]): (v["day"], v["window"]) for v in visits}
+    names = {int(v["visitnum"]): v["avisit"] for v in visits}
+    target = frame["VISITNUM"].map(lambda n: schedule[int(n)][0])
+    window = frame["VISITNUM"].map(lambda n: schedule[int(n)][1])
+    outside = day.notna() & ((day - target).abs() > window)
+    if not outside.any():
+        return result
+    fits = day[outside].map(lambda d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None))
+    fits = fits.reindex(frame.index)
+    first = outside & ~frame[["USUBJID", "VISITNUM", "DTC", "SRCFILE"]].duplicated()
+    by_window = assignment == "window"
+
+    def message(i) -> str:
+        t, w = schedule[int(frame.at[i, "VISITNUM"])]
+        text = f"{names[int(frame.at[i, 'VISITNUM'])]} on study day {int(day[i])}, window {t - w} to {t + w}"
+        return text + (f"; the date lies in the {names[int(fits[i])]} window" if pd.notna(fits[i]) else "")
+
+    def action(i) -> str:
+        moved = by_window and pd.notna(fits[i])
+        return (f"moved to {names[int(fits[i])]} by window" if moved else "kept at nominal visit") + \
+            "; applies to all records of this visit in this file"
+
+    index = frame.index[first]
+    result.found("visit_window", first, "DTC", pd.Series([message(i) for i in index], index=index, dtype=object),
+                 pd.Series([action(i) for i in index], index=index, dtype=object), NOTE)
+    if by_window:
+        moved = fits[outside].dropna().astype(int)
+        visitnum = frame["VISITNUM"].copy()
+        visitnum.loc[moved.index] = moved
+        result.updates.update({"VISITNUM": visitnum, "VISIT": visitnum.map(names)})
+    return result
+
+
+def known_test(frame: pd.DataFrame, tests: dict) -> CheckResult:
+    """``codes``: the test code is one the trial config defines."""
+    code = frame["TESTCD"].fillna("").astype(str).str.strip().str.upper()
+    result = CheckResult(updates={"TESTCD": code})
+    result.found("codes", ~code.isin(list(tests)), "TESTCD", "test code not defined in the trial config", "quarantined", QUARANTINE,
+                 frame["TESTCD"])
+    return result
+
+
+def numeric_result(frame: pd.DataFrame) -> CheckResult:
+    """``numeric_result``: results parse as numbers; '<x' and '>x' keep their censoring; a blank result is no result."""
+    text = frame["ORRES"].fillna("").astype(str).str.strip()
+    value = pd.to_numeric(text, errors="coerce")
+    value = value.where(np.isfinite(value))
+    censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
+    is_censored = value.isna() & censored[0].notna()
+    below = is_censored & censored[0].fillna("").str.startswith("<")
+    blank = text == ""
+    result = CheckResult(updates={"STRESC": text, "VALUE": value,
+                                  "LLOQ": pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"), np.nan),
+                                                    index=frame.index)})
+    result.found("numeric_result", is_censored, "ORRES", "result reported as a censored value",
+                 "parsed: numeric result missing, censoring kept in STRESC and LLOQ", NOTE)
+    result.found("numeric_result", value.isna() & ~is_censored & ~blank, "ORRES", "result is neither a number nor a censored value",
+                 "quarantined", QUARANTINE)
+    result.found("required_value", blank, "ORRES", "result is missing (not done?)", "quarantined", QUARANTINE)
+    return result
+
+
+def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
+    """``unit_conversion``: convert to the test's standard unit by the configured divisor, logging the factor."""
+    unit = frame["ORRESU"].fillna("").astype(str).str.strip()
+    standard = frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()})
+    divisor = pd.Series(np.where(unit == standard, 1.0, np.nan), index=frame.index)
+    for testcd, spec in tests.items():
+        for other, factor in spec.get("divide", {}).items():
+            divisor[(frame["TESTCD"] == testcd) & (unit == other)] = float(factor)
+    unknown = divisor.isna()
+    converted = ~unknown & (divisor != 1.0)
+    stresn = frame["VALUE"] / divisor
+    lloq = frame["LLOQ"].where(~converted, frame["LLOQ"] / divisor)
+    stresc = frame["STRESC"].copy()
+    number = converted & frame["VALUE"].notna()
+    stresc[number] = stresn[number].map(lambda v: f"{v:.4g}")
+    censored = frame["STRESC"].str.extract(CENSORED)  # '<x' and '>x' keep their sign, with the limit converted
+    limit = pd.to_numeric(censored[1], errors="coerce") / divisor
+    text = converted & frame["VALUE"].isna() & censored[0].notna()
+    if text.any():
+        stresc[text] = censored.loc[text, 0] + limit[text].map(lambda v: f"{v:.4g}").astype(str)
+    result = CheckResult(updates={"ORRESU": unit, "STRESN": stresn, "LLOQ": lloq, "STRESC": stresc})
+    result.found("unit_conversion", unknown, "ORRESU",
+                 frame["TESTCD"].map(lambda t: f"unit not accepted for {t} (standard {tests[t]['unit']})"), "quarantined", QUARANTINE)
+    result.found("unit_conversion", converted, "ORRESU", frame["TESTCD"] + " in " + unit,
+                 frame["TESTCD"].map(lambda t: f"converted to {tests[t]['unit']}: value / ") + divisor.map(lambda f: f"{f:g}"), NOTE)
+    return result
+
+
+def plausible_range(frame: pd.DataFrame, tests: dict) -> CheckResult:
+    """``plausible_range``: a result outside the test's physiological range is quarantined."""
+    low = frame["TESTCD"].map({t: spec["range"][0] for t, spec in tests.items()}).astype(float)
+    high = frame["TESTCD"].map({t: spec["range"][1] for t, spec in tests.items()}).astype(float)
+    out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
+    message = pd.Series([f"{t} {v:g} {tests[t]['unit']} outside plausible range {lo:g}-{hi:g}"
+                         for t, v, lo, hi in zip(frame.loc[out, "TESTCD"], frame.loc[out, "STRESN"], low[out], high[out])],
+                        index=frame.index[out], dtype=object)
+    result = CheckResult()
+    result.found("plausible_range", out, "ORRES", message, "quarantined", QUARANTINE)
+    return result
+
+
+# --- checks over a whole cut (queries only) ----------------------------------------------
+
+def visit_completeness(dm: pd.DataFrame, seen: set, left: pd.Series, visits: list[dict], cut_date: date) -> CheckResult:
+    """``visit_completeness``: each visit due by the cut date has an assessment, unless the subject left before it.
+
+    ``seen``: (USUBJID, VISITNUM) pairs with any finding; ``left``: USUBJID -> date of leaving ('' if unknown).
+    One query per subject and missing visit, on the subject's DM record.
+    """
+    randdt = pd.to_datetime(dm["RANDDT"], errors="coerce")
+    gone = dm["USUBJID"].map(left)
+    result = CheckResult()
+    for visit in visits:  # one finding per visit: a subject can miss several
+        due = randdt + pd.Timedelta(days=visit["day"] + visit["window"])
+        visitn = int(visit["visitnum"])
+        has = pd.Series([(s, visitn) in seen for s in dm["USUBJID"]], index=dm.index)
+        not_expected = gone.notna() & ((gone == "") | (due >= pd.to_datetime(gone, errors="coerce")))
+        missing = randdt.notna() & (due <= pd.Timestamp(cut_date)) & ~has & ~not_expected
+        message = f"{visit['avisit']} due by " + due.dt.strftime("%Y-%m-%d") + " has no assessment"
+        result.found("visit_completeness", missing, "VISIT", message, "none: analysed as missing", NOTE,
+                     pd.Series(visit["avisit"], index=dm.index))
+    return result
+
+
+def disposition(ds: pd.DataFrame) -> CheckResult:
+    """``disposition``: a discontinuation is logged; later visits are not expected."""
+    result = CheckResult()
+    left = ds["DSDECOD"].str.upper() != "COMPLETED"
+    message = "subject discontinued on " + ds["DSSTDTC"].astype(str) + ": " + ds["DSTERM"].astype(str)
+    result.found("disposition", left, "DSDECOD", message, "kept; later visits not expected", NOTE)
+    return result
