@@ -107,15 +107,50 @@ def _atomic_path(path: Path) -> Path:
     return Path(tmp)
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula (OWASP, "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe; numbers are untouched.
+
+    A cell that already begins with an apostrophe gets one more, so ``restore_formulas`` undoes this exactly.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+            continue
+        text = out[column]
+        risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_TRIGGERS + ("'",)))
+        if risky.any():
+            out[column] = text.astype(object).where(~risky, "'" + text[risky].astype(str))
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo ``neutralise_formulas`` on a table read back from CSV."""
+    for column in frame.columns:
+        text = frame[column]
+        if pd.api.types.is_numeric_dtype(text) or pd.api.types.is_bool_dtype(text):
+            continue
+        quoted = text.map(lambda v: isinstance(v, str) and v.startswith("'"))
+        if quoted.any():
+            frame[column] = text.astype(object).where(~quoted, text[quoted].str.slice(1))
+    return frame
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible."""
+    """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible.
+
+    CSV files are opened by people in spreadsheets: their text cells are neutralised (``neutralise_formulas``).
+    """
     path = Path(path)
     tmp = _atomic_path(path)
     try:
         if path.suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False, lineterminator="\n")
+            neutralise_formulas(frame).to_csv(tmp, index=False, lineterminator="\n")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -126,7 +161,8 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns})
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns})
+    return restore_formulas(frame)
 
 
 def write_json(data: Any, path: str | Path) -> None:
