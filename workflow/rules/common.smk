@@ -7,18 +7,18 @@ from snakemake.utils import validate
 
 from ucmsc.domains import DOMAINS
 from ucmsc.stages import stage_config, stage_files
+from ucmsc.validate import check_config, check_trial_config
 
+# Schema first, then what a schema cannot express (ucmsc.validate): a wrong config stops here, before any job.
 validate(config, "../schemas/config.schema.yaml")
+check_config(config, " + ".join(map(str, workflow.configfiles)) or "--config")
 
 TRIAL_CONFIG = {}
 for _trial, _entry in config["trials"].items():
     with open(_entry["config"], encoding="utf-8") as _handle:
         TRIAL_CONFIG[_trial] = yaml.safe_load(_handle)
     validate(TRIAL_CONFIG[_trial], "../schemas/trial.schema.yaml")
-    if TRIAL_CONFIG[_trial]["trial"] != _trial:
-        raise ValueError(
-            f"{_entry['config']}: trial id '{TRIAL_CONFIG[_trial]['trial']}' differs from config key '{_trial}'"
-        )
+    check_trial_config(TRIAL_CONFIG[_trial], _entry["config"], trial_id=_trial)
 
 # Track the project's own package sources when they sit beside the workflow (an editable
 # install); otherwise the installed package's files.

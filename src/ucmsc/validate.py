@@ -1,0 +1,318 @@
+"""Checks of the workflow and trial configs that their JSON schemas cannot express.
+
+The workflow runs them at parse time, right after the schema validation, so a wrong config
+stops it before any job. The ``*_problems`` functions take schema-valid dicts and return every
+problem as "key: what is wrong"; ``check_*`` raise one ConfigError listing all problems of a
+file, one per line, each prefixed with the file. No pandas: the Snakefile imports this module.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from ucmsc.domains import FINDINGS, REQUIRED
+from ucmsc.manifest import ManifestError, load_manifest
+from ucmsc.paramcodes import DERIVED_INPUTS, DERIVED_PARAMS, RESPONDERS, SUBJECT_INPUTS
+
+WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
+PLAN_LISTS = ("continuous", "mmrm", "gee", "shift", "figure_parameters", "adsl_baseline")
+# Multiplicity family analysis (an ANALYSIS_ID of ucmsc.analyze with between-arm P-values per
+# parameter) -> the plan list whose parameters it analyses.
+FAMILY_ANALYSES = {"BASELINE": "continuous", "CONT": "continuous", "ANCOVA": "continuous", "MMRM": "mmrm",
+                   "GEE": "gee", "RESP": "responder"}
+_CUT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ConfigError(ValueError):
+    """A config file is inconsistent; the message names the file and key of every problem, one per line."""
+
+
+def check_config(config: dict, path: str | Path, root: str | Path = ".") -> None:
+    """Raise ConfigError listing every problem of the workflow config (``path`` names it in the message)."""
+    _raise_if_any(config_problems(config, root), path)
+
+
+def check_trial_config(trial: dict, path: str | Path, trial_id: str | None = None) -> None:
+    """Raise ConfigError listing every problem of one trial config (``path`` names it in the message)."""
+    _raise_if_any(trial_config_problems(trial, trial_id), path)
+
+
+def _raise_if_any(problems: list[str], path: str | Path) -> None:
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+# --- workflow config (config/config.yaml) ---------------------------------------------
+
+def config_problems(config: dict, root: str | Path = ".") -> list[str]:
+    """Files and folders exist; cuts are calendar dates, listed once, oldest first; each cut's manifest loads.
+
+    Relative paths are taken from ``root`` (the workflow's working directory).
+    """
+    root = Path(root)
+    problems = []
+    for key in ("ae_dictionary", "published_numbers"):
+        if not (root / config[key]).is_file():
+            problems.append(f"{key}: file {config[key]} not found")
+    for trial, entry in config["trials"].items():
+        key = f"trials.{trial}"
+        if not (root / entry["config"]).is_file():
+            problems.append(f"{key}.config: file {entry['config']} not found")
+        datacuts_found = (root / entry["datacuts"]).is_dir()
+        if not datacuts_found:
+            problems.append(f"{key}.datacuts: folder {entry['datacuts']} not found")
+        problems += _cut_problems(entry["cuts"], key, root / entry["datacuts"] if datacuts_found else None)
+    return problems
+
+
+def _cut_problems(cuts: list[str], key: str, datacuts: Path | None) -> list[str]:
+    problems = []
+    position: dict[str, int] = {}
+    latest: tuple[date, str] | None = None
+    for i, cut in enumerate(cuts):
+        where = f"{key}.cuts[{i}]"
+        if cut in position:
+            problems.append(f"{where}: {cut} is already listed as cuts[{position[cut]}]")
+            continue
+        position[cut] = i
+        when = _cut_date(cut)
+        if when is None:
+            problems.append(f"{where}: '{cut}' is not a calendar date YYYY-MM-DD "
+                            "(the cut folder is named by its cut date)")
+        elif latest is not None and when < latest[0]:
+            problems.append(f"{where}: {cut} is listed after the later cut {latest[1]}; list cuts oldest first "
+                            "(each cut is compared with the one before it)")
+        else:
+            latest = (when, cut)
+        if datacuts is None:
+            continue
+        if not (datacuts / cut).is_dir():
+            problems.append(f"{where}: cut folder {datacuts / cut} not found")
+            continue
+        try:
+            load_manifest(datacuts / cut, cut_date=cut)
+        except ManifestError as error:
+            problems.append(f"{where}: manifest of cut {cut} is invalid: {error}")
+    return problems
+
+
+def _cut_date(cut: str) -> date | None:
+    if not _CUT_NAME.match(cut):
+        return None
+    try:
+        return date.fromisoformat(cut)
+    except ValueError:  # e.g. 2017-02-30
+        return None
+
+
+# --- trial config (config/trials/<trial>.yaml) ------------------------------------------
+
+def trial_config_problems(trial: dict, trial_id: str | None = None) -> list[str]:
+    """Every inconsistency of a schema-valid trial config; ``trial_id`` is its key in the workflow config."""
+    problems = []
+    if trial_id is not None and trial["trial"] != trial_id:
+        problems.append(f"trial: '{trial['trial']}' differs from the trial's key '{trial_id}' in the workflow config")
+    return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial["tests"])
+            + _source_problems(trial) + _analysis_problems(trial))
+
+
+def _repeats(items: list[dict], field: str, key: str) -> list[str]:
+    first: dict = {}
+    problems = []
+    for i, item in enumerate(items):
+        value = item[field]
+        if value in first:
+            problems.append(f"{key}[{i}].{field}: {value!r} is already the {field} of {key}[{first[value]}]")
+        first.setdefault(value, i)
+    return problems
+
+
+def _arm_problems(arms: list[dict]) -> list[str]:
+    problems = _repeats(arms, "arm", "arms") + _repeats(arms, "armcd", "arms")
+    if not any(arm["active"] for arm in arms):
+        problems.append("arms: no active arm (active: true)")
+    if all(arm["active"] for arm in arms):
+        problems.append("arms: no control arm (active: false)")
+    return problems
+
+
+def _visit_problems(trial: dict) -> list[str]:
+    visits = trial["visits"]
+    problems = _repeats(visits, "visitnum", "visits") + _repeats(visits, "avisit", "visits")
+    weeks = {visit["visitnum"] for visit in visits}
+    if 0 not in weeks:
+        problems.append("visits: no baseline visit (visitnum: 0); baseline and change from baseline are taken at "
+                        "week 0")
+    by_week = sorted(enumerate(visits), key=lambda item: item[1]["visitnum"])
+    by_window = trial.get("visit_assignment", "nominal") == "window"
+    for (_, before), (i, after) in zip(by_week, by_week[1:]):
+        if after["visitnum"] == before["visitnum"]:
+            continue  # reported as a repeat
+        if after["day"] <= before["day"]:
+            problems.append(f"visits[{i}].day: {after['avisit']} is on day {after['day']}, not after "
+                            f"{before['avisit']} on day {before['day']}")
+        elif by_window and after["day"] - after["window"] <= before["day"] + before["window"]:
+            problems.append(f"visits[{i}].window: with visit_assignment: window, the windows of {before['avisit']} "
+                            f"(days {_span(before)}) and {after['avisit']} (days {_span(after)}) overlap")
+    shown = ", ".join(str(week) for week in sorted(weeks))
+    normalised: dict[str, tuple[str, int]] = {}  # the cleaning compares labels upper-cased and stripped
+    for label, week in trial["visit_labels"].items():
+        if week not in weeks:
+            problems.append(f"visit_labels[{label!r}]: week {week} is not a scheduled visit (visits: weeks {shown})")
+        same = normalised.setdefault(str(label).strip().upper(), (label, week))
+        if same[1] != week:
+            problems.append(f"visit_labels[{label!r}]: maps to week {week} but {same[0]!r}, the same label once case "
+                            f"and spaces are ignored, maps to week {same[1]}")
+    return problems
+
+
+def _span(visit: dict) -> str:
+    return f"{visit['day'] - visit['window']} to {visit['day'] + visit['window']}"
+
+
+def _interval_problem(bounds: list[float]) -> str | None:
+    low, high = bounds
+    if low > high:
+        return f"lower bound {low:g} is above upper bound {high:g}"
+    if low == high:
+        return f"lower and upper bound are both {low:g}"
+    return None
+
+
+def _test_problems(tests: dict) -> list[str]:
+    problems = []
+    for code, spec in tests.items():
+        key = f"tests.{code}"
+        if code != code.strip().upper():
+            problems.append(f"{key}: test codes must be upper case without spaces (raw codes are upper-cased "
+                            "before they are looked up)")
+        plausible = _interval_problem(spec["range"])
+        if plausible:
+            problems.append(f"{key}.range: {plausible}")
+        normal = spec.get("normal")
+        if normal is None:
+            pass
+        elif reference := _interval_problem(normal):
+            problems.append(f"{key}.normal: {reference}")
+        elif not plausible and not _inside(normal, spec["range"]):
+            problems.append(f"{key}.normal: reference range {normal[0]:g}-{normal[1]:g} is not inside the plausible "
+                            f"range {spec['range'][0]:g}-{spec['range'][1]:g}")
+        if spec["unit"] in spec.get("divide", {}):
+            problems.append(f"{key}.divide: lists the standard unit {spec['unit']}, whose results are not converted")
+    return problems
+
+
+def _inside(normal: list[float], plausible: list[float]) -> bool:
+    """The reference range lies in the plausible one; a reference lower limit of 0 means none (e.g. D-dimer < 0.55)."""
+    low_ok = normal[0] >= plausible[0] or normal[0] == 0
+    return low_ok and plausible[0] < normal[1] <= plausible[1]
+
+
+def _source_problems(trial: dict) -> list[str]:
+    tests = trial["tests"]
+    arm_names = [arm["arm"] for arm in trial["arms"]]
+    problems = []
+    first: dict[str, int] = {}
+    for i, source in enumerate(trial["sources"]):
+        key, file, domain = f"sources[{i}]", source["file"], source["domain"]
+        if file in first:
+            problems.append(f"{key}.file: {file} is already listed as sources[{first[file]}]")
+        first.setdefault(file, i)
+        columns, results = source["columns"], source.get("results", {})
+        if results and domain not in FINDINGS:
+            problems.append(f"{key}.results: a wide layout is for findings sources ({', '.join(FINDINGS)}), "
+                            f"not {domain}")
+        missing = [v for v in REQUIRED[domain] if v not in columns and not (results and v in WIDE_LAYOUT_VARIABLES)]
+        if missing:
+            problems.append(f"{key}.columns: {file} maps no raw column to {', '.join(missing)}, which domain "
+                            f"{domain} requires")
+        for variable, codes in source.get("codes", {}).items():
+            if variable not in columns:
+                problems.append(f"{key}.codes.{variable}: {variable} is not a mapped standard variable of {file} "
+                                f"(columns: {', '.join(columns)})")
+            elif variable == "ARM":
+                problems += [f"{key}.codes.ARM: code {raw!r} gives {arm!r}, which is not an arm (arms: "
+                             f"{', '.join(arm_names)})" for raw, arm in codes.items() if arm not in arm_names]
+        for code, spec in results.items():
+            if code not in tests:
+                problems.append(f"{key}.results.{code}: {code} is not a configured test (tests:)")
+            elif spec["unit"] != tests[code]["unit"] and spec["unit"] not in tests[code].get("divide", {}):
+                problems.append(f"{key}.results.{code}.unit: {spec['unit']} is neither {code}'s standard unit "
+                                f"{tests[code]['unit']} nor one of its divide: units")
+    if not any(source["domain"] == "DM" for source in trial["sources"]):
+        problems.append("sources: no DM source (the randomised subjects and their arms)")
+    return problems
+
+
+def _analysis_problems(trial: dict) -> list[str]:
+    tests, plan = trial["tests"], trial["analysis"]
+    weeks = {visit["visitnum"] for visit in trial["visits"]}
+    named = [(f"analysis.{name}", list(plan.get(name, []))) for name in PLAN_LISTS]
+    named += [("analysis.responder", list(plan.get("responder", {}))),
+              ("analysis.grade_shift", list(plan.get("grade_shift", {})))]
+    named += [(f"analysis.families.{family}.params", spec["params"])
+              for family, spec in plan.get("families", {}).items()]
+    problems = []
+    explained: set[str] = set()  # a derived parameter's missing inputs are reported where it is first named
+    for key, params in named:
+        dict_keyed = key in ("analysis.responder", "analysis.grade_shift")
+        seen = set()
+        for i, param in enumerate(params):
+            where = f"{key}.{param}" if dict_keyed else f"{key}[{i}]"
+            if param in seen:
+                problems.append(f"{where}: {param} is listed twice")
+                continue
+            seen.add(param)
+            if param not in tests and param not in DERIVED_INPUTS:
+                problems.append(f"{where}: {param} is neither a configured test (tests:) nor a derived parameter "
+                                f"({', '.join(DERIVED_PARAMS)})")
+                continue
+            absent = _missing_inputs(param, tests)
+            if absent and param not in explained:
+                explained.add(param)
+                verb = "is not a configured test" if len(absent) == 1 else "are not configured tests"
+                problems.append(f"{where}: {param} is derived from {', '.join(DERIVED_INPUTS[param])}, but "
+                                f"{', '.join(absent)} {verb}")
+            problems += _usage_problems(key, where, param, plan, tests, weeks)
+    for family, spec in plan.get("families", {}).items():
+        if spec["analysis"] not in FAMILY_ANALYSES:
+            problems.append(f"analysis.families.{family}.analysis: '{spec['analysis']}' is not an analysis with "
+                            f"between-arm P-values per parameter ({', '.join(FAMILY_ANALYSES)})")
+            continue
+        source = FAMILY_ANALYSES[spec["analysis"]]
+        planned = plan.get(source, [])
+        problems += [f"analysis.families.{family}.params[{i}]: {param} is not in analysis.{source}, so "
+                     f"{spec['analysis']} gives it no P-value"
+                     for i, param in enumerate(spec["params"])
+                     if param not in planned and (param in tests or param in DERIVED_INPUTS)]
+    return problems
+
+
+def _usage_problems(key: str, where: str, param: str, plan: dict, tests: dict, weeks: set[int]) -> list[str]:
+    """What a parameter must be to fit the list it is named in."""
+    if key in ("analysis.gee", "analysis.responder") and param not in RESPONDERS:
+        return [f"{where}: {param} is not a yes/no responder parameter ({', '.join(RESPONDERS)})"]
+    if key == "analysis.shift" and not tests.get(param, {}).get("normal"):
+        return [f"{where}: {param} has no reference range (tests.{param}.normal), so no shift table"]
+    if key == "analysis.figure_parameters" and param not in plan["continuous"]:
+        return [f"{where}: {param} is not in analysis.continuous, so it has no ANCOVA to plot"]
+    if key == "analysis.grade_shift":
+        return [f"{where}: week {week} is not a post-baseline scheduled visit (visits: weeks "
+                f"{', '.join(str(w) for w in sorted(weeks))})" for week in plan["grade_shift"][param]
+                if week not in weeks or week == 0]
+    return []
+
+
+def _missing_inputs(param: str, tests: dict) -> list[str]:
+    """The configured tests a derived parameter needs but the trial does not configure (none for a test)."""
+    if param not in DERIVED_INPUTS or param in tests:
+        return []
+    missing = []
+    for needed in DERIVED_INPUTS[param]:
+        if needed in DERIVED_INPUTS:
+            missing += [m for m in _missing_inputs(needed, tests) if m not in missing]
+        elif needed not in tests and needed not in SUBJECT_INPUTS and needed not in missing:
+            missing.append(needed)
+    return missing

@@ -1,0 +1,444 @@
+"""Config checks a JSON schema cannot express (ucmsc.validate): each names the file and the key, before any job runs."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from conftest import ROOT
+from ucmsc.config import load_yaml
+from ucmsc.paramcodes import DERIVED_INPUTS, RESPONDERS
+from ucmsc.validate import (FAMILY_ANALYSES, ConfigError, check_config, check_trial_config, config_problems,
+                            trial_config_problems)
+
+TRIAL_FILE = "config/trials/demo.yaml"
+
+
+def small_trial() -> dict:
+    """A schema-valid trial config that passes every check; each test breaks one thing."""
+    return {
+        "trial": "demo", "studyid": "DEMO", "design": "efficacy", "title": "Demo",
+        "publication": {"seed_file": "seed.txt", "citation": "Demo 2024"},
+        "arms": [{"arm": "Cells", "armcd": "MSC", "active": True}, {"arm": "Placebo", "armcd": "PBO", "active": False}],
+        "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
+                   {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3},
+                   {"visitnum": 12, "avisit": "Week 12", "day": 84, "window": 7}],
+        "visit_labels": {"BASELINE": 0, "WEEK 4": 4, "WEEK 12": 12},
+        "sources": [
+            {"file": "dm.csv", "domain": "DM",
+             "columns": {"SUBJID": "id", "SITEID": "site", "SEX": "sex", "AGE": "age", "RANDDT": "rand",
+                         "ARM": "group"},
+             "codes": {"ARM": {"1": "Cells", "2": "Placebo"}, "SEX": {"M": "M", "F": "F"}}},
+            {"file": "lb.csv", "domain": "LB",
+             "columns": {"SUBJID": "id", "VISIT": "visit", "DTC": "date", "TESTCD": "test", "ORRES": "value",
+                         "ORRESU": "unit"}},
+            {"file": "liver.csv", "domain": "XP", "columns": {"SUBJID": "id", "VISIT": "week", "DTC": "date"},
+             "results": {"STEATOS": {"column": "grade", "unit": "grade"}}},
+        ],
+        "tests": {
+            "GLUC": {"test": "Glucose", "unit": "mmol/L", "range": [1, 35], "normal": [3.9, 6.1],
+                     "divide": {"mg/dL": 18.016}},
+            "INSULIN": {"test": "Insulin", "unit": "uU/mL", "range": [0.5, 300], "normal": [2.6, 24.9]},
+            "HBA1C": {"test": "HbA1c", "unit": "%", "range": [3, 20], "normal": [4.0, 6.0]},
+            "DDIMER": {"test": "D-dimer", "unit": "mg/L", "range": [0.01, 50], "normal": [0.0, 0.55]},
+            "STEATOS": {"test": "Steatosis grade", "unit": "grade", "range": [0, 3]},
+        },
+        "analysis": {
+            "population": "FASFL",
+            "continuous": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"],
+            "mmrm": ["GLUC", "HOMAIR"],
+            "gee": ["HBA1CTGT"],
+            "shift": ["GLUC", "DDIMER"],
+            "grade_shift": {"STEATOS": [4, 12]},
+            "families": {"secondary": {"analysis": "ANCOVA", "params": ["INSULIN", "HOMAIR"]}},
+            "adsl_baseline": ["GLUC", "HOMAIR"],
+            "figure_parameters": ["GLUC", "HOMAIR"],
+            "responder": {"HBA1CTGT": "HbA1c < 7.0 %", "STEATIMP": "Steatosis improved"},
+        },
+    }
+
+
+def problems_after(edit) -> list[str]:
+    trial = small_trial()
+    edit(trial)
+    return trial_config_problems(trial)
+
+
+# --- the bundled configs pass -----------------------------------------------------------
+
+def test_bundled_workflow_config_passes():
+    assert config_problems(load_yaml(ROOT / "config" / "config.yaml"), root=ROOT) == []
+
+
+@pytest.mark.parametrize("trial_id", ["nafld_efficacy", "t2dm_safety"])
+def test_bundled_trial_configs_pass(trial_id):
+    assert trial_config_problems(load_yaml(ROOT / "config" / "trials" / f"{trial_id}.yaml"), trial_id) == []
+
+
+def test_the_small_trial_is_schema_valid_and_passes():
+    trial = small_trial()
+    jsonschema.validate(trial, load_yaml(ROOT / "workflow" / "schemas" / "trial.schema.yaml"))
+    assert trial_config_problems(trial, "demo") == []
+
+
+# --- tests: plausible and reference ranges, units ---------------------------------------
+
+def test_reversed_plausible_range_names_file_and_key():
+    trial = small_trial()
+    trial["tests"]["GLUC"]["range"] = [35, 1]
+    with pytest.raises(ConfigError) as error:
+        check_trial_config(trial, TRIAL_FILE)
+    assert str(error.value) == f"{TRIAL_FILE}: tests.GLUC.range: lower bound 35 is above upper bound 1"
+
+
+def test_reversed_or_empty_reference_range():
+    def edit(trial):
+        trial["tests"]["GLUC"]["normal"] = [6.1, 3.9]
+        trial["tests"]["INSULIN"]["normal"] = [5, 5]
+    assert problems_after(edit) == ["tests.GLUC.normal: lower bound 6.1 is above upper bound 3.9",
+                                    "tests.INSULIN.normal: lower and upper bound are both 5"]
+
+
+def test_reference_range_outside_the_plausible_range():
+    def edit(trial):
+        trial["tests"]["GLUC"]["range"] = [1, 5]
+        trial["tests"]["INSULIN"]["normal"] = [0.2, 24.9]
+    assert problems_after(edit) == [
+        "tests.GLUC.normal: reference range 3.9-6.1 is not inside the plausible range 1-5",
+        "tests.INSULIN.normal: reference range 0.2-24.9 is not inside the plausible range 0.5-300"]
+
+
+def test_reference_lower_limit_zero_means_none_but_the_upper_limit_must_be_plausible():
+    assert problems_after(lambda trial: None) == []  # DDIMER: normal 0-0.55 within plausible 0.01-50
+    assert problems_after(lambda trial: trial["tests"]["DDIMER"].update(normal=[0, 0.005])) == [
+        "tests.DDIMER.normal: reference range 0-0.005 is not inside the plausible range 0.01-50"]
+
+
+def test_standard_unit_among_the_conversions():
+    assert problems_after(lambda trial: trial["tests"]["GLUC"]["divide"].update({"mmol/L": 18.016})) == [
+        "tests.GLUC.divide: lists the standard unit mmol/L, whose results are not converted"]
+
+
+def test_test_code_that_raw_codes_can_never_match():
+    assert problems_after(lambda trial: trial["tests"].update(hdl=trial["tests"].pop("INSULIN"))) == [
+        "tests.hdl: test codes must be upper case without spaces (raw codes are upper-cased before they are looked up)",
+        "analysis.continuous[1]: INSULIN is neither a configured test (tests:) nor a derived parameter "
+        "(HOMAIR, HOMAB, TYG, BMI, NLR, FIB4, APRI, NFS, HBA1CTGT, STEATIMP, STEATWOR)",
+        "analysis.continuous[2]: HOMAIR is derived from GLUC, INSULIN, but INSULIN is not a configured test",
+        "analysis.families.secondary.params[0]: INSULIN is neither a configured test (tests:) nor a derived parameter "
+        "(HOMAIR, HOMAB, TYG, BMI, NLR, FIB4, APRI, NFS, HBA1CTGT, STEATIMP, STEATWOR)"]
+
+
+# --- arms, visits, visit labels ---------------------------------------------------------
+
+def test_arms_need_an_active_and_a_control_arm():
+    assert problems_after(lambda trial: trial["arms"][1].update(active=True)) == [
+        "arms: no control arm (active: false)"]
+    assert problems_after(lambda trial: trial["arms"][0].update(active=False)) == ["arms: no active arm (active: true)"]
+
+
+def test_arm_names_and_codes_are_unique():
+    def edit(trial):
+        trial["arms"][1].update(arm="Cells", armcd="MSC")
+        trial["sources"][0]["codes"]["ARM"] = {"1": "Cells", "2": "Cells"}
+    assert problems_after(edit) == ["arms[1].arm: 'Cells' is already the arm of arms[0]",
+                                    "arms[1].armcd: 'MSC' is already the armcd of arms[0]"]
+
+
+def test_visit_repeated_or_without_baseline():
+    def edit(trial):
+        trial["visits"][2].update(visitnum=4, avisit="Week 4")
+        trial["visits"][0]["visitnum"] = 1
+        trial["visit_labels"] = {"BASELINE": 1, "WEEK 4": 4}
+        trial["analysis"]["grade_shift"] = {"STEATOS": [4]}
+    assert problems_after(edit) == [
+        "visits[2].visitnum: 4 is already the visitnum of visits[1]",
+        "visits[2].avisit: 'Week 4' is already the avisit of visits[1]",
+        "visits: no baseline visit (visitnum: 0); baseline and change from baseline are taken at week 0"]
+
+
+def test_visit_days_follow_the_weeks():
+    assert problems_after(lambda trial: trial["visits"][2].update(day=20)) == [
+        "visits[2].day: Week 12 is on day 20, not after Week 4 on day 28"]
+
+
+def test_overlapping_windows_only_matter_when_records_move_by_window():
+    def overlap(trial):
+        trial["visits"][2].update(day=40, window=10)
+    assert problems_after(overlap) == []
+    assert problems_after(lambda trial: (overlap(trial), trial.update(visit_assignment="window"))) == [
+        "visits[2].window: with visit_assignment: window, the windows of Week 4 (days 25 to 31) and "
+        "Week 12 (days 30 to 50) overlap"]
+
+
+def test_visit_label_to_an_unscheduled_week():
+    assert problems_after(lambda trial: trial["visit_labels"].update({"WEEK 8": 8})) == [
+        "visit_labels['WEEK 8']: week 8 is not a scheduled visit (visits: weeks 0, 4, 12)"]
+
+
+def test_visit_labels_that_differ_only_in_case_map_to_one_week():
+    assert problems_after(lambda trial: trial["visit_labels"].update({"Week 4 ": 12})) == [
+        "visit_labels['Week 4 ']: maps to week 12 but 'WEEK 4', the same label once case and spaces are ignored, "
+        "maps to week 4"]
+    assert problems_after(lambda trial: trial["visit_labels"].update({"Week 4": 4})) == []
+
+
+# --- sources ---------------------------------------------------------------------------
+
+def test_raw_file_listed_twice():
+    assert problems_after(lambda trial: trial["sources"].append(copy.deepcopy(trial["sources"][1]))) == [
+        "sources[3].file: lb.csv is already listed as sources[1]"]
+
+
+def test_required_variable_not_mapped_except_what_a_wide_layout_supplies():
+    def edit(trial):
+        del trial["sources"][1]["columns"]["ORRESU"]
+        del trial["sources"][2]["columns"]["DTC"]
+    assert problems_after(edit) == [
+        "sources[1].columns: lb.csv maps no raw column to ORRESU, which domain LB requires",
+        "sources[2].columns: liver.csv maps no raw column to DTC, which domain XP requires"]
+
+
+def test_codes_of_an_unmapped_variable_or_to_an_unknown_arm():
+    def edit(trial):
+        trial["sources"][0]["codes"]["AESEV"] = {"1": "MILD"}
+        trial["sources"][0]["codes"]["ARM"]["2"] = "Placebo "
+    assert problems_after(edit) == [
+        "sources[0].codes.ARM: code '2' gives 'Placebo ', which is not an arm (arms: Cells, Placebo)",
+        "sources[0].codes.AESEV: AESEV is not a mapped standard variable of dm.csv "
+        "(columns: SUBJID, SITEID, SEX, AGE, RANDDT, ARM)"]
+
+
+def test_wide_layout_test_code_unit_and_domain():
+    def edit(trial):
+        results = trial["sources"][2]["results"]
+        results["LSM"] = {"column": "lsm", "unit": "kPa"}
+        results["STEATOS"]["unit"] = "score"
+        trial["sources"][0]["results"] = {"GLUC": {"column": "glucose", "unit": "mmol/L"}}
+    assert problems_after(edit) == [
+        "sources[0].results: a wide layout is for findings sources (LB, VS, XP), not DM",
+        "sources[2].results.STEATOS.unit: score is neither STEATOS's standard unit grade nor one of its divide: units",
+        "sources[2].results.LSM: LSM is not a configured test (tests:)"]
+
+
+def test_a_trial_needs_a_dm_source():
+    assert problems_after(lambda trial: trial["sources"].pop(0)) == [
+        "sources: no DM source (the randomised subjects and their arms)"]
+
+
+# --- analysis plan ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("where, edit", [
+    ("analysis.continuous[4]", lambda plan: plan["continuous"].append("GLUX")),
+    ("analysis.mmrm[2]", lambda plan: plan["mmrm"].append("GLUX")),
+    ("analysis.shift[2]", lambda plan: plan["shift"].append("GLUX")),
+    ("analysis.figure_parameters[2]", lambda plan: plan["figure_parameters"].append("GLUX")),
+    ("analysis.adsl_baseline[2]", lambda plan: plan["adsl_baseline"].append("GLUX")),
+    ("analysis.gee[1]", lambda plan: plan["gee"].append("GLUX")),
+    ("analysis.responder.GLUX", lambda plan: plan["responder"].update(GLUX="x")),
+    ("analysis.grade_shift.GLUX", lambda plan: plan["grade_shift"].update(GLUX=[4])),
+    ("analysis.families.secondary.params[2]", lambda plan: plan["families"]["secondary"]["params"].append("GLUX")),
+])
+def test_plan_names_a_parameter_that_is_neither_a_test_nor_derived(where, edit):
+    assert problems_after(lambda trial: edit(trial["analysis"])) == [
+        f"{where}: GLUX is neither a configured test (tests:) nor a derived parameter "
+        "(HOMAIR, HOMAB, TYG, BMI, NLR, FIB4, APRI, NFS, HBA1CTGT, STEATIMP, STEATWOR)"]
+
+
+def test_derived_parameter_whose_inputs_are_not_configured():
+    def edit(trial):
+        trial["analysis"]["continuous"] += ["NFS", "BMI"]
+        trial["analysis"]["adsl_baseline"].append("NFS")
+    assert problems_after(edit) == [  # each once, where first named
+        "analysis.continuous[4]: NFS is derived from AGE, BMI, AST, ALT, PLAT, ALB, but WEIGHT, HEIGHT, AST, ALT, "
+        "PLAT, ALB are not configured tests",
+        "analysis.continuous[5]: BMI is derived from WEIGHT, HEIGHT, but WEIGHT, HEIGHT are not configured tests"]
+
+
+def test_parameter_listed_twice():
+    assert problems_after(lambda trial: trial["analysis"]["continuous"].append("GLUC")) == [
+        "analysis.continuous[4]: GLUC is listed twice"]
+
+
+def test_responder_analyses_need_yes_no_parameters():
+    def edit(trial):
+        trial["analysis"]["gee"] = ["HBA1C"]
+        trial["analysis"]["responder"]["HOMAIR"] = "HOMA-IR"
+    assert problems_after(edit) == [
+        "analysis.gee[0]: HBA1C is not a yes/no responder parameter (HBA1CTGT, STEATIMP, STEATWOR)",
+        "analysis.responder.HOMAIR: HOMAIR is not a yes/no responder parameter (HBA1CTGT, STEATIMP, STEATWOR)"]
+
+
+def test_shift_table_needs_a_reference_range():
+    assert problems_after(lambda trial: trial["analysis"]["shift"].extend(["STEATOS", "HOMAIR"])) == [
+        "analysis.shift[2]: STEATOS has no reference range (tests.STEATOS.normal), so no shift table",
+        "analysis.shift[3]: HOMAIR has no reference range (tests.HOMAIR.normal), so no shift table"]
+
+
+def test_figure_parameter_without_an_ancova():
+    assert problems_after(lambda trial: trial["analysis"]["figure_parameters"].append("STEATOS")) == [
+        "analysis.figure_parameters[2]: STEATOS is not in analysis.continuous, so it has no ANCOVA to plot"]
+
+
+def test_grade_shift_visit_not_in_the_schedule():
+    assert problems_after(lambda trial: trial["analysis"]["grade_shift"].update(STEATOS=[0, 8, 12])) == [
+        "analysis.grade_shift.STEATOS: week 0 is not a post-baseline scheduled visit (visits: weeks 0, 4, 12)",
+        "analysis.grade_shift.STEATOS: week 8 is not a post-baseline scheduled visit (visits: weeks 0, 4, 12)"]
+
+
+def test_multiplicity_family_of_an_unknown_analysis_or_an_unanalysed_parameter():
+    def edit(trial):
+        trial["analysis"]["families"]["primary"] = {"analysis": "ANCOVE", "params": ["GLUC"]}
+        trial["analysis"]["families"]["repeated"] = {"analysis": "MMRM", "params": ["GLUC", "INSULIN"]}
+    assert problems_after(edit) == [
+        "analysis.families.primary.analysis: 'ANCOVE' is not an analysis with between-arm P-values per parameter "
+        "(BASELINE, CONT, ANCOVA, MMRM, GEE, RESP)",
+        "analysis.families.repeated.params[1]: INSULIN is not in analysis.mmrm, so MMRM gives it no P-value"]
+
+
+def test_family_analyses_are_analyses_of_the_package():
+    source = (ROOT / "src" / "ucmsc" / "analyze.py").read_text()
+    assert all(f'ANALYSIS_ID="{analysis}"' in source for analysis in FAMILY_ANALYSES)
+
+
+# --- one file, every problem, named --------------------------------------------------------
+
+def test_every_problem_of_a_file_in_one_message():
+    trial = small_trial()
+    trial["trial"] = "other"
+    trial["tests"]["GLUC"]["range"] = [35, 1]
+    trial["visit_labels"]["WEEK 8"] = 8
+    with pytest.raises(ConfigError) as error:
+        check_trial_config(trial, TRIAL_FILE, trial_id="demo")
+    assert str(error.value).splitlines() == [
+        f"{TRIAL_FILE}: trial: 'other' differs from the trial's key 'demo' in the workflow config",
+        f"{TRIAL_FILE}: visit_labels['WEEK 8']: week 8 is not a scheduled visit (visits: weeks 0, 4, 12)",
+        f"{TRIAL_FILE}: tests.GLUC.range: lower bound 35 is above upper bound 1"]
+    assert isinstance(error.value, ValueError)
+
+
+# --- workflow config: cuts, folders, manifests -------------------------------------------
+
+def workflow_config(root, cuts=("2017-06-30", "2019-01-15"), folders=None) -> dict:
+    """A workflow config in ``root`` with a folder per cut (or per ``folders``)."""
+    for name in ("trial.yaml", "ae.yaml", "published.yaml"):
+        (root / name).write_text("{}\n")
+    for cut in folders if folders is not None else cuts:
+        (root / "cuts" / cut).mkdir(parents=True)
+    return {"trials": {"demo": {"config": "trial.yaml", "datacuts": "cuts", "cuts": list(cuts)}},
+            "ae_dictionary": "ae.yaml", "published_numbers": "published.yaml"}
+
+
+def test_small_workflow_config_passes(tmp_path):
+    config = workflow_config(tmp_path)
+    (tmp_path / "cuts" / "2019-01-15" / "manifest.json").write_text(json.dumps({"cut_date": "2019-01-15", "files": []}))
+    assert config_problems(config, tmp_path) == []
+
+
+def test_cut_that_is_not_a_calendar_date(tmp_path):
+    config = workflow_config(tmp_path, cuts=["2017-02-30", "2019-01-15"])
+    with pytest.raises(ConfigError) as error:
+        check_config(config, "config/config.yaml", root=tmp_path)
+    assert str(error.value) == ("config/config.yaml: trials.demo.cuts[0]: '2017-02-30' is not a calendar date "
+                                "YYYY-MM-DD (the cut folder is named by its cut date)")
+
+
+def test_cuts_out_of_date_order_or_repeated(tmp_path):
+    config = workflow_config(tmp_path, cuts=["2019-01-15", "2017-06-30", "2019-01-15"],
+                             folders=["2019-01-15", "2017-06-30"])
+    assert config_problems(config, tmp_path) == [
+        "trials.demo.cuts[1]: 2017-06-30 is listed after the later cut 2019-01-15; list cuts oldest first "
+        "(each cut is compared with the one before it)",
+        "trials.demo.cuts[2]: 2019-01-15 is already listed as cuts[0]"]
+
+
+def test_cut_folder_or_datacuts_folder_missing(tmp_path):
+    config = workflow_config(tmp_path, folders=["2017-06-30"])
+    assert config_problems(config, tmp_path) == [
+        f"trials.demo.cuts[1]: cut folder {tmp_path / 'cuts' / '2019-01-15'} not found"]
+    config["trials"]["demo"]["datacuts"] = "elsewhere"
+    assert config_problems(config, tmp_path) == ["trials.demo.datacuts: folder elsewhere not found"]
+
+
+def test_config_files_missing(tmp_path):
+    config = workflow_config(tmp_path)
+    (tmp_path / "trial.yaml").unlink()
+    config["ae_dictionary"] = "config/ae.yaml"
+    assert config_problems(config, tmp_path) == ["ae_dictionary: file config/ae.yaml not found",
+                                                 "trials.demo.config: file trial.yaml not found"]
+
+
+def test_malformed_manifest_names_the_manifest_line_and_column(tmp_path):
+    config = workflow_config(tmp_path)
+    manifest = tmp_path / "cuts" / "2019-01-15" / "manifest.json"
+    manifest.write_text('{"cut_date": "2019-01-15",\n "files": [}\n')
+    assert config_problems(config, tmp_path) == [
+        f"trials.demo.cuts[1]: manifest of cut 2019-01-15 is invalid: {manifest}: not valid JSON: "
+        "Expecting value at line 2, column 12"]
+
+
+def test_manifest_of_another_cut_date(tmp_path):
+    config = workflow_config(tmp_path)
+    manifest = tmp_path / "cuts" / "2017-06-30" / "manifest.json"
+    manifest.write_text(json.dumps({"cut_date": "2017-07-30", "files": []}))
+    assert config_problems(config, tmp_path) == [
+        f"trials.demo.cuts[0]: manifest of cut 2017-06-30 is invalid: {manifest}: cut_date '2017-07-30' differs "
+        "from the cut folder's date '2017-06-30'"]
+
+
+# --- the derived parameters: one list, equal to what derive.py computes ------------------
+
+def test_derived_parameter_list_matches_derive():
+    import pandas as pd
+
+    from ucmsc import derive
+
+    formulas = {spec.paramcd: spec.inputs for spec in derive._derived_params({"tests": {}})}
+    bds = pd.DataFrame({"USUBJID": ["S1"] * 3, "AVISITN": [0, 0, 4], "AVISIT": ["Week 0", "Week 0", "Week 4"],
+                        "ADT": [""] * 3, "PARAMCD": ["HBA1C", "STEATOS", "STEATOS"], "AVAL": [6.5, 2.0, 1.0],
+                        "BASE": [6.5, 2.0, 2.0]})
+    added = derive.derive_param_responders(bds)["PARAMCD"].iloc[len(bds):]
+    assert formulas == {p: DERIVED_INPUTS[p] for p in DERIVED_INPUTS if p not in RESPONDERS}
+    assert list(dict.fromkeys(added)) == list(RESPONDERS)
+
+
+def test_validation_imports_without_pandas():
+    code = "import sys, ucmsc.validate; assert 'pandas' not in sys.modules and 'numpy' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# --- end to end: a dry run stops before any job ---------------------------------------------
+
+@pytest.mark.e2e
+def test_dry_run_stops_on_a_broken_config_naming_file_and_key(tmp_path):
+    from test_workflow import _copy_project, _snakemake
+
+    workdir = _copy_project(tmp_path)
+    trial_file = workdir / "config" / "trials" / "nafld_efficacy.yaml"
+    text = trial_file.read_text()
+    assert "GLUC: {test: Fasting plasma glucose, unit: mmol/L, range: [1, 35]" in text
+    trial_file.write_text(text.replace("GLUC: {test: Fasting plasma glucose, unit: mmol/L, range: [1, 35]",
+                                       "GLUC: {test: Fasting plasma glucose, unit: mmol/L, range: [35, 1]"))
+    result = _snakemake(workdir, "-n", "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config/trials/nafld_efficacy.yaml: tests.GLUC.range: lower bound 35 is above upper bound 1" in output
+    assert "rule ingest" not in output and "Job stats" not in output
+
+    trial_file.write_text(text)  # repaired; now a cut that is no date and a manifest that is no JSON
+    config_file = workdir / "config" / "config.yaml"
+    config_file.write_text(config_file.read_text().replace('"2017-06-30", "2019-01-15"', '"2017-02-30", "2019-01-15"'))
+    (workdir / "resources" / "datacuts" / "nafld_efficacy" / "2017-06-30").rename(
+        workdir / "resources" / "datacuts" / "nafld_efficacy" / "2017-02-30")
+    (workdir / "resources" / "datacuts" / "t2dm_safety" / "2020-09-30" / "manifest.json").write_text('{"files": [\n')
+    result = _snakemake(workdir, "-n", "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config/config.yaml: trials.nafld_efficacy.cuts[0]: '2017-02-30' is not a calendar date" in output
+    assert ("config/config.yaml: trials.t2dm_safety.cuts[0]: manifest of cut 2020-09-30 is invalid: "
+            "resources/datacuts/t2dm_safety/2020-09-30/manifest.json: not valid JSON") in output
+    assert "rule ingest" not in output and "Job stats" not in output
