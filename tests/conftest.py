@@ -15,8 +15,8 @@ def trial_configs():
     return {trial: load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml") for trial in FINAL_CUTS}
 
 
-def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary: dict | None = None) -> dict:
-    """ingest -> clean -> derive -> analyze on a bundled cut, in memory, through the package's functions."""
+def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary: dict | None = None, folder=None) -> dict:
+    """ingest -> clean -> derive -> analyze on a bundled cut (or a copy in ``folder``), in memory, through the package."""
     from datetime import date
 
     from ucmsc import derive
@@ -25,7 +25,7 @@ def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary:
     from ucmsc.ingest import ingest_cut
     from ucmsc.queries import QueryLog
 
-    tables, raw_meta, _manifest = ingest_cut(DATACUTS / trial / cut, config, cut_date=cut)
+    tables, raw_meta, _manifest = ingest_cut(folder or DATACUTS / trial / cut, config, cut_date=cut)
     sdtm, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
     if edit_sdtm:
         edit_sdtm(sdtm)

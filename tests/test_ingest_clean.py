@@ -149,3 +149,47 @@ def test_visit_windows_flag_or_move_a_misdated_record(assignment, expected_visit
     assert clean["LB"]["VISITNUM"].tolist() == [expected_visit]
     query = queries[queries["CHECK"] == "visit_window"].iloc[0]
     assert "day 55" in query["MESSAGE"] and "Week 8 window" in query["MESSAGE"]
+
+
+# One duplicate rule for every domain: identical copies keep the first; conflicting copies are all quarantined.
+_VALID = {
+    "DM": {"SUBJID": "S1", "SITEID": "01", "SEX": "M", "AGE": "50", "RANDDT": "2020-01-01", "ARM": "1"},
+    "DS": {"SUBJID": "S1", "DSDECOD": "COMPLETED", "DSSTDTC": "2020-03-01", "DSTERM": "Completed"},
+    "EX": {"SUBJID": "S1", "EXSEQ": "1", "EXSTDTC": "2020-01-01T09:00", "EXDOSE": "1", "EXDOSU": "10^6 cells/kg", "EXTRT": "UC-MSC"},
+    "AE": {"SUBJID": "S1", "AETERM": "Fever", "AESTDTC": "2020-01-02T10:00", "AEENDTC": "", "AESEV": "MILD", "AESER": "N",
+           "AEREL": "RELATED", "AEOUT": "RECOVERED/RESOLVED"},
+    **{d: {"SUBJID": "S1", "VISIT": "WEEK 4", "DTC": "2020-01-29", "TESTCD": "ALT", "ORRES": "30", "ORRESU": "U/L"}
+       for d in ("LB", "VS", "XP")},
+}
+# A second record key of the domain (another infusion, event, visit), and the variable that makes two copies conflict.
+_OTHER_KEY = {"DM": {"SUBJID": "S2"}, "DS": {"SUBJID": "S2"}, "EX": {"EXSEQ": "2", "EXSTDTC": "2020-01-08T09:00"},
+              "AE": {"AESTDTC": "2020-01-05T10:00"}, **{d: {"VISIT": "WEEK 8", "DTC": "2020-02-26"} for d in ("LB", "VS", "XP")}}
+_CONFLICT = {"DM": {"AGE": "51"}, "DS": {"DSSTDTC": "2020-03-02"}, "EX": {"EXDOSE": "2"}, "AE": {"AESEV": "SEVERE"},
+             **{d: {"ORRES": "41"} for d in ("LB", "VS", "XP")}}
+
+
+@pytest.mark.parametrize("domain", ["DM", "DS", "EX", "AE", "LB", "VS", "XP"])
+def test_one_duplicate_rule_in_every_domain(domain):
+    base = _VALID[domain]
+    other = {**base, **_OTHER_KEY[domain]}
+    records = [base, dict(base), other, {**other, **_CONFLICT[domain]}]  # rows 1, 2 identical; rows 3, 4 conflicting
+    tables = _tables([])
+    columns = list(tables[domain].columns)
+    frame = pd.DataFrame([{**r, "SRCFILE": f"{domain.lower()}.csv", "SRCROW": i + 1} for i, r in enumerate(records)])[columns]
+    if domain == "DM":
+        tables["DM"] = frame
+    else:
+        tables[domain] = frame.astype({c: str for c in columns if c != "SRCROW"})
+        dm = tables["DM"]
+        tables["DM"] = pd.concat([dm, dm.assign(SUBJID="S2", SRCROW=2)], ignore_index=True)
+    config = _config()
+    config["sources"].append({"file": f"{domain.lower()}.csv", "domain": domain, "columns": {},
+                              "datetime_format": "%Y-%m-%dT%H:%M"} if domain != "DM" else {})
+    config["sources"] = [s for s in config["sources"] if s]
+    clean, queries, quarantine, summary = clean_cut(tables, config, date(2020, 6, 30))
+    kept = clean[domain][clean[domain]["SRCFILE"] == f"{domain.lower()}.csv"]["SRCROW"].tolist()
+    assert kept == [1], f"{domain}: kept rows {kept}"
+    moved = quarantine[quarantine["DOMAIN"] == domain]
+    assert sorted(moved["SRCROW"].tolist()) == [2, 3, 4]
+    actions = queries[(queries["CHECK"] == "duplicate_records") & (queries["DOMAIN"] == domain)].set_index("ROW")["ACTION"]
+    assert actions.to_dict() == {2: "quarantined; first copy kept", 3: "quarantined; all copies", 4: "quarantined; all copies"}

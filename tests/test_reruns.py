@@ -142,10 +142,30 @@ def test_a_failed_build_leaves_no_partial_output(project):
     result = _snakemake(project, "--cores", "2", "--keep-going")
     assert result.returncode != 0
     log = (cut / "logs" / "ingest.log").read_text()
-    assert "lb.xpt: cannot read" in log
+    assert "lb.xpt: SHA-256" in log and "differs from" in log  # the manifest check names the file and both values
     assert not (cut / "ingest").exists() or not any((cut / "ingest").iterdir())
     raw.write_bytes(good)
     assert "ingest" in planned_jobs(project)
+
+
+def test_a_failed_rebuild_leaves_no_stale_result_that_looks_current(project):
+    """A cut whose rebuild fails keeps no report, ARD, figure or comparison from before, nor does the index."""
+    trial, interim, final = "nafld_efficacy", INTERIM_CUTS["nafld_efficacy"], FINAL_CUTS["nafld_efficacy"]
+    results = project / "results"
+    raw = project / "resources" / "datacuts" / trial / interim / "lb.xpt"
+    raw.write_bytes(raw.read_bytes()[: raw.stat().st_size // 2])
+    other = {p: p.stat().st_mtime_ns for p in (results / "t2dm_safety").rglob("*") if p.is_file()}
+    result = _snakemake(project, "--cores", "2", "--keep-going")
+    assert result.returncode != 0
+    cut = results / trial / interim
+    for stale in ("sdtm", "adam", "ard.csv", "audit.csv", "figures", "report.html", "queries.csv"):
+        assert not (cut / stale).exists(), f"{stale} of the failed cut is still there"
+    assert not (results / trial / "diff" / f"{interim}..{final}").exists()
+    assert not (results / trial / final / "report.html").exists()  # it shows the comparison with the failed cut
+    assert (results / trial / final / "ard.csv").exists()  # the later cut's own results do not depend on the earlier cut
+    assert not (results / "index.html").exists()
+    assert other == {p: p.stat().st_mtime_ns for p in (results / "t2dm_safety").rglob("*") if p.is_file()}
+    assert "removed results/nafld_efficacy/2017-06-30/report.html" in (cut / "logs" / "ingest.log").read_text()
 
 
 def test_cut_comparison_lists_corrections_subjects_and_results(built):

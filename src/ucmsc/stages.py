@@ -15,7 +15,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 _SHARED = ("__init__.py", "config.py", "io.py", "provenance.py", "stages.py")
 STAGE_FILES = {
     "ingest": _SHARED + ("domains.py", "ingest.py", "manifest.py"),
-    "clean": _SHARED + ("domains.py", "clean.py", "queries.py"),
+    "clean": _SHARED + ("domains.py", "checks.py", "clean.py", "queries.py"),
     "derive": _SHARED + ("derive.py", "queries.py"),
     "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py"),
     "audit": _SHARED + ("audit.py", "rounding.py"),
@@ -56,3 +56,56 @@ def stage_config(trial_config: dict, stage: str) -> dict:
         else:
             subset[section] = trial_config[section]
     return subset
+
+
+# What each stage writes under results/<trial>/<cut>/, in workflow order. A stage that runs makes
+# everything after it stale, so it removes those outputs first: a failed rebuild then leaves no
+# out-of-date report, ARD or figure that could be taken for current.
+STAGE_OUTPUTS = {
+    "ingest": ("ingest",),
+    "clean": ("sdtm", "queries.csv", "quarantine.csv", "cleaning_summary.csv"),
+    "derive": ("adam",),
+    "analyze": ("ard.csv",),
+    "audit": ("audit.csv",),
+    "figures": ("figures",),
+    "diff": (),  # results/<trial>/diff/<old>..<cut>/, found by name
+    "report": ("report.html", "report_tables_provenance.json"),
+}
+_AFTER = {
+    "ingest": ("clean", "derive", "analyze", "audit", "figures", "diff", "report"),
+    "clean": ("derive", "analyze", "audit", "figures", "diff", "report"),
+    "derive": ("analyze", "audit", "figures", "diff", "report"),
+    "analyze": ("audit", "figures", "diff", "report"),
+    "audit": ("report",),
+    "figures": ("report",),
+    "diff": ("report",),
+    "report": (),
+}
+
+
+def stale_outputs(stage: str, cut_results: str | Path) -> list[Path]:
+    """The existing outputs that depend on ``stage`` of this cut: later stages of the cut, the comparisons
+    with the neighbouring cuts and the next cut's report (which shows the comparison), and the index page."""
+    cut_results = Path(cut_results)
+    trial_results, cut = cut_results.parent, cut_results.name
+    later = _AFTER[stage]
+    paths = [cut_results / name for s in later for name in STAGE_OUTPUTS[s]]
+    if "diff" in later:
+        paths += sorted((trial_results / "diff").glob(f"*..{cut}"))
+        for folder in sorted((trial_results / "diff").glob(f"{cut}..*")):
+            paths += [folder, trial_results / folder.name.split("..")[1] / "report.html"]
+    paths.append(trial_results.parent / "index.html")
+    return [p for p in paths if p.exists()]
+
+
+def start_stage(stage: str, cut_results: str | Path, log_path: str | Path):
+    """Begin a stage's job: set up its log, then remove the outputs it makes stale (each one logged)."""
+    import shutil
+
+    from ucmsc.config import setup_logging
+
+    log = setup_logging(log_path)
+    for path in stale_outputs(stage, cut_results):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        log.info("removed %s: it depends on this %s job and would be out of date", path, stage)
+    return log

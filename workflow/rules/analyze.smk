@@ -12,6 +12,7 @@ rule analyze:
     conda:
         "../../envs/environment.yaml"
     params:
+        cut_results=CUT,
         trial=trial_params("analyze"),
     script:
         "../scripts/analyze.py"
@@ -29,5 +30,7 @@ rule audit:
         f"{CUT}/logs/audit.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        cut_results=CUT,
     script:
         "../scripts/audit.py"

@@ -14,6 +14,7 @@ rule clean:
     conda:
         "../../envs/environment.yaml"
     params:
+        cut_results=CUT,
         trial=trial_params("clean"),
     script:
         "../scripts/clean.py"

@@ -14,6 +14,7 @@ rule derive:
     conda:
         "../../envs/environment.yaml"
     params:
+        cut_results=CUT,
         trial=trial_params("derive"),
     script:
         "../scripts/derive.py"

@@ -16,5 +16,7 @@ rule diff:
         "results/{trial}/diff/logs/{old}..{cut}.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        cut_results=CUT,
     script:
         "../scripts/diff.py"

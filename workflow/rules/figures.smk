@@ -17,6 +17,7 @@ rule figures:
     conda:
         "../../envs/environment.yaml"
     params:
+        cut_results=CUT,
         trial=trial_params("figures"),
     script:
         "../scripts/figures.py"

@@ -11,6 +11,7 @@ rule ingest:
     conda:
         "../../envs/environment.yaml"
     params:
+        cut_results=CUT,
         trial=trial_params("ingest"),
         cut_dir=lambda wc: str(cut_dir(wc)),
     script:

@@ -18,6 +18,7 @@ rule report:
     conda:
         "../../envs/environment.yaml"
     params:
+        cut_results=CUT,
         trial=trial_params("report"),
         previous=lambda wc: previous_cut(wc.trial, wc.cut),
     script:

@@ -1,8 +1,9 @@
 """Rule analyze: the analysis plan into the ARD."""
 
 from ucmsc.analyze import run_analyze
-from ucmsc.config import setup_logging
+from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821
+log = start_stage("analyze", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
 run_analyze(sm.input.adsl, sm.input.adbds, sm.input.adae, sm.params.trial, sm.wildcards.trial, sm.wildcards.cut,
-            sm.output.ard, setup_logging(sm.log[0]))
+            sm.output.ard, log)

@@ -1,7 +1,9 @@
 """Rule audit: published vs reproduced."""
 
 from ucmsc.audit import run_audit
-from ucmsc.config import load_yaml, setup_logging
+from ucmsc.config import load_yaml
+from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821
-run_audit(sm.input.ard, load_yaml(sm.input.published).get(sm.wildcards.trial), sm.output.audit, setup_logging(sm.log[0]))
+log = start_stage("audit", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
+run_audit(sm.input.ard, load_yaml(sm.input.published).get(sm.wildcards.trial), sm.output.audit, log)

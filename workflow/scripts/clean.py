@@ -3,8 +3,9 @@
 from datetime import date
 
 from ucmsc.clean import run_clean
-from ucmsc.config import setup_logging
+from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821
+log = start_stage("clean", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
 run_clean(list(sm.input.tables), sm.params.trial, date.fromisoformat(sm.wildcards.cut), list(sm.output.tables),
-          sm.output.queries, sm.output.quarantine, sm.output.summary, sm.output.dictionary, setup_logging(sm.log[0]))
+          sm.output.queries, sm.output.quarantine, sm.output.summary, sm.output.dictionary, log)

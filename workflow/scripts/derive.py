@@ -1,8 +1,10 @@
 """Rule derive: ADSL, ADBDS (all parameters, long) and ADAE, with derivation queries."""
 
-from ucmsc.config import load_yaml, setup_logging
+from ucmsc.config import load_yaml
 from ucmsc.derive import run_derive
+from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821
+log = start_stage("derive", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
 run_derive(list(sm.input.tables), sm.params.trial, load_yaml(sm.input.ae_dictionary), sm.output.adsl, sm.output.adbds,
-           sm.output.adae, sm.output.queries, setup_logging(sm.log[0]))
+           sm.output.adae, sm.output.queries, log)

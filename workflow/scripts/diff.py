@@ -1,8 +1,9 @@
 """Rule diff: compare two consecutive cuts of a trial."""
 
-from ucmsc.config import setup_logging
 from ucmsc.diffcuts import run_diff
+from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821
+log = start_stage("diff", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
 run_diff(list(sm.input.old_tables), list(sm.input.new_tables), sm.input.old_ard, sm.input.new_ard,
-         {name: sm.output[name] for name in ("subjects", "records", "results")}, setup_logging(sm.log[0]))
+         {name: sm.output[name] for name in ("subjects", "records", "results")}, log)

@@ -1,7 +1,8 @@
 """Rule ingest: read and map the raw files of one data cut."""
 
-from ucmsc.config import setup_logging
 from ucmsc.ingest import run_ingest
+from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run_ingest(sm.params.cut_dir, sm.params.trial, list(sm.output.tables), sm.output.raw_files, setup_logging(sm.log[0]))
+log = start_stage("ingest", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
+run_ingest(sm.params.cut_dir, sm.params.trial, list(sm.output.tables), sm.output.raw_files, log)
