@@ -4,6 +4,8 @@ Expected values come from byte arithmetic on the files (offsets, line breaks), f
 manifest, or from pyreadstat's metadata, never from the code under test.
 """
 
+import csv
+import io
 import math
 
 import pandas as pd
@@ -174,9 +176,127 @@ def test_sas7bdat_rows_read_must_equal_the_header_row_count(tmp_path, monkeypatc
     assert "287 rows read, but the file's header states 288" in _refused(path)  # 288 rows: fixtures README
 
 
+# CSV ------------------------------------------------------------------------------------------------------------------
+
+LAB = CUT / "central_lab.csv"  # header + 294 rows (manifest), 6 columns
+CLAMP = CUT / "clamp.csv"  # header + 111 rows (manifest), ends "E049,0,2017-06-12,1.41\n"
+FIELDS_HINT = "(an unquoted separator or a missing field?)"
+
+
+def test_unquoted_decimal_comma_in_the_first_row_is_refused_not_shifted(tmp_path):
+    raw = LAB.read_bytes()
+    assert raw.split(b"\n")[1] == b"E001,BASELINE,17/11/2015,HBA1C,8.4,%"
+    path = _write(tmp_path, "central_lab.csv", raw.replace(b"HBA1C,8.4,%", b"HBA1C,8,4,%", 1))
+    assert _refused(path) == f"{path}: cannot read: line 2 has 7 fields, the header has 6 {FIELDS_HINT}"
+
+
+def test_short_row_is_refused_not_padded(tmp_path):
+    lines = LAB.read_bytes().split(b"\n")
+    lines[9] = lines[9].rsplit(b",", 1)[0]  # line 10 loses its last field
+    path = _write(tmp_path, "central_lab.csv", b"\n".join(lines))
+    assert _refused(path) == f"{path}: cannot read: line 10 has 5 fields, the header has 6 {FIELDS_HINT}"
+
+
+def test_quoted_separators_and_line_breaks_are_read_and_lines_are_counted_physically(tmp_path):
+    text = 'id,comment,value\n1,"a, b",2\n2,"line one\nline two",3\n\n3,"say ""hi""",4\n'
+    frame, meta = read_raw(_write(tmp_path, "notes.csv", text.encode()))
+    assert frame.to_dict("list") == {"id": ["1", "2", "3"], "comment": ["a, b", "line one\nline two", 'say "hi"'],
+                                     "value": ["2", "3", "4"]}
+    path = _write(tmp_path, "notes_bad.csv", (text + "4,oops\n").encode())  # lines: 1, 2, 3-4, (5 blank), 6, 7
+    assert _refused(path) == f"{path}: cannot read: line 7 has 2 fields, the header has 3 {FIELDS_HINT}"
+
+
+def test_missing_last_line_break_is_refused_unless_allowed(tmp_path):
+    raw = CLAMP.read_bytes()
+    assert raw.endswith(b",1.41\n") and raw.count(b"\n") == 112  # header + 111 rows
+    path = _write(tmp_path, "clamp.csv", raw[:-2])  # "1.41" became "1.4"
+    message = _refused(path)
+    assert message.startswith(f"{path}: cannot read: line 112: the last line has no line break")
+    assert "allow_unterminated_last_line" in message
+    frame, _ = read_raw(path, allow_unterminated_last_line=True)
+    assert len(frame) == 111 and frame["gir_mg_kg_min"].iloc[-1] == "1.4"
+    frame, _ = read_raw(_write(tmp_path, "clamp_nobreak.csv", raw[:-1]), allow_unterminated_last_line=True)
+    assert frame["gir_mg_kg_min"].iloc[-1] == "1.41"
+
+
+def test_file_ending_inside_a_quoted_field_is_refused(tmp_path):
+    path = _write(tmp_path, "notes.csv", b'id,comment\n1,"unfinished\nsecond line\n')
+    assert "lines 2-3: the file ends inside a quoted field: truncated?" in _refused(path)
+
+
+@pytest.mark.parametrize("header, message", [
+    (b"id,visit,id\n", "line 1: header column name 'id' appears twice (columns 1 and 3)"),
+    (b"id,,value\n", "line 1: header column 2 of 3 has no name"),
+    (b"id,value,\n", "line 1: header column 3 of 3 has no name"),
+])
+def test_duplicate_or_empty_header_names_are_refused(tmp_path, header, message):
+    path = _write(tmp_path, "x.csv", header + b"1,2,3\n")
+    assert _refused(path) == f"{path}: cannot read: {message}"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file (0 bytes): no header line"),
+    (b"\n\r\n\n", "no header line: the file holds only blank lines"),
+])
+def test_empty_file_or_no_header_is_refused(tmp_path, content, message):
+    path = _write(tmp_path, "x.csv", content)
+    assert _refused(path) == f"{path}: cannot read: {message}"
+
+
+def test_header_only_csv_reads_as_no_rows(tmp_path):
+    path = _write(tmp_path, "central_lab.csv", LAB.read_bytes().split(b"\n")[0] + b"\n")
+    frame, meta = read_raw(path)
+    assert meta["rows"] == 0 and len(frame) == 0
+    assert meta["columns"] == ["Patient ID", "Visit", "Collection Date", "Analyte", "Result", "Units"]
+
+
+def test_crlf_line_breaks_blank_lines_and_a_byte_order_mark_read_the_same_records(tmp_path):
+    raw = LAB.read_bytes()
+    frame, _ = read_raw(LAB)
+    assert len(frame) == 294  # manifest
+    variant = b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n").replace(b"\r\nE002,", b"\r\n\r\nE002,", 1)
+    same, _ = read_raw(_write(tmp_path, "central_lab.csv", variant))
+    assert same.equals(frame)
+    expected = list(csv.reader(io.StringIO(raw.decode("utf-8"))))  # the csv module's reading of the original
+    assert frame.columns.tolist() == expected[0] and frame.to_numpy().tolist() == expected[1:]
+
+
+def test_wrong_encoding_names_the_byte_and_line(tmp_path):
+    path = _write(tmp_path, "notes.csv", "id,comment\n1,ok\n2,hémolysé\n".encode("latin-1"))
+    assert "not valid utf-8 text (invalid continuation byte at byte 19, line 3)" in _refused(path)
+
+
 # Truncation at any point ----------------------------------------------------------------------------------------------
 
+CSV_FILES = sorted(CUT.glob("*.csv"))
 XPT_FILES = sorted(CUT.glob("*.xpt"))
+
+
+@st.composite
+def csv_cut(draw):
+    path = draw(st.sampled_from(CSV_FILES))
+    raw = path.read_bytes()
+    after_breaks = [i + 1 for i, byte in enumerate(raw) if byte == ord("\n")]
+    cut = draw(st.one_of(st.integers(0, len(raw)), st.sampled_from(after_breaks)))
+    return path, raw, cut
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(csv_cut())
+def test_truncated_csv_reads_whole_records_or_is_refused(tmp_path_factory, case):
+    source, raw, cut = case
+    assert b'"' not in raw and b"\r" not in raw  # so every record is one line ending in \n
+    path = tmp_path_factory.mktemp("cut") / source.name
+    path.write_bytes(raw[:cut])
+    lines = raw[:cut].count(b"\n")
+    if cut and raw[cut - 1:cut] == b"\n":  # the cut follows a line break: nothing can tell it from a whole file
+        event("cut after a line break")
+        frame, meta = read_raw(path)
+        assert meta["rows"] == lines - 1  # every complete line but the header
+        whole = [line.split(",") for line in raw.decode("utf-8").split("\n")]
+        assert frame.to_numpy().tolist() == whole[1:lines]
+    else:
+        _refused(path)
 
 
 @st.composite

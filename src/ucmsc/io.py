@@ -57,7 +57,8 @@ def _column_as_text(column: pd.Series) -> pd.Series:
     return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
 
 
-def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFrame, dict]:
+def read_raw(path: str | Path, encoding: str | None = None,
+             allow_unterminated_last_line: bool = False) -> tuple[pd.DataFrame, dict]:
     """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
 
     Every cell comes back as text ('' where missing), so that no parsing decision is made
@@ -65,9 +66,11 @@ def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFram
     data query for what does not parse. SAS dates and times arrive as ISO 8601 text.
     Metadata: variable labels, SAS formats, dataset label, encoding, rows and SHA-256.
 
-    A damaged SAS file is refused (``RawReadError``), never read short: a transport file must be
+    A damaged file is refused (``RawReadError``), never read short: a transport file must be
     whole 80-byte records with whole observations, a sas7bdat file as long as its header says,
-    each with as many rows read as the file holds.
+    each with as many rows read as the file holds; a CSV record must have as many fields as the
+    header, and its last line must end with a line break unless ``allow_unterminated_last_line``.
+    A header-only CSV is read as 0 rows (whether that is allowed is the caller's decision).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -77,7 +80,7 @@ def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFram
         if suffix in (".sas7bdat", ".xpt"):
             frame, metadata = _read_sas(path, suffix, encoding)
         elif suffix in (".csv", ".txt"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8")
+            frame = rawformats.read_csv_text(path.read_bytes(), encoding or "utf-8", allow_unterminated_last_line)
             metadata = {"labels": {}, "formats": {}, "dataset_label": None, "encoding": encoding or "utf-8"}
         else:
             raise RawReadError(f"{path}: cannot read: unsupported file type '{suffix}' (expected .sas7bdat, .xpt or .csv)")
@@ -86,7 +89,9 @@ def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFram
     except rawformats.DamagedFile as error:
         raise RawReadError(f"{path}: cannot read: {error}") from error
     except UnicodeDecodeError as error:
-        raise RawReadError(f"{path}: cannot read: not valid {encoding or 'utf-8'} text ({error.reason} at byte {error.start});"
+        line = path.read_bytes().count(b"\n", 0, error.start) + 1 if suffix in (".csv", ".txt") else None
+        where = f"byte {error.start}" + (f", line {line}" if line else "")
+        raise RawReadError(f"{path}: cannot read: not valid {encoding or 'utf-8'} text ({error.reason} at {where});"
                            " set the file's encoding in the trial config") from error
     except Exception as error:  # pyreadstat and pandas raise many types; name the file whatever it was
         raise RawReadError(f"{path}: cannot read: {type(error).__name__}: {error}") from error

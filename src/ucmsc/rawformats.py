@@ -2,18 +2,23 @@
 
 SAS transport (``.xpt``): the headers are parsed here to find the observation length and
 where the data start; the file size, the data area and the rows pyreadstat returned must agree.
-``.sas7bdat``: the file size must be the one its header describes.
+``.sas7bdat``: the file size must be the one its header describes. CSV: every record has as
+many fields as the header, and the last line ends with a line break.
 
 Functions raise ``DamagedFile`` with the reason only; ``ucmsc.io.read_raw`` adds the file's path.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 
 
 class DamagedFile(ValueError):
@@ -238,3 +243,111 @@ def check_sas7bdat_size(path: str | Path) -> None:
         damage = "truncated" if size < expected else "extended"
         raise DamagedFile(f"file is {size} bytes but its header describes {expected} ({header_length}-byte header + "
                           f"{page_count} pages of {page_size} bytes): {damage}?")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CSV
+
+def _line_count(text: str) -> int:
+    """Physical lines as an editor counts them (\\r\\n, \\n and \\r each end a line)."""
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
+
+
+def _records(text: str):
+    """(first physical line, fields) of each non-blank CSV record, by the csv module (the reference parser)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    last = 0
+    try:
+        for fields in reader:
+            first, last = last + 1, reader.line_num
+            if fields:
+                yield first, fields
+    except csv.Error as error:
+        start = last + 1
+        where = f"line {start}" if reader.line_num <= start else f"lines {start}-{reader.line_num}"
+        if "unexpected end of data" in str(error):
+            raise DamagedFile(f"{where}: the file ends inside a quoted field: truncated?") from error
+        raise DamagedFile(f"{where}: {error}") from error
+
+
+def read_csv_text(raw: bytes, encoding: str, allow_unterminated_last_line: bool = False) -> pd.DataFrame:
+    """A CSV delivery as text columns ('' for an empty field), refused when its records are not whole.
+
+    Every record must have as many fields as the header; fully blank lines are skipped. The last
+    line must end with a line break unless ``allow_unterminated_last_line``.
+    """
+    if not raw:
+        raise DamagedFile("empty file (0 bytes): no header line")
+    text = raw.decode(encoding)  # UnicodeDecodeError: the caller names the byte
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is not part of the first column's name
+    records = _records(text)
+    first = next(records, None)
+    if first is None:
+        raise DamagedFile("no header line: the file holds only blank lines")
+    header_line, header = first
+    _check_header(header, header_line)
+    if not text.endswith(("\n", "\r")) and not allow_unterminated_last_line:
+        raise DamagedFile(f"line {_line_count(text)}: the last line has no line break at its end, so the file is "
+                          "probably truncated; if this source's export always ends so, set "
+                          "allow_unterminated_last_line: true for it in the trial config")
+    frame = _read_csv_fast(raw, text, encoding, header)
+    if frame is None:  # the fast parser refused the file: find the first bad record, or read it with the csv module
+        frame = _read_csv_reference(records, header)
+    return frame
+
+
+def _check_header(header: list[str], line: int) -> None:
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            raise DamagedFile(f"line {line}: header column {position} of {len(header)} has no name")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise DamagedFile(f"line {line}: header column name {name!r} appears twice (columns {seen[name]} "
+                              f"and {position})")
+        seen[name] = position
+
+
+def _fields_error(line: int, fields: int, header: int) -> DamagedFile:
+    return DamagedFile(f"line {line} has {fields} field{'s' * (fields != 1)}, the header has {header} "
+                       "(an unquoted separator or a missing field?)")
+
+
+def _read_csv_fast(raw: bytes, text: str, encoding: str, header: list[str]) -> pd.DataFrame | None:
+    """pyarrow's parser (vectorised); None when it refuses the file or reads a different header."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    data = raw if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowException:
+        return None
+    if table.column_names != header:
+        return None
+    # pyarrow silently closes a quoted field left open at the end of the file. Such a field is the file's last and
+    # ends with its final line break, or the quote characters are odd in number (RFC 4180 quotes come in pairs; a
+    # stray one inside an unquoted field is legal): then the reference parser decides.
+    last = table.column(len(header) - 1)
+    if text.count('"') % 2 or (len(last) and last[len(last) - 1].as_py().endswith(("\n", "\r"))):
+        return None
+    return pd.DataFrame({name: pd.Series(table.column(name).to_pandas(), dtype=str) for name in header})
+
+
+def _read_csv_reference(records, header: list[str]) -> pd.DataFrame:
+    """The remaining records by the csv module; the first with a wrong number of fields is refused."""
+    columns: list[list[str]] = [[] for _ in header]
+    width = len(header)
+    for line, fields in records:
+        if len(fields) != width:
+            raise _fields_error(line, len(fields), width)
+        for column, value in zip(columns, fields):
+            column.append(value)
+    return pd.DataFrame({name: pd.Series(values, dtype=str) for name, values in zip(header, columns)})
