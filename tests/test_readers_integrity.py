@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import DATACUTS, ROOT
+from ucmsc.ingest import ingest_cut
 from ucmsc.io import RawReadError, read_raw
 
 CUT = DATACUTS / "nafld_efficacy" / "2017-06-30"
@@ -264,6 +265,16 @@ def test_crlf_line_breaks_blank_lines_and_a_byte_order_mark_read_the_same_record
 def test_wrong_encoding_names_the_byte_and_line(tmp_path):
     path = _write(tmp_path, "notes.csv", "id,comment\n1,ok\n2,hémolysé\n".encode("latin-1"))
     assert "not valid utf-8 text (invalid continuation byte at byte 19, line 3)" in _refused(path)
+
+
+def test_ingestion_passes_the_sources_allow_unterminated_last_line(tmp_path, trial_configs):
+    source = next(s for s in trial_configs["nafld_efficacy"]["sources"] if s["file"] == "clamp.csv")
+    (tmp_path / "clamp.csv").write_bytes(CLAMP.read_bytes()[:-1])  # only the final line break is missing
+    config = {"sources": [source]}
+    with pytest.raises(RawReadError, match="allow_unterminated_last_line"):
+        ingest_cut(tmp_path, config)
+    tables, _ = ingest_cut(tmp_path, {"sources": [dict(source, allow_unterminated_last_line=True)]})
+    assert len(tables["XP"]) == 111  # one GIR result per data row (manifest: 111 rows)
 
 
 # Truncation at any point ----------------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict) -> tuple[dict[str, pd.Da
     parts: dict[str, list[pd.DataFrame]] = {d: [] for d in DOMAINS}
     metadata = []
     for source in trial_config["sources"]:
-        raw, meta = read_raw(raw_dir / source["file"], encoding=source.get("encoding"))
+        raw, meta = read_raw(raw_dir / source["file"], encoding=source.get("encoding"),
+                             allow_unterminated_last_line=source.get("allow_unterminated_last_line", False))
         mapped = map_source(raw, source)
         parts[source["domain"]].append(mapped)
         meta.update({"domain": source["domain"], "records_mapped": int(len(mapped))})
