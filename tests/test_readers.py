@@ -1,4 +1,6 @@
-"""Readers against real SAS files written outside this project (../shared/fixtures)."""
+"""Readers against real SAS files written outside this project (tests/fixtures/sas, MIT licensed: see LICENSES.md)."""
+
+import hashlib
 
 import pandas as pd
 import pytest
@@ -7,8 +9,14 @@ from conftest import ROOT
 from ucmsc.ingest import map_source
 from ucmsc.io import read_raw
 
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is not present on this machine")
+FIXTURES = ROOT / "tests" / "fixtures" / "sas"
+
+
+def test_fixture_files_are_the_published_ones():
+    sums = [line.split() for line in (FIXTURES / "SHA256SUMS").read_text().splitlines() if line.strip()]
+    assert len(sums) == 5
+    for digest, name in sums:
+        assert hashlib.sha256((FIXTURES / name).read_bytes()).hexdigest() == digest, name
 
 
 @pytest.mark.parametrize("name, rows, columns", [

@@ -77,8 +77,8 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = N
         path = raw_dir / source["file"]
         if manifest is not None and path.is_file():
             check_file(manifest, source["file"], sha256_file(path), raw_dir)
-        options = {"allow_unterminated_last_line": True} if source.get("allow_unterminated_last_line") else {}
-        raw, meta = read_raw(path, encoding=source.get("encoding"), **options)
+        raw, meta = read_raw(path, encoding=source.get("encoding"),
+                             allow_unterminated_last_line=source.get("allow_unterminated_last_line", False))
         if manifest is not None:
             check_rows(manifest, source["file"], meta["rows"], raw_dir)
         if meta["rows"] == 0 and not source.get("may_be_empty", False):

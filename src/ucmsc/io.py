@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ucmsc import rawformats
+
 
 class RawReadError(RuntimeError):
     """A raw file could not be read; the message names the file and the reason."""
@@ -55,13 +57,20 @@ def _column_as_text(column: pd.Series) -> pd.Series:
     return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
 
 
-def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFrame, dict]:
+def read_raw(path: str | Path, encoding: str | None = None,
+             allow_unterminated_last_line: bool = False) -> tuple[pd.DataFrame, dict]:
     """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
 
     Every cell comes back as text ('' where missing), so that no parsing decision is made
     at read time: the cleaning stage parses each column by its declared type and logs a
     data query for what does not parse. SAS dates and times arrive as ISO 8601 text.
     Metadata: variable labels, SAS formats, dataset label, encoding, rows and SHA-256.
+
+    A damaged file is refused (``RawReadError``), never read short: a transport file must be
+    whole 80-byte records with whole observations, a sas7bdat file as long as its header says,
+    each with as many rows read as the file holds; a CSV record must have as many fields as the
+    header, and its last line must end with a line break unless ``allow_unterminated_last_line``.
+    A header-only CSV is read as 0 rows (whether that is allowed is the caller's decision).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -69,31 +78,57 @@ def read_raw(path: str | Path, encoding: str | None = None) -> tuple[pd.DataFram
         raise RawReadError(f"{path}: cannot read: file not found")
     try:
         if suffix in (".sas7bdat", ".xpt"):
-            import pyreadstat
-
-            reader = pyreadstat.read_sas7bdat if suffix == ".sas7bdat" else pyreadstat.read_xport
-            kwargs = {"encoding": encoding} if encoding else {}
-            frame, meta = reader(str(path), **kwargs)
-            metadata = {
-                "labels": dict(meta.column_names_to_labels),
-                "formats": dict(meta.original_variable_types),
-                "dataset_label": meta.file_label,
-                "encoding": meta.file_encoding or encoding,
-            }
-            frame = pd.DataFrame({name: _column_as_text(frame[name]) for name in frame.columns})
+            frame, metadata = _read_sas(path, suffix, encoding)
         elif suffix in (".csv", ".txt"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8")
+            frame = rawformats.read_csv_text(path.read_bytes(), encoding or "utf-8", allow_unterminated_last_line)
             metadata = {"labels": {}, "formats": {}, "dataset_label": None, "encoding": encoding or "utf-8"}
         else:
             raise RawReadError(f"{path}: cannot read: unsupported file type '{suffix}' (expected .sas7bdat, .xpt or .csv)")
     except RawReadError:
         raise
+    except rawformats.DamagedFile as error:
+        raise RawReadError(f"{path}: cannot read: {error}") from error
     except UnicodeDecodeError as error:
-        raise RawReadError(f"{path}: cannot read: not valid {encoding or 'utf-8'} text ({error.reason} at byte {error.start});"
+        line = path.read_bytes().count(b"\n", 0, error.start) + 1 if suffix in (".csv", ".txt") else None
+        where = f"byte {error.start}" + (f", line {line}" if line else "")
+        raise RawReadError(f"{path}: cannot read: not valid {encoding or 'utf-8'} text ({error.reason} at {where});"
                            " set the file's encoding in the trial config") from error
     except Exception as error:  # pyreadstat and pandas raise many types; name the file whatever it was
         raise RawReadError(f"{path}: cannot read: {type(error).__name__}: {error}") from error
     metadata.update({"file": path.name, "rows": int(len(frame)), "columns": list(frame.columns), "sha256": sha256_file(path)})
+    return frame, metadata
+
+
+def _read_sas(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
+    """pyreadstat's reading, between structure checks that refuse a truncated or extended file."""
+    import pyreadstat
+
+    if suffix == ".xpt":
+        layout = rawformats.xport_layout(path)
+        if layout.namestr_length != 140:  # ReadStat reads 140-byte NAMESTR records whatever the header says
+            raise rawformats.DamagedFile(f"NAMESTR records of {layout.namestr_length} bytes (VAX/VMS) are not "
+                                         "supported by the reader: re-export the file with 140-byte records")
+        rows_in_file, blank_at_end = rawformats.xport_data_rows(path, layout)
+    else:
+        rawformats.check_sas7bdat_size(path)
+    reader = pyreadstat.read_sas7bdat if suffix == ".sas7bdat" else pyreadstat.read_xport
+    kwargs = {"encoding": encoding} if encoding else {}
+    try:
+        frame, meta = reader(str(path), **kwargs)
+    except pyreadstat.ReadstatError as error:
+        raise rawformats.DamagedFile(f"{error} (the file may be truncated or damaged)") from error
+    if suffix == ".xpt":
+        rawformats.check_xport_rows(layout, rows_in_file, blank_at_end, len(frame))
+    elif meta.number_rows is not None and len(frame) != meta.number_rows:
+        raise rawformats.DamagedFile(f"{len(frame)} rows read, but the file's header states {meta.number_rows}: "
+                                     "truncated?")
+    metadata = {
+        "labels": dict(meta.column_names_to_labels),
+        "formats": dict(meta.original_variable_types),
+        "dataset_label": meta.file_label,
+        "encoding": meta.file_encoding or encoding,
+    }
+    frame = pd.DataFrame({name: _column_as_text(frame[name]) for name in frame.columns})
     return frame, metadata
 
 
