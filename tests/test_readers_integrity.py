@@ -273,7 +273,7 @@ def test_ingestion_passes_the_sources_allow_unterminated_last_line(tmp_path, tri
     config = {"sources": [source]}
     with pytest.raises(RawReadError, match="allow_unterminated_last_line"):
         ingest_cut(tmp_path, config)
-    tables, _ = ingest_cut(tmp_path, {"sources": [dict(source, allow_unterminated_last_line=True)]})
+    tables, _, _ = ingest_cut(tmp_path, {"sources": [dict(source, allow_unterminated_last_line=True)]})
     assert len(tables["XP"]) == 111  # one GIR result per data row (manifest: 111 rows)
 
 
