@@ -392,3 +392,16 @@ def test_damage_without_a_manifest_is_an_error_or_accounted_for_record_by_record
         assert rows >= before  # never fewer records (a changed padding byte of a transport file can add a garbage one, then queried)
     clean, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
     assert (summary["RECORDS_IN"] == summary["RECORDS_OUT"] + summary["QUARANTINED"]).all()
+
+
+def test_every_clean_record_reaches_its_analysis_dataset(trial_configs):
+    from ucmsc.derive import account_for_records
+    result = run_pipeline(EFF, INTERIM, trial_configs[EFF])
+    sdtm, bds = result["sdtm"], result["bds"]
+    account_for_records(sdtm, result["adsl"], bds, result["adae"])
+    for domain in ("LB", "VS", "XP"):
+        assert (bds["SRCDOM"] == domain).sum() == len(sdtm[domain]) > 0
+    with pytest.raises(AssertionError, match="ADBDS has .* records from LB"):
+        account_for_records(sdtm, result["adsl"], bds.drop(bds.index[bds["SRCDOM"] == "LB"][:1]), result["adae"])
+    with pytest.raises(AssertionError, match="ADAE has"):
+        account_for_records(sdtm, result["adsl"], bds, result["adae"].iloc[1:])

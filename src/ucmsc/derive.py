@@ -326,6 +326,24 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
     return adae.drop(columns=["TRTSDTM"])
 
 
+def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame) -> None:
+    """Stop unless every clean record reached its analysis dataset: one ADSL row per DM subject, one BDS
+    record per findings record (with its numeric value where the finding has one), one ADAE row per AE."""
+    problems = []
+    if sorted(adsl["USUBJID"]) != sorted(sdtm["DM"]["USUBJID"]):
+        problems.append(f"ADSL has {len(adsl)} subjects, DM {len(sdtm['DM'])}")
+    for domain in PARCAT:
+        found = bds[bds["SRCDOM"] == domain]
+        if len(found) != len(sdtm[domain]):
+            problems.append(f"ADBDS has {len(found)} records from {domain}, {domain} has {len(sdtm[domain])}")
+        elif (found["AVAL"].isna() & found["SRCROW"].notna()).sum() > sdtm[domain][f"{domain}STRESN"].isna().sum():
+            problems.append(f"ADBDS lost numeric values of {domain} records")
+    if len(adae) != len(sdtm["AE"]):
+        problems.append(f"ADAE has {len(adae)} events, AE {len(sdtm['AE'])}")
+    if problems:
+        raise AssertionError("derivations lost records: " + "; ".join(problems))
+
+
 def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path: str, adbds_path: str, adae_path: str,
                queries_path: str, log) -> None:
     """Stage runner: ADSL, ADBDS and ADAE from one cut's clean domains, with the derivation queries."""
@@ -339,6 +357,7 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     adsl = derive_population_flags(adsl, adbds, n_visits=len(config["visits"]))
     adsl = derive_vars_baseline(adsl, adbds, config["analysis"]["adsl_baseline"])
     adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries)
+    account_for_records(sdtm, adsl, adbds, adae)
     write_table(adsl, adsl_path)
     write_table(adbds, adbds_path)
     write_table(adae, adae_path)
