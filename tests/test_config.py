@@ -205,9 +205,10 @@ def test_required_variable_not_mapped_except_what_a_wide_layout_supplies():
 def test_codes_of_an_unmapped_variable_or_to_an_unknown_arm():
     def edit(trial):
         trial["sources"][0]["codes"]["AESEV"] = {"1": "MILD"}
-        trial["sources"][0]["codes"]["ARM"]["2"] = "Placebo "
+        trial["sources"][0]["codes"]["ARM"]["2"] = "placebo "
+        trial["sources"][0]["codes"]["ARM"]["3"] = "Low dose"  # an arm of the delivery this analysis leaves out: allowed
     assert problems_after(edit) == [
-        "sources[0].codes.ARM: code '2' gives 'Placebo ', which is not an arm (arms: Cells, Placebo)",
+        "sources[0].codes.ARM: code '2' gives 'placebo ', which differs from the arm 'Placebo' only in case or spaces",
         "sources[0].codes.AESEV: AESEV is not a mapped standard variable of dm.csv "
         "(columns: SUBJID, SITEID, SEX, AGE, RANDDT, ARM)"]
 

@@ -170,6 +170,35 @@ def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed
     return result
 
 
+EXCLUDED = "kept; excluded from every analysis population"
+
+
+def planned_arm(frame: pd.DataFrame, code_lists: dict[str, dict], arms: list[str]) -> CheckResult:
+    """``arm_not_in_plan`` (and ``codes``, ``required_value``): the subject's arm, decoded by its file's code list,
+    is one of the arms the analysis plan compares.
+
+    A subject of another arm, with a code the list lacks, or without an arm is no data error to drop: the subject
+    stays in DM with the arm as delivered (the raw code when it cannot be decoded) and is excluded from every
+    analysis population, so it is never analysed as any arm.
+    """
+    def decode(values: pd.Series, code_list) -> pd.Series:
+        stripped = values.fillna("").astype(str).str.strip()
+        return stripped.map({str(k): str(v) for k, v in code_list.items()}) if code_list else stripped
+
+    raw = frame["ARM"].fillna("").astype(str).str.strip()
+    decoded = _by_file(frame, code_lists, decode, "ARM", None)
+    blank = raw == ""
+    unknown_code = decoded.isna() & ~blank
+    arm = decoded.where(decoded.notna(), raw).astype(str)
+    other = ~arm.isin(arms) & ~unknown_code & ~blank
+    result = CheckResult(updates={"ARM": arm})
+    result.found("required_value", blank, "ARM", "ARM is missing", EXCLUDED, NOTE)
+    result.found("codes", unknown_code, "ARM", "ARM code '" + raw + "' is not in the code list", EXCLUDED, NOTE)
+    result.found("arm_not_in_plan", other, "ARM", "arm '" + arm + f"' is not one of the arms compared ({', '.join(arms)})",
+                 EXCLUDED, NOTE)
+    return result
+
+
 def yes_no(frame: pd.DataFrame, column: str, unknown_as: str, consequence: str) -> CheckResult:
     """``codes``: a Y/N variable; anything else takes ``unknown_as`` (a conservative reading) and is queried."""
     text = frame[column].fillna("").astype(str).str.strip().str.upper()

@@ -184,7 +184,7 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
     optional = [c for c in OPTIONAL["DM"] if c in raw]
     steps = [
         lambda f: checks.required_value(f, ["SUBJID"]),
-        lambda f: checks.codes(f, "ARM", spec.code_lists("ARM"), set(arms), QUARANTINE),
+        lambda f: checks.planned_arm(f, spec.code_lists("ARM"), list(arms)),
         lambda f: checks.codes(f, "SEX", spec.code_lists("SEX"), SEX_TERMS, SET_MISSING),
         lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=True),
         lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date),

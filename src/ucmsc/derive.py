@@ -97,8 +97,12 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     adsl["TRTSDTM"] = adsl["USUBJID"].map(infusions.min())
     adsl["TRTEDTM"] = adsl["USUBJID"].map(infusions.max())
     adsl["NINFUS"] = adsl["USUBJID"].map(infusions.count()).fillna(0).astype(int)
-    adsl["RANDFL"] = "Y"
-    adsl["SAFFL"] = np.where(adsl["NINFUS"] > 0, "Y", "N")
+    # A subject whose arm is not one the plan compares (queried in cleaning) is in no analysis population.
+    planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
+    adsl["EXCLREAS"] = np.where(planned, "", np.where(adsl["ARM"].fillna("") == "", "arm missing",
+                                                      "arm '" + adsl["ARM"].fillna("") + "' is not compared by the plan"))
+    adsl["RANDFL"] = np.where(planned, "Y", "N")
+    adsl["SAFFL"] = np.where(planned & (adsl["NINFUS"] > 0), "Y", "N")
     status = ds.drop_duplicates("USUBJID").set_index("USUBJID")
     decod = adsl["USUBJID"].map(status["DSDECOD"])
     adsl["EOSSTT"] = np.select([decod.isna(), decod == "COMPLETED"], ["ONGOING", "COMPLETED"], default="DISCONTINUED")

@@ -232,9 +232,12 @@ def _source_problems(trial: dict) -> list[str]:
             if variable not in columns:
                 problems.append(f"{key}.codes.{variable}: {variable} is not a mapped standard variable of {file} "
                                 f"(columns: {', '.join(columns)})")
-            elif variable == "ARM":
-                problems += [f"{key}.codes.ARM: code {raw!r} gives {arm!r}, which is not an arm (arms: "
-                             f"{', '.join(arm_names)})" for raw, arm in codes.items() if arm not in arm_names]
+            elif variable == "ARM":  # another arm of the delivery is allowed (its subjects are excluded); a near miss is a typo
+                near = {" ".join(a.split()).casefold(): a for a in arm_names}
+                problems += [f"{key}.codes.ARM: code {raw!r} gives {arm!r}, which differs from the arm "
+                             f"{near[' '.join(arm.split()).casefold()]!r} only in case or spaces"
+                             for raw, arm in codes.items()
+                             if arm not in arm_names and " ".join(arm.split()).casefold() in near]
         for code, spec in results.items():
             if code not in tests:
                 problems.append(f"{key}.results.{code}: {code} is not a configured test (tests:)")
