@@ -30,7 +30,7 @@ def _row(name: str, label: str, value, warning: str = "", error: str = "") -> di
             "WARNING": warning, "ERROR": error}
 
 
-def _rows(labels: dict[str, str], values: dict, warning: str = "", error: str = "") -> list[dict]:
+def stat_rows(labels: dict[str, str], values: dict, warning: str = "", error: str = "") -> list[dict]:
     """One row per label, in the labels' order. A name without a value is NaN with ``warning`` or ``error``; a value the
     formula left undefined (NaN) gets a generic warning, so no NaN goes into the ARD without a reason."""
     rows = []
@@ -50,8 +50,8 @@ def _guarded(labels: dict[str, str], compute, fixed: dict | None = None, warning
     try:
         values = compute()
     except Exception as failure:  # one statistic's numerical failure: recorded in its rows, the plan goes on
-        return _rows(labels, fixed, error=error_text(failure))
-    return _rows(labels, {**values, **fixed}, warning)
+        return stat_rows(labels, fixed, error=error_text(failure))
+    return stat_rows(labels, {**values, **fixed}, warning)
 
 
 def error_text(failure: Exception) -> str:
@@ -95,7 +95,7 @@ def describe(values, group: str = "the sample") -> list[dict]:
     x = _clean(values)
     n = x.size
     if n == 0:
-        return _rows(labels, {"n": 0}, too_few({group: 0}, 1))
+        return stat_rows(labels, {"n": 0}, too_few({group: 0}, 1))
 
     def compute():
         out = {"n": n, "mean": x.mean(), "median": np.median(x), "q1": np.percentile(x, 25), "q3": np.percentile(x, 75),
@@ -119,7 +119,7 @@ def ttest_student(x, y, alpha: float = 0.05, groups: tuple[str, str] = ("group 1
     fixed = {"var_equal": 1}
     reason = too_few({groups[0]: a.size, groups[1]: b.size}, 2)
     if reason:
-        return _rows(labels, fixed, reason)
+        return stat_rows(labels, fixed, reason)
 
     def compute():
         df = a.size + b.size - 2
@@ -140,7 +140,7 @@ def proportion(responders: int, total: int, group: str = "the group") -> list[di
     values = {"n": responders, "N": total}
     if total:
         values["pct"] = 100 * responders / total
-    return _rows(labels, values, too_few({group: total}, 1, SUBJECTS))
+    return stat_rows(labels, values, too_few({group: total}, 1, SUBJECTS))
 
 
 def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
@@ -158,7 +158,7 @@ def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
     fixed = {"correction": 0}
     reason = too_few({groups[0]: n1, groups[1]: n2}, 1, SUBJECTS)
     if reason:
-        return _rows(labels, fixed, reason)
+        return stat_rows(labels, fixed, reason)
     table = np.array([[r1, n1 - r1], [r2, n2 - r2]], dtype=float)
     if (table.sum(axis=0) == 0).any():
         reason = (f"not estimable: every subject has the same outcome ({groups[0]} {r1}/{n1}, {groups[1]} {r2}/{n2}), "
@@ -188,7 +188,7 @@ def skewness_flag(values, threshold: float = 1.0, group: str = "the pooled sampl
     if not reason and np.ptp(x) == 0:
         reason = f"not estimable: all {x.size} values of {group} are equal"
     if reason:
-        return _rows(labels, {}, reason)
+        return stat_rows(labels, {}, reason)
 
     def compute():
         skew = sps.skew(x, bias=False)
@@ -207,7 +207,7 @@ def paired_t(change, alpha: float = 0.05, group: str = "the sample") -> list[dic
     d = _clean(change)
     reason = too_few({group: d.size}, 2, CHANGES)
     if reason:
-        return _rows(labels, {}, reason)
+        return stat_rows(labels, {}, reason)
 
     def compute():
         result = sps.ttest_1samp(d, 0.0)
@@ -227,7 +227,7 @@ def wilcoxon_signed_rank(change, group: str = "the sample") -> list[dict]:
     fixed = {"continuity": 1}
     reason = too_few({group: d.size}, 2, ("non-zero change", "non-zero changes"))
     if reason:
-        return _rows(labels, fixed, reason)
+        return stat_rows(labels, fixed, reason)
 
     def compute():
         result = sps.wilcoxon(d, zero_method="wilcox", correction=True, method="approx")
@@ -243,7 +243,7 @@ def mann_whitney(x, y, groups: tuple[str, str] = ("group 1", "group 2")) -> list
     fixed = {"continuity": 1}
     reason = too_few({groups[0]: a.size, groups[1]: b.size}, 1)
     if reason:
-        return _rows(labels, fixed, reason)
+        return stat_rows(labels, fixed, reason)
 
     def compute():
         result = sps.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic", use_continuity=True)
@@ -279,9 +279,9 @@ def ancova(response, active, base, alpha: float = 0.05,
         reason = "not estimable: the model is singular (baseline is constant or collinear with arm)"
 
     def failed(warning: str = "", error: str = "") -> dict[str, list[dict]]:
-        return {"active": _rows(arm_labels, {"n": n["active"]}, warning, error),
-                "control": _rows(arm_labels, {"n": n["control"]}, warning, error),
-                "contrast": _rows(contrast_labels, {}, warning, error)}
+        return {"active": stat_rows(arm_labels, {"n": n["active"]}, warning, error),
+                "control": stat_rows(arm_labels, {"n": n["control"]}, warning, error),
+                "contrast": stat_rows(contrast_labels, {}, warning, error)}
 
     if reason:
         return failed(reason)
@@ -296,11 +296,12 @@ def ancova(response, active, base, alpha: float = 0.05,
         for name, arm in (("active", 1.0), ("control", 0.0)):
             c = np.array([1.0, arm, b.mean()])
             est, se = float(c @ beta), math.sqrt(c @ cov @ c)
-            out[name] = _rows(arm_labels, {"lsmean": est, "se": se, "n": n[name]})
+            out[name] = stat_rows(arm_labels, {"lsmean": est, "se": se, "n": n[name]})
         est, se = float(beta[1]), math.sqrt(cov[1, 1])
         t = est / se
-        out["contrast"] = _rows(contrast_labels, {"estimate": est, "se": se, "lcl": est - q * se, "ucl": est + q * se,
-                                                  "statistic": t, "df": df, "p": 2 * sps.t.sf(abs(t), df)})
+        out["contrast"] = stat_rows(contrast_labels, {"estimate": est, "se": se, "lcl": est - q * se,
+                                                      "ucl": est + q * se, "statistic": t, "df": df,
+                                                      "p": 2 * sps.t.sf(abs(t), df)})
     except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
         return failed(error=error_text(failure))
     return out
@@ -331,7 +332,7 @@ def gee_logistic(frame, alpha: float = 0.05, groups: tuple[str, str] = ("active"
             reason = (f"not estimable: every observed value of {group} is {mine.iloc[0]:g}, "
                       "so the odds ratio is not finite")
     if reason:
-        return _rows(labels, fixed, reason)
+        return stat_rows(labels, fixed, reason)
     visits = sorted(data["AVISITN"].unique())
     exog = np.column_stack([np.ones(len(data)), data["ACTIVE"].to_numpy(float)]
                            + [(data["AVISITN"] == v).to_numpy(float) for v in visits[1:]])
@@ -343,14 +344,14 @@ def gee_logistic(frame, alpha: float = 0.05, groups: tuple[str, str] = ("active"
             result = model.fit()
         coef, se = float(result.params[1]), float(result.bse[1])
     except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
-        return _rows(labels, fixed, error=error_text(failure))
+        return stat_rows(labels, fixed, error=error_text(failure))
     unconverged = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     if unconverged:
-        return _rows(labels, fixed, f"not estimable: the GEE fit did not converge ({unconverged[0]})")
+        return stat_rows(labels, fixed, f"not estimable: the GEE fit did not converge ({unconverged[0]})")
     if not (math.isfinite(coef) and math.isfinite(se)):
-        return _rows(labels, fixed, "not estimable: the GEE fit gave no finite odds ratio")
+        return stat_rows(labels, fixed, "not estimable: the GEE fit gave no finite odds ratio")
     z = sps.norm.ppf(1 - alpha / 2)
-    return _rows(labels, {"estimate": coef, "se": se, "or": math.exp(coef), "lcl": math.exp(coef - z * se),
+    return stat_rows(labels, {"estimate": coef, "se": se, "or": math.exp(coef), "lcl": math.exp(coef - z * se),
                           "ucl": math.exp(coef + z * se), "p": float(result.pvalues[1]),
                           "working_correlation": float(result.cov_struct.dep_params), **fixed})
 
