@@ -470,3 +470,26 @@ def test_audit_diff_and_report_read_the_ard_back_from_csv(damaged, trial_configs
             & (one["STAT_NAME"] == "mean"), "VALUE"] = 50.0
     flipped = result_changes(one, ard, records)
     assert flipped[["STAT_NAME", "OLD", "NEW", "CHANGE"]].values.tolist() == [["mean", "50.00", "NE", "changed"]]
+
+
+def test_safety_trial_without_placebo_shift_tables_figures_and_report(trial_configs):
+    trial, config = "t2dm_safety", trial_configs["t2dm_safety"]
+    run = run_pipeline(trial, FINAL_CUTS[trial], config, edit_sdtm=_drop_control(0))
+    ard = run["ard"]
+    shift = ard[(ard["ANALYSIS_ID"] == "SHIFT") & (ard["STAT_NAME"] == "n")]
+    placebo = shift["GROUP"] == CONTROL
+    assert (shift.loc[placebo, "VALUE"] == 0).all() and (shift.loc[~placebo, "VALUE"] > 0).all()
+    assert set(shift.loc[shift["GROUP"] == CONTROL, "WARNING"]) == {
+        "no data: Placebo has 0 subjects with a baseline and a post-baseline range"}
+    ae = _rows(ard, ANALYSIS_ID="AE", PARAMCD="ANY", GROUP=CONTROL)
+    assert ae.loc["N", "VALUE"] == 0 and math.isnan(ae.loc["pct", "VALUE"])
+    for _, _, fig, _ in figures.all_figures(ard, config):
+        fig.savefig(io.BytesIO(), format="png", dpi=40)
+        plt.close(fig)
+    code = {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"}
+    context = report.build_context(ard, audit_trial(ard, PUBLISHED[trial]), run["queries"].astype(str), run["summary"],
+                                   {"files": run["raw_meta"]}, [], config, FINAL_CUTS[trial], code,
+                                   {"path": "a", "sha256": "z"})
+    assert "no data: Placebo has 0 subjects with a baseline" in report.render_report(context)
+    any_ae = next(t for t, _ in context["tables"] if t.title.startswith("Treatment-emergent")).rows[0]
+    assert any_ae[2] == "0/0 (NE)" and any_ae[-2:] == ["NE", "NE"]
