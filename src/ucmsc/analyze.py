@@ -1,7 +1,8 @@
 """Run a trial's analysis plan over its ADaM datasets into one analysis-results dataset (ARD).
 
 One row per analysis x parameter x visit x group x statistic, full precision. Rounding
-happens only where a value is displayed (``ucmsc.rounding``).
+happens only where a value is displayed (``ucmsc.rounding``). A statistic that cannot be
+computed is still a row: VALUE NaN, with the reason in WARNING (or the exception in ERROR).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pandas as pd
 from ucmsc import stats
 
 ARD_COLUMNS = ["TRIAL", "CUT", "ANALYSIS_ID", "ANALYSIS", "POPULATION", "PARAMCD", "PARAM", "AVISITN", "AVISIT",
-               "GROUP", "VARIABLE", "METHOD", "STAT_NAME", "STAT_LABEL", "VALUE", "INPUTS"]
+               "GROUP", "VARIABLE", "METHOD", "STAT_NAME", "STAT_LABEL", "VALUE", "INPUTS", "WARNING", "ERROR"]
 
 
 class ArdBuilder:
@@ -25,7 +26,7 @@ class ArdBuilder:
 
     def frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows).reindex(columns=ARD_COLUMNS)
-        for column in ("PARAMCD", "PARAM", "AVISIT", "VARIABLE"):
+        for column in ("PARAMCD", "PARAM", "AVISIT", "VARIABLE", "WARNING", "ERROR"):
             frame[column] = frame[column].fillna("")
         return frame
 
@@ -34,6 +35,29 @@ def _arms(config: dict) -> tuple[str, str]:
     active = next(a["arm"] for a in config["arms"] if a["active"])
     control = next(a["arm"] for a in config["arms"] if not a["active"])
     return active, control
+
+
+def _visits(records: pd.DataFrame, bds: pd.DataFrame, config: dict) -> list[int]:
+    """The visits to analyse for one parameter: those it has records at, plus scheduled visits without a record of any
+    parameter (a visit without data is reported as not estimable, not dropped). A parameter without any record: every
+    scheduled visit. A visit some parameters skip by design (e.g. no clamp at week 20) is not added."""
+    scheduled = [int(v["visitnum"]) for v in config.get("visits", [])]
+    present = {int(v) for v in records["AVISITN"].dropna().unique()}
+    if not present:
+        return scheduled
+    anywhere = {int(v) for v in bds["AVISITN"].dropna().unique()}
+    return sorted(present | {v for v in scheduled if v not in anywhere})
+
+
+def _visit_label(records: pd.DataFrame, config: dict, visitn: int) -> str:
+    at = records.loc[records["AVISITN"] == visitn, "AVISIT"]
+    if len(at):
+        return at.iloc[0]
+    return next((v["avisit"] for v in config.get("visits", []) if int(v["visitnum"]) == visitn), f"Week {visitn}")
+
+
+def _param_label(records: pd.DataFrame, paramcd: str) -> str:
+    return records["PARAM"].iloc[0] if len(records) else paramcd
 
 
 def population_counts(ard: ArdBuilder, adsl: pd.DataFrame, config: dict) -> None:
@@ -55,56 +79,70 @@ def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFr
     active, control = _arms(config)
     population = adsl[adsl["RANDFL"] == "Y"]
     keys = dict(ANALYSIS_ID="BASELINE", ANALYSIS="Baseline characteristics", POPULATION="RANDFL", AVISITN=0, AVISIT="Week 0")
-    for arm in (active, control):
-        ard.add(stats.describe(population.loc[population["ARM"] == arm, "AGE"]), PARAMCD="AGE", PARAM="Age (years)",
-                GROUP=arm, VARIABLE="AGE", METHOD="descriptive", **keys)
-    ard.add(stats.ttest_student(population.loc[population["ARM"] == active, "AGE"], population.loc[population["ARM"] == control, "AGE"]),
+    arms = (active, control)
+    for arm in arms:
+        ard.add(stats.describe(population.loc[population["ARM"] == arm, "AGE"], group=arm), PARAMCD="AGE",
+                PARAM="Age (years)", GROUP=arm, VARIABLE="AGE", METHOD="descriptive", **keys)
+    ard.add(stats.ttest_student(population.loc[population["ARM"] == active, "AGE"],
+                                population.loc[population["ARM"] == control, "AGE"], groups=arms),
             PARAMCD="AGE", PARAM="Age (years)", GROUP=f"{active} vs {control}", VARIABLE="AGE", METHOD="Student t-test", **keys)
     counts = {arm: (int((population.loc[population["ARM"] == arm, "SEX"] == "M").sum()), int((population["ARM"] == arm).sum()))
               for arm in (active, control)}
     for arm, (males, total) in counts.items():
-        ard.add(stats.proportion(males, total), PARAMCD="SEXM", PARAM="Male sex", GROUP=arm, VARIABLE="SEX", METHOD="count", **keys)
-    ard.add(stats.compare_proportions(*counts[active], *counts[control]), PARAMCD="SEXM", PARAM="Male sex",
+        ard.add(stats.proportion(males, total, group=arm), PARAMCD="SEXM", PARAM="Male sex", GROUP=arm, VARIABLE="SEX",
+                METHOD="count", **keys)
+    ard.add(stats.compare_proportions(*counts[active], *counts[control], groups=arms), PARAMCD="SEXM", PARAM="Male sex",
             GROUP=f"{active} vs {control}", VARIABLE="SEX", METHOD="Pearson chi-square", **keys)
     base = bds[(bds["ABLFL"] == "Y") & bds["PARAMCD"].isin(config["analysis"]["continuous"])]
     by_param = dict(tuple(base.groupby("PARAMCD")))
     for paramcd, records in ((p, by_param[p]) for p in config["analysis"]["continuous"] if p in by_param):
         param = records["PARAM"].iloc[0]
-        for arm in (active, control):
-            ard.add(stats.describe(records.loc[records["ARM"] == arm, "AVAL"]), PARAMCD=paramcd, PARAM=param, GROUP=arm,
-                    VARIABLE="AVAL", METHOD="descriptive", **keys)
+        for arm in arms:
+            ard.add(stats.describe(records.loc[records["ARM"] == arm, "AVAL"], group=arm), PARAMCD=paramcd, PARAM=param,
+                    GROUP=arm, VARIABLE="AVAL", METHOD="descriptive", **keys)
         x, y = records.loc[records["ARM"] == active, "AVAL"], records.loc[records["ARM"] == control, "AVAL"]
         contrast = dict(PARAMCD=paramcd, PARAM=param, GROUP=f"{active} vs {control}", VARIABLE="AVAL", **keys)
-        ard.add(stats.skewness_flag(records["AVAL"]), METHOD="descriptive", **contrast)
-        ard.add(stats.ttest_student(x, y), METHOD="Student t-test", **contrast)
-        ard.add(stats.mann_whitney(x, y), METHOD="Mann-Whitney U", **contrast)
+        ard.add(stats.skewness_flag(records["AVAL"], group=f"the pooled sample of {active} and {control}"),
+                METHOD="descriptive", **contrast)
+        ard.add(stats.ttest_student(x, y, groups=arms), METHOD="Student t-test", **contrast)
+        ard.add(stats.mann_whitney(x, y, groups=arms), METHOD="Mann-Whitney U", **contrast)
 
 
 def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
-    """Per parameter and visit: descriptives of AVAL and CHG by arm; Student t-test between arms on AVAL and CHG."""
+    """Per parameter and visit: descriptives of AVAL and CHG by arm; Student t-test between arms on AVAL and CHG.
+
+    Every planned parameter at each of its visits (``_visits``): an arm or visit without data gives rows that say so.
+    """
     active, control = _arms(config)
+    arms = (active, control)
     members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
     data = bds[bds["USUBJID"].isin(members) & bds["PARAMCD"].isin(config["analysis"]["continuous"]) & (bds["ANL01FL"] == "Y")]
-    by_param = dict(tuple(data.groupby("PARAMCD")))
-    plan_order = [p for p in config["analysis"]["continuous"] if p in by_param]  # tables follow the plan's order
-    for paramcd, visitn, records in ((p, v, r) for p in plan_order for v, r in by_param[p].groupby("AVISITN", sort=True)):
-        keys = dict(ANALYSIS_ID="CONT", ANALYSIS="Continuous endpoints by visit", POPULATION=population, PARAMCD=paramcd,
-                    PARAM=records["PARAM"].iloc[0], AVISITN=int(visitn), AVISIT=records["AVISIT"].iloc[0])
-        for variable in ("AVAL", "CHG") if visitn > 0 else ("AVAL",):
-            for arm in (active, control):
-                ard.add(stats.describe(records.loc[records["ARM"] == arm, variable]), GROUP=arm, VARIABLE=variable,
-                        METHOD="descriptive", **keys)
-            x, y = records.loc[records["ARM"] == active, variable], records.loc[records["ARM"] == control, variable]
-            ard.add(stats.ttest_student(x, y), GROUP=f"{active} vs {control}", VARIABLE=variable, METHOD="Student t-test", **keys)
-            ard.add(stats.mann_whitney(x, y), GROUP=f"{active} vs {control}", VARIABLE=variable, METHOD="Mann-Whitney U", **keys)
-        if visitn > 0:
-            within = dict(keys, ANALYSIS_ID="WITHIN", ANALYSIS="Change from baseline within arm", VARIABLE="CHG")
-            for arm in (active, control):
-                change = records.loc[records["ARM"] == arm, "CHG"]
-                ard.add(stats.paired_t(change), GROUP=arm, METHOD="Paired t-test", **within)
-                ard.add(stats.wilcoxon_signed_rank(change), GROUP=arm, METHOD="Wilcoxon signed-rank", **within)
-            fit = stats.ancova(records["CHG"], (records["ARM"] == active).astype(float), records["BASE"])
-            if fit:
+    for paramcd in config["analysis"]["continuous"]:  # tables follow the plan's order
+        everything = bds[bds["PARAMCD"] == paramcd]
+        mine = data[data["PARAMCD"] == paramcd]
+        for visitn in _visits(everything, bds, config):
+            records = mine[mine["AVISITN"] == visitn]
+            keys = dict(ANALYSIS_ID="CONT", ANALYSIS="Continuous endpoints by visit", POPULATION=population,
+                        PARAMCD=paramcd, PARAM=_param_label(everything, paramcd), AVISITN=int(visitn),
+                        AVISIT=_visit_label(everything, config, visitn))
+            for variable in ("AVAL", "CHG") if visitn > 0 else ("AVAL",):
+                for arm in arms:
+                    ard.add(stats.describe(records.loc[records["ARM"] == arm, variable], group=arm), GROUP=arm,
+                            VARIABLE=variable, METHOD="descriptive", **keys)
+                x, y = records.loc[records["ARM"] == active, variable], records.loc[records["ARM"] == control, variable]
+                ard.add(stats.ttest_student(x, y, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
+                        METHOD="Student t-test", **keys)
+                ard.add(stats.mann_whitney(x, y, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
+                        METHOD="Mann-Whitney U", **keys)
+            if visitn > 0:
+                within = dict(keys, ANALYSIS_ID="WITHIN", ANALYSIS="Change from baseline within arm", VARIABLE="CHG")
+                for arm in arms:
+                    change = records.loc[records["ARM"] == arm, "CHG"]
+                    ard.add(stats.paired_t(change, group=arm), GROUP=arm, METHOD="Paired t-test", **within)
+                    ard.add(stats.wilcoxon_signed_rank(change, group=arm), GROUP=arm, METHOD="Wilcoxon signed-rank",
+                            **within)
+                fit = stats.ancova(records["CHG"], (records["ARM"] == active).astype(float), records["BASE"],
+                                   groups=arms)
                 model = dict(keys, ANALYSIS_ID="ANCOVA", ANALYSIS="ANCOVA of change, adjusted for baseline", VARIABLE="CHG",
                              METHOD="ANCOVA (OLS: CHG ~ arm + BASE)")
                 ard.add(fit["active"], GROUP=active, **model)
@@ -113,21 +151,35 @@ def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
 
 
 def responders_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
-    """Responder rates with non-responder imputation: every FAS subject is in the denominator."""
+    """Responder rates with non-responder imputation: every FAS subject is in the denominator.
+
+    At a visit where no FAS subject has a value, imputation would report 0 % responders: the rows are NaN instead
+    (denominator kept), with a WARNING.
+    """
     active, control = _arms(config)
+    arms = (active, control)
     fas = adsl[adsl["FASFL"] == "Y"]
     size = fas.groupby("ARM").size()
     for paramcd, label in config["analysis"].get("responder", {}).items():
-        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(fas["USUBJID"])]
-        for visitn, at_visit in records.groupby("AVISITN"):
+        everything = bds[bds["PARAMCD"] == paramcd]
+        records = everything[everything["USUBJID"].isin(fas["USUBJID"])]
+        for visitn in _visits(everything, bds, config):
             if visitn == 0:
                 continue
+            at_visit = records[records["AVISITN"] == visitn]
+            avisit = _visit_label(everything, config, visitn)
             keys = dict(ANALYSIS_ID="RESP", ANALYSIS="Responders (missing = non-responder)", POPULATION="FASFL",
-                        PARAMCD=paramcd, PARAM=label, AVISITN=int(visitn), AVISIT=at_visit["AVISIT"].iloc[0], VARIABLE="AVAL")
-            counts = {arm: (int(at_visit.loc[at_visit["ARM"] == arm, "AVAL"].sum()), int(size.get(arm, 0))) for arm in (active, control)}
+                        PARAMCD=paramcd, PARAM=label, AVISITN=int(visitn), AVISIT=avisit, VARIABLE="AVAL")
+            no_data = "" if at_visit["AVAL"].notna().any() else \
+                f"not estimable: no subject of the full analysis set has a value at {avisit}"
+            counts = {arm: (int(at_visit.loc[at_visit["ARM"] == arm, "AVAL"].sum()), int(size.get(arm, 0)))
+                      for arm in arms}
             for arm, (r, n) in counts.items():
-                ard.add(stats.proportion(r, n), GROUP=arm, METHOD="count", **keys)
-            ard.add(stats.compare_proportions(*counts[active], *counts[control]), GROUP=f"{active} vs {control}",
+                rows = stats.proportion(r, n, group=arm)
+                ard.add(stats.not_estimable(rows, no_data, keep=("N",)) if no_data else rows, GROUP=arm, METHOD="count",
+                        **keys)
+            rows = stats.compare_proportions(*counts[active], *counts[control], groups=arms)
+            ard.add(stats.not_estimable(rows, no_data) if no_data else rows, GROUP=f"{active} vs {control}",
                     METHOD="Pearson chi-square", **keys)
 
 
@@ -139,9 +191,10 @@ def _incidence(ard: ArdBuilder, groups: list[tuple[str, str, pd.DataFrame]], siz
         for arm in (active, control):
             in_arm = events[events["ARM"] == arm]
             counts[arm] = (int(in_arm["USUBJID"].nunique()), int(size.get(arm, 0)))
-            ard.add(stats.proportion(*counts[arm]) + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
+            ard.add(stats.proportion(*counts[arm], group=arm)
+                    + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
                     GROUP=arm, METHOD="count", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
-        ard.add([r for r in stats.compare_proportions(*counts[active], *counts[control])
+        ard.add([r for r in stats.compare_proportions(*counts[active], *counts[control], groups=(active, control))
                  if r["STAT_NAME"] in ("fisher_p", "estimate", "lcl", "ucl")], GROUP=f"{active} vs {control}",
                 METHOD="Fisher exact", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
 
@@ -160,35 +213,73 @@ def adverse_events(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, conf
 
 
 MMRM_METHOD = "MMRM (REML, unstructured covariance, between-within df)"
+MMRM_SUBJECTS = ("subject with a change from baseline", "subjects with a change from baseline")
+LSMEAN_LABELS = {"lsmean": "LS mean", "se": "SE"}
+MMRM_LABELS = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper", "statistic": "t",
+               "df": "Degrees of freedom (between-within)", "p": "P-value", "n_subjects": "Subjects",
+               "converged": "REML converged (1 = yes)"}
+
+
+def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], config: dict) -> str:
+    """Why the MMRM cannot be fitted to ``data`` (an arm without subjects overall or at a visit; under 4), or ''."""
+    def subjects(frame):
+        return {arm: int(frame.loc[frame["ARM"] == arm, "USUBJID"].nunique()) for arm in arms}
+
+    reason = stats.too_few(subjects(data), 1, MMRM_SUBJECTS)
+    n = data["USUBJID"].nunique()
+    if not reason and n < 4:  # 3 between-subject parameters (intercept, arm, baseline) and 1 degree of freedom
+        reason = f"not estimable: {n} subjects with a change from baseline in both arms together (4 needed)"
+    for visitn, at in data.groupby("AVISITN"):
+        short = stats.too_few(subjects(at), 1, MMRM_SUBJECTS)  # an arm without data at a visit: its arm effect is not
+        if not reason and short:  # identifiable and the whole model is singular
+            short = short.removeprefix("not estimable: ")
+            reason = f"not estimable: at {_visit_label(data, config, int(visitn))}, {short}"
+    return reason
 
 
 def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
-    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``); treatment difference per visit."""
-    from ucmsc.mmrm import fit_mmrm
+    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``); treatment difference per visit.
+
+    Not estimable (see ``_mmrm_too_few``, a singular design, no REML convergence): the rows of every visit with VALUE
+    NaN and a WARNING; a visit without data: its rows likewise; a numerical failure of the fit: ERROR.
+    """
+    from ucmsc.mmrm import MmrmNotEstimable, fit_mmrm
 
     active, control = _arms(config)
     members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
     for paramcd in config["analysis"].get("mmrm", []):
-        data = bds[bds["USUBJID"].isin(members) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)].dropna(subset=["CHG", "BASE"])
-        if data["AVISITN"].nunique() < 1 or data["ARM"].nunique() < 2:
-            continue
-        fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
-        names = data.drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"]
-        for k, visitn in enumerate(fit.visits):
+        everything = bds[bds["PARAMCD"] == paramcd]
+        data = everything[everything["USUBJID"].isin(members) & (everything["AVISITN"] > 0)]
+        data = data.dropna(subset=["CHG", "BASE"])
+        reason, error, fit = _mmrm_too_few(data, (active, control), config), "", None
+        if not reason:
+            try:
+                fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
+            except MmrmNotEstimable as why:
+                reason = f"not estimable: {why}"
+            except Exception as failure:  # a numerical failure of this one model; the other analyses still run
+                error = stats.error_text(failure)
+            else:
+                if not fit.converged:
+                    reason = f"not estimable: REML did not converge ({fit.message})"
+        fitted = {int(v): k for k, v in enumerate(fit.visits)} if fit and not reason else {}
+        fixed = {"n_subjects": data["USUBJID"].nunique()} | ({"converged": float(fit.converged)} if fit else {})
+        for visitn in [v for v in _visits(everything, bds, config) if v > 0]:
+            avisit = _visit_label(everything, config, visitn)
             keys = dict(ANALYSIS_ID="MMRM", ANALYSIS="Mixed model for repeated measures of change", POPULATION=population,
-                        PARAMCD=paramcd, PARAM=data["PARAM"].iloc[0], AVISITN=int(visitn), AVISIT=names[visitn],
+                        PARAMCD=paramcd, PARAM=_param_label(everything, paramcd), AVISITN=int(visitn), AVISIT=avisit,
                         VARIABLE="CHG", METHOD=MMRM_METHOD)
-            for arm, is_active in ((active, True), (control, False)):
-                est, se = fit.lsmean(k, is_active)
-                ard.add([{"STAT_NAME": "lsmean", "STAT_LABEL": "LS mean", "VALUE": est},
-                         {"STAT_NAME": "se", "STAT_LABEL": "SE", "VALUE": se}], GROUP=arm, **keys)
-            contrast = fit.contrast(k)
-            labels = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper", "statistic": "t",
-                      "df": "Degrees of freedom (between-within)", "p": "P-value"}
-            rows = [{"STAT_NAME": n, "STAT_LABEL": labels[n], "VALUE": float(v)} for n, v in contrast.items()]
-            rows += [{"STAT_NAME": "n_subjects", "STAT_LABEL": "Subjects", "VALUE": float(fit.n_subjects)},
-                     {"STAT_NAME": "converged", "STAT_LABEL": "REML converged (1 = yes)", "VALUE": float(fit.converged)}]
-            ard.add(rows, GROUP=f"{active} vs {control}", **keys)
+            if visitn in fitted:
+                k = fitted[visitn]
+                for arm, is_active in ((active, True), (control, False)):
+                    est, se = fit.lsmean(k, is_active)
+                    ard.add(stats.stat_rows(LSMEAN_LABELS, {"lsmean": est, "se": se}), GROUP=arm, **keys)
+                ard.add(stats.stat_rows(MMRM_LABELS, fit.contrast(k) | fixed), GROUP=f"{active} vs {control}", **keys)
+                continue
+            warning = "" if error else (reason or f"not estimable: no subject has a change from baseline at {avisit}")
+            for arm in (active, control):
+                ard.add(stats.stat_rows(LSMEAN_LABELS, {}, warning, error), GROUP=arm, **keys)
+            ard.add(stats.stat_rows(MMRM_LABELS, fixed, warning, error), GROUP=f"{active} vs {control}", **keys)
 
 
 def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
@@ -197,11 +288,11 @@ def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, confi
     fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
     for paramcd in config["analysis"].get("gee", []):
         data = bds[bds["USUBJID"].isin(fas) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)]
-        rows = stats.gee_logistic(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
-        if rows:
-            ard.add(rows, ANALYSIS_ID="GEE", ANALYSIS="Repeated responder endpoint, GEE logistic", POPULATION="FASFL",
-                    PARAMCD=paramcd, PARAM=data["PARAM"].iloc[0], GROUP=f"{active} vs {control}", VARIABLE="AVAL",
-                    METHOD="GEE logistic (visit + arm; exchangeable; robust SE)")
+        rows = stats.gee_logistic(data.assign(ACTIVE=(data["ARM"] == active).astype(float)), groups=(active, control))
+        ard.add(rows, ANALYSIS_ID="GEE", ANALYSIS="Repeated responder endpoint, GEE logistic", POPULATION="FASFL",
+                PARAMCD=paramcd, PARAM=_param_label(bds[bds["PARAMCD"] == paramcd], paramcd),
+                GROUP=f"{active} vs {control}", VARIABLE="AVAL",
+                METHOD="GEE logistic (visit + arm; exchangeable; robust SE)")
 
 
 WORST_ORDER = ("HIGH", "LOW", "NORMAL")  # worst post-baseline: any HIGH, else any LOW, else NORMAL
@@ -222,7 +313,9 @@ def shift_tables(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config:
             rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}",
                      "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
                     for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
-            ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine))}], ANALYSIS_ID="SHIFT",
+            empty = "" if len(mine) else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
+            ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}],
+                    ANALYSIS_ID="SHIFT",
                     ANALYSIS="Shift from baseline to worst post-baseline range indicator", POPULATION="SAFFL",
                     PARAMCD=paramcd, PARAM=records["PARAM"].iloc[0] if len(records) else paramcd, GROUP=arm,
                     VARIABLE="ANRIND", METHOD="count")
@@ -274,10 +367,12 @@ def grade_shifts(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config:
                 mine = at[at["ARM"] == arm]
                 rows = [{"STAT_NAME": f"{b:g}>{g:g}", "STAT_LABEL": f"Baseline {b:g}, week {visitn} {g:g}",
                          "VALUE": float(((mine["BASE"] == b) & (mine["AVAL"] == g)).sum())} for b in grades for g in grades]
-                ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine))}], ANALYSIS_ID="GRADESHIFT",
-                        ANALYSIS="Shift in grade from baseline", POPULATION="FASFL", PARAMCD=paramcd,
-                        PARAM=records["PARAM"].iloc[0] if len(records) else paramcd, AVISITN=int(visitn),
-                        AVISIT=at["AVISIT"].iloc[0] if len(at) else f"Week {visitn}", GROUP=arm, VARIABLE="AVAL", METHOD="count")
+                avisit = at["AVISIT"].iloc[0] if len(at) else f"Week {visitn}"
+                empty = f"no data: {arm} has 0 subjects with a grade at baseline and at {avisit}" if mine.empty else ""
+                n_row = {"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}
+                ard.add(rows + [n_row], ANALYSIS_ID="GRADESHIFT", ANALYSIS="Shift in grade from baseline",
+                        POPULATION="FASFL", PARAMCD=paramcd, PARAM=_param_label(records, paramcd), AVISITN=int(visitn),
+                        AVISIT=avisit, GROUP=arm, VARIABLE="AVAL", METHOD="count")
 
 
 def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict, trial: str, cut: str,
@@ -305,4 +400,8 @@ def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, t
     inputs = ";".join(f"{name}:{sha256_file(path)}" for name, path in (("adsl", adsl_path), ("adbds", adbds_path), ("adae", adae_path)))
     ard = run_analyses(read_table(adsl_path), read_table(adbds_path), read_table(adae_path), config, trial, cut, inputs)
     write_table(ard, ard_path)
-    log.info("ARD: %d rows, %d analyses", len(ard), ard["ANALYSIS_ID"].nunique())
+    log.info("ARD: %d rows, %d analyses; %d rows not estimable (WARNING), %d failed (ERROR)", len(ard),
+             ard["ANALYSIS_ID"].nunique(), (ard["WARNING"] != "").sum(), (ard["ERROR"] != "").sum())
+    failed = ard[ard["ERROR"] != ""].drop_duplicates(["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "METHOD"])
+    for row in failed.itertuples():
+        log.warning("%s %s %s %s %s: %s", row.ANALYSIS_ID, row.PARAMCD, row.AVISIT, row.GROUP, row.METHOD, row.ERROR)

@@ -1,8 +1,13 @@
-"""Published vs reproduced: compare the ARD with every number the abstracts publish."""
+"""Published vs reproduced: compare the ARD with every number the abstracts publish.
+
+An ARD row that is there but not estimable (VALUE NaN) is "not estimable", with the ARD's
+WARNING or ERROR as the detail, not a mismatch.
+"""
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import pandas as pd
 from scipy import stats as sps
@@ -67,6 +72,12 @@ def audit_trial(ard: pd.DataFrame, published: dict) -> pd.DataFrame:
                 continue
             value = float(hits["VALUE"].iloc[0])
             row["VALUE"] = value
+            if math.isnan(value):
+                reasons = [str(hits[c].iloc[0]) for c in ("ERROR", "WARNING")
+                           if c in hits and pd.notna(hits[c].iloc[0])]
+                detail = next((r for r in reasons if r), "VALUE is missing")
+                rows.append(row | {"STATUS": "not estimable", "DETAIL": detail})
+                continue
             if check["check"] == "equal":
                 row["REPRODUCED"] = format_half_up(value, check["decimals"])
                 row["STATUS"] = "match" if row["REPRODUCED"] == check["published"] else "mismatch"

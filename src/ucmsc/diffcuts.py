@@ -2,7 +2,8 @@
 
 Records are matched across cuts on their natural keys (not on file rows, which shift);
 results are matched on the ARD's keys and reported when they change beyond their printed
-rounding or when a significance call flips, with the records that moved under them.
+rounding or when a significance call flips, with the records that moved under them. A result
+the ARD has as not estimable (VALUE NaN) prints as "NE"; one the ARD does not have, as "".
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def result_changes(old_ard: pd.DataFrame, new_ard: pd.DataFrame, records: pd.Dat
         old = a.get(key)
         new = b.get(key)
         stat = key[ARD_KEYS.index("STAT_NAME")]
-        old_text = "" if old is None or pd.isna(old) else _printed(stat, old)
-        new_text = "" if new is None or pd.isna(new) else _printed(stat, new)
+        old_text = "" if old is None else ("NE" if pd.isna(old) else _printed(stat, old))
+        new_text = "" if new is None else ("NE" if pd.isna(new) else _printed(stat, new))
         if old_text == new_text:
             continue
         flipped = stat in ("p", "fisher_p") and old is not None and new is not None and not pd.isna(old) and not pd.isna(new) \

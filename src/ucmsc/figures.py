@@ -2,6 +2,8 @@
 
 Every ``*_figure`` function takes the ARD and returns ``(figure, ard_rows_drawn)`` or None
 when the trial has nothing to draw; the rows drawn go into the figure's provenance record.
+A figure draws whatever arms and visits have values; those without (an empty arm, a visit
+without data, a not-estimable statistic) are left out and named in a note on the panel.
 """
 
 from __future__ import annotations
@@ -35,6 +37,34 @@ def _is_contrast(group: pd.Series) -> pd.Series:
     return group.str.contains(" vs ", regex=False)
 
 
+def _wide(rows: pd.DataFrame, index, stats: list[str]) -> pd.DataFrame:
+    """VALUE by ``index`` x STAT_NAME, a column for each name in ``stats`` (NaN kept, which pivot_table drops)."""
+    index = [index] if isinstance(index, str) else list(index)
+    wide = rows.set_index(index + ["STAT_NAME"])["VALUE"].unstack("STAT_NAME") if len(rows) else pd.DataFrame()
+    return wide.reindex(columns=stats)
+
+
+def _missing_text(missing: dict[str, list], visits: list, what: str = "no data") -> str:
+    """'no data: Placebo' (an arm with nothing to draw) or 'no data: Placebo at week 20' (some visits only); every arm
+    without the same visits: 'no data at week 20'."""
+    absent_lists = [sorted(a) for a in missing.values()]
+    if len(missing) > 1 and absent_lists[0] and all(a == absent_lists[0] for a in absent_lists):
+        every = set(absent_lists[0]) >= set(visits)
+        return what if every else f"{what} at week " + ", ".join(f"{v:g}" for v in absent_lists[0])
+    parts = []
+    for arm, absent in missing.items():
+        if not absent:
+            continue
+        at = "" if set(absent) >= set(visits) else " at week " + ", ".join(f"{v:g}" for v in absent)
+        parts.append(f"{arm}{at}")
+    return f"{what}: {'; '.join(parts)}" if parts else ""
+
+
+def _title(ax, title: str, note: str = "", fontsize: float = 9) -> None:
+    """The panel's title, with the note on what is missing on a second line (never over the data)."""
+    ax.set_title("\n".join(t for t in (title, f"({note})" if note else "") if t), fontsize=fontsize)
+
+
 def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], title: str) -> list[tuple[plt.Figure, pd.DataFrame]]:
     """Mean ± SE by visit and arm, six parameters a page; reference range shaded where the ARD has one."""
     cont = ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["VARIABLE"] == "AVAL")]
@@ -53,9 +83,16 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
                 ax.axhspan(ranges.loc[paramcd, "low"], ranges.loc[paramcd, "high"], color=GREY, alpha=0.15, lw=0,
                            label="reference range")
                 used.append(ard[(ard["ANALYSIS_ID"] == "REFRANGE") & (ard["PARAMCD"] == paramcd)])
+            visits = sorted(rows["AVISITN"].unique())
+            missing = {}
             for offset, arm in zip((-0.12, 0.12), arms):
-                mine = rows[rows["GROUP"] == arm].pivot_table(index="AVISITN", columns="STAT_NAME", values="VALUE")
+                mine = _wide(rows[(rows["GROUP"] == arm) & rows["STAT_NAME"].isin(["mean", "se"])], "AVISITN",
+                             ["mean", "se"])
+                mine = mine[mine["mean"].notna()]  # a visit where the arm has no value: no point (SE NaN: no bar)
                 used.append(rows[(rows["GROUP"] == arm) & rows["STAT_NAME"].isin(["mean", "se", "n"])])
+                missing[arm] = [v for v in visits if v not in mine.index]
+                if mine.empty:
+                    continue
                 ax.errorbar(mine.index + offset, mine["mean"], yerr=mine["se"], marker="o", ms=4, capsize=3,
                             color=_colours(arms)[arm], label=arm)
             p_rows = rows[(rows["STAT_NAME"] == "p") & _is_contrast(rows["GROUP"]) & (rows["METHOD"] == "Student t-test")]
@@ -63,7 +100,7 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
             top = ax.get_ylim()[1]
             for _, p in p_rows[(p_rows["AVISITN"] > 0) & (p_rows["VALUE"] < 0.05)].iterrows():
                 ax.text(p["AVISITN"], top, "*", ha="center", va="bottom", fontsize=13)
-            ax.set_title(rows["PARAM"].iloc[0], fontsize=10)
+            _title(ax, rows["PARAM"].iloc[0], _missing_text(missing, visits), fontsize=10)
             ax.set_xlabel("Week")
             ax.set_xticks(sorted(rows["AVISITN"].unique()))
             ax.grid(alpha=0.3)
@@ -87,20 +124,26 @@ def responder_figure(ard: pd.DataFrame, arms: list[str]):
     for ax, paramcd in zip(axes.flat, paramcds):
         rows = resp[resp["PARAMCD"] == paramcd]
         visits = sorted(rows["AVISITN"].unique())
+        missing = {}
         for k, arm in enumerate(arms):
             pct = rows[(rows["GROUP"] == arm) & (rows["STAT_NAME"] == "pct")].set_index("AVISITN")["VALUE"]
             used.append(rows[(rows["GROUP"] == arm) & rows["STAT_NAME"].isin(["n", "N", "pct"])])
-            ax.bar([i + (k - 0.5) * 0.38 for i in range(len(visits))], [pct.get(v, 0) for v in visits], width=0.38,
-                   color=_colours(arms)[arm], label=arm)
+            heights = [pct.get(v, 0) for v in visits]  # NaN (no denominator or no data): no bar
+            missing[arm] = [v for v, h in zip(visits, heights) if pd.isna(h)]
+            if len(missing[arm]) < len(visits):
+                ax.bar([i + (k - 0.5) * 0.38 for i in range(len(visits))], heights, width=0.38,
+                       color=_colours(arms)[arm], label=arm)
         p_rows = rows[rows["STAT_NAME"] == "p"].set_index("AVISITN")["VALUE"]
         used.append(rows[rows["STAT_NAME"] == "p"])
         for i, visit in enumerate(visits):
             if visit in p_rows:
-                ax.text(i, 96, f"P = {format_half_up(p_rows[visit], 3)}", ha="center", fontsize=8)
+                p = p_rows[visit]
+                text = "P not estimable" if pd.isna(p) else f"P = {format_half_up(p, 3)}"
+                ax.text(i, 96, text, ha="center", fontsize=8)
         ax.set_xticks(range(len(visits)), [f"Week {v:g}" for v in visits])
         ax.set_ylim(0, 105)
         ax.set_ylabel("% of full analysis set")
-        ax.set_title(rows["PARAM"].iloc[0], fontsize=9, wrap=True)
+        _title(ax, rows["PARAM"].iloc[0], _missing_text(missing, visits))
     axes.flat[0].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0, 0.9))
     fig.suptitle("Responders by visit (missing = non-responder); P: Pearson chi-square", fontsize=11)
     fig.tight_layout()
@@ -116,11 +159,16 @@ def grade_shift_figure(ard: pd.DataFrame, arms: list[str]):
     fig, axes = plt.subplots(len(visits), len(arms), figsize=(3.6 * len(arms), 3.2 * len(visits)), squeeze=False)
     cells = shift[shift["STAT_NAME"].str.contains(">", regex=False)]
     grades = sorted({float(s.split(">")[0]) for s in cells["STAT_NAME"]})
+    sizes = shift[shift["STAT_NAME"] == "n"].set_index(["AVISITN", "GROUP"])["VALUE"]
     for r, visit in enumerate(visits):
         for c, arm in enumerate(arms):
+            ax = axes[r, c]
+            if not grades or not sizes.get((visit, arm), 0) > 0:  # no subject with both grades: no heat map
+                ax.set_axis_off()
+                _title(ax, f"{arm}, week {visit:g}", "no data")
+                continue
             mine = cells[(cells["AVISITN"] == visit) & (cells["GROUP"] == arm)].set_index("STAT_NAME")["VALUE"]
             grid = np.array([[mine.get(f"{b:g}>{g:g}", 0) for g in grades] for b in grades])
-            ax = axes[r, c]
             ax.imshow(grid, cmap="Blues", vmin=0)
             for i in range(len(grades)):
                 for j in range(len(grades)):
@@ -142,7 +190,7 @@ def forest_figure(ard: pd.DataFrame, arms: list[str], paramcds: list[str]):
                & ard["STAT_NAME"].isin(["estimate", "lcl", "ucl", "p"])]
     if rows.empty:
         return None
-    wide = rows.pivot_table(index=["PARAMCD", "PARAM", "AVISITN"], columns="STAT_NAME", values="VALUE").reset_index()
+    wide = _wide(rows, ["PARAMCD", "PARAM", "AVISITN"], ["estimate", "lcl", "ucl", "p"]).reset_index()
     params = [p for p in paramcds if p in set(wide["PARAMCD"])]
     ncols = min(3, len(params))
     nrows = -(-len(params) // ncols)
@@ -151,14 +199,20 @@ def forest_figure(ard: pd.DataFrame, arms: list[str], paramcds: list[str]):
     for ax, paramcd in zip(axes.flat, params):
         mine = wide[wide["PARAMCD"] == paramcd].sort_values("AVISITN")
         y = np.arange(len(mine))[::-1]
-        significant = mine["p"].to_numpy() < 0.05
-        ax.errorbar(mine["estimate"], y, xerr=[mine["estimate"] - mine["lcl"], mine["ucl"] - mine["estimate"]], fmt="none",
-                    ecolor=ACTIVE_COLOUR, capsize=2)
-        ax.scatter(mine["estimate"], y, marker="s", color=np.where(significant, ACTIVE_COLOUR, "white"), edgecolor=ACTIVE_COLOUR, zorder=3)
+        drawn = mine[["estimate", "lcl", "ucl"]].notna().all(axis=1).to_numpy()  # not estimable: a labelled empty row
+        mine_drawn, y_drawn = mine[drawn], y[drawn]
+        significant = mine_drawn["p"].to_numpy() < 0.05
+        ax.errorbar(mine_drawn["estimate"], y_drawn, xerr=[mine_drawn["estimate"] - mine_drawn["lcl"],
+                                                           mine_drawn["ucl"] - mine_drawn["estimate"]],
+                    fmt="none", ecolor=ACTIVE_COLOUR, capsize=2)
+        ax.scatter(mine_drawn["estimate"], y_drawn, marker="s", color=np.where(significant, ACTIVE_COLOUR, "white"),
+                   edgecolor=ACTIVE_COLOUR, zorder=3)
+        absent = ", ".join(f"week {v:g}" for v in mine.loc[~drawn, "AVISITN"])
         ax.axvline(0, color=GREY, lw=1)
         ax.set_yticks(y, [f"Week {v:g}" for v in mine["AVISITN"]], fontsize=8)
         ax.set_ylim(-0.7, len(mine) - 0.3)
-        ax.set_title(mine["PARAM"].iloc[0], fontsize=9)
+        note = (f"not estimable: {absent}" if drawn.any() else "not estimable") if absent else ""
+        _title(ax, mine["PARAM"].iloc[0], note)
         ax.tick_params(axis="x", labelsize=8)
     for ax in list(axes.flat)[len(params):]:
         ax.set_visible(False)
@@ -176,14 +230,19 @@ def ae_figure(ard: pd.DataFrame, arms: list[str]):
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 0.42 * len(terms) + 1.6), sharey=True,
                                       gridspec_kw={"width_ratios": [1.2, 1]})
     y = np.arange(len(terms))
+    missing = {}
     for arm, marker in zip(arms, ("o", "s")):
         pct = ae[(ae["GROUP"] == arm) & (ae["STAT_NAME"] == "pct")].set_index("PARAMCD")["VALUE"]
-        left.scatter([pct.get(t, 0) for t in terms], y, color=_colours(arms)[arm], marker=marker, label=arm, zorder=3)
-    diff = ae[_is_contrast(ae["GROUP"])].pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE").reindex(terms)
+        xs = [pct.get(t, 0) for t in terms]  # NaN: the arm has no subject in the safety population
+        missing[arm] = [t for t, x in zip(terms, xs) if pd.isna(x)]
+        if len(missing[arm]) < len(terms):
+            left.scatter(xs, y, color=_colours(arms)[arm], marker=marker, label=arm, zorder=3)
+    diff = _wide(ae[_is_contrast(ae["GROUP"])], "PARAMCD", ["estimate", "lcl", "ucl"]).reindex(terms)
     right.errorbar(100 * diff["estimate"], y, xerr=[100 * (diff["estimate"] - diff["lcl"]), 100 * (diff["ucl"] - diff["estimate"])],
                    fmt="o", color="black", capsize=2, ms=4)
     right.axvline(0, color=GREY, lw=1)
     left.set_yticks(y, terms)
+    _title(left, "", "; ".join(f"no data: {arm}" for arm, absent in missing.items() if absent))
     left.set_xlabel("% of subjects (safety population)")
     right.set_xlabel(f"Risk difference, {arms[0]} - {arms[1]} (%, 95% CI)")
     left.grid(axis="x", alpha=0.3)

@@ -23,6 +23,10 @@ from scipy import optimize
 from scipy import stats as sps
 
 
+class MmrmNotEstimable(ValueError):
+    """The model cannot be fitted to these data; the message says why in plain words."""
+
+
 @dataclass
 class MmrmFit:
     visits: list
@@ -33,6 +37,7 @@ class MmrmFit:
     df: int
     converged: bool
     mean_base: float
+    message: str = ""  # the optimizer's own words on how REML ended
 
     def _index(self, kind: str, k: int) -> int:
         return {"intercept": 0, "arm": 1, "base": 2}[kind] * len(self.visits) + k
@@ -73,6 +78,10 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
     vidx = data[visit].map({v: i for i, v in enumerate(visits)}).to_numpy()
     x_all = _design(data[active].to_numpy(float), data[base].to_numpy(float), vidx, k_all)
     y_all = data[response].to_numpy(float)
+    rank = np.linalg.matrix_rank(x_all)
+    if rank < x_all.shape[1]:  # X' S^-1 X would be singular whatever S is
+        raise MmrmNotEstimable(f"the model is singular (design rank {rank} of {x_all.shape[1]}: at some visit one arm "
+                               "has no data, or baseline is constant or collinear with arm)")
     subjects = data[subject].to_numpy()
     # Group subjects by their pattern of observed visits: one Sigma block per pattern.
     starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
@@ -132,4 +141,5 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
     n_subjects = int(data[subject].nunique())
     per_subject_base = data.drop_duplicates(subject)[base]
     return MmrmFit(visits=visits, beta=beta, cov_beta=cov_beta, sigma=sigma, n_subjects=n_subjects,
-                   df=n_subjects - 3, converged=bool(result.success), mean_base=float(per_subject_base.mean()))
+                   df=n_subjects - 3, converged=bool(result.success), mean_base=float(per_subject_base.mean()),
+                   message=str(result.message))

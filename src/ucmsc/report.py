@@ -2,6 +2,8 @@
 
 Every table is built by one function that reads ARD rows and returns a ``Table``; the
 report shows each table with a collapsible provenance panel naming the ARD rows it draws.
+A statistic the ARD has as not estimable (VALUE NaN) prints as "NE", with a table note; the
+section "Statistics not estimated" lists every ARD row with a WARNING or ERROR and its reason.
 All text is HTML-escaped by jinja2's autoescape (terms from the data included).
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,9 +21,9 @@ import pandas as pd
 
 from ucmsc.rounding import format_half_up
 
-SECTIONS = ("Study summary", "Participant flow", "Baseline characteristics", "Endpoints by visit", "Model-based analyses",
-            "Responders", "Adverse events", "Laboratory shifts", "Figures", "Published vs reproduced",
-            "Changes since the previous cut", "Data queries", "Provenance")
+SECTIONS = ("Study summary", "Statistics not estimated", "Participant flow", "Baseline characteristics",
+            "Endpoints by visit", "Model-based analyses", "Responders", "Adverse events", "Laboratory shifts",
+            "Figures", "Published vs reproduced", "Changes since the previous cut", "Data queries", "Provenance")
 
 
 def section_id(title: str) -> str:
@@ -31,6 +34,23 @@ def format_p(p) -> str:
     if p is None or pd.isna(p):
         return ""
     return "<0.001" if p < 0.001 else format_half_up(p, 3)
+
+
+NE = "NE"  # not estimable: the ARD has the row, with VALUE NaN and the reason in WARNING or ERROR
+NE_NOTE = "NE: not estimable (the reasons are listed under Statistics not estimated)."
+
+
+def _num(value, decimals: int) -> str:
+    """'' for a statistic the ARD does not have, NE for one it has as not estimable, else the rounded value."""
+    if value is None:
+        return ""
+    return NE if pd.isna(value) else format_half_up(value, decimals)
+
+
+def _p(value) -> str:
+    if value is None:
+        return ""
+    return NE if pd.isna(value) else format_p(value)
 
 
 @dataclass
@@ -61,26 +81,41 @@ class Cells:
             return self.values.get((analysis, paramcd, visit, group, variable, method, stat))
         return self.by_stat.get((analysis, paramcd, visit, group, variable, stat))
 
+    def p(self, analysis, paramcd, visit, group, variable, stat="p", method=None) -> str:
+        return _p(self.get(analysis, paramcd, visit, group, variable, stat, method))
+
     def mean_sd(self, analysis, paramcd, visit, group, variable="AVAL", decimals=2) -> str:
         n = self.get(analysis, paramcd, visit, group, variable, "n")
-        if not n:
+        if n is None or pd.isna(n):
             return ""
+        if n == 0:
+            return f"{NE} (0)"
         mean, sd = self.get(analysis, paramcd, visit, group, variable, "mean"), self.get(analysis, paramcd, visit, group, variable, "sd")
-        return f"{format_half_up(mean, decimals)} ± {format_half_up(sd, decimals)} ({int(n)})"
+        return f"{_num(mean, decimals)} ± {_num(sd, decimals)} ({int(n)})"
 
     def median_iqr(self, analysis, paramcd, visit, group, variable="AVAL", decimals=2) -> str:
         q = [self.get(analysis, paramcd, visit, group, variable, s) for s in ("median", "q1", "q3")]
-        return "" if q[0] is None else f"{format_half_up(q[0], decimals)} [{format_half_up(q[1], decimals)}, {format_half_up(q[2], decimals)}]"
+        if q[0] is None:
+            return ""
+        return NE if pd.isna(q[0]) else f"{_num(q[0], decimals)} [{_num(q[1], decimals)}, {_num(q[2], decimals)}]"
 
     def n_pct(self, analysis, paramcd, visit, group, variable) -> str:
         n, total, pct = (self.get(analysis, paramcd, visit, group, variable, s) for s in ("n", "N", "pct"))
-        return "" if n is None else f"{int(n)}/{int(total)} ({format_half_up(pct, 1)}%)"
+        if n is None:
+            return ""
+        if pd.isna(n) or pd.isna(total):
+            return NE
+        return f"{int(n)}/{int(total)} ({_num(pct, 1)}{'' if pd.isna(pct) else '%'})"
 
-    def estimate_ci(self, analysis, paramcd, visit, group, variable, decimals=2, scale=1.0) -> str:
-        est, lcl, ucl = (self.get(analysis, paramcd, visit, group, variable, s) for s in ("estimate", "lcl", "ucl"))
+    def estimate_ci(self, analysis, paramcd, visit, group, variable, decimals=2, scale=1.0, stat="estimate") -> str:
+        est, lcl, ucl = (self.get(analysis, paramcd, visit, group, variable, s) for s in (stat, "lcl", "ucl"))
         if est is None:
             return ""
-        return f"{format_half_up(scale * est, decimals)} ({format_half_up(scale * lcl, decimals)}, {format_half_up(scale * ucl, decimals)})"
+        if pd.isna(est):
+            return NE
+        if lcl is None or pd.isna(lcl) or ucl is None or pd.isna(ucl):
+            return f"{_num(scale * est, decimals)} ({NE})"
+        return f"{_num(scale * est, decimals)} ({_num(scale * lcl, decimals)}, {_num(scale * ucl, decimals)})"
 
 
 def _labels(ard: pd.DataFrame) -> dict:
@@ -111,19 +146,19 @@ def flow_table(ard, cells, arms, contrast) -> Table:
 def baseline_table(ard, cells, arms, contrast) -> Table:
     labels = _labels(ard)
     rows = [["Age (years), mean ± SD (n)"] + [cells.mean_sd("BASELINE", "AGE", 0, a, "AGE") for a in arms]
-            + [format_p(cells.get("BASELINE", "AGE", 0, contrast, "AGE", "p", "Student t-test")), "Student t"],
+            + [cells.p("BASELINE", "AGE", 0, contrast, "AGE", "p", "Student t-test"), "Student t"],
             ["Male, n/N (%)"] + [cells.n_pct("BASELINE", "SEXM", 0, a, "SEX") for a in arms]]
     fisher = cells.get("BASELINE", "SEXM", 0, contrast, "SEX", "test_used") == 2
-    rows[-1] += [format_p(cells.get("BASELINE", "SEXM", 0, contrast, "SEX", "fisher_p" if fisher else "p")),
+    rows[-1] += [cells.p("BASELINE", "SEXM", 0, contrast, "SEX", "fisher_p" if fisher else "p"),
                  "Fisher exact" if fisher else "Pearson chi-square"]
     for p in _params(ard, "BASELINE", VARIABLE="AVAL"):
         skewed = cells.get("BASELINE", p, 0, contrast, "AVAL", "skewed") == 1
         if skewed:
             rows.append([f"{labels[p]}, median [IQR]"] + [cells.median_iqr("BASELINE", p, 0, a) for a in arms]
-                        + [format_p(cells.get("BASELINE", p, 0, contrast, "AVAL", "p", "Mann-Whitney U")), "Mann-Whitney"])
+                        + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", "Mann-Whitney U"), "Mann-Whitney"])
         else:
             rows.append([f"{labels[p]}, mean ± SD (n)"] + [cells.mean_sd("BASELINE", p, 0, a) for a in arms]
-                        + [format_p(cells.get("BASELINE", p, 0, contrast, "AVAL", "p", "Student t-test")), "Student t"])
+                        + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", "Student t-test"), "Student t"])
     return Table("Baseline characteristics", "Baseline characteristics (randomised)", ["Characteristic"] + arms + ["P", "Test"], rows,
                  "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without continuity "
                  "correction, Fisher exact when an expected count is below 5.", ["BASELINE"], _count(ard, ["BASELINE"]))
@@ -137,10 +172,10 @@ def endpoint_tables(ard, cells, arms, contrast) -> list[Table]:
         rows = []
         for v in visits:
             row = [f"Week {v:g}"] + [cells.mean_sd("CONT", p, v, a) for a in arms]
-            row.append(format_p(cells.get("CONT", p, v, contrast, "AVAL", "p", "Student t-test")))
+            row.append(cells.p("CONT", p, v, contrast, "AVAL", "p", "Student t-test"))
             row += [cells.mean_sd("CONT", p, v, a, "CHG") for a in arms]
-            row += [format_p(cells.get("WITHIN", p, v, a, "CHG", "p", "Paired t-test")) for a in arms]
-            row.append(format_p(cells.get("CONT", p, v, contrast, "CHG", "p", "Student t-test")))
+            row += [cells.p("WITHIN", p, v, a, "CHG", "p", "Paired t-test") for a in arms]
+            row.append(cells.p("CONT", p, v, contrast, "CHG", "p", "Student t-test"))
             rows.append(row)
         header = (["Visit"] + [f"{a}: value" for a in arms] + ["P between"] + [f"{a}: change" for a in arms]
                   + [f"{a}: P vs week 0" for a in arms] + ["P change between"])
@@ -164,17 +199,16 @@ def model_tables(ard, cells, arms, contrast) -> list[Table]:
             visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].unique())
             for v in visits:
                 lsm = [cells.get(analysis, p, v, a, "CHG", "lsmean") for a in arms]
-                rows.append([labels[p], f"Week {v:g}"] + [format_half_up(x, 2) if x is not None else "" for x in lsm]
-                            + [cells.estimate_ci(analysis, p, v, contrast, "CHG"), format_p(cells.get(analysis, p, v, contrast, "CHG", "p")),
-                               format_p(cells.get(analysis, p, v, contrast, "CHG", "p_holm")),
-                               format_p(cells.get(analysis, p, v, contrast, "CHG", "p_bh"))])
+                rows.append([labels[p], f"Week {v:g}"] + [_num(x, 2) for x in lsm]
+                            + [cells.estimate_ci(analysis, p, v, contrast, "CHG"),
+                               cells.p(analysis, p, v, contrast, "CHG"),
+                               cells.p(analysis, p, v, contrast, "CHG", "p_holm"),
+                               cells.p(analysis, p, v, contrast, "CHG", "p_bh")])
         if rows:
             tables.append(Table("Model-based analyses", title, ["Parameter", "Visit"] + [f"{a}: LS mean" for a in arms]
                                 + ["Difference (95% CI)", "P", "P (Holm)", "P (BH)"], rows, note, [analysis], _count(ard, [analysis])))
-    gee = [[labels[p], cells.estimate_ci("GEE", p, -1, contrast, "AVAL") and
-            f"{format_half_up(cells.get('GEE', p, -1, contrast, 'AVAL', 'or'), 2)} ({format_half_up(cells.get('GEE', p, -1, contrast, 'AVAL', 'lcl'), 2)}, "
-            f"{format_half_up(cells.get('GEE', p, -1, contrast, 'AVAL', 'ucl'), 2)})",
-            format_p(cells.get("GEE", p, -1, contrast, "AVAL", "p"))] for p in _params(ard, "GEE")]
+    gee = [[labels[p], cells.estimate_ci("GEE", p, -1, contrast, "AVAL", stat="or"),
+            cells.p("GEE", p, -1, contrast, "AVAL")] for p in _params(ard, "GEE")]
     if gee:
         tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint",
                             ["Endpoint", f"Odds ratio {contrast} (95% CI)", "P"], gee,
@@ -191,8 +225,8 @@ def responder_table(ard, cells, arms, contrast) -> Table | None:
     rows = []
     for p, v in resp[["PARAMCD", "AVISITN"]].drop_duplicates().itertuples(index=False):
         rows.append([labels[p], f"Week {v:g}"] + [cells.n_pct("RESP", p, v, a, "AVAL") for a in arms]
-                    + [cells.estimate_ci("RESP", p, v, contrast, "AVAL", 1, 100.0), format_p(cells.get("RESP", p, v, contrast, "AVAL", "p")),
-                       format_p(cells.get("RESP", p, v, contrast, "AVAL", "fisher_p"))])
+                    + [cells.estimate_ci("RESP", p, v, contrast, "AVAL", 1, 100.0),
+                       cells.p("RESP", p, v, contrast, "AVAL"), cells.p("RESP", p, v, contrast, "AVAL", "fisher_p")])
     return Table("Responders", "Responders by visit", ["Endpoint", "Visit"] + arms + ["Difference, % (95% CI)", "P (chi-square)", "P (Fisher)"],
                  rows, "Denominator: full analysis set; a subject without a value counts as a non-responder. Wald CI.",
                  ["RESP"], _count(ard, ["RESP"]))
@@ -205,7 +239,7 @@ def ae_tables(ard, cells, arms, contrast) -> list[Table]:
         rows = [[labels[p]] + [cells.n_pct(analysis, p, -1, a, "USUBJID") for a in arms]
                 + [str(int(cells.get(analysis, p, -1, a, "USUBJID", "events") or 0)) for a in arms]
                 + [cells.estimate_ci(analysis, p, -1, contrast, "USUBJID", 1, 100.0),
-                   format_p(cells.get(analysis, p, -1, contrast, "USUBJID", "fisher_p"))] for p in _params(ard, analysis)]
+                   cells.p(analysis, p, -1, contrast, "USUBJID", "fisher_p")] for p in _params(ard, analysis)]
         tables.append(Table("Adverse events", title, ["Event"] + [f"{a}: subjects" for a in arms] + [f"{a}: events" for a in arms]
                             + ["Risk difference, % (95% CI)", "P (Fisher)"], rows, "Safety population; subjects with at least one event.",
                             [analysis], _count(ard, [analysis])))
@@ -239,7 +273,32 @@ def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
     tables += [t for t in (responder_table(ard, cells, arms, contrast),) if t]
     tables += ae_tables(ard, cells, arms, contrast)
     tables += [t for t in (shift_table(ard, cells, arms, contrast),) if t]
+    for table in tables:  # a table with a not-estimable cell says what NE means and where the reasons are
+        if any(re.search(rf"\b{NE}\b", cell) for row in table.rows for cell in row[1:]):
+            table.note = f"{table.note} {NE_NOTE}".strip()
     return tables
+
+
+def problem_context(ard: pd.DataFrame) -> dict:
+    """Every ARD row with a WARNING or ERROR: one entry per analysis x parameter x visit x group x method x reason,
+    naming the statistics it covers, and the number of rows per analysis and reason."""
+    def text(column: str) -> pd.Series:  # '' when empty (read back from CSV as NaN) or absent (an older ARD)
+        if column not in ard.columns:
+            return pd.Series("", index=ard.index)
+        return ard[column].astype(object).fillna("").astype(str)
+
+    warning, error = text("WARNING"), text("ERROR")
+    keys = ["ANALYSIS_ID", "ANALYSIS", "PARAM", "AVISIT", "GROUP", "VARIABLE", "METHOD"]
+    flagged = ard[keys + ["STAT_NAME"]].astype(object).fillna("").assign(
+        KIND=error.ne("").map({True: "ERROR", False: "WARNING"}), REASON=error.where(error != "", warning))
+    flagged = flagged[flagged["REASON"] != ""]
+    entries = (flagged.groupby(keys + ["KIND", "REASON"], sort=False)["STAT_NAME"]
+               .agg(lambda names: ", ".join(dict.fromkeys(names))).reset_index()
+               .rename(columns={"STAT_NAME": "STATISTICS"}))
+    summary = flagged.groupby(["ANALYSIS", "KIND", "REASON"], sort=False).size().reset_index(name="N")
+    kinds = flagged["KIND"].value_counts()
+    return {"warning_rows": int(kinds.get("WARNING", 0)), "error_rows": int(kinds.get("ERROR", 0)),
+            "summary": summary.to_dict("records"), "entries": entries.to_dict("records")}
 
 
 def table_provenance(table: Table, ard_file: dict, code: dict, raw_files: list[dict]) -> dict:
@@ -289,7 +348,7 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
         "tables": [(t, json.dumps(p, indent=2)) for t, p in zip(tables, provenance)], "table_provenance": provenance,
         "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
         "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard), "ard_file": ard_file,
-        "changes": change_context(diff, previous),
+        "changes": change_context(diff, previous), "problems": problem_context(ard),
         "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"), "audit_counts": audit["STATUS"].value_counts().to_dict(),
     }
 

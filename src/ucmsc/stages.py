@@ -37,7 +37,7 @@ STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
     "derive": ("trial", "studyid", "arms", "visits", "tests", "analysis.adsl_baseline"),
-    "analyze": ("trial", "design", "arms", "analysis"),
+    "analyze": ("trial", "design", "arms", "visits", "analysis"),  # visits: a scheduled visit without data is reported
     "figures": ("trial", "design", "arms", "analysis"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits"),
 }

@@ -1,86 +1,79 @@
-"""Statistical methods. Each returns ARD rows: dicts of stat_name, stat_label and value.
+"""Statistical methods. Each returns ARD rows: dicts of STAT_NAME, STAT_LABEL and VALUE (and WARNING / ERROR).
 
 The method's options are rows too (for example ``var_equal`` for the t-test and
 ``correction`` for the chi-square), so the ARD says exactly what was computed. Methods
 are named explicitly; none switches method by itself.
+
+A statistic that cannot be computed still returns its rows: VALUE NaN and a WARNING that
+says why in plain words, naming the group and its counts ("not estimable: Placebo has 1
+non-missing value (2 needed)"). An unexpected exception inside one method's computation
+becomes its rows with VALUE NaN and an ERROR (exception type and message), so the rest of
+the analysis plan still runs. Rows with a value have empty WARNING and ERROR.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats as sps
 
-
-def _row(name: str, label: str, value) -> dict:
-    return {"STAT_NAME": name, "STAT_LABEL": label, "VALUE": float(value) if value is not None else math.nan}
-
-
-def describe(values) -> list[dict]:
-    """n, mean, SD (ddof=1), SE, median, quartiles (linear interpolation, SAS QNTLDEF=5 differs), min, max."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    n = x.size
-    if n == 0:
-        return [_row("n", "n", 0)]
-    sd = x.std(ddof=1) if n > 1 else math.nan
-    return [
-        _row("n", "n", n), _row("mean", "Mean", x.mean()), _row("sd", "SD", sd),
-        _row("se", "SE", sd / math.sqrt(n) if n > 1 else math.nan), _row("median", "Median", np.median(x)),
-        _row("q1", "Q1", np.percentile(x, 25)), _row("q3", "Q3", np.percentile(x, 75)),
-        _row("min", "Min", x.min()), _row("max", "Max", x.max()),
-    ]
+# Method options: they keep their value when nothing else is estimable.
+OPTION_STATS = frozenset({"var_equal", "correction", "continuity"})
+VALUES = ("non-missing value", "non-missing values")
+SUBJECTS = ("subject", "subjects")
 
 
-def ttest_student(x, y, alpha: float = 0.05) -> list[dict]:
-    """Two-sample Student t-test (pooled variance), x minus y, with the (1 - alpha) CI of the difference."""
-    a = np.asarray(x, dtype=float)
-    b = np.asarray(y, dtype=float)
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    if a.size < 2 or b.size < 2:
-        return [_row("var_equal", "Pooled variance (1 = yes)", 1)]
-    df = a.size + b.size - 2
-    pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
-    se = math.sqrt(pooled * (1 / a.size + 1 / b.size))
-    diff = a.mean() - b.mean()
-    result = sps.ttest_ind(a, b, equal_var=True)
-    half = sps.t.ppf(1 - alpha / 2, df) * se
-    return [
-        _row("estimate", "Difference in means", diff), _row("lcl", f"{100 * (1 - alpha):g}% CI lower", diff - half),
-        _row("ucl", f"{100 * (1 - alpha):g}% CI upper", diff + half), _row("statistic", "t", result.statistic),
-        _row("df", "Degrees of freedom", df), _row("p", "P-value", result.pvalue),
-        _row("var_equal", "Pooled variance (1 = yes)", 1),
-    ]
+def _row(name: str, label: str, value, warning: str = "", error: str = "") -> dict:
+    return {"STAT_NAME": name, "STAT_LABEL": label, "VALUE": float(value) if value is not None else math.nan,
+            "WARNING": warning, "ERROR": error}
 
 
-def proportion(responders: int, total: int) -> list[dict]:
-    return [_row("n", "Responders", responders), _row("N", "Denominator", total),
-            _row("pct", "%", 100 * responders / total if total else math.nan)]
+def stat_rows(labels: dict[str, str], values: dict, warning: str = "", error: str = "") -> list[dict]:
+    """One row per label, in the labels' order. A name without a value is NaN with ``warning`` or ``error``; a value the
+    formula left undefined (NaN) gets a generic warning, so no NaN goes into the ARD without a reason."""
+    rows = []
+    for name, label in labels.items():
+        if name in values and values[name] is not None:
+            value = float(values[name])
+            undefined = f"not estimable: the {label.lower()} is undefined for these data" if math.isnan(value) else ""
+            rows.append(_row(name, label, value, undefined))
+        else:
+            rows.append(_row(name, label, math.nan, "" if error else warning, error))
+    return rows
 
 
-def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> list[dict]:
-    """Pearson chi-square without continuity correction, Fisher exact, and p1 - p2 with a Wald CI.
+def _guarded(labels: dict[str, str], compute, fixed: dict | None = None, warning: str = "") -> list[dict]:
+    """``compute()`` -> {name: value} as rows; on an exception, the rows with VALUE NaN and the exception as ERROR."""
+    fixed = fixed or {}
+    try:
+        values = compute()
+    except Exception as failure:  # one statistic's numerical failure: recorded in its rows, the plan goes on
+        return stat_rows(labels, fixed, error=error_text(failure))
+    return stat_rows(labels, {**values, **fixed}, warning)
 
-    ``test_used`` says which P the protocol reads: Fisher when an expected count is below 5.
-    """
-    table = np.array([[r1, n1 - r1], [r2, n2 - r2]], dtype=float)
-    rows = [_row("correction", "Continuity correction (1 = yes)", 0)]
-    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
-        return rows + [_row("fisher_p", "Fisher exact P", 1.0)]
-    chi2, p_chi2, dof, expected = sps.chi2_contingency(table, correction=False)
-    fisher_p = sps.fisher_exact(table.astype(int)).pvalue
-    p1, p2 = r1 / n1, r2 / n2
-    diff = p1 - p2
-    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    z = sps.norm.ppf(1 - alpha / 2)
-    return rows + [
-        _row("statistic", "Chi-square", chi2), _row("df", "Degrees of freedom", dof), _row("p", "Pearson chi-square P", p_chi2),
-        _row("min_expected", "Smallest expected count", expected.min()), _row("fisher_p", "Fisher exact P", fisher_p),
-        _row("test_used", "P used (1 = chi-square, 2 = Fisher)", 1 if expected.min() >= 5 else 2),
-        _row("estimate", "Difference in proportions", diff), _row("lcl", "Wald CI lower", diff - z * se),
-        _row("ucl", "Wald CI upper", diff + z * se),
-    ]
+
+def error_text(failure: Exception) -> str:
+    return f"{type(failure).__name__}: {failure}"
+
+
+def _count(n: int, what: tuple[str, str]) -> str:
+    return f"{n} {what[0] if n == 1 else what[1]}"
+
+
+def too_few(counts: dict[str, int], needed: int, what: tuple[str, str] = VALUES) -> str:
+    """'not estimable: Placebo has 1 non-missing value (2 needed)' for each group below ``needed``; '' when none is."""
+    short = [f"{group} has {_count(int(n), what)}" for group, n in counts.items() if n < needed]
+    if not short:
+        return ""
+    return f"not estimable: {'; '.join(short)} ({needed} needed{' in each' if len(short) > 1 else ''})"
+
+
+def not_estimable(rows: list[dict], reason: str, keep: tuple[str, ...] = ()) -> list[dict]:
+    """``rows`` with VALUE NaN and WARNING ``reason``, except option rows and the names in ``keep``."""
+    return [row if row["STAT_NAME"] in OPTION_STATS or row["STAT_NAME"] in keep
+            else dict(row, VALUE=math.nan, WARNING=reason, ERROR="") for row in rows]
 
 
 def _clean(values) -> np.ndarray:
@@ -88,100 +81,279 @@ def _clean(values) -> np.ndarray:
     return x[~np.isnan(x)]
 
 
-def skewness_flag(values, threshold: float = 1.0) -> list[dict]:
-    """Sample skewness (bias-corrected, as SAS) and whether |skewness| > threshold (then median [IQR] is shown)."""
+def _ci(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}%"
+
+
+def describe(values, group: str = "the sample") -> list[dict]:
+    """n, mean, SD (ddof=1), SE, median, quartiles (linear interpolation, SAS QNTLDEF=5 differs), min, max.
+
+    No value: n = 0, the rest NaN; one value: SD and SE NaN. Both with a WARNING naming ``group``.
+    """
+    labels = {"n": "n", "mean": "Mean", "sd": "SD", "se": "SE", "median": "Median", "q1": "Q1", "q3": "Q3",
+              "min": "Min", "max": "Max"}
     x = _clean(values)
-    if x.size < 3:
-        return []
-    skew = sps.skew(x, bias=False)
-    return [_row("skewness", "Skewness", skew), _row("skewed", f"|skewness| > {threshold:g} (1 = yes)", float(abs(skew) > threshold))]
+    n = x.size
+    if n == 0:
+        return stat_rows(labels, {"n": 0}, too_few({group: 0}, 1))
+
+    def compute():
+        out = {"n": n, "mean": x.mean(), "median": np.median(x), "q1": np.percentile(x, 25), "q3": np.percentile(x, 75),
+               "min": x.min(), "max": x.max()}
+        if n > 1:
+            sd = x.std(ddof=1)
+            out.update(sd=sd, se=sd / math.sqrt(n))
+        return out
+
+    return _guarded(labels, compute, {"n": n}, too_few({group: n}, 2))
 
 
-def paired_t(change, alpha: float = 0.05) -> list[dict]:
+def ttest_student(x, y, alpha: float = 0.05, groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
+    """Two-sample Student t-test (pooled variance), x minus y, with the (1 - alpha) CI of the difference.
+
+    Needs 2 non-missing values in each group (``groups`` names x and y in the WARNING otherwise).
+    """
+    labels = {"estimate": "Difference in means", "lcl": f"{_ci(alpha)} CI lower", "ucl": f"{_ci(alpha)} CI upper",
+              "statistic": "t", "df": "Degrees of freedom", "p": "P-value", "var_equal": "Pooled variance (1 = yes)"}
+    a, b = _clean(x), _clean(y)
+    fixed = {"var_equal": 1}
+    reason = too_few({groups[0]: a.size, groups[1]: b.size}, 2)
+    if reason:
+        return stat_rows(labels, fixed, reason)
+
+    def compute():
+        df = a.size + b.size - 2
+        pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
+        se = math.sqrt(pooled * (1 / a.size + 1 / b.size))
+        diff = a.mean() - b.mean()
+        result = sps.ttest_ind(a, b, equal_var=True)
+        half = sps.t.ppf(1 - alpha / 2, df) * se
+        return {"estimate": diff, "lcl": diff - half, "ucl": diff + half, "statistic": result.statistic, "df": df,
+                "p": result.pvalue}
+
+    return _guarded(labels, compute, fixed)
+
+
+def proportion(responders: int, total: int, group: str = "the group") -> list[dict]:
+    """Responders, denominator and percentage; the percentage is NaN (WARNING) when the denominator is 0."""
+    labels = {"n": "Responders", "N": "Denominator", "pct": "%"}
+    values = {"n": responders, "N": total}
+    if total:
+        values["pct"] = 100 * responders / total
+    return stat_rows(labels, values, too_few({group: total}, 1, SUBJECTS))
+
+
+def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
+                        groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
+    """Pearson chi-square without continuity correction, Fisher exact, and p1 - p2 with a Wald CI.
+
+    ``test_used`` says which P the protocol reads: Fisher when an expected count is below 5. An empty group: nothing
+    but the option row has a value. Every subject with the same outcome (a zero column margin): the chi-square and
+    the Wald CI are undefined (NaN, WARNING); Fisher P (1) and the difference (0) are still given.
+    """
+    labels = {"correction": "Continuity correction (1 = yes)", "statistic": "Chi-square", "df": "Degrees of freedom",
+              "p": "Pearson chi-square P", "min_expected": "Smallest expected count", "fisher_p": "Fisher exact P",
+              "test_used": "P used (1 = chi-square, 2 = Fisher)", "estimate": "Difference in proportions",
+              "lcl": "Wald CI lower", "ucl": "Wald CI upper"}
+    fixed = {"correction": 0}
+    reason = too_few({groups[0]: n1, groups[1]: n2}, 1, SUBJECTS)
+    if reason:
+        return stat_rows(labels, fixed, reason)
+    table = np.array([[r1, n1 - r1], [r2, n2 - r2]], dtype=float)
+    if (table.sum(axis=0) == 0).any():
+        reason = (f"not estimable: every subject has the same outcome ({groups[0]} {r1}/{n1}, {groups[1]} {r2}/{n2}), "
+                  "so the chi-square and the Wald CI are undefined")
+        return _guarded(labels, lambda: {"min_expected": 0, "fisher_p": sps.fisher_exact(table.astype(int)).pvalue,
+                                         "test_used": 2, "estimate": r1 / n1 - r2 / n2}, fixed, reason)
+
+    def compute():
+        chi2, p_chi2, dof, expected = sps.chi2_contingency(table, correction=False)
+        fisher_p = sps.fisher_exact(table.astype(int)).pvalue
+        p1, p2 = r1 / n1, r2 / n2
+        diff = p1 - p2
+        se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)  # Wald: sqrt(p1 q1 / n1 + p2 q2 / n2)
+        z = sps.norm.ppf(1 - alpha / 2)
+        return {"statistic": chi2, "df": dof, "p": p_chi2, "min_expected": expected.min(), "fisher_p": fisher_p,
+                "test_used": 1 if expected.min() >= 5 else 2, "estimate": diff, "lcl": diff - z * se,
+                "ucl": diff + z * se}
+
+    return _guarded(labels, compute, fixed)
+
+
+def skewness_flag(values, threshold: float = 1.0, group: str = "the pooled sample") -> list[dict]:
+    """Sample skewness (bias-corrected, as SAS) and whether |skewness| > threshold (then median [IQR] is shown)."""
+    labels = {"skewness": "Skewness", "skewed": f"|skewness| > {threshold:g} (1 = yes)"}
+    x = _clean(values)
+    reason = too_few({group: x.size}, 3)
+    if not reason and np.ptp(x) == 0:
+        reason = f"not estimable: all {x.size} values of {group} are equal"
+    if reason:
+        return stat_rows(labels, {}, reason)
+
+    def compute():
+        skew = sps.skew(x, bias=False)
+        return {"skewness": skew, "skewed": float(abs(skew) > threshold)}
+
+    return _guarded(labels, compute)
+
+
+CHANGES = ("non-missing change", "non-missing changes")
+
+
+def paired_t(change, alpha: float = 0.05, group: str = "the sample") -> list[dict]:
     """Paired t-test of the change from baseline (one-sample t on CHG), with the CI of the mean change."""
+    labels = {"estimate": "Mean change", "lcl": "CI lower", "ucl": "CI upper", "statistic": "t",
+              "df": "Degrees of freedom", "p": "P-value"}
     d = _clean(change)
-    if d.size < 2:
-        return []
-    result = sps.ttest_1samp(d, 0.0)
-    se = d.std(ddof=1) / math.sqrt(d.size)
-    half = sps.t.ppf(1 - alpha / 2, d.size - 1) * se
-    return [_row("estimate", "Mean change", d.mean()), _row("lcl", "CI lower", d.mean() - half),
-            _row("ucl", "CI upper", d.mean() + half), _row("statistic", "t", result.statistic),
-            _row("df", "Degrees of freedom", d.size - 1), _row("p", "P-value", result.pvalue)]
+    reason = too_few({group: d.size}, 2, CHANGES)
+    if reason:
+        return stat_rows(labels, {}, reason)
+
+    def compute():
+        result = sps.ttest_1samp(d, 0.0)
+        se = d.std(ddof=1) / math.sqrt(d.size)
+        half = sps.t.ppf(1 - alpha / 2, d.size - 1) * se
+        return {"estimate": d.mean(), "lcl": d.mean() - half, "ucl": d.mean() + half, "statistic": result.statistic,
+                "df": d.size - 1, "p": result.pvalue}
+
+    return _guarded(labels, compute)
 
 
-def wilcoxon_signed_rank(change) -> list[dict]:
+def wilcoxon_signed_rank(change, group: str = "the sample") -> list[dict]:
     """Wilcoxon signed-rank test of the change (zeros dropped; normal approximation with continuity correction)."""
+    labels = {"statistic": "W", "p": "P-value", "continuity": "Continuity correction (1 = yes)"}
     d = _clean(change)
     d = d[d != 0]
-    if d.size < 2:
-        return []
-    result = sps.wilcoxon(d, zero_method="wilcox", correction=True, method="approx")
-    return [_row("statistic", "W", result.statistic), _row("p", "P-value", result.pvalue), _row("continuity", "Continuity correction (1 = yes)", 1)]
+    fixed = {"continuity": 1}
+    reason = too_few({group: d.size}, 2, ("non-zero change", "non-zero changes"))
+    if reason:
+        return stat_rows(labels, fixed, reason)
+
+    def compute():
+        result = sps.wilcoxon(d, zero_method="wilcox", correction=True, method="approx")
+        return {"statistic": result.statistic, "p": result.pvalue}
+
+    return _guarded(labels, compute, fixed)
 
 
-def mann_whitney(x, y) -> list[dict]:
+def mann_whitney(x, y, groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
     """Mann-Whitney U (x vs y), normal approximation with continuity correction, as SAS NPAR1WAY."""
+    labels = {"statistic": "U", "p": "P-value", "continuity": "Continuity correction (1 = yes)"}
     a, b = _clean(x), _clean(y)
-    if a.size < 1 or b.size < 1:
-        return []
-    result = sps.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic", use_continuity=True)
-    return [_row("statistic", "U", result.statistic), _row("p", "P-value", result.pvalue), _row("continuity", "Continuity correction (1 = yes)", 1)]
+    fixed = {"continuity": 1}
+    reason = too_few({groups[0]: a.size, groups[1]: b.size}, 1)
+    if reason:
+        return stat_rows(labels, fixed, reason)
+
+    def compute():
+        result = sps.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic", use_continuity=True)
+        return {"statistic": result.statistic, "p": result.pvalue}
+
+    return _guarded(labels, compute, fixed)
 
 
-def ancova(response, active, base, alpha: float = 0.05) -> dict[str, list[dict]] | None:
+ANCOVA_SUBJECTS = ("subject with change and baseline", "subjects with change and baseline")
+
+
+def ancova(response, active, base, alpha: float = 0.05,
+           groups: tuple[str, str] = ("active", "control")) -> dict[str, list[dict]]:
     """ANCOVA: response ~ intercept + active + baseline (OLS). LS means at the mean baseline; difference active - control.
 
-    Returns {"active": rows, "control": rows, "contrast": rows} or None when it cannot be fitted.
+    Returns {"active": rows, "control": rows, "contrast": rows}. Not estimable (an arm without a complete case, fewer
+    than 4 complete cases, a singular design): the same rows, NaN except n, with a WARNING.
     """
+    arm_labels = {"lsmean": "LS mean", "se": "SE", "n": "n"}
+    contrast_labels = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper",
+                       "statistic": "t", "df": "Degrees of freedom", "p": "P-value"}
     y = np.asarray(response, dtype=float)
     a = np.asarray(active, dtype=float)
     b = np.asarray(base, dtype=float)
     keep = ~(np.isnan(y) | np.isnan(a) | np.isnan(b))
     y, a, b = y[keep], a[keep], b[keep]
-    if y.size < 4 or len(np.unique(a)) < 2:
-        return None
+    n = {"active": int((a == 1.0).sum()), "control": int((a == 0.0).sum())}
     x = np.column_stack([np.ones_like(y), a, b])
-    xtx_inv = np.linalg.inv(x.T @ x)
-    beta = xtx_inv @ x.T @ y
-    df = y.size - 3
-    sigma2 = float(((y - x @ beta) ** 2).sum() / df)
-    cov = sigma2 * xtx_inv
-    q = sps.t.ppf(1 - alpha / 2, df)
-    out = {}
-    for name, arm in (("active", 1.0), ("control", 0.0)):
-        c = np.array([1.0, arm, b.mean()])
-        est, se = float(c @ beta), math.sqrt(c @ cov @ c)
-        out[name] = [_row("lsmean", "LS mean", est), _row("se", "SE", se), _row("n", "n", float((a == arm).sum()))]
-    est, se = float(beta[1]), math.sqrt(cov[1, 1])
-    t = est / se
-    out["contrast"] = [_row("estimate", "LS mean difference", est), _row("se", "SE", se), _row("lcl", "CI lower", est - q * se),
-                       _row("ucl", "CI upper", est + q * se), _row("statistic", "t", t), _row("df", "Degrees of freedom", df),
-                       _row("p", "P-value", 2 * sps.t.sf(abs(t), df))]
+    reason = too_few({groups[0]: n["active"], groups[1]: n["control"]}, 1, ANCOVA_SUBJECTS)
+    if not reason and y.size < 4:  # 3 coefficients and at least 1 residual degree of freedom
+        reason = f"not estimable: {_count(y.size, ANCOVA_SUBJECTS)} in both arms together (4 needed)"
+    if not reason and np.linalg.matrix_rank(x) < 3:
+        reason = "not estimable: the model is singular (baseline is constant or collinear with arm)"
+
+    def failed(warning: str = "", error: str = "") -> dict[str, list[dict]]:
+        return {"active": stat_rows(arm_labels, {"n": n["active"]}, warning, error),
+                "control": stat_rows(arm_labels, {"n": n["control"]}, warning, error),
+                "contrast": stat_rows(contrast_labels, {}, warning, error)}
+
+    if reason:
+        return failed(reason)
+    try:
+        xtx_inv = np.linalg.inv(x.T @ x)
+        beta = xtx_inv @ x.T @ y
+        df = y.size - 3
+        sigma2 = float(((y - x @ beta) ** 2).sum() / df)
+        cov = sigma2 * xtx_inv
+        q = sps.t.ppf(1 - alpha / 2, df)
+        out = {}
+        for name, arm in (("active", 1.0), ("control", 0.0)):
+            c = np.array([1.0, arm, b.mean()])
+            est, se = float(c @ beta), math.sqrt(c @ cov @ c)
+            out[name] = stat_rows(arm_labels, {"lsmean": est, "se": se, "n": n[name]})
+        est, se = float(beta[1]), math.sqrt(cov[1, 1])
+        t = est / se
+        out["contrast"] = stat_rows(contrast_labels, {"estimate": est, "se": se, "lcl": est - q * se,
+                                                      "ucl": est + q * se, "statistic": t, "df": df,
+                                                      "p": 2 * sps.t.sf(abs(t), df)})
+    except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
+        return failed(error=error_text(failure))
     return out
 
 
-def gee_logistic(frame, alpha: float = 0.05) -> list[dict]:
+def gee_logistic(frame, alpha: float = 0.05, groups: tuple[str, str] = ("active", "control")) -> list[dict]:
     """GEE logistic model of a repeated binary response: logit P(y=1) = visit + active; exchangeable working
-    correlation, robust (sandwich) standard errors. Returns the odds ratio for active vs control."""
-    import statsmodels.api as sm
+    correlation, robust (sandwich) standard errors. Returns the odds ratio for active vs control.
 
+    Not estimable (an arm without an observed value or with one outcome only, no convergence, no finite estimate):
+    the same rows, NaN except the number of subjects, with a WARNING."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    labels = {"estimate": "Log odds ratio", "se": "Robust SE", "or": "Odds ratio", "lcl": "OR CI lower",
+              "ucl": "OR CI upper", "p": "P-value (Wald, robust)", "n_subjects": "Subjects",
+              "working_correlation": "Exchangeable working correlation"}
     data = frame.dropna(subset=["AVAL"])
-    if data["ACTIVE"].nunique() < 2 or data["AVAL"].nunique() < 2:
-        return []
+    fixed = {"n_subjects": float(data["USUBJID"].nunique())}
+    subjects = data.groupby(data["ACTIVE"] == 1.0)["USUBJID"].nunique()
+    reason = too_few({groups[0]: int(subjects.get(True, 0)), groups[1]: int(subjects.get(False, 0))}, 1,
+                     ("subject with a value", "subjects with a value"))
+    if not reason and data["AVAL"].nunique() < 2:
+        reason = f"not estimable: every observed value is {data['AVAL'].iloc[0]:g} (both outcomes needed)"
+    for group, is_active in zip(groups, (True, False)):
+        mine = data.loc[(data["ACTIVE"] == 1.0) == is_active, "AVAL"]
+        if not reason and mine.nunique() < 2:  # complete separation: the maximum-likelihood log odds ratio is infinite
+            reason = (f"not estimable: every observed value of {group} is {mine.iloc[0]:g}, "
+                      "so the odds ratio is not finite")
+    if reason:
+        return stat_rows(labels, fixed, reason)
     visits = sorted(data["AVISITN"].unique())
     exog = np.column_stack([np.ones(len(data)), data["ACTIVE"].to_numpy(float)]
                            + [(data["AVISITN"] == v).to_numpy(float) for v in visits[1:]])
-    model = sm.GEE(data["AVAL"].to_numpy(float), exog, groups=data["USUBJID"].to_numpy(), family=sm.families.Binomial(),
-                   cov_struct=sm.cov_struct.Exchangeable())
-    result = model.fit()
-    coef, se = float(result.params[1]), float(result.bse[1])
+    try:
+        model = sm.GEE(data["AVAL"].to_numpy(float), exog, groups=data["USUBJID"].to_numpy(),
+                       family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            result = model.fit()
+        coef, se = float(result.params[1]), float(result.bse[1])
+    except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
+        return stat_rows(labels, fixed, error=error_text(failure))
+    unconverged = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if unconverged:
+        return stat_rows(labels, fixed, f"not estimable: the GEE fit did not converge ({unconverged[0]})")
+    if not (math.isfinite(coef) and math.isfinite(se)):
+        return stat_rows(labels, fixed, "not estimable: the GEE fit gave no finite odds ratio")
     z = sps.norm.ppf(1 - alpha / 2)
-    return [_row("estimate", "Log odds ratio", coef), _row("se", "Robust SE", se), _row("or", "Odds ratio", math.exp(coef)),
-            _row("lcl", "OR CI lower", math.exp(coef - z * se)), _row("ucl", "OR CI upper", math.exp(coef + z * se)),
-            _row("p", "P-value (Wald, robust)", float(result.pvalues[1])),
-            _row("n_subjects", "Subjects", float(data["USUBJID"].nunique())),
-            _row("working_correlation", "Exchangeable working correlation", float(result.cov_struct.dep_params))]
+    return stat_rows(labels, {"estimate": coef, "se": se, "or": math.exp(coef), "lcl": math.exp(coef - z * se),
+                          "ucl": math.exp(coef + z * se), "p": float(result.pvalues[1]),
+                          "working_correlation": float(result.cov_struct.dep_params), **fixed})
 
 
 def adjust_pvalues(pvalues) -> tuple[np.ndarray, np.ndarray]:
