@@ -68,3 +68,89 @@ def test_the_ancova_compares_the_two_planned_arms_only(trial_configs, three_arm_
     assert contrast["df"] == df
     n = rows[(rows["STAT_NAME"] == "n") & ~rows["GROUP"].str.contains(" vs ")].set_index("GROUP")["VALUE"]
     assert n.to_dict() == {"UC-MSC": (data["ARM"] == "UC-MSC").sum(), "Placebo": (data["ARM"] == "Placebo").sum()}
+
+
+def test_every_model_builds_its_groups_from_the_planned_arms_even_if_a_flag_lets_another_arm_in(trial_configs):
+    """Population flags are one guard; the models are the other: subjects of a third arm that (wrongly) carry
+    FASFL = Y are still in no group of any comparison."""
+    from ucmsc.analyze import run_analyses
+
+    config = trial_configs[EFF]
+    base = run_pipeline(EFF, FINAL, config)
+    adsl, bds = base["adsl"].copy(), base["bds"].copy()
+    third = adsl[adsl["FASFL"] == "Y"]["USUBJID"].iloc[-MOVED:]
+    adsl.loc[adsl["USUBJID"].isin(third), "ARM"] = "Low dose"
+    bds.loc[bds["USUBJID"].isin(third), "ARM"] = "Low dose"
+    ard = run_analyses(adsl, bds, base["adae"], config, EFF, FINAL, "test")
+    two = adsl[(adsl["FASFL"] == "Y") & adsl["ARM"].isin(["UC-MSC", "Placebo"])]["USUBJID"]
+    for paramcd, visit in (("GLUC", 20), ("HBA1C", 48)):
+        data = bds[(bds["PARAMCD"] == paramcd) & (bds["AVISITN"] == visit) & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
+        rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & (ard["PARAMCD"] == paramcd) & (ard["AVISITN"] == visit)]
+        n = rows[rows["STAT_NAME"] == "n"].set_index("GROUP")["VALUE"].to_dict()
+        assert n == {"UC-MSC": (data["ARM"] == "UC-MSC").sum(), "Placebo": (data["ARM"] == "Placebo").sum()}
+        x = np.column_stack([np.ones(len(data)), (data["ARM"] == "UC-MSC").astype(float), data["BASE"]])
+        beta = np.linalg.lstsq(x, data["CHG"].to_numpy(float), rcond=None)[0]
+        estimate = rows[(rows["STAT_NAME"] == "estimate") & rows["GROUP"].str.contains(" vs ")]["VALUE"].item()
+        assert estimate == pytest.approx(beta[1], rel=1e-10)
+    mmrm = ard[(ard["ANALYSIS_ID"] == "MMRM") & (ard["PARAMCD"] == "GLUC") & (ard["STAT_NAME"] == "n_subjects")]
+    expected = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] > 0) & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
+    assert set(mmrm["VALUE"]) == {expected["USUBJID"].nunique()}
+    gee = ard[(ard["ANALYSIS_ID"] == "GEE") & (ard["STAT_NAME"] == "n_subjects")]["VALUE"].item()
+    expected = bds[(bds["PARAMCD"] == "HBA1CTGT") & (bds["AVISITN"] > 0) & bds["USUBJID"].isin(two)].dropna(subset=["AVAL"])
+    assert gee == expected["USUBJID"].nunique()
+
+
+REFERENCE = __import__("pathlib").Path(__file__).parent / "reference"
+
+
+@pytest.mark.parametrize("ci", ["t", "normal"])
+def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_configs, three_arm_cut, ci):
+    """R lm() and emmeans on the two compared arms (tests/reference/ancova_two_of_three_arms.R): difference, SE, df,
+    P, root MSE, LS means with their CIs, t-based or (plan option ancova_ci: normal) normal-quantile."""
+    import json
+
+    import pandas as pd
+    r = json.loads((REFERENCE / "ancova_two_of_three_arms.json").read_text())
+    data = pd.read_csv(REFERENCE / "gluc_week20_three_arms.csv")
+    config = _config(trial_configs, True)
+    config["analysis"]["ancova_ci"] = ci
+    result = run_pipeline(EFF, FINAL, config, folder=three_arm_cut)
+    analysed = result["bds"][(result["bds"]["PARAMCD"] == "GLUC") & (result["bds"]["AVISITN"] == 20)]
+    assert set(analysed.dropna(subset=["CHG", "BASE"])["USUBJID"]) == set(data["USUBJID"])  # R read the same records
+    rows = result["ard"][(result["ard"]["ANALYSIS_ID"] == "ANCOVA") & (result["ard"]["PARAMCD"] == "GLUC")
+                         & (result["ard"]["AVISITN"] == 20)]
+    contrast = rows[rows["GROUP"] == "UC-MSC vs Placebo"].set_index("STAT_NAME")
+    value = contrast["VALUE"]
+    for name, expected in (("estimate", r["estimate"]), ("se", r["se"]), ("statistic", r["t"]), ("p", r["p"]),
+                           ("rmse", r["rmse"]), ("lcl", r[f"lcl_{ci}"]), ("ucl", r[f"ucl_{ci}"])):
+        assert value[name] == pytest.approx(expected, rel=1e-9), name
+    assert value["df"] == r["df"] and value["ci_normal"] == (1.0 if ci == "normal" else 0.0)
+    assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal" else f"95% CI lower (t, {r['df']} df)")
+    for arm in ("UC-MSC", "Placebo"):
+        mine = rows[rows["GROUP"] == arm].set_index("STAT_NAME")["VALUE"]
+        suffix = "_normal" if ci == "normal" else ""
+        assert mine["n"] == r["n"][arm]
+        assert mine["lsmean"] == pytest.approx(r["lsmean"][arm], rel=1e-9)
+        assert mine["se"] == pytest.approx(r["lsmean_se"][arm], rel=1e-9)
+        assert mine["lcl"] == pytest.approx(r[f"lsmean_lcl{suffix}"][arm], rel=1e-9)
+        assert mine["ucl"] == pytest.approx(r[f"lsmean_ucl{suffix}"][arm], rel=1e-9)
+
+
+def test_the_report_says_how_many_subjects_were_excluded_and_why(trial_configs, three_arm_cut):
+    from ucmsc import report
+    from ucmsc.audit import audit_trial
+
+    result = run_pipeline(EFF, FINAL, _config(trial_configs, True), folder=three_arm_cut)
+    ard = result["ard"]
+    excluded = ard[ard["ANALYSIS_ID"] == "EXCL"]
+    assert excluded[["GROUP", "PARAM", "VALUE"]].values.tolist() == [["Low dose", "arm 'Low dose' is not compared by the plan", MOVED]]
+    code = {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"}
+    for manifest, banner in ((None, True), ({"synthetic": True, "notice": "SYNTHETIC"}, False)):
+        raw = {"files": result["raw_meta"], "manifest": manifest, "manifest_verified": manifest is not None, "unmapped_files": []}
+        context = report.build_context(ard, audit_trial(ard, {"source": "", "numbers": []}), result["queries"], result["summary"],
+                                       raw, [], _config(trial_configs, True), FINAL, code, {"path": "ard.csv", "sha256": "z"})
+        html = report.render_report(context)
+        flow = next(t for t, _ in context["tables"] if t.title.startswith("Analysis populations"))
+        assert f"{MOVED} subject(s) of the delivery are in no analysis population" in flow.note
+        assert "arm &#39;Low dose&#39; is not compared by the plan (15)" in html
+        assert ('id="no-manifest-banner"' in html) is banner and ('id="delivery-check"' in html) is not banner

@@ -3,6 +3,7 @@
 Each test works on its own copy of one built project and asks Snakemake for a dry run.
 """
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -73,7 +74,10 @@ def test_config_selects_one_cut(project):
 
 def test_a_new_cut_rebuilds_only_that_cut(project):
     trial, final = "t2dm_safety", FINAL_CUTS["t2dm_safety"]
-    shutil.copytree(project / "resources" / "datacuts" / trial / final, project / "resources" / "datacuts" / trial / "2022-01-31")
+    new = project / "resources" / "datacuts" / trial / "2022-01-31"
+    shutil.copytree(project / "resources" / "datacuts" / trial / final, new)
+    manifest = json.loads((new / "manifest.json").read_text())
+    (new / "manifest.json").write_text(json.dumps(manifest | {"cut_date": "2022-01-31"}))  # a new delivery's own manifest
     config_path = project / "config" / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["trials"][trial]["cuts"].append("2022-01-31")
@@ -128,6 +132,9 @@ def test_building_one_cut_leaves_the_others_untouched(project):
     before = {p: p.stat().st_mtime_ns for p in interim.rglob("*") if p.is_file()}
     raw = project / "resources" / "datacuts" / "t2dm_safety" / FINAL_CUTS["t2dm_safety"] / "disposition.csv"
     raw.write_text(raw.read_text().replace("Completed follow-up", "Completed follow up", 1))
+    manifest = json.loads((raw.parent / "manifest.json").read_text())  # re-delivered with its manifest
+    next(e for e in manifest["files"] if e["name"] == raw.name)["sha256"] = hashlib.sha256(raw.read_bytes()).hexdigest()
+    (raw.parent / "manifest.json").write_text(json.dumps(manifest))
     result = _snakemake(project, "--cores", "2", "--config", "trial=t2dm_safety", f"cut={FINAL_CUTS['t2dm_safety']}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert before == {p: p.stat().st_mtime_ns for p in interim.rglob("*") if p.is_file()}

@@ -37,6 +37,11 @@ def _arms(config: dict) -> tuple[str, str]:
     return active, control
 
 
+def _treated_as(records: pd.DataFrame, arms: tuple[str, str]) -> pd.Series:
+    """1 for the active arm, 0 for the control arm, NaN for any other: a model never compares "active vs the rest"."""
+    return records["ARM"].map({arms[0]: 1.0, arms[1]: 0.0}).astype(float)
+
+
 def _visits(records: pd.DataFrame, bds: pd.DataFrame, config: dict) -> list[int]:
     """The visits to analyse for one parameter: those it has records at, plus scheduled visits without a record of any
     parameter (a visit without data is reported as not estimable, not dropped). A parameter without any record: every
@@ -73,6 +78,12 @@ def population_counts(ard: ArdBuilder, adsl: pd.DataFrame, config: dict) -> None
             ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset["EOSSTT"] == status).sum())}],
                     ANALYSIS_ID="DISP", ANALYSIS="Disposition", POPULATION="RANDFL", PARAMCD=status, PARAM=status.title(),
                     GROUP=arm, METHOD="count")
+    # Subjects of the delivery in no analysis population (an arm the plan does not compare), by arm and reason.
+    excluded = adsl[adsl.get("EXCLREAS", pd.Series("", index=adsl.index)).fillna("") != ""]
+    for (arm, reason), subjects in excluded.groupby([excluded["ARM"].fillna(""), "EXCLREAS"], sort=True):
+        ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(subjects))}], ANALYSIS_ID="EXCL",
+                ANALYSIS="Subjects excluded from every analysis population", POPULATION="", PARAMCD="EXCLUDED",
+                PARAM=reason, GROUP=arm or "(no arm)", METHOD="count")
 
 
 def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
@@ -102,7 +113,8 @@ def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFr
                     GROUP=arm, VARIABLE="AVAL", METHOD="descriptive", **keys)
         x, y = records.loc[records["ARM"] == active, "AVAL"], records.loc[records["ARM"] == control, "AVAL"]
         contrast = dict(PARAMCD=paramcd, PARAM=param, GROUP=f"{active} vs {control}", VARIABLE="AVAL", **keys)
-        ard.add(stats.skewness_flag(records["AVAL"], group=f"the pooled sample of {active} and {control}"),
+        ard.add(stats.skewness_flag(records.loc[records["ARM"].isin(arms), "AVAL"],
+                                    group=f"the pooled sample of {active} and {control}"),
                 METHOD="descriptive", **contrast)
         ard.add(stats.ttest_student(x, y, groups=arms), METHOD="Student t-test", **contrast)
         ard.add(stats.mann_whitney(x, y, groups=arms), METHOD="Mann-Whitney U", **contrast)
@@ -141,8 +153,8 @@ def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
                     ard.add(stats.paired_t(change, group=arm), GROUP=arm, METHOD="Paired t-test", **within)
                     ard.add(stats.wilcoxon_signed_rank(change, group=arm), GROUP=arm, METHOD="Wilcoxon signed-rank",
                             **within)
-                fit = stats.ancova(records["CHG"], (records["ARM"] == active).astype(float), records["BASE"],
-                                   groups=arms)
+                fit = stats.ancova(records["CHG"], _treated_as(records, arms), records["BASE"], groups=arms,
+                                   ci=config["analysis"].get("ancova_ci", "t"))
                 model = dict(keys, ANALYSIS_ID="ANCOVA", ANALYSIS="ANCOVA of change, adjusted for baseline", VARIABLE="CHG",
                              METHOD="ANCOVA (OLS: CHG ~ arm + BASE)")
                 ard.add(fit["active"], GROUP=active, **model)
@@ -250,11 +262,11 @@ def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, co
     for paramcd in config["analysis"].get("mmrm", []):
         everything = bds[bds["PARAMCD"] == paramcd]
         data = everything[everything["USUBJID"].isin(members) & (everything["AVISITN"] > 0)]
-        data = data.dropna(subset=["CHG", "BASE"])
+        data = data[data["ARM"].isin([active, control])].dropna(subset=["CHG", "BASE"])
         reason, error, fit = _mmrm_too_few(data, (active, control), config), "", None
         if not reason:
             try:
-                fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
+                fit = fit_mmrm(data.assign(ACTIVE=_treated_as(data, (active, control))))
             except MmrmNotEstimable as why:
                 reason = f"not estimable: {why}"
             except Exception as failure:  # a numerical failure of this one model; the other analyses still run
@@ -287,8 +299,9 @@ def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, confi
     active, control = _arms(config)
     fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
     for paramcd in config["analysis"].get("gee", []):
-        data = bds[bds["USUBJID"].isin(fas) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)]
-        rows = stats.gee_logistic(data.assign(ACTIVE=(data["ARM"] == active).astype(float)), groups=(active, control))
+        data = bds[bds["USUBJID"].isin(fas) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)
+                   & bds["ARM"].isin([active, control])]
+        rows = stats.gee_logistic(data.assign(ACTIVE=_treated_as(data, (active, control))), groups=(active, control))
         ard.add(rows, ANALYSIS_ID="GEE", ANALYSIS="Repeated responder endpoint, GEE logistic", POPULATION="FASFL",
                 PARAMCD=paramcd, PARAM=_param_label(bds[bds["PARAMCD"] == paramcd], paramcd),
                 GROUP=f"{active} vs {control}", VARIABLE="AVAL",

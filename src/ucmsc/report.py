@@ -118,6 +118,13 @@ class Cells:
         return f"{_num(scale * est, decimals)} ({_num(scale * lcl, decimals)}, {_num(scale * ucl, decimals)})"
 
 
+def _whole(value) -> str:
+    """A row number read back from CSV (2572.0) as 2572; text and blanks as they are."""
+    if isinstance(value, float):
+        return "" if pd.isna(value) else f"{value:.0f}"
+    return str(value)
+
+
 def _labels(ard: pd.DataFrame) -> dict:
     return ard.drop_duplicates("PARAMCD").set_index("PARAMCD")["PARAM"].to_dict()
 
@@ -139,8 +146,14 @@ def flow_table(ard, cells, arms, contrast) -> Table:
             for flag in ("RANDFL", "SAFFL", "FASFL", "PPROTFL")]
     rows += [[status.title()] + [str(int(cells.get("DISP", status, -1, a, -1, "n") or 0)) for a in arms]
              for status in ("COMPLETED", "DISCONTINUED", "ONGOING")]
-    return Table("Participant flow", "Analysis populations and disposition", [""] + arms, rows, "",
-                 ["POP", "DISP"], _count(ard, ["POP", "DISP"]))
+    excluded = ard[ard["ANALYSIS_ID"] == "EXCL"]
+    note = ""
+    if len(excluded):
+        reasons = "; ".join(f"{r.PARAM} ({int(r.VALUE)})" for r in excluded.itertuples())
+        note = (f"{int(excluded['VALUE'].sum())} subject(s) of the delivery are in no analysis population and are not "
+                f"counted above: {reasons}. Their records stay in the clean data; each is queried (queries.csv).")
+    return Table("Participant flow", "Analysis populations and disposition", [""] + arms, rows, note,
+                 ["POP", "DISP", "EXCL"], _count(ard, ["POP", "DISP", "EXCL"]))
 
 
 def baseline_table(ard, cells, arms, contrast) -> Table:
@@ -341,10 +354,14 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
     tables = build_tables(ard, config)
     provenance = [table_provenance(t, ard_file, code, raw_files["files"]) for t in tables]
     by_check = queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records") if len(queries) else []
+    queries = queries.assign(**{c: queries[c].map(_whole) for c in ("ROW",) if c in queries},
+                             **({} if "COLUMN" in queries else {"COLUMN": ""}))
     manifest = raw_files.get("manifest") or {}
     return {
         "config": config, "cut": cut, "arms": [a["arm"] for a in config["arms"]], "sections": SECTIONS, "section_id": section_id,
         "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
+        "manifest_verified": bool(raw_files.get("manifest_verified", raw_files.get("manifest") is not None)),
+        "unmapped_files": raw_files.get("unmapped_files", []),
         "tables": [(t, json.dumps(p, indent=2)) for t, p in zip(tables, provenance)], "table_provenance": provenance,
         "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
         "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard), "ard_file": ard_file,

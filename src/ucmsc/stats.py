@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats as sps
 
 # Method options: they keep their value when nothing else is estimable.
-OPTION_STATS = frozenset({"var_equal", "correction", "continuity"})
+OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal"})
 VALUES = ("non-missing value", "non-missing values")
 SUBJECTS = ("subject", "subjects")
 
@@ -255,22 +255,33 @@ def mann_whitney(x, y, groups: tuple[str, str] = ("group 1", "group 2")) -> list
 ANCOVA_SUBJECTS = ("subject with change and baseline", "subjects with change and baseline")
 
 
-def ancova(response, active, base, alpha: float = 0.05,
-           groups: tuple[str, str] = ("active", "control")) -> dict[str, list[dict]]:
-    """ANCOVA: response ~ intercept + active + baseline (OLS). LS means at the mean baseline; difference active - control.
+def ancova(response, active, base, alpha: float = 0.05, groups: tuple[str, str] = ("active", "control"),
+           ci: str = "t") -> dict[str, list[dict]]:
+    """ANCOVA: response ~ intercept + active + baseline (OLS), as SAS PROC GLM or R lm(). LS means at the mean
+    baseline of the analysed records (as SAS LSMEANS and R emmeans), difference active - control.
+
+    ``active`` is 1 for the active arm and 0 for the control arm; any other value (another arm) is left out.
+    CIs use the t distribution with the residual df; ``ci="normal"`` takes normal quantiles instead (as some
+    published tables do); the P-value is always the t-test's. The root mean squared error is the residual SD.
 
     Returns {"active": rows, "control": rows, "contrast": rows}. Not estimable (an arm without a complete case, fewer
     than 4 complete cases, a singular design): the same rows, NaN except n, with a WARNING.
     """
-    arm_labels = {"lsmean": "LS mean", "se": "SE", "n": "n"}
-    contrast_labels = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper",
-                       "statistic": "t", "df": "Degrees of freedom", "p": "P-value"}
+    level = f"{100 * (1 - alpha):g}%"
     y = np.asarray(response, dtype=float)
     a = np.asarray(active, dtype=float)
     b = np.asarray(base, dtype=float)
-    keep = ~(np.isnan(y) | np.isnan(a) | np.isnan(b))
+    keep = ~(np.isnan(y) | np.isnan(b)) & np.isin(a, [0.0, 1.0])
     y, a, b = y[keep], a[keep], b[keep]
     n = {"active": int((a == 1.0).sum()), "control": int((a == 0.0).sum())}
+    df = y.size - 3
+    reference = "normal" if ci == "normal" else f"t, {df} df"
+    arm_labels = {"lsmean": "LS mean", "se": "SE", "lcl": f"{level} CI lower ({reference})",
+                  "ucl": f"{level} CI upper ({reference})", "n": "n"}
+    contrast_labels = {"estimate": "LS mean difference", "se": "SE", "lcl": f"{level} CI lower ({reference})",
+                       "ucl": f"{level} CI upper ({reference})", "statistic": "t", "df": "Degrees of freedom",
+                       "p": "P-value (t)", "rmse": "Root mean squared error", "ci_normal": "CI from normal quantiles (1 = yes, 0 = t)"}
+    option = {"ci_normal": 1.0 if ci == "normal" else 0.0}
     x = np.column_stack([np.ones_like(y), a, b])
     reason = too_few({groups[0]: n["active"], groups[1]: n["control"]}, 1, ANCOVA_SUBJECTS)
     if not reason and y.size < 4:  # 3 coefficients and at least 1 residual degree of freedom
@@ -281,27 +292,27 @@ def ancova(response, active, base, alpha: float = 0.05,
     def failed(warning: str = "", error: str = "") -> dict[str, list[dict]]:
         return {"active": stat_rows(arm_labels, {"n": n["active"]}, warning, error),
                 "control": stat_rows(arm_labels, {"n": n["control"]}, warning, error),
-                "contrast": stat_rows(contrast_labels, {}, warning, error)}
+                "contrast": stat_rows(contrast_labels, option, warning, error)}
 
     if reason:
         return failed(reason)
     try:
         xtx_inv = np.linalg.inv(x.T @ x)
         beta = xtx_inv @ x.T @ y
-        df = y.size - 3
-        sigma2 = float(((y - x @ beta) ** 2).sum() / df)
+        sigma2 = float(((y - x @ beta) ** 2).sum() / df)  # residual mean square (SAS GLM "MSE")
         cov = sigma2 * xtx_inv
-        q = sps.t.ppf(1 - alpha / 2, df)
+        q = sps.norm.ppf(1 - alpha / 2) if ci == "normal" else sps.t.ppf(1 - alpha / 2, df)
         out = {}
         for name, arm in (("active", 1.0), ("control", 0.0)):
             c = np.array([1.0, arm, b.mean()])
             est, se = float(c @ beta), math.sqrt(c @ cov @ c)
-            out[name] = stat_rows(arm_labels, {"lsmean": est, "se": se, "n": n[name]})
+            out[name] = stat_rows(arm_labels, {"lsmean": est, "se": se, "lcl": est - q * se, "ucl": est + q * se,
+                                               "n": n[name]})
         est, se = float(beta[1]), math.sqrt(cov[1, 1])
         t = est / se
         out["contrast"] = stat_rows(contrast_labels, {"estimate": est, "se": se, "lcl": est - q * se,
                                                       "ucl": est + q * se, "statistic": t, "df": df,
-                                                      "p": 2 * sps.t.sf(abs(t), df)})
+                                                      "p": 2 * sps.t.sf(abs(t), df), "rmse": math.sqrt(sigma2), **option})
     except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
         return failed(error=error_text(failure))
     return out

@@ -12,7 +12,7 @@ rule analyze:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
         trial=trial_params("analyze"),
     script:
         "../scripts/analyze.py"
@@ -31,6 +31,6 @@ rule audit:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
     script:
         "../scripts/audit.py"

@@ -14,7 +14,7 @@ rule clean:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
         trial=trial_params("clean"),
     script:
         "../scripts/clean.py"

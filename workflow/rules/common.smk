@@ -48,6 +48,11 @@ def trial_params(stage):
     return functools.partial(_trial_section, stage=stage)
 
 
+def cut_results(wildcards):
+    """The cut's results folder, where a job removes the outputs it makes stale."""
+    return CUT.format(trial=wildcards.trial, cut=wildcards.cut)
+
+
 def cut_dir(wildcards):
     return Path(config["trials"][wildcards.trial]["datacuts"]) / wildcards.cut
 

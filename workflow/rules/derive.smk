@@ -14,7 +14,7 @@ rule derive:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
         trial=trial_params("derive"),
     script:
         "../scripts/derive.py"

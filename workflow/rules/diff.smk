@@ -17,6 +17,6 @@ rule diff:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
     script:
         "../scripts/diff.py"

@@ -17,7 +17,7 @@ rule figures:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
         trial=trial_params("figures"),
     script:
         "../scripts/figures.py"

@@ -11,7 +11,7 @@ rule ingest:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
         trial=trial_params("ingest"),
         cut_dir=lambda wc: str(cut_dir(wc)),
     script:

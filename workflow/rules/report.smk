@@ -18,7 +18,7 @@ rule report:
     conda:
         "../../envs/environment.yaml"
     params:
-        cut_results=CUT,
+        cut_results=cut_results,
         trial=trial_params("report"),
         previous=lambda wc: previous_cut(wc.trial, wc.cut),
     script:
