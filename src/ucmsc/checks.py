@@ -342,16 +342,19 @@ def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
     stresc = frame["STRESC"].copy()
     number = converted & frame["VALUE"].notna()
     stresc[number] = stresn[number].map(lambda v: f"{v:.4g}")
-    censored = frame["STRESC"].str.extract(CENSORED)  # '<x' and '>x' keep their sign, with the limit converted
-    limit = pd.to_numeric(censored[1], errors="coerce") / divisor
-    text = converted & frame["VALUE"].isna() & censored[0].notna()
-    if text.any():
-        stresc[text] = censored.loc[text, 0] + limit[text].map(lambda v: f"{v:.4g}").astype(str)
+    text = converted & frame["VALUE"].isna()
+    if text.any():  # '<x' and '>x' keep their sign, with the limit converted
+        censored = frame.loc[text, "STRESC"].str.extract(CENSORED)
+        limit = pd.to_numeric(censored[1], errors="coerce") / divisor[text]
+        ok = censored[0].notna()
+        stresc[ok[ok].index] = censored.loc[ok, 0] + limit[ok].map(lambda v: f"{v:.4g}").astype(str)
     result = CheckResult(updates={"ORRESU": unit, "STRESN": stresn, "LLOQ": lloq, "STRESC": stresc})
+    code = frame["TESTCD"]
     result.found("unit_conversion", unknown, "ORRESU",
-                 frame["TESTCD"].map(lambda t: f"unit not accepted for {t} (standard {tests[t]['unit']})"), "quarantined", QUARANTINE)
-    result.found("unit_conversion", converted, "ORRESU", frame["TESTCD"] + " in " + unit,
-                 frame["TESTCD"].map(lambda t: f"converted to {tests[t]['unit']}: value / ") + divisor.map(lambda f: f"{f:g}"), NOTE)
+                 code[unknown].map(lambda t: f"unit not accepted for {t} (standard {tests[t]['unit']})"), "quarantined", QUARANTINE)
+    result.found("unit_conversion", converted, "ORRESU", code[converted] + " in " + unit[converted],
+                 pd.Series([f"converted to {tests[t]['unit']}: value / {f:g}" for t, f in zip(code[converted], divisor[converted])],
+                           index=code.index[converted], dtype=object), NOTE)
     return result
 
 
