@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 4
 
-.PHONY: install run test lint data clean-results
+.PHONY: install run test lint data clean-results reference
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,11 @@ data: $(STAMP)
 
 clean-results:
 	rm -rf results/* .snakemake
+
+# Reference values from R for the tests (Debian: apt-get install r-base-core r-cran-nlme r-cran-emmeans
+# r-cran-geepack r-cran-lme4 r-cran-pbkrtest). tests/r/make_data_*.py write seeded data sets to
+# tests/reference/data/; each tests/r/*.R reads them and writes its CSV to tests/reference/. The CSVs are
+# committed: the tests and CI never need R.
+reference: $(STAMP)
+	for script in tests/r/make_data_*.py; do $(BIN)/python $$script || exit 1; done
+	cd tests/reference && for script in ../r/*.R; do Rscript $$script || exit 1; done

@@ -105,13 +105,18 @@ REFERENCE = __import__("pathlib").Path(__file__).parent / "reference"
 
 @pytest.mark.parametrize("ci", ["t", "normal"])
 def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_configs, three_arm_cut, ci):
-    """R lm() and emmeans on the two compared arms (tests/reference/ancova_two_of_three_arms.R): difference, SE, df,
+    """R lm() and emmeans on the two compared arms (tests/r/ancova_two_of_three_arms.R): difference, SE, df,
     P, root MSE, LS means with their CIs, t-based or (plan option ancova_ci: normal) normal-quantile."""
-    import json
-
     import pandas as pd
-    r = json.loads((REFERENCE / "ancova_two_of_three_arms.json").read_text())
-    data = pd.read_csv(REFERENCE / "gluc_week20_three_arms.csv")
+    table = pd.read_csv(REFERENCE / "ancova_two_of_three_arms.csv", dtype=str).set_index("name")["value"]
+    number = {k: float(v) for k, v in table.items() if not k.endswith("_version")}
+    key = {"UC-MSC": "ucmsc", "Placebo": "placebo"}
+    r = {"estimate": number["estimate"], "se": number["se"], "t": number["t"], "p": number["p"], "rmse": number["rmse"],
+         "df": number["df"], "lcl_t": number["lcl_t"], "ucl_t": number["ucl_t"], "lcl_normal": number["lcl_normal"],
+         "ucl_normal": number["ucl_normal"],
+         **{name: {arm: number[f"{name}_{k}"] for arm, k in key.items()}
+            for name in ("n", "lsmean", "lsmean_se", "lsmean_lcl_t", "lsmean_ucl_t", "lsmean_lcl_normal", "lsmean_ucl_normal")}}
+    data = pd.read_csv(REFERENCE / "data" / "ancova_gluc_week20_three_arms.csv")  # all arms: R keeps the two compared
     config = _config(trial_configs, True)
     config["analysis"]["ancova_ci"] = ci
     result = run_pipeline(EFF, FINAL, config, folder=three_arm_cut)
@@ -128,7 +133,7 @@ def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_confi
     assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal" else f"95% CI lower (t, {r['df']} df)")
     for arm in ("UC-MSC", "Placebo"):
         mine = rows[rows["GROUP"] == arm].set_index("STAT_NAME")["VALUE"]
-        suffix = "_normal" if ci == "normal" else ""
+        suffix = "_normal" if ci == "normal" else "_t"
         assert mine["n"] == r["n"][arm]
         assert mine["lsmean"] == pytest.approx(r["lsmean"][arm], rel=1e-9)
         assert mine["se"] == pytest.approx(r["lsmean_se"][arm], rel=1e-9)
