@@ -130,7 +130,7 @@ def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_confi
                            ("rmse", r["rmse"]), ("lcl", r[f"lcl_{ci}"]), ("ucl", r[f"ucl_{ci}"])):
         assert value[name] == pytest.approx(expected, rel=1e-9), name
     assert value["df"] == r["df"] and value["ci_normal"] == (1.0 if ci == "normal" else 0.0)
-    assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal" else f"95% CI lower (t, {r['df']} df)")
+    assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal" else f"95% CI lower (t, {r['df']:.0f} df)")
     for arm in ("UC-MSC", "Placebo"):
         mine = rows[rows["GROUP"] == arm].set_index("STAT_NAME")["VALUE"]
         suffix = "_normal" if ci == "normal" else "_t"
