@@ -34,3 +34,32 @@ def test_ingest_makes_everything_of_the_cut_stale_but_its_logs_and_other_cuts_re
 def test_the_report_makes_only_the_index_stale(tmp_path):
     cut = _tree(tmp_path)
     assert [p.name for p in stale_outputs("report", cut)] == ["index.html"]
+
+
+def test_each_stage_depends_on_every_package_module_its_script_imports():
+    """A module a stage's script (or anything it calls) imports is among the stage's inputs, so editing it reruns the stage."""
+    import ast
+
+    from conftest import ROOT
+    from ucmsc.stages import STAGE_ENTRY, stage_files
+
+    scripts = ROOT / "workflow" / "scripts"
+    for stage, module in STAGE_ENTRY.items():
+        tree = ast.parse((scripts / f"{stage}.py").read_text())
+        imported = {node.module.split(".")[1] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and node.module and node.module.startswith("ucmsc.")}
+        names = {f.split("/ucmsc/", 1)[1] for f in stage_files(stage)}
+        assert {f"{m}.py" for m in imported} <= names, stage
+    derive = {f.split("/ucmsc/", 1)[1] for f in stage_files("derive")}
+    assert "domains.py" in derive and "queries.py" in derive  # derive imports domains inside run_derive
+    analyze = {f.split("/ucmsc/", 1)[1] for f in stage_files("analyze")}
+    assert "mmrm.py" in analyze and "figures.py" not in analyze  # mmrm is imported inside a function
+
+
+def test_a_new_import_is_followed_without_editing_a_list(tmp_path):
+    from ucmsc.stages import package_imports
+
+    (tmp_path / "a.py").write_text("def f():\n    from ucmsc.b import g\n")
+    (tmp_path / "b.py").write_text("from ucmsc import c\n")
+    (tmp_path / "c.py").write_text("import os\n")
+    assert package_imports("a", tmp_path) == {"a", "b", "c"}

@@ -8,26 +8,55 @@ pandas): the Snakefile imports it at parse time.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-_SHARED = ("__init__.py", "config.py", "io.py", "provenance.py", "stages.py")
-STAGE_FILES = {
-    "ingest": _SHARED + ("domains.py", "ingest.py", "manifest.py"),
-    "clean": _SHARED + ("domains.py", "checks.py", "clean.py", "queries.py"),
-    "derive": _SHARED + ("derive.py", "queries.py"),
-    "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py"),
-    "audit": _SHARED + ("audit.py", "rounding.py"),
-    "figures": _SHARED + ("figures.py", "rounding.py"),
-    "diff": _SHARED + ("diffcuts.py", "domains.py", "rounding.py"),
-    "report": _SHARED + ("report.py", "rounding.py", "templates/report.html.j2", "templates/index.html.j2"),
-}
+# The module a stage's workflow script calls, and the modules every script uses to start. The files a stage
+# depends on are these and everything they import from the package (found by reading the code, not by hand).
+STAGE_ENTRY = {"ingest": "ingest", "clean": "clean", "derive": "derive", "analyze": "analyze", "audit": "audit",
+               "figures": "figures", "diff": "diffcuts", "report": "report"}
+SCRIPT_MODULES = ("stages", "config")
+STAGE_DATA = {"report": ("templates/report.html.j2", "templates/index.html.j2")}  # files read at run time, not imported
+
+
+@functools.lru_cache(maxsize=None)
+def package_imports(module: str, package_dir: Path | None = None) -> frozenset[str]:
+    """The package's modules that ``module`` imports, directly or through others (function-level imports too)."""
+    import ast
+
+    package_dir = package_dir or PACKAGE_DIR
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((package_dir / f"{name.replace('.', '/')}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ucmsc":
+                parts = node.module.split(".")[1:]
+                if parts:
+                    todo.append(".".join(parts))
+                else:  # from ucmsc import stats
+                    todo += [a.name for a in node.names if (package_dir / f"{a.name}.py").exists()]
+            elif isinstance(node, ast.Import):
+                todo += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("ucmsc.")]
+    return frozenset(seen)
+
+
+def _stage_file_names(stage: str, package_dir: Path | None = None) -> list[str]:
+    modules = set()
+    for entry in (STAGE_ENTRY[stage], *SCRIPT_MODULES):
+        modules |= package_imports(entry, package_dir)
+    return ["__init__.py"] + sorted(f"{m.replace('.', '/')}.py" for m in modules) + list(STAGE_DATA.get(stage, ()))
 
 
 def stage_files(stage: str, package_dir: Path | None = None) -> list[str]:
     """Absolute paths of the package files ``stage`` depends on (in ``package_dir``, default the imported package)."""
-    return [str((package_dir or PACKAGE_DIR) / name) for name in STAGE_FILES[stage]]
+    return [str((package_dir or PACKAGE_DIR) / name) for name in _stage_file_names(stage, package_dir)]
 
 
 # The parts of a trial config each stage reads. The workflow passes exactly these as the
