@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ucmsc.simulate.calibrate import assign_below_threshold, calibrate_mean_sd
+from ucmsc_sim.calibrate import assign_below_threshold, calibrate_mean_sd
 
 
 @pytest.mark.parametrize("mean, sd, n, decimals", [(8.33, 1.80, 33, 2), (9.10, 2.78, 31, 2), (51.36, 8.85, 33, 0)])

@@ -10,10 +10,10 @@ import pytest
 from scipy import stats
 
 from conftest import DATACUTS, FINAL_CUTS, INTERIM_CUTS
-from ucmsc.simulate.cli import DEFAULT_SEEDS
-from ucmsc.simulate.deliver import write_cut
-from ucmsc.simulate.generate import simulate_trial
-from ucmsc.simulate.trials import TRIALS
+from ucmsc_sim.cli import DEFAULT_SEEDS
+from ucmsc_sim.deliver import write_cut
+from ucmsc_sim.generate import simulate_trial
+from ucmsc_sim.trials import TRIALS
 
 EFF = DATACUTS / "nafld_efficacy" / FINAL_CUTS["nafld_efficacy"]
 SAF = DATACUTS / "t2dm_safety" / FINAL_CUTS["t2dm_safety"]

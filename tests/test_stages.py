@@ -63,3 +63,16 @@ def test_a_new_import_is_followed_without_editing_a_list(tmp_path):
     (tmp_path / "b.py").write_text("from ucmsc import c\n")
     (tmp_path / "c.py").write_text("import os\n")
     assert package_imports("a", tmp_path) == {"a", "b", "c"}
+
+
+def test_the_pipeline_never_imports_the_simulator():
+    import ast
+
+    from conftest import ROOT
+
+    for path in list((ROOT / "src" / "ucmsc").rglob("*.py")) + list((ROOT / "workflow").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            assert not any(n.split(".")[0] == "ucmsc_sim" or n.startswith("ucmsc.simulate") for n in names), path
+    assert not (ROOT / "src" / "ucmsc" / "simulate").exists()

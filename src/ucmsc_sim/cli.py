@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ucmsc.simulate.deliver import write_cut
-from ucmsc.simulate.generate import simulate_trial
-from ucmsc.simulate.trials import TRIALS, scaled
+from ucmsc_sim.deliver import write_cut
+from ucmsc_sim.generate import simulate_trial
+from ucmsc_sim.trials import TRIALS, scaled
 
 DEFAULT_SEEDS = {"nafld_efficacy": 20240601, "t2dm_safety": 20230726}
 

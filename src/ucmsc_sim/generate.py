@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ucmsc.simulate.calibrate import assign_below_threshold, calibrate_mean_sd, pair_for_paired_p
-from ucmsc.simulate.trials import MSC, PBO, TrialSpec, is_efficacy
+from ucmsc_sim.calibrate import assign_below_threshold, calibrate_mean_sd, pair_for_paired_p
+from ucmsc_sim.trials import MSC, PBO, TrialSpec, is_efficacy
 
 HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
 

@@ -19,8 +19,8 @@ import pyreadstat
 
 from ucmsc import __version__
 from ucmsc.io import sha256_file
-from ucmsc.simulate.generate import TrueTrial
-from ucmsc.simulate.trials import PBO, is_efficacy
+from ucmsc_sim.generate import TrueTrial
+from ucmsc_sim.trials import PBO, is_efficacy
 
 MGDL_PER_MMOLL_GLUCOSE = 18.016  # molar mass of glucose 180.16 g/mol
 
@@ -387,7 +387,7 @@ def write_cut(truth: TrueTrial, cut_label: str, root: Path) -> Path:
         "cut_date": cut_date.isoformat(),
         "final": final,
         "seed": truth.seed,
-        "generator": f"ucmsc.simulate {__version__}",
+        "generator": f"ucmsc_sim {__version__}",
         "subjects_randomised": {arm: int((data["subjects"]["ARM"] == arm).sum()) for arm in spec.arms},
         "files": files,
         "planted_problems": _jsonable(problems),
