@@ -132,12 +132,37 @@ def test_censored_result_analysed_at_half_its_limit(adam):
     assert len(censored) == 1 and censored["AVALC"].iloc[0] == "<0.5" and censored["AVAL"].iloc[0] == 0.25
 
 
-def test_every_derived_value_is_finite_and_every_gap_queried(adam):
-    for trial, (_, _, bds, _, log) in adam.items():
-        assert np.isfinite(bds["AVAL"].dropna()).all()
-        assert not bds["AVAL"].isna().any()
-        for row in log.rows:
-            assert row["CHECK"] in ("derivation", "coding") and row["MESSAGE"]
+def test_every_derived_value_is_finite_and_every_gap_queried(trial_configs):
+    """Remove insulin at three subject-visits (and set one glucose to 3.5, where HOMA-%B is undefined): exactly
+    those HOMA-IR / HOMA-%B records are missing, each with a query naming subject, visit and reason."""
+    from conftest import run_pipeline
+
+    config = trial_configs["nafld_efficacy"]
+    gone = []
+
+    def make_gaps(sdtm):
+        lb = sdtm["LB"]
+        insulin = lb[lb["LBTESTCD"] == "INSULIN"].iloc[[0, 5, 11]]
+        gone.extend(zip(insulin["USUBJID"], insulin["VISITNUM"]))
+        sdtm["LB"] = lb.drop(index=insulin.index).reset_index(drop=True)
+        glucose = sdtm["LB"][(sdtm["LB"]["LBTESTCD"] == "GLUC")].index[20]
+        sdtm["LB"].loc[glucose, "LBSTRESN"] = 3.5
+        gone.append(("B", sdtm["LB"].loc[glucose, "USUBJID"], sdtm["LB"].loc[glucose, "VISITNUM"]))
+
+    run = run_pipeline("nafld_efficacy", "2019-01-15", config, edit_sdtm=make_gaps)
+    bds, queries = run["bds"], run["log"].frame()
+    assert np.isfinite(bds["AVAL"].dropna()).all() and not bds["AVAL"].isna().any()
+    homa_ir = set(zip(bds.loc[bds["PARAMCD"] == "HOMAIR", "USUBJID"], bds.loc[bds["PARAMCD"] == "HOMAIR", "AVISITN"]))
+    homa_b = set(zip(bds.loc[bds["PARAMCD"] == "HOMAB", "USUBJID"], bds.loc[bds["PARAMCD"] == "HOMAB", "AVISITN"]))
+    insulin_gaps, (_, low_subject, low_visit) = gone[:3], gone[3]
+    for subject, visit in insulin_gaps:
+        assert (subject, visit) not in homa_ir and (subject, visit) not in homa_b
+        mine = queries[(queries["USUBJID"] == subject) & queries["VARIABLE"].isin(["HOMAIR", "HOMAB"])]
+        assert len(mine) == 2 and mine["MESSAGE"].str.contains("INSULIN missing").all(), mine
+    assert (low_subject, low_visit) in homa_ir and (low_subject, low_visit) not in homa_b
+    undefined = queries[(queries["USUBJID"] == low_subject) & (queries["VARIABLE"] == "HOMAB")]
+    assert undefined["MESSAGE"].str.contains("glucose at or below 3.5 mmol/L").any()
+    assert set(queries["CHECK"]) <= {"derivation", "coding"} and (queries["MESSAGE"] != "").all()
 
 
 def test_safety_fevers_are_treatment_emergent_and_within_24_hours(adam):
