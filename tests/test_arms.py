@@ -159,3 +159,20 @@ def test_the_report_says_how_many_subjects_were_excluded_and_why(trial_configs, 
         assert f"{MOVED} subject(s) of the delivery are in no analysis population" in flow.note
         assert "arm &#39;Low dose&#39; is not compared by the plan (15)" in html
         assert ('id="no-manifest-banner"' in html) is banner and ('id="delivery-check"' in html) is not banner
+
+
+def test_reversing_the_order_of_arms_in_the_config_changes_nothing(trial_configs):
+    """Roles, not list positions, decide which arm is active: the ARD and every report table are the same."""
+    from ucmsc import report
+
+    config = trial_configs[EFF]
+    reversed_config = copy.deepcopy(config)
+    reversed_config["arms"] = list(reversed(reversed_config["arms"]))
+    ards = [run_pipeline(EFF, FINAL, c)["ard"] for c in (config, reversed_config)]
+    keys = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]
+    a, b = (ard.sort_values(keys).reset_index(drop=True) for ard in ards)
+    assert a[keys].fillna(-1).equals(b[keys].fillna(-1)) and np.allclose(a["VALUE"], b["VALUE"], equal_nan=True, rtol=0, atol=0)
+    tables = [report.build_tables(ard, c) for ard, c in zip(ards, (config, reversed_config))]
+    assert [(t.title, t.header, t.rows) for t in tables[0]] == [(t.title, t.header, t.rows) for t in tables[1]]
+    p_columns = [t for t in tables[1] if "P between" in t.header]
+    assert p_columns and all(row[t.header.index("P between")] != "" for t in p_columns for row in t.rows[1:])

@@ -16,7 +16,7 @@ from ucmsc.ingest import MappingError, map_source
 from ucmsc.io import RawReadError, read_raw
 
 CONFIG = {
-    "studyid": "T", "arms": [{"arm": "A", "armcd": "A", "active": True}, {"arm": "B", "armcd": "B", "active": False}],
+    "studyid": "T", "arms": [{"arm": "A", "armcd": "A", "role": "active"}, {"arm": "B", "armcd": "B", "role": "control"}],
     "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0}, {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3}],
     "visit_labels": {"BASELINE": 0, "WEEK 4": 4},
     "sources": [{"file": f"{d.lower()}.csv", "domain": d, "columns": {}, "codes": {"ARM": {"1": "A", "2": "B"}, "SEX": {"M": "M", "F": "F"}}}

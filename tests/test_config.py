@@ -22,7 +22,7 @@ def small_trial() -> dict:
     return {
         "trial": "demo", "studyid": "DEMO", "design": "efficacy", "title": "Demo",
         "publication": {"seed_file": "seed.txt", "citation": "Demo 2024"},
-        "arms": [{"arm": "Cells", "armcd": "MSC", "active": True}, {"arm": "Placebo", "armcd": "PBO", "active": False}],
+        "arms": [{"arm": "Cells", "armcd": "MSC", "role": "active"}, {"arm": "Placebo", "armcd": "PBO", "role": "control"}],
         "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
                    {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3},
                    {"visitnum": 12, "avisit": "Week 12", "day": 84, "window": 7}],
@@ -134,10 +134,14 @@ def test_test_code_that_raw_codes_can_never_match():
 
 # --- arms, visits, visit labels ---------------------------------------------------------
 
-def test_arms_need_an_active_and_a_control_arm():
-    assert problems_after(lambda trial: trial["arms"][1].update(active=True)) == [
-        "arms: no control arm (active: false)"]
-    assert problems_after(lambda trial: trial["arms"][0].update(active=False)) == ["arms: no active arm (active: true)"]
+def test_arms_need_one_control_and_an_active_arm():
+    assert problems_after(lambda trial: trial["arms"][1].update(role="active")) == [
+        "arms: exactly one arm must have role: control (found 0: none)"]
+    assert problems_after(lambda trial: trial["arms"][0].update(role="control")) == [
+        "arms: exactly one arm must have role: control (found 2: Cells, Placebo)", "arms: at least one arm must have role: active"]
+    three = [{"arm": "Low", "armcd": "LOW", "role": "active", "dose": 1}]
+    assert problems_after(lambda trial: trial["arms"].extend(three)) == [
+        "arms: a dose order is given for some arms but not all (a trend test needs every arm's)"]
 
 
 def test_arm_names_and_codes_are_unique():

@@ -196,7 +196,7 @@ def test_an_exception_inside_one_statistic_becomes_error_text(monkeypatch):
 
 # --- MMRM on a small hand-built trial ------------------------------------------------
 
-MMRM_CONFIG = {"arms": [{"arm": ACTIVE, "active": True}, {"arm": CONTROL, "active": False}],
+MMRM_CONFIG = {"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"}, {"arm": CONTROL, "armcd": "C", "role": "control"}],
                "visits": [{"visitnum": v, "avisit": f"Week {v}"} for v in (0, 9, 20)], "analysis": {"mmrm": ["X"]}}
 
 

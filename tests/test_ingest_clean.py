@@ -109,7 +109,7 @@ def test_data_dictionary_labels_every_clean_variable(cleaned):
 def _config(assignment="nominal"):
     return {
         "studyid": "T", "visit_assignment": assignment,
-        "arms": [{"arm": "A", "armcd": "A", "active": True}, {"arm": "B", "armcd": "B", "active": False}],
+        "arms": [{"arm": "A", "armcd": "A", "role": "active"}, {"arm": "B", "armcd": "B", "role": "control"}],
         "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
                    {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3},
                    {"visitnum": 8, "avisit": "Week 8", "day": 56, "window": 3}],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ucmsc import stats
+from ucmsc.plan import load_trial
 
 ARD_COLUMNS = ["TRIAL", "CUT", "ANALYSIS_ID", "ANALYSIS", "POPULATION", "PARAMCD", "PARAM", "AVISITN", "AVISIT",
                "GROUP", "VARIABLE", "METHOD", "STAT_NAME", "STAT_LABEL", "VALUE", "INPUTS", "WARNING", "ERROR"]
@@ -32,9 +33,9 @@ class ArdBuilder:
 
 
 def _arms(config: dict) -> tuple[str, str]:
-    active = next(a["arm"] for a in config["arms"] if a["active"])
-    control = next(a["arm"] for a in config["arms"] if not a["active"])
-    return active, control
+    """(active, control) arm names by role (the first contrast of the plan)."""
+    contrast = load_trial(config).contrasts[0]
+    return contrast.active.name, contrast.control.name
 
 
 def _treated_as(records: pd.DataFrame, arms: tuple[str, str]) -> pd.Series:

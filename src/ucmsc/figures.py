@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
 from ucmsc.io import sha256_file, write_json  # noqa: E402
+from ucmsc.plan import load_trial  # noqa: E402
 from ucmsc.rounding import format_half_up  # noqa: E402
 
 # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
@@ -298,7 +299,7 @@ def save_figure(fig: plt.Figure, out_dir: Path, stem: str, provenance: dict) -> 
 
 def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, str, plt.Figure, pd.DataFrame]]:
     """(stem, title, figure, ARD rows drawn) for every figure of a trial, in report order."""
-    arms = [a["arm"] for a in config["arms"]]
+    arms = list(load_trial(config).arm_names)  # active arm(s), then control, whatever the config's order
     out = []
     drawn = consort_figure(ard, arms)
     if drawn:

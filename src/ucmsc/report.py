@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from ucmsc.plan import load_trial
 from ucmsc.rounding import format_half_up
 
 SECTIONS = ("Study summary", "Statistics not estimated", "Participant flow", "Baseline characteristics",
@@ -277,8 +278,9 @@ def shift_table(ard, cells, arms, contrast) -> Table | None:
 
 
 def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
-    arms = [a["arm"] for a in config["arms"]]
-    contrast = f"{arms[0]} vs {arms[1]}"
+    trial = load_trial(config)
+    arms = list(trial.arm_names)  # active arm(s), then control: the order of the columns, whatever the config's order
+    contrast = f"{trial.contrasts[0].active.name} vs {trial.control.name}"
     cells = Cells(ard)
     tables = [flow_table(ard, cells, arms, contrast), baseline_table(ard, cells, arms, contrast)]
     tables += endpoint_tables(ard, cells, arms, contrast)
@@ -358,7 +360,7 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
                              **({} if "COLUMN" in queries else {"COLUMN": ""}))
     manifest = raw_files.get("manifest") or {}
     return {
-        "config": config, "cut": cut, "arms": [a["arm"] for a in config["arms"]], "sections": SECTIONS, "section_id": section_id,
+        "config": config, "cut": cut, "arms": list(load_trial(config).arm_names), "sections": SECTIONS, "section_id": section_id,
         "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
         "manifest_verified": bool(raw_files.get("manifest_verified", raw_files.get("manifest") is not None)),
         "unmapped_files": raw_files.get("unmapped_files", []),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ucmsc.domains import FINDINGS, REQUIRED
 from ucmsc.manifest import ManifestError, load_manifest
+from ucmsc.plan import arm_problems
 from ucmsc.paramcodes import DERIVED_INPUTS, DERIVED_PARAMS, RESPONDERS, SUBJECT_INPUTS
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
@@ -130,12 +131,7 @@ def _repeats(items: list[dict], field: str, key: str) -> list[str]:
 
 
 def _arm_problems(arms: list[dict]) -> list[str]:
-    problems = _repeats(arms, "arm", "arms") + _repeats(arms, "armcd", "arms")
-    if not any(arm["active"] for arm in arms):
-        problems.append("arms: no active arm (active: true)")
-    if all(arm["active"] for arm in arms):
-        problems.append("arms: no control arm (active: false)")
-    return problems
+    return arm_problems(arms)
 
 
 def _visit_problems(trial: dict) -> list[str]:
