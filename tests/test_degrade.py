@@ -197,7 +197,7 @@ def test_an_exception_inside_one_statistic_becomes_error_text(monkeypatch):
 # --- MMRM on a small hand-built trial ------------------------------------------------
 
 MMRM_CONFIG = {"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"}, {"arm": CONTROL, "armcd": "C", "role": "control"}],
-               "visits": [{"visitnum": v, "avisit": f"Week {v}"} for v in (0, 9, 20)], "analysis": {"mmrm": ["X"]}}
+               "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in (0, 9, 20)], "analysis": {"mmrm": ["X"]}}
 
 
 def _mmrm_data(n_control: int, seed: int = 3):
