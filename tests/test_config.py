@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from ucmsc.config import load_yaml
-from ucmsc.paramcodes import DERIVED_INPUTS, RESPONDERS
+from ucmsc.paramcodes import DERIVATIONS
 from ucmsc.validate import (FAMILY_ANALYSES, ConfigError, check_config, check_trial_config, config_problems,
                             trial_config_problems)
 
@@ -46,6 +46,9 @@ def small_trial() -> dict:
             "DDIMER": {"test": "D-dimer", "unit": "mg/L", "range": [0.01, 50], "normal": [0.0, 0.55]},
             "STEATOS": {"test": "Steatosis grade", "unit": "grade", "range": [0, 3]},
         },
+        "derived": {"HOMAIR": {"derivation": "homa_ir"},
+                    "HBA1CTGT": {"derivation": "target_attainment", "parameter": "HBA1C", "below": 7.0},
+                    "STEATIMP": {"derivation": "grade_change", "parameter": "STEATOS", "direction": "improvement", "by": 1}},
         "analysis": {
             "population": "FASFL",
             "continuous": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"],
@@ -125,11 +128,11 @@ def test_standard_unit_among_the_conversions():
 def test_test_code_that_raw_codes_can_never_match():
     assert problems_after(lambda trial: trial["tests"].update(hdl=trial["tests"].pop("INSULIN"))) == [
         "tests.hdl: test codes must be upper case without spaces (raw codes are upper-cased before they are looked up)",
+        "derived.HOMAIR: homa_ir needs INSULIN, which is neither a configured test nor a derived number",
         "analysis.continuous[1]: INSULIN is neither a configured test (tests:) nor a derived parameter "
-        "(HOMAIR, HOMAB, TYG, BMI, NLR, FIB4, APRI, NFS, HBA1CTGT, STEATIMP, STEATWOR)",
-        "analysis.continuous[2]: HOMAIR is derived from GLUC, INSULIN, but INSULIN is not a configured test",
+        "(derived: HOMAIR, HBA1CTGT, STEATIMP)",
         "analysis.families.secondary.params[0]: INSULIN is neither a configured test (tests:) nor a derived parameter "
-        "(HOMAIR, HOMAB, TYG, BMI, NLR, FIB4, APRI, NFS, HBA1CTGT, STEATIMP, STEATWOR)"]
+        "(derived: HOMAIR, HBA1CTGT, STEATIMP)"]
 
 
 # --- arms, visits, visit labels ---------------------------------------------------------
@@ -250,17 +253,20 @@ def test_a_trial_needs_a_dm_source():
 def test_plan_names_a_parameter_that_is_neither_a_test_nor_derived(where, edit):
     assert problems_after(lambda trial: edit(trial["analysis"])) == [
         f"{where}: GLUX is neither a configured test (tests:) nor a derived parameter "
-        "(HOMAIR, HOMAB, TYG, BMI, NLR, FIB4, APRI, NFS, HBA1CTGT, STEATIMP, STEATWOR)"]
+        "(derived: HOMAIR, HBA1CTGT, STEATIMP)"]
 
 
 def test_derived_parameter_whose_inputs_are_not_configured():
     def edit(trial):
+        trial["derived"]["NFS"] = {"derivation": "nafld_fibrosis_score", "diabetes": 1}
+        trial["derived"]["BMI"] = {"derivation": "bmi"}
+        trial["derived"]["LOWB"] = {"derivation": "target_attainment", "parameter": "BMIX", "below": 25}
         trial["analysis"]["continuous"] += ["NFS", "BMI"]
         trial["analysis"]["adsl_baseline"].append("NFS")
-    assert problems_after(edit) == [  # each once, where first named
-        "analysis.continuous[4]: NFS is derived from AGE, BMI, AST, ALT, PLAT, ALB, but WEIGHT, HEIGHT, AST, ALT, "
-        "PLAT, ALB are not configured tests",
-        "analysis.continuous[5]: BMI is derived from WEIGHT, HEIGHT, but WEIGHT, HEIGHT are not configured tests"]
+    assert problems_after(edit) == [  # each once, on the derived parameter
+        "derived.NFS: nafld_fibrosis_score needs AST, ALT, PLAT, ALB, which are neither a configured test nor a derived number",
+        "derived.BMI: bmi needs WEIGHT, HEIGHT, which are neither a configured test nor a derived number",
+        "derived.LOWB: target_attainment needs BMIX, which is neither a configured test nor a derived number"]
 
 
 def test_parameter_listed_twice():
@@ -273,8 +279,8 @@ def test_responder_analyses_need_yes_no_parameters():
         trial["analysis"]["gee"] = ["HBA1C"]
         trial["analysis"]["responder"]["HOMAIR"] = "HOMA-IR"
     assert problems_after(edit) == [
-        "analysis.gee[0]: HBA1C is not a yes/no responder parameter (HBA1CTGT, STEATIMP, STEATWOR)",
-        "analysis.responder.HOMAIR: HOMAIR is not a yes/no responder parameter (HBA1CTGT, STEATIMP, STEATWOR)"]
+        "analysis.gee[0]: HBA1C is not a yes/no responder parameter (HBA1CTGT, STEATIMP)",
+        "analysis.responder.HOMAIR: HOMAIR is not a yes/no responder parameter (HBA1CTGT, STEATIMP)"]
 
 
 def test_shift_table_needs_a_reference_range():
@@ -396,18 +402,41 @@ def test_manifest_of_another_cut_date(tmp_path):
 
 # --- the derived parameters: one list, equal to what derive.py computes ------------------
 
-def test_derived_parameter_list_matches_derive():
+def test_the_derivation_library_matches_derive():
+    """Every named derivation has a formula (or the yes/no rule) in derive.py, and the labels agree."""
     import pandas as pd
 
     from ucmsc import derive
 
-    formulas = {spec.paramcd: spec.inputs for spec in derive._derived_params({"tests": {}})}
+    numeric = {name for name, entry in DERIVATIONS.items() if not entry.get("yes_no")}
+    assert set(derive.FORMULAS) == numeric
     bds = pd.DataFrame({"USUBJID": ["S1"] * 3, "AVISITN": [0, 0, 4], "AVISIT": ["Week 0", "Week 0", "Week 4"],
                         "ADT": [""] * 3, "PARAMCD": ["HBA1C", "STEATOS", "STEATOS"], "AVAL": [6.5, 2.0, 1.0],
                         "BASE": [6.5, 2.0, 2.0]})
-    added = derive.derive_param_responders(bds)["PARAMCD"].iloc[len(bds):]
-    assert formulas == {p: DERIVED_INPUTS[p] for p in DERIVED_INPUTS if p not in RESPONDERS}
-    assert list(dict.fromkeys(added)) == list(RESPONDERS)
+    target = derive.derive_param_yes_no(bds, "T", {"derivation": "target_attainment", "parameter": "HBA1C", "below": 7.0})
+    assert target.iloc[3:][["PARAMCD", "PARAM", "AVAL", "AVALC"]].values.tolist() == [["T", "HBA1C < 7", 1.0, "Y"]]
+    better = derive.derive_param_yes_no(bds, "I", {"derivation": "grade_change", "parameter": "STEATOS",
+                                                   "direction": "improvement", "by": 1})
+    assert better.iloc[3:][["AVISITN", "AVAL"]].values.tolist() == [[4, 1.0]]  # week 4 only: baseline is no change
+
+
+def test_derived_parameters_need_their_options_and_inputs():
+    def edit(trial):
+        trial["derived"]["NFS"] = {"derivation": "nafld_fibrosis_score"}
+        trial["derived"]["APRI"] = {"derivation": "apri"}
+        trial["derived"]["HBA1CTGT"]["above"] = 9.0
+        trial["derived"]["STEATIMP"]["below"] = 1
+        trial["derived"]["GLUC"] = {"derivation": "bmi"}
+    assert problems_after(edit) == [
+        "derived.HBA1CTGT: target_attainment needs exactly one of 'below' and 'above'",
+        "derived.STEATIMP.below: not an option of grade_change",
+        "derived.NFS: nafld_fibrosis_score needs 'diabetes'",
+        "derived.NFS: nafld_fibrosis_score needs BMI, AST, ALT, PLAT, ALB, which are neither a configured test nor a "
+        "derived number",
+        "derived.APRI: apri needs the AST upper limit of normal (ast_uln, or tests.AST.normal)",
+        "derived.APRI: apri needs AST, PLAT, which are neither a configured test nor a derived number",
+        "derived.GLUC: GLUC is also a configured test (tests:)",
+        "derived.GLUC: bmi needs WEIGHT, HEIGHT, which are neither a configured test nor a derived number"]
 
 
 def test_validation_imports_without_pandas():

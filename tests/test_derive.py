@@ -60,7 +60,7 @@ def test_derived_parameter_missing_input_or_undefined_formula_is_queried_not_inf
     bds = _bds([["A", "GLUC", 0, 6.0], ["A", "INSULIN", 0, 10.0], ["A", "GLUC", 9, 3.2], ["A", "INSULIN", 9, 12.0],
                 ["A", "GLUC", 20, 7.0]])
     adsl = pd.DataFrame({"USUBJID": ["A"], "AGE": [50]})
-    spec = next(s for s in derive._derived_params({"tests": {}}) if s.paramcd == "HOMAB")
+    spec = derive._derived_params({"tests": {}, "derived": {"HOMAB": {"derivation": "homa_beta"}}})[0]
     log = QueryLog(prefix="D")
     out = derive.derive_param(bds, adsl, spec, log)
     homab = out[out["PARAMCD"] == "HOMAB"]

@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.queries import QueryLog
 
-HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
 TG_MG_DL_PER_MMOL_L = 88.57  # triglyceride molar mass ~885.7 g/mol
 GLUCOSE_MG_DL_PER_MMOL_L = 18.016  # glucose 180.16 g/mol
 
@@ -180,26 +180,53 @@ class DerivedParam:
     undefined: str  # why the formula can be undefined with all inputs present
 
 
+def _ast_uln(spec: dict, config: dict) -> float:
+    normal = config["tests"].get("AST", {}).get("normal")
+    if "ast_uln" in spec:
+        return float(spec["ast_uln"])
+    if not normal:
+        raise ValueError("derivation apri needs the AST upper limit of normal: set ast_uln or tests.AST.normal")
+    return float(normal[1])
+
+
+# The formulas of the named derivations (ucmsc.paramcodes.DERIVATIONS): spec and trial config -> (formula, why undefined).
+FORMULAS: dict[str, Callable[[dict, dict], tuple[Callable[[pd.DataFrame], np.ndarray], str]]] = {
+    "homa_ir": lambda spec, config: (lambda w: compute_homa_ir(w["GLUC"], w["INSULIN"]), ""),
+    "homa_beta": lambda spec, config: (lambda w: compute_homa_beta(w["GLUC"], w["INSULIN"]), "glucose at or below 3.5 mmol/L"),
+    "tyg": lambda spec, config: (lambda w: compute_tyg(w["TG"], w["GLUC"]), "non-positive TG or glucose"),
+    "bmi": lambda spec, config: (lambda w: compute_bmi(w["WEIGHT"], w["HEIGHT"]), "height of zero"),
+    "nlr": lambda spec, config: (lambda w: compute_nlr(w["NEUT"], w["LYM"]), "lymphocyte count of zero"),
+    "fib4": lambda spec, config: (lambda w: compute_fib4(w["AGE"], w["AST"], w["ALT"], w["PLAT"]), "platelets or ALT of zero"),
+    "apri": lambda spec, config: ((lambda w, uln=_ast_uln(spec, config): compute_apri(w["AST"], uln, w["PLAT"])),
+                                  "platelets of zero"),
+    "nafld_fibrosis_score": lambda spec, config: (
+        lambda w, diabetes=float(spec["diabetes"]): compute_nafld_fibrosis_score(
+            w["AGE"], w["BMI"], diabetes, w["AST"], w["ALT"], w["PLAT"], w["ALB"]), "ALT of zero"),
+}
+
+
 def _derived_params(config: dict) -> list[DerivedParam]:
-    ast_uln = (config["tests"].get("AST", {}).get("normal") or [None, 40.0])[1]
-    return [
-        DerivedParam("HOMAIR", "HOMA-IR", "", ("GLUC", "INSULIN"), lambda w: compute_homa_ir(w["GLUC"], w["INSULIN"]), ""),
-        DerivedParam("HOMAB", "HOMA-%B", "%", ("GLUC", "INSULIN"), lambda w: compute_homa_beta(w["GLUC"], w["INSULIN"]),
-                     "glucose at or below 3.5 mmol/L"),
-        DerivedParam("TYG", "Triglyceride-glucose index", "", ("TG", "GLUC"), lambda w: compute_tyg(w["TG"], w["GLUC"]),
-                     "non-positive TG or glucose"),
-        DerivedParam("BMI", "Body mass index (kg/m^2)", "kg/m^2", ("WEIGHT", "HEIGHT"),
-                     lambda w: compute_bmi(w["WEIGHT"], w["HEIGHT"]), "height of zero"),
-        DerivedParam("NLR", "Neutrophil-to-lymphocyte ratio", "", ("NEUT", "LYM"), lambda w: compute_nlr(w["NEUT"], w["LYM"]),
-                     "lymphocyte count of zero"),
-        DerivedParam("FIB4", "FIB-4 index", "", ("AGE", "AST", "ALT", "PLAT"),
-                     lambda w: compute_fib4(w["AGE"], w["AST"], w["ALT"], w["PLAT"]), "platelets or ALT of zero"),
-        DerivedParam("APRI", "AST to platelet ratio index", "", ("AST", "PLAT"),
-                     lambda w: compute_apri(w["AST"], ast_uln, w["PLAT"]), "platelets of zero"),
-        DerivedParam("NFS", "NAFLD fibrosis score", "", ("AGE", "BMI", "AST", "ALT", "PLAT", "ALB"),
-                     lambda w: compute_nafld_fibrosis_score(w["AGE"], w["BMI"], 1.0, w["AST"], w["ALT"], w["PLAT"], w["ALB"]),
-                     "ALT of zero"),  # every subject has type 2 diabetes: IFG/diabetes term = 1
-    ]
+    """The trial's derived numeric parameters (``derived:``), each after the derived parameters it needs."""
+    derived = {code: spec for code, spec in config.get("derived", {}).items() if not is_yes_no(spec)}
+    ordered: list[str] = []
+
+    def visit(code: str, path: tuple[str, ...] = ()) -> None:
+        if code in ordered or code not in derived:
+            return
+        if code in path:
+            raise ValueError(f"derived: {' -> '.join(path + (code,))} is circular")
+        for needed in derived_inputs(derived[code]):
+            visit(needed, path + (code,))
+        ordered.append(code)
+    for code in derived:
+        visit(code)
+    params = []
+    for code in ordered:
+        spec = derived[code]
+        formula, undefined = FORMULAS[spec["derivation"]](spec, config)
+        params.append(DerivedParam(code, derived_label(spec), DERIVATIONS[spec["derivation"]]["unit"],
+                                   derived_inputs(spec), formula, undefined))
+    return params
 
 
 def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log: QueryLog) -> pd.DataFrame:
@@ -209,8 +236,11 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     data query names the subject, visit and reason.
     """
     visit_inputs = [p for p in spec.inputs if p not in ("AGE", "HEIGHT")]
-    if not set(spec.inputs) - {"AGE"} <= set(bds["PARAMCD"].unique()):
-        return bds  # the trial does not measure every input: not a parameter of this trial
+    absent = sorted(set(spec.inputs) - {"AGE"} - set(bds["PARAMCD"].unique()))
+    if absent:  # one query for the whole parameter, not one per subject and visit
+        log.add("ADBDS", {}, spec.paramcd, "", "derivation", f"{spec.paramcd} not derived for any record: no "
+                f"{', '.join(absent)} results in this cut", "parameter missing")
+        return bds
     sub = bds[bds["PARAMCD"].isin(visit_inputs)].drop_duplicates(["USUBJID", "AVISITN", "PARAMCD"])
     wide = sub.set_index(["USUBJID", "AVISITN", "PARAMCD"])["AVAL"].unstack("PARAMCD").reset_index()
     wide.columns.name = None
@@ -262,27 +292,30 @@ def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
     return bds
 
 
-def derive_param_responders(bds: pd.DataFrame) -> pd.DataFrame:
-    """HBA1CTGT: HbA1c < 7.0 %. STEATIMP / STEATWOR: steatosis grade at least 1 below / above baseline. AVAL 1/0, AVALC Y/N."""
-    out = []
-    hba1c = bds[bds["PARAMCD"] == "HBA1C"]
-    if not hba1c.empty:
-        rec = hba1c[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
-        rec["PARAMCD"], rec["PARAM"] = "HBA1CTGT", "HbA1c < 7.0 %"
-        rec["AVAL"] = (hba1c["AVAL"] < HBA1C_TARGET).astype(float)
-        out.append(rec)
-    grade = bds[(bds["PARAMCD"] == "STEATOS") & (bds["AVISITN"] > 0) & bds["BASE"].notna()]
-    if not grade.empty:
-        for paramcd, label, moved in (("STEATIMP", "Ultrasound steatosis improved (grade at least 1 below baseline)",
-                                       grade["AVAL"] <= grade["BASE"] - 1),
-                                      ("STEATWOR", "Ultrasound steatosis worsened (grade at least 1 above baseline)",
-                                       grade["AVAL"] >= grade["BASE"] + 1)):
-            rec = grade[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
-            rec["PARAMCD"], rec["PARAM"], rec["AVAL"] = paramcd, label, moved.astype(float)
-            out.append(rec)
-    if not out:
+def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataFrame:
+    """Add a yes/no parameter (AVAL 1/0, AVALC Y/N) from the trial's ``derived:`` entry.
+
+    target_attainment: at every visit of ``parameter``, AVAL below ``below`` (or above ``above``), e.g. HbA1c < 7.0 %.
+    grade_change: at every post-baseline visit with a baseline, the grade at least ``by`` below (improvement) or above
+    (worsening) baseline, e.g. ultrasound steatosis improved by one grade.
+    """
+    source = bds[bds["PARAMCD"] == spec["parameter"]]
+    if spec["derivation"] == "target_attainment":
+        label = derived_label(spec) or (f"{spec['parameter']} < {spec['below']:g}" if "below" in spec
+                                        else f"{spec['parameter']} > {spec['above']:g}")
+        met = source["AVAL"] < spec["below"] if "below" in spec else source["AVAL"] > spec["above"]
+    elif spec["derivation"] == "grade_change":
+        source = source[(source["AVISITN"] > 0) & source["BASE"].notna()]
+        improve = spec["direction"] == "improvement"
+        label = derived_label(spec) or (f"{spec['parameter']} {'improved' if improve else 'worsened'} by at least {spec['by']}")
+        met = source["AVAL"] <= source["BASE"] - spec["by"] if improve else source["AVAL"] >= source["BASE"] + spec["by"]
+    else:
+        raise ValueError(f"derived.{paramcd}: {spec['derivation']} is not a yes/no derivation")
+    source = source[source["AVAL"].notna()]
+    if source.empty:
         return bds
-    new = pd.concat(out, ignore_index=True)
+    new = source[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
+    new["PARAMCD"], new["PARAM"], new["AVAL"] = paramcd, label, met[source.index].astype(float)
     new["AVALC"] = np.where(new["AVAL"] == 1, "Y", "N")
     new["PARCAT1"], new["SRCDOM"], new["DTYPE"], new["ANL01FL"], new["ABLFL"] = "RESPONSE", "DERIVED", "", "Y", ""
     return pd.concat([bds, new], ignore_index=True)
@@ -294,7 +327,9 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
         bds = derive_param(bds, adsl, spec, log)
     bds = derive_baseline_and_change(bds)
     bds = derive_range_indicator(bds)
-    bds = derive_param_responders(bds)
+    for paramcd, spec in config.get("derived", {}).items():
+        if is_yes_no(spec):
+            bds = derive_param_yes_no(bds, paramcd, spec)
     bds = bds.merge(adsl[["USUBJID", "STUDYID", "TRT01A", "ARM"]], on="USUBJID", how="left", validate="many_to_one")
     bds = bds.reindex(columns=BDS_ORDER)
     for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCFILE", "ADT"):

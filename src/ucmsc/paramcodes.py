@@ -1,26 +1,43 @@
-"""Codes of the parameters ``ucmsc.derive`` computes, and what each is computed from.
+"""The library of named derivations a trial config chooses its derived parameters from (``derived:``).
 
-The one list of derived parameters: the workflow checks analysis plans against it at parse
-time, so this module holds constants only (no pandas). A test keeps it equal to derive.py.
+Each entry says what a derivation is computed from, whether it gives a yes/no (responder)
+parameter, its default label and unit, and the options it takes. The formulas live in
+``ucmsc.derive``; a test keeps the two equal. Constants only (no pandas): the workflow checks
+configs against this at parse time.
 """
 
 from __future__ import annotations
 
 SUBJECT_INPUTS = ("AGE",)  # taken from DM, not from a configured test
 
-# Derived PARAMCD -> the PARAMCDs it is computed from (a derived input is itself derived first).
-DERIVED_INPUTS = {
-    "HOMAIR": ("GLUC", "INSULIN"),
-    "HOMAB": ("GLUC", "INSULIN"),
-    "TYG": ("TG", "GLUC"),
-    "BMI": ("WEIGHT", "HEIGHT"),
-    "NLR": ("NEUT", "LYM"),
-    "FIB4": ("AGE", "AST", "ALT", "PLAT"),
-    "APRI": ("AST", "PLAT"),
-    "NFS": ("AGE", "BMI", "AST", "ALT", "PLAT", "ALB"),
-    "HBA1CTGT": ("HBA1C",),
-    "STEATIMP": ("STEATOS",),
-    "STEATWOR": ("STEATOS",),
+
+# derivation -> fixed inputs (PARAMCDs at the same visit; AGE from DM, HEIGHT from its baseline), label, unit,
+# required and optional options. Parametric derivations take their input from the option ``parameter``.
+DERIVATIONS = {
+    "homa_ir": {"inputs": ("GLUC", "INSULIN"), "label": "HOMA-IR", "unit": ""},
+    "homa_beta": {"inputs": ("GLUC", "INSULIN"), "label": "HOMA-%B", "unit": "%"},
+    "tyg": {"inputs": ("TG", "GLUC"), "label": "Triglyceride-glucose index", "unit": ""},
+    "bmi": {"inputs": ("WEIGHT", "HEIGHT"), "label": "Body mass index (kg/m^2)", "unit": "kg/m^2"},
+    "nlr": {"inputs": ("NEUT", "LYM"), "label": "Neutrophil-to-lymphocyte ratio", "unit": ""},
+    "fib4": {"inputs": ("AGE", "AST", "ALT", "PLAT"), "label": "FIB-4 index", "unit": ""},
+    "apri": {"inputs": ("AST", "PLAT"), "label": "AST to platelet ratio index", "unit": "", "optional": ("ast_uln",)},
+    "nafld_fibrosis_score": {"inputs": ("AGE", "BMI", "AST", "ALT", "PLAT", "ALB"), "label": "NAFLD fibrosis score",
+                             "unit": "", "required": ("diabetes",)},
+    "target_attainment": {"inputs": (), "label": "", "unit": "", "yes_no": True, "required": ("parameter",),
+                          "optional": ("below", "above")},
+    "grade_change": {"inputs": (), "label": "", "unit": "", "yes_no": True, "required": ("parameter", "direction", "by")},
 }
-RESPONDERS = ("HBA1CTGT", "STEATIMP", "STEATWOR")  # yes/no parameters (AVAL 1/0), for responder and GEE analyses
-DERIVED_PARAMS = tuple(DERIVED_INPUTS)
+
+
+def derived_inputs(spec: dict) -> tuple[str, ...]:
+    """The parameters one ``derived:`` entry is computed from."""
+    entry = DERIVATIONS[spec["derivation"]]
+    return (spec["parameter"],) if "parameter" in entry.get("required", ()) else entry["inputs"]
+
+
+def is_yes_no(spec: dict) -> bool:
+    return bool(DERIVATIONS[spec["derivation"]].get("yes_no"))
+
+
+def derived_label(spec: dict) -> str:
+    return spec.get("label") or DERIVATIONS[spec["derivation"]]["label"]

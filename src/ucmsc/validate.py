@@ -15,7 +15,7 @@ from pathlib import Path
 from ucmsc.domains import FINDINGS, REQUIRED
 from ucmsc.manifest import ManifestError, load_manifest
 from ucmsc.plan import arm_problems
-from ucmsc.paramcodes import DERIVED_INPUTS, DERIVED_PARAMS, RESPONDERS, SUBJECT_INPUTS
+from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
 PLAN_LISTS = ("continuous", "mmrm", "gee", "shift", "figure_parameters", "adsl_baseline")
@@ -116,7 +116,7 @@ def trial_config_problems(trial: dict, trial_id: str | None = None) -> list[str]
     if trial_id is not None and trial["trial"] != trial_id:
         problems.append(f"trial: '{trial['trial']}' differs from the trial's key '{trial_id}' in the workflow config")
     return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial["tests"])
-            + _source_problems(trial) + _analysis_problems(trial))
+            + _source_problems(trial) + _derived_problems(trial) + _analysis_problems(trial))
 
 
 def _repeats(items: list[dict], field: str, key: str) -> list[str]:
@@ -245,8 +245,33 @@ def _source_problems(trial: dict) -> list[str]:
     return problems
 
 
+def _derived_problems(trial: dict) -> list[str]:
+    """Each derived parameter's options fit its derivation and its inputs are configured tests or derived parameters."""
+    tests, derived = trial["tests"], trial.get("derived", {})
+    problems = []
+    for code, spec in derived.items():
+        key, entry = f"derived.{code}", DERIVATIONS[spec["derivation"]]
+        if code in tests:
+            problems.append(f"{key}: {code} is also a configured test (tests:)")
+        allowed = set(entry.get("required", ())) | set(entry.get("optional", ())) | {"derivation", "label"}
+        problems += [f"{key}: {spec['derivation']} needs '{option}'" for option in entry.get("required", ()) if option not in spec]
+        problems += [f"{key}.{option}: not an option of {spec['derivation']}" for option in spec if option not in allowed]
+        if spec["derivation"] == "target_attainment" and ("below" in spec) == ("above" in spec):
+            problems.append(f"{key}: target_attainment needs exactly one of 'below' and 'above'")
+        if spec["derivation"] == "apri" and "ast_uln" not in spec and not tests.get("AST", {}).get("normal"):
+            problems.append(f"{key}: apri needs the AST upper limit of normal (ast_uln, or tests.AST.normal)")
+        if "parameter" in spec or "parameter" not in entry.get("required", ()):
+            absent = [p for p in derived_inputs(spec) if p not in tests and p not in SUBJECT_INPUTS
+                      and (p not in derived or is_yes_no(derived[p]))]
+            if absent:
+                problems.append(f"{key}: {spec['derivation']} needs {', '.join(absent)}, which "
+                                f"{'is' if len(absent) == 1 else 'are'} neither a configured test nor a derived number")
+    return problems
+
+
 def _analysis_problems(trial: dict) -> list[str]:
     tests, plan = trial["tests"], trial["analysis"]
+    derived = trial.get("derived", {})
     weeks = {visit["visitnum"] for visit in trial["visits"]}
     named = [(f"analysis.{name}", list(plan.get(name, []))) for name in PLAN_LISTS]
     named += [("analysis.responder", list(plan.get("responder", {}))),
@@ -254,7 +279,6 @@ def _analysis_problems(trial: dict) -> list[str]:
     named += [(f"analysis.families.{family}.params", spec["params"])
               for family, spec in plan.get("families", {}).items()]
     problems = []
-    explained: set[str] = set()  # a derived parameter's missing inputs are reported where it is first named
     for key, params in named:
         dict_keyed = key in ("analysis.responder", "analysis.grade_shift")
         seen = set()
@@ -264,17 +288,11 @@ def _analysis_problems(trial: dict) -> list[str]:
                 problems.append(f"{where}: {param} is listed twice")
                 continue
             seen.add(param)
-            if param not in tests and param not in DERIVED_INPUTS:
+            if param not in tests and param not in derived:
                 problems.append(f"{where}: {param} is neither a configured test (tests:) nor a derived parameter "
-                                f"({', '.join(DERIVED_PARAMS)})")
+                                f"(derived: {', '.join(derived) or 'none'})")
                 continue
-            absent = _missing_inputs(param, tests)
-            if absent and param not in explained:
-                explained.add(param)
-                verb = "is not a configured test" if len(absent) == 1 else "are not configured tests"
-                problems.append(f"{where}: {param} is derived from {', '.join(DERIVED_INPUTS[param])}, but "
-                                f"{', '.join(absent)} {verb}")
-            problems += _usage_problems(key, where, param, plan, tests, weeks)
+            problems += _usage_problems(key, where, param, plan, tests, weeks, derived)
     for family, spec in plan.get("families", {}).items():
         if spec["analysis"] not in FAMILY_ANALYSES:
             problems.append(f"analysis.families.{family}.analysis: '{spec['analysis']}' is not an analysis with "
@@ -285,14 +303,15 @@ def _analysis_problems(trial: dict) -> list[str]:
         problems += [f"analysis.families.{family}.params[{i}]: {param} is not in analysis.{source}, so "
                      f"{spec['analysis']} gives it no P-value"
                      for i, param in enumerate(spec["params"])
-                     if param not in planned and (param in tests or param in DERIVED_INPUTS)]
+                     if param not in planned and (param in tests or param in derived)]
     return problems
 
 
-def _usage_problems(key: str, where: str, param: str, plan: dict, tests: dict, weeks: set[int]) -> list[str]:
+def _usage_problems(key: str, where: str, param: str, plan: dict, tests: dict, weeks: set[int], derived: dict) -> list[str]:
     """What a parameter must be to fit the list it is named in."""
-    if key in ("analysis.gee", "analysis.responder") and param not in RESPONDERS:
-        return [f"{where}: {param} is not a yes/no responder parameter ({', '.join(RESPONDERS)})"]
+    yes_no = [code for code, spec in derived.items() if is_yes_no(spec)]
+    if key in ("analysis.gee", "analysis.responder") and param not in yes_no:
+        return [f"{where}: {param} is not a yes/no responder parameter ({', '.join(yes_no) or 'none derived'})"]
     if key == "analysis.shift" and not tests.get(param, {}).get("normal"):
         return [f"{where}: {param} has no reference range (tests.{param}.normal), so no shift table"]
     if key == "analysis.figure_parameters" and param not in plan["continuous"]:
@@ -302,16 +321,3 @@ def _usage_problems(key: str, where: str, param: str, plan: dict, tests: dict, w
                 f"{', '.join(str(w) for w in sorted(weeks))})" for week in plan["grade_shift"][param]
                 if week not in weeks or week == 0]
     return []
-
-
-def _missing_inputs(param: str, tests: dict) -> list[str]:
-    """The configured tests a derived parameter needs but the trial does not configure (none for a test)."""
-    if param not in DERIVED_INPUTS or param in tests:
-        return []
-    missing = []
-    for needed in DERIVED_INPUTS[param]:
-        if needed in DERIVED_INPUTS:
-            missing += [m for m in _missing_inputs(needed, tests) if m not in missing]
-        elif needed not in tests and needed not in SUBJECT_INPUTS and needed not in missing:
-            missing.append(needed)
-    return missing
