@@ -17,7 +17,7 @@ STAGE_FILES = {
     "ingest": _SHARED + ("domains.py", "ingest.py", "manifest.py"),
     "clean": _SHARED + ("domains.py", "checks.py", "clean.py", "queries.py"),
     "derive": _SHARED + ("derive.py", "queries.py"),
-    "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py"),
+    "analyze": _SHARED + ("analyze.py", "stats.py", "mmrm.py", "gee.py"),
     "audit": _SHARED + ("audit.py", "rounding.py"),
     "figures": _SHARED + ("figures.py", "rounding.py"),
     "diff": _SHARED + ("diffcuts.py", "domains.py", "rounding.py"),
