@@ -295,6 +295,9 @@ def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, co
             ard.add(stats.stat_rows(MMRM_LABELS, fixed, warning, error), GROUP=f"{active} vs {control}", **keys)
 
 
+GEE_METHOD = "GEE logistic (visit + arm; exchangeable, moment estimators as geepack (divisors N and pairs); robust SE)"
+
+
 def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
     """Repeated binary endpoints over all post-baseline visits: GEE logistic, observed data only."""
     active, control = _arms(config)
@@ -306,7 +309,7 @@ def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, confi
         ard.add(rows, ANALYSIS_ID="GEE", ANALYSIS="Repeated responder endpoint, GEE logistic", POPULATION="FASFL",
                 PARAMCD=paramcd, PARAM=_param_label(bds[bds["PARAMCD"] == paramcd], paramcd),
                 GROUP=f"{active} vs {control}", VARIABLE="AVAL",
-                METHOD="GEE logistic (visit + arm; exchangeable; robust SE)")
+                METHOD=GEE_METHOD)
 
 
 WORST_ORDER = ("HIGH", "LOW", "NORMAL")  # worst post-baseline: any HIGH, else any LOW, else NORMAL

@@ -226,7 +226,9 @@ def model_tables(ard, cells, arms, contrast) -> list[Table]:
     if gee:
         tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint",
                             ["Endpoint", f"Odds ratio {contrast} (95% CI)", "P"], gee,
-                            "All post-baseline visits, observed values; visit and arm as covariates; exchangeable working correlation, robust SE.",
+                            "All post-baseline visits, observed values; logit model with visit and arm; exchangeable working "
+                            "correlation and scale by geepack's moment estimators (divisors N and pairs; SAS GENMOD: N - p, "
+                            "pairs - p); robust (sandwich) SE, Wald P.",
                             ["GEE"], _count(ard, ["GEE"])))
     return tables
 

@@ -14,7 +14,6 @@ the analysis plan still runs. Rows with a value have empty WARNING and ERROR.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from scipy import stats as sps
@@ -318,20 +317,26 @@ def ancova(response, active, base, alpha: float = 0.05, groups: tuple[str, str] 
     return out
 
 
+GEE_LABELS = {"estimate": "Log odds ratio", "se": "Robust SE", "or": "Odds ratio", "lcl": "OR CI lower",
+              "ucl": "OR CI upper", "p": "P-value (Wald, robust)", "n_subjects": "Subjects",
+              "n_obs": "Observations (subject-visits)", "working_correlation": "Exchangeable working correlation",
+              "scale": "Scale parameter (Pearson chi-square / N)",
+              "iterations": "GEE iterations (after the independence start)", "converged": "GEE converged (1 = yes)"}
+
+
 def gee_logistic(frame, alpha: float = 0.05, groups: tuple[str, str] = ("active", "control")) -> list[dict]:
-    """GEE logistic model of a repeated binary response: logit P(y=1) = visit + active; exchangeable working
-    correlation, robust (sandwich) standard errors. Returns the odds ratio for active vs control.
+    """GEE logistic model of a repeated binary response (``ucmsc.gee``, as R geepack::geeglm): logit P(y=1) = visit +
+    active; exchangeable working correlation and scale by geepack's moment estimators, robust (sandwich) standard
+    errors. Returns the odds ratio for active vs control, the working correlation, scale and iterations.
 
     Not estimable (an arm without an observed value or with one outcome only, no convergence, no finite estimate):
-    the same rows, NaN except the number of subjects, with a WARNING."""
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    the same rows, NaN except the counts (and the iterations and converged = 0 of a fit that did not converge),
+    with a WARNING."""
+    from ucmsc import gee
 
-    labels = {"estimate": "Log odds ratio", "se": "Robust SE", "or": "Odds ratio", "lcl": "OR CI lower",
-              "ucl": "OR CI upper", "p": "P-value (Wald, robust)", "n_subjects": "Subjects",
-              "working_correlation": "Exchangeable working correlation"}
+    labels = GEE_LABELS
     data = frame.dropna(subset=["AVAL"])
-    fixed = {"n_subjects": float(data["USUBJID"].nunique())}
+    fixed = {"n_subjects": float(data["USUBJID"].nunique()), "n_obs": float(len(data))}
     subjects = data.groupby(data["ACTIVE"] == 1.0)["USUBJID"].nunique()
     reason = too_few({groups[0]: int(subjects.get(True, 0)), groups[1]: int(subjects.get(False, 0))}, 1,
                      ("subject with a value", "subjects with a value"))
@@ -342,29 +347,32 @@ def gee_logistic(frame, alpha: float = 0.05, groups: tuple[str, str] = ("active"
         if not reason and mine.nunique() < 2:  # complete separation: the maximum-likelihood log odds ratio is infinite
             reason = (f"not estimable: every observed value of {group} is {mine.iloc[0]:g}, "
                       "so the odds ratio is not finite")
+    for visit, values in data.groupby("AVISITN")["AVAL"]:
+        if not reason and values.nunique() < 2:  # separation by visit: geepack does not converge either
+            reason = (f"not estimable: every observed value at AVISITN {visit:g} is {values.iloc[0]:g}, "
+                      "so the visit effects are not finite")
     if reason:
         return stat_rows(labels, fixed, reason)
-    visits = sorted(data["AVISITN"].unique())
-    exog = np.column_stack([np.ones(len(data)), data["ACTIVE"].to_numpy(float)]
-                           + [(data["AVISITN"] == v).to_numpy(float) for v in visits[1:]])
     try:
-        model = sm.GEE(data["AVAL"].to_numpy(float), exog, groups=data["USUBJID"].to_numpy(),
-                       family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            result = model.fit()
-        coef, se = float(result.params[1]), float(result.bse[1])
+        fit = gee.fit_visit_arm(data)
+        coef, se = fit.coefficient("arm")
+    except gee.GeeNotEstimable as failure:
+        return stat_rows(labels, fixed, f"not estimable: {failure}")
     except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
         return stat_rows(labels, fixed, error=error_text(failure))
-    unconverged = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
-    if unconverged:
-        return stat_rows(labels, fixed, f"not estimable: the GEE fit did not converge ({unconverged[0]})")
+    if not fit.converged:
+        return stat_rows(labels, {**fixed, "iterations": fit.iterations, "converged": 0},
+                         f"not estimable: the GEE fit did not converge in {fit.iterations} iterations "
+                         f"(largest change in the last one {fit.max_change:.2g})")
     if not (math.isfinite(coef) and math.isfinite(se)):
         return stat_rows(labels, fixed, "not estimable: the GEE fit gave no finite odds ratio")
-    z = sps.norm.ppf(1 - alpha / 2)
-    return stat_rows(labels, {"estimate": coef, "se": se, "or": math.exp(coef), "lcl": math.exp(coef - z * se),
-                          "ucl": math.exp(coef + z * se), "p": float(result.pvalues[1]),
-                          "working_correlation": float(result.cov_struct.dep_params), **fixed})
+    z = sps.norm.ppf(1 - alpha / 2)  # Wald: (estimate / robust SE)^2 ~ chi-square(1), as geepack's summary
+    values = {"estimate": coef, "se": se, "or": math.exp(coef), "lcl": math.exp(coef - z * se),
+              "ucl": math.exp(coef + z * se), "p": 2 * sps.norm.sf(abs(coef / se)), "scale": fit.scale,
+              "iterations": fit.iterations, "converged": 1, **fixed}
+    if math.isnan(fit.alpha):  # no subject with two visits: nothing to estimate it from, independence was used
+        return stat_rows(labels, values, "not estimable: no subject has two observed visits (independence used)")
+    return stat_rows(labels, {**values, "working_correlation": fit.alpha})
 
 
 def adjust_pvalues(pvalues) -> tuple[np.ndarray, np.ndarray]:
