@@ -24,3 +24,12 @@ def format_half_up(value: float, decimals: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{round_half_up(value, decimals):.{decimals}f}"
+
+
+# Decimals a statistic is printed with (tables, the cut comparison's "changed beyond its printed rounding").
+PRINTED_DECIMALS = {"n": 0, "N": 0, "events": 0, "n_subjects": 0, "df": 0, "pct": 1, "p": 3, "fisher_p": 3, "p_holm": 3,
+                    "p_bh": 3}
+
+
+def display_decimals(stat_name: str) -> int:
+    return PRINTED_DECIMALS.get(stat_name, 2)
