@@ -27,7 +27,7 @@ def format_half_up(value: float, decimals: int) -> str:
 
 
 # Decimals a statistic is printed with (tables, the cut comparison's "changed beyond its printed rounding").
-PRINTED_DECIMALS = {"n": 0, "N": 0, "events": 0, "n_subjects": 0, "df": 0, "pct": 1, "p": 3, "fisher_p": 3, "p_holm": 3,
+PRINTED_DECIMALS = {"n": 0, "N": 0, "events": 0, "n_subjects": 0, "df": 1, "pct": 1, "p": 3, "fisher_p": 3, "p_holm": 3,
                     "p_bh": 3}
 
 
