@@ -153,6 +153,19 @@ def test_proportion_cis_match_r(table):
         assert math.isnan(_by_name(wald)["lcl"]) and "Wald CI needs each proportion" in _by_name(wald, "WARNING")["lcl"]
 
 
+def test_score_intervals_hold_the_estimate_and_swap_with_the_arms():
+    # Every table with n1 in (1, 2, 5, 10) and n2 in (1, 3, 10): -1 <= L <= d <= U <= 1, and swapping the arms gives
+    # (-U, -L) (both intervals are defined at 0/n and n/n, unlike Wald).
+    for n1, n2 in ((a, b) for a in (1, 2, 5, 10) for b in (1, 3, 10)):
+        for r1, r2 in ((x, y) for x in range(n1 + 1) for y in range(n2 + 1)):
+            d = r1 / n1 - r2 / n2
+            for interval in (stats.newcombe_interval, stats.miettinen_nurminen_interval):
+                low, high = interval(r1, n1, r2, n2)
+                swapped = interval(r2, n2, r1, n1)
+                assert -1 <= low <= d <= high <= 1, (interval.__name__, r1, n1, r2, n2)
+                assert swapped == pytest.approx((-high, -low), abs=1e-12), (interval.__name__, r1, n1, r2, n2)
+
+
 @pytest.mark.parametrize("ci, number, name", [("newcombe", 1, "Newcombe hybrid score"),
                                               ("miettinen-nurminen", 2, "Miettinen-Nurminen score"),
                                               ("wald", 3, "Wald")])

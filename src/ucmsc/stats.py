@@ -312,7 +312,7 @@ def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
     table = np.array([[r1, n1 - r1], [r2, n2 - r2]], dtype=float)
     one_outcome = bool((table.sum(axis=0) == 0).any())
 
-    def tests():
+    def chi_square_and_fisher():
         out = {"fisher_p": sps.fisher_exact(table.astype(int)).pvalue}
         if one_outcome:
             return out | {"min_expected": 0, "test_used": 2}
@@ -321,7 +321,8 @@ def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
                       "test_used": 1 if expected.min() >= 5 else 2}
 
     same = f"not estimable: every subject has the same outcome ({counts})"
-    rows = _guarded(chi_labels, tests, option, f"{same}, so the chi-square is undefined" if one_outcome else "")
+    rows = _guarded(chi_labels, chi_square_and_fisher, option,
+                    f"{same}, so the chi-square is undefined" if one_outcome else "")
 
     degenerate = [f"{g} {r}/{n}" for g, r, n in ((groups[0], r1, n1), (groups[1], r2, n2)) if r in (0, n)]
     if ci == "wald" and degenerate:
