@@ -96,7 +96,7 @@ def test_paired_t_and_wilcoxon_with_one_change():
     assert {r["WARNING"] for r in stats.paired_t([], group="Placebo")} == {
         "not estimable: Placebo has 0 non-missing changes (2 needed)"}
     rows = stats.wilcoxon_signed_rank([0.0, 0.0, 1.5], group="Placebo")  # zeros are dropped: one change left
-    assert _nan(rows, "statistic", "p") and _by_name(rows)["continuity"] == 1
+    assert _nan(rows, "V", "p") and _by_name(rows)["continuity"] == 1
     assert _by_name(rows, "WARNING")["p"] == "not estimable: Placebo has 1 non-zero change (2 needed)"
     normal = stats.paired_t([1.0, 3.0], group="Placebo")  # mean 2, SD sqrt(2), t = 2 / (sqrt(2) / sqrt(2)) = 2
     assert _by_name(normal)["statistic"] == pytest.approx(2.0) and all(r["WARNING"] == "" for r in normal)
@@ -112,24 +112,33 @@ def test_proportion_with_an_empty_denominator():
 def test_compare_proportions_with_an_empty_arm():
     rows = stats.compare_proportions(3, 10, 0, 0, groups=(ACTIVE, CONTROL))
     assert _by_name(rows)["correction"] == 0 and _by_name(rows, "WARNING")["correction"] == ""
-    others = [r for r in rows if r["STAT_NAME"] != "correction"]
-    assert len(others) == 9 and all(math.isnan(r["VALUE"]) for r in others)
+    assert _by_name(rows)["ci_method"] == 1 and _by_name(rows, "WARNING")["ci_method"] == ""  # Newcombe by default
+    others = [r for r in rows if r["STAT_NAME"] not in ("correction", "ci_method")]
+    assert len(others) == 12 and all(math.isnan(r["VALUE"]) for r in others)
     assert {r["WARNING"] for r in others} == {"not estimable: Placebo has 0 subjects (1 needed)"}
 
 
 @pytest.mark.parametrize("r1, r2", [(0, 0), (24, 10)])
 def test_compare_proportions_with_a_zero_margin(r1, r2):
-    # Every subject with the same outcome: Fisher P is 1 (only one table has these margins), the difference 0; the
-    # chi-square (expected count 0) and the Wald CI (variance 0) are undefined.
+    # Every subject with the same outcome: Fisher P is 1 (only one table has these margins), the difference 0 with its
+    # Newcombe CI (Wilson limits exist at 0/n and n/n); the chi-square (expected count 0), the odds ratio (a flat
+    # conditional likelihood) and the Wald CI (variance 0) are undefined.
     rows = stats.compare_proportions(r1, 24, r2, 10, groups=(ACTIVE, CONTROL))
     values, warnings = _by_name(rows), _by_name(rows, "WARNING")
     assert values["fisher_p"] == 1.0 and values["estimate"] == 0.0
     assert values["test_used"] == 2 and values["min_expected"] == 0
-    assert _nan(rows, "statistic", "df", "p", "lcl", "ucl")
-    assert warnings["p"] == warnings["lcl"] == (
-        f"not estimable: every subject has the same outcome (UC-MSC {r1}/24, Placebo {r2}/10), "
-        "so the chi-square and the Wald CI are undefined")
+    assert _nan(rows, "statistic", "df", "p", "or", "or_lcl", "or_ucl")
+    same = f"not estimable: every subject has the same outcome (UC-MSC {r1}/24, Placebo {r2}/10)"
+    assert warnings["p"] == f"{same}, so the chi-square is undefined"
+    assert warnings["or"] == f"{same}, so the conditional likelihood of the odds ratio is flat"
+    assert values["lcl"] < 0 < values["ucl"] and warnings["lcl"] == warnings["ucl"] == ""
     assert warnings["fisher_p"] == warnings["estimate"] == ""
+    wald = stats.compare_proportions(r1, 24, r2, 10, groups=(ACTIVE, CONTROL), ci="wald")
+    assert _nan(wald, "lcl", "ucl") and _by_name(wald)["estimate"] == 0.0 and _by_name(wald)["ci_method"] == 3
+    assert _by_name(wald, "WARNING")["lcl"] == (
+        f"not estimable: the Wald CI needs each proportion strictly between 0 and 1 (UC-MSC {r1}/24 and Placebo "
+        f"{r2}/10 have a variance estimate of 0); the score intervals (proportion_ci: newcombe or miettinen-nurminen) "
+        "are defined")
 
 
 def test_skewness_with_too_few_or_equal_values():

@@ -56,3 +56,15 @@ def test_numbers_in_tables_come_from_the_ard(safety_with_a_hostile_term):
 
 def test_p_values_print_as_sas_would():
     assert report.format_p(0.0285) == "0.029" and report.format_p(0.0004) == "<0.001" and report.format_p(float("nan")) == ""
+
+
+def test_ae_table_names_its_ci_and_prints_an_infinite_odds_ratio(safety_with_a_hostile_term):
+    ard, context, _ = safety_with_a_hostile_term
+    assert not ard["VALUE"].abs().eq(float("inf")).any()  # an infinite odds ratio is NaN with a WARNING in the ARD
+    table = next(t for t, _ in context["tables"] if t.title.startswith("Treatment-emergent adverse events by"))
+    assert "Risk difference: Newcombe hybrid score 95% CI" in table.note and "Wald" not in table.note
+    assert table.header[-1] == "Odds ratio (95% exact CI)"
+    zero_placebo = [row for row in table.rows if row[2].startswith("0/") and not row[1].startswith("0/")]
+    assert zero_placebo, "the safety trial has terms without a placebo subject"
+    for row in zero_placebo:  # a zero cell: the conditional MLE and its upper limit are infinite
+        assert row[-1].startswith("∞ (") and row[-1].endswith(", ∞)"), row

@@ -38,6 +38,17 @@ def _arms(config: dict) -> tuple[str, str]:
     return contrast.active.name, contrast.control.name
 
 
+def _ttest(config: dict) -> tuple[str, str]:
+    """The plan's between-arm t-test (``ttest``: student, the default, or welch) and its METHOD text."""
+    name = config["analysis"].get("ttest", "student")
+    return name, stats.TTEST_METHODS[name]
+
+
+def _proportion_ci(config: dict) -> str:
+    """The plan's CI of a difference in proportions (``proportion_ci``; Newcombe's hybrid score by default)."""
+    return config["analysis"].get("proportion_ci", "newcombe")
+
+
 def _treated_as(records: pd.DataFrame, arms: tuple[str, str]) -> pd.Series:
     """1 for the active arm, 0 for the control arm, NaN for any other: a model never compares "active vs the rest"."""
     return records["ARM"].map({arms[0]: 1.0, arms[1]: 0.0}).astype(float)
@@ -95,16 +106,18 @@ def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFr
     for arm in arms:
         ard.add(stats.describe(population.loc[population["ARM"] == arm, "AGE"], group=arm), PARAMCD="AGE",
                 PARAM="Age (years)", GROUP=arm, VARIABLE="AGE", METHOD="descriptive", **keys)
-    ard.add(stats.ttest_student(population.loc[population["ARM"] == active, "AGE"],
-                                population.loc[population["ARM"] == control, "AGE"], groups=arms),
-            PARAMCD="AGE", PARAM="Age (years)", GROUP=f"{active} vs {control}", VARIABLE="AGE", METHOD="Student t-test", **keys)
+    ttest, t_method = _ttest(config)
+    ci = _proportion_ci(config)
+    ard.add(stats.ttest(population.loc[population["ARM"] == active, "AGE"],
+                        population.loc[population["ARM"] == control, "AGE"], ttest, groups=arms),
+            PARAMCD="AGE", PARAM="Age (years)", GROUP=f"{active} vs {control}", VARIABLE="AGE", METHOD=t_method, **keys)
     counts = {arm: (int((population.loc[population["ARM"] == arm, "SEX"] == "M").sum()), int((population["ARM"] == arm).sum()))
               for arm in (active, control)}
     for arm, (males, total) in counts.items():
         ard.add(stats.proportion(males, total, group=arm), PARAMCD="SEXM", PARAM="Male sex", GROUP=arm, VARIABLE="SEX",
                 METHOD="count", **keys)
-    ard.add(stats.compare_proportions(*counts[active], *counts[control], groups=arms), PARAMCD="SEXM", PARAM="Male sex",
-            GROUP=f"{active} vs {control}", VARIABLE="SEX", METHOD="Pearson chi-square", **keys)
+    ard.add(stats.compare_proportions(*counts[active], *counts[control], groups=arms, ci=ci), PARAMCD="SEXM",
+            PARAM="Male sex", GROUP=f"{active} vs {control}", VARIABLE="SEX", METHOD="Pearson chi-square", **keys)
     base = bds[(bds["ABLFL"] == "Y") & bds["PARAMCD"].isin(config["analysis"]["continuous"])]
     by_param = dict(tuple(base.groupby("PARAMCD")))
     for paramcd, records in ((p, by_param[p]) for p in config["analysis"]["continuous"] if p in by_param):
@@ -117,17 +130,19 @@ def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFr
         ard.add(stats.skewness_flag(records.loc[records["ARM"].isin(arms), "AVAL"],
                                     group=f"the pooled sample of {active} and {control}"),
                 METHOD="descriptive", **contrast)
-        ard.add(stats.ttest_student(x, y, groups=arms), METHOD="Student t-test", **contrast)
+        ard.add(stats.ttest(x, y, ttest, groups=arms), METHOD=t_method, **contrast)
         ard.add(stats.mann_whitney(x, y, groups=arms), METHOD="Mann-Whitney U", **contrast)
 
 
 def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
-    """Per parameter and visit: descriptives of AVAL and CHG by arm; Student t-test between arms on AVAL and CHG.
+    """Per parameter and visit: descriptives of AVAL and CHG by arm; t-test between arms on AVAL and CHG (Student, or
+    Welch with the plan's ``ttest: welch``); Mann-Whitney; paired t and Wilcoxon signed-rank within arm; ANCOVA.
 
     Every planned parameter at each of its visits (``_visits``): an arm or visit without data gives rows that say so.
     """
     active, control = _arms(config)
     arms = (active, control)
+    ttest, t_method = _ttest(config)
     members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
     data = bds[bds["USUBJID"].isin(members) & bds["PARAMCD"].isin(config["analysis"]["continuous"]) & (bds["ANL01FL"] == "Y")]
     for paramcd in config["analysis"]["continuous"]:  # tables follow the plan's order
@@ -143,8 +158,8 @@ def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
                     ard.add(stats.describe(records.loc[records["ARM"] == arm, variable], group=arm), GROUP=arm,
                             VARIABLE=variable, METHOD="descriptive", **keys)
                 x, y = records.loc[records["ARM"] == active, variable], records.loc[records["ARM"] == control, variable]
-                ard.add(stats.ttest_student(x, y, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
-                        METHOD="Student t-test", **keys)
+                ard.add(stats.ttest(x, y, ttest, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
+                        METHOD=t_method, **keys)
                 ard.add(stats.mann_whitney(x, y, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
                         METHOD="Mann-Whitney U", **keys)
             if visitn > 0:
@@ -191,13 +206,17 @@ def responders_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, 
                 rows = stats.proportion(r, n, group=arm)
                 ard.add(stats.not_estimable(rows, no_data, keep=("N",)) if no_data else rows, GROUP=arm, METHOD="count",
                         **keys)
-            rows = stats.compare_proportions(*counts[active], *counts[control], groups=arms)
+            rows = stats.compare_proportions(*counts[active], *counts[control], groups=arms, ci=_proportion_ci(config))
             ard.add(stats.not_estimable(rows, no_data) if no_data else rows, GROUP=f"{active} vs {control}",
                     METHOD="Pearson chi-square", **keys)
 
 
+INCIDENCE_STATS = ("fisher_p", "estimate", "lcl", "ucl", "ci_method", "or", "or_lcl", "or_ucl")
+
+
 def _incidence(ard: ArdBuilder, groups: list[tuple[str, str, pd.DataFrame]], size: pd.Series, config: dict, **keys) -> None:
-    """Subjects (n, N, %) and events per arm for each (code, label, events) group; Fisher exact and risk difference."""
+    """Subjects (n, N, %) and events per arm for each (code, label, events) group; Fisher exact P, risk difference
+    with the plan's CI (``proportion_ci``), and Fisher's conditional odds ratio with its exact CI."""
     active, control = _arms(config)
     for paramcd, label, events in groups:
         counts = {}
@@ -207,8 +226,9 @@ def _incidence(ard: ArdBuilder, groups: list[tuple[str, str, pd.DataFrame]], siz
             ard.add(stats.proportion(*counts[arm], group=arm)
                     + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
                     GROUP=arm, METHOD="count", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
-        ard.add([r for r in stats.compare_proportions(*counts[active], *counts[control], groups=(active, control))
-                 if r["STAT_NAME"] in ("fisher_p", "estimate", "lcl", "ucl")], GROUP=f"{active} vs {control}",
+        rows = stats.compare_proportions(*counts[active], *counts[control], groups=(active, control),
+                                         ci=_proportion_ci(config))
+        ard.add([r for r in rows if r["STAT_NAME"] in INCIDENCE_STATS], GROUP=f"{active} vs {control}",
                 METHOD="Fisher exact", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
 
 

@@ -9,6 +9,7 @@ without data, a not-estimable statistic) are left out and named in a note on the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -69,6 +70,7 @@ def _title(ax, title: str, note: str = "", fontsize: float = 9) -> None:
 def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], title: str) -> list[tuple[plt.Figure, pd.DataFrame]]:
     """Mean ± SE by visit and arm, six parameters a page; reference range shaded where the ARD has one."""
     cont = ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["VARIABLE"] == "AVAL")]
+    t_method = "Welch t-test" if (cont["METHOD"] == "Welch t-test").any() else "Student t-test"  # plan option ttest
     ranges = ard[ard["ANALYSIS_ID"] == "REFRANGE"].pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE")
     present = [p for p in paramcds if p in set(cont["PARAMCD"])]
     pages = []
@@ -96,7 +98,7 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
                     continue
                 ax.errorbar(mine.index + offset, mine["mean"], yerr=mine["se"], marker="o", ms=4, capsize=3,
                             color=_colours(arms)[arm], label=arm)
-            p_rows = rows[(rows["STAT_NAME"] == "p") & _is_contrast(rows["GROUP"]) & (rows["METHOD"] == "Student t-test")]
+            p_rows = rows[(rows["STAT_NAME"] == "p") & _is_contrast(rows["GROUP"]) & (rows["METHOD"] == t_method)]
             used.append(p_rows)
             top = ax.get_ylim()[1]
             for _, p in p_rows[(p_rows["AVISITN"] > 0) & (p_rows["VALUE"] < 0.05)].iterrows():
@@ -108,7 +110,7 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
         for ax in list(axes.flat)[len(chunk):]:
             ax.set_visible(False)
         axes.flat[0].legend(fontsize=8, frameon=False)
-        fig.suptitle(f"{title}: mean ± SE by visit (* P < 0.05, Student t-test between arms)", fontsize=11)
+        fig.suptitle(f"{title}: mean ± SE by visit (* P < 0.05, {t_method} between arms)", fontsize=11)
         fig.tight_layout()
         pages.append((fig, pd.concat(used)))
     return pages
@@ -238,19 +240,25 @@ def ae_figure(ard: pd.DataFrame, arms: list[str]):
         missing[arm] = [t for t, x in zip(terms, xs) if pd.isna(x)]
         if len(missing[arm]) < len(terms):
             left.scatter(xs, y, color=_colours(arms)[arm], marker=marker, label=arm, zorder=3)
-    diff = _wide(ae[_is_contrast(ae["GROUP"])], "PARAMCD", ["estimate", "lcl", "ucl"]).reindex(terms)
+    contrast = ae[_is_contrast(ae["GROUP"])]
+    diff = _wide(contrast, "PARAMCD", ["estimate", "lcl", "ucl"]).reindex(terms)
+    # the CI's method, as its label names it ("95% CI lower (Newcombe hybrid score)"; an older ARD: "Wald CI lower")
+    labels = contrast.loc[contrast["STAT_NAME"] == "lcl", "STAT_LABEL"].dropna().astype(str).unique()
+    methods = sorted({m.group(1) if (m := re.search(r"CI lower \((.+)\)$", label)) else label.split(" CI")[0]
+                      for label in labels})
     right.errorbar(100 * diff["estimate"], y, xerr=[100 * (diff["estimate"] - diff["lcl"]), 100 * (diff["ucl"] - diff["estimate"])],
                    fmt="o", color="black", capsize=2, ms=4)
     right.axvline(0, color=GREY, lw=1)
     left.set_yticks(y, terms)
     _title(left, "", "; ".join(f"no data: {arm}" for arm, absent in missing.items() if absent))
     left.set_xlabel("% of subjects (safety population)")
-    right.set_xlabel(f"Risk difference, {arms[0]} - {arms[1]} (%, 95% CI)")
+    method = f", {' / '.join(methods)}" if methods else ""
+    right.set_xlabel(f"Risk difference, {arms[0]} - {arms[1]} (%, 95% CI{method})")
     left.grid(axis="x", alpha=0.3)
     left.legend(fontsize=8, frameon=False)
     fig.suptitle("Treatment-emergent adverse events by preferred term", fontsize=11)
     fig.tight_layout()
-    return fig, ae[ae["STAT_NAME"].isin(["n", "N", "pct", "estimate", "lcl", "ucl"])]
+    return fig, ae[ae["STAT_NAME"].isin(["n", "N", "pct", "estimate", "lcl", "ucl", "ci_method"])]
 
 
 def consort_figure(ard: pd.DataFrame, arms: list[str]):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ucmsc.plan import load_trial
 from ucmsc.rounding import format_half_up
+from ucmsc.stats import PROPORTION_CI
 
 SECTIONS = ("Study summary", "Statistics not estimated", "Participant flow", "Baseline characteristics",
             "Endpoints by visit", "Model-based analyses", "Responders", "Adverse events", "Laboratory shifts",
@@ -39,6 +40,7 @@ def format_p(p) -> str:
 
 NE = "NE"  # not estimable: the ARD has the row, with VALUE NaN and the reason in WARNING or ERROR
 NE_NOTE = "NE: not estimable (the reasons are listed under Statistics not estimated)."
+INFINITE = "∞"  # an odds ratio or limit the ARD has as NaN with a "not finite: ... infinite" WARNING (a zero cell)
 
 
 def _num(value, decimals: int) -> str:
@@ -72,7 +74,11 @@ class Cells:
         # -1 stands for "not applicable": blank in memory, missing once read back from CSV.
         key = ard[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]].astype(object)
         key = key.where(key.notna() & (key != ""), -1)
-        self.values = dict(zip(map(tuple, key.to_numpy().tolist()), ard["VALUE"]))
+        keys = list(map(tuple, key.to_numpy().tolist()))
+        self.values = dict(zip(keys, ard["VALUE"]))
+        warning = ard["WARNING"].astype(object).fillna("").astype(str) if "WARNING" in ard else pd.Series("", ard.index)
+        self.infinite = {k for k, w in zip(keys, warning) if w.startswith("not finite:") and "infinite" in w}
+        self.infinite_by_stat = {(a, p, v, g, var, st) for a, p, v, g, var, _, st in self.infinite}
         self.by_stat: dict[tuple, float] = {}
         for (analysis, paramcd, visit, group, variable, method, stat), value in self.values.items():
             self.by_stat.setdefault((analysis, paramcd, visit, group, variable, stat), value)
@@ -108,15 +114,24 @@ class Cells:
             return NE
         return f"{int(n)}/{int(total)} ({_num(pct, 1)}{'' if pd.isna(pct) else '%'})"
 
-    def estimate_ci(self, analysis, paramcd, visit, group, variable, decimals=2, scale=1.0, stat="estimate") -> str:
-        est, lcl, ucl = (self.get(analysis, paramcd, visit, group, variable, s) for s in (stat, "lcl", "ucl"))
-        if est is None:
+    def is_infinite(self, analysis, paramcd, visit, group, variable, stat) -> bool:
+        """The ARD has the statistic as NaN because it is infinite (an odds ratio or its upper limit, a zero cell)."""
+        return (analysis, paramcd, visit, group, variable, stat) in self.infinite_by_stat
+
+    def estimate_ci(self, analysis, paramcd, visit, group, variable, decimals=2, scale=1.0, stat="estimate",
+                    bounds=("lcl", "ucl")) -> str:
+        where = (analysis, paramcd, visit, group, variable)
+        names = (stat, *bounds)
+        values = [self.get(*where, s) for s in names]
+        if values[0] is None:
             return ""
-        if pd.isna(est):
+        shown = [INFINITE if v is not None and pd.isna(v) and self.is_infinite(*where, s)
+                 else None if v is None or pd.isna(v) else _num(scale * v, decimals) for s, v in zip(names, values)]
+        if shown[0] is None:
             return NE
-        if lcl is None or pd.isna(lcl) or ucl is None or pd.isna(ucl):
-            return f"{_num(scale * est, decimals)} ({NE})"
-        return f"{_num(scale * est, decimals)} ({_num(scale * lcl, decimals)}, {_num(scale * ucl, decimals)})"
+        if shown[1] is None or shown[2] is None:
+            return f"{shown[0]} ({NE})"
+        return f"{shown[0]} ({shown[1]}, {shown[2]})"
 
 
 def _whole(value) -> str:
@@ -141,6 +156,25 @@ def _count(ard: pd.DataFrame, ids: list[str]) -> int:
     return int(ard["ANALYSIS_ID"].isin(ids).sum())
 
 
+def _ttest_method(ard: pd.DataFrame) -> str:
+    """The between-arm t-test the ARD holds (plan option ``ttest``): its METHOD text."""
+    return "Welch t-test" if (ard["METHOD"] == "Welch t-test").any() else "Student t-test"
+
+
+def _ci_methods(ard: pd.DataFrame, analysis_ids: list[str]) -> str:
+    """The CI method(s) of the differences in proportions of these analyses, from their ``ci_method`` rows (an ARD
+    from before those rows: Wald, the only CI it had)."""
+    rows = ard[ard["ANALYSIS_ID"].isin(analysis_ids) & (ard["STAT_NAME"] == "ci_method")]
+    numbers = set(rows["VALUE"].dropna().astype(int))
+    if rows.empty:
+        return "Wald"
+    return " / ".join(name for number, name in PROPORTION_CI.values() if number in numbers) or "unknown"
+
+
+ODDS_RATIO_NOTE = ("Odds ratio: conditional maximum-likelihood estimate with its exact conditional 95% CI, as R "
+                   "fisher.test; ∞: infinite (a zero cell).")
+
+
 def flow_table(ard, cells, arms, contrast) -> Table:
     labels = _labels(ard)
     rows = [[labels[flag]] + [str(int(cells.get("POP", flag, -1, a, -1, "n") or 0)) for a in arms]
@@ -159,8 +193,10 @@ def flow_table(ard, cells, arms, contrast) -> Table:
 
 def baseline_table(ard, cells, arms, contrast) -> Table:
     labels = _labels(ard)
+    t_method = _ttest_method(ard)
+    t_name = t_method.removesuffix("-test")
     rows = [["Age (years), mean ± SD (n)"] + [cells.mean_sd("BASELINE", "AGE", 0, a, "AGE") for a in arms]
-            + [cells.p("BASELINE", "AGE", 0, contrast, "AGE", "p", "Student t-test"), "Student t"],
+            + [cells.p("BASELINE", "AGE", 0, contrast, "AGE", "p", t_method), t_name],
             ["Male, n/N (%)"] + [cells.n_pct("BASELINE", "SEXM", 0, a, "SEX") for a in arms]]
     fisher = cells.get("BASELINE", "SEXM", 0, contrast, "SEX", "test_used") == 2
     rows[-1] += [cells.p("BASELINE", "SEXM", 0, contrast, "SEX", "fisher_p" if fisher else "p"),
@@ -172,7 +208,7 @@ def baseline_table(ard, cells, arms, contrast) -> Table:
                         + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", "Mann-Whitney U"), "Mann-Whitney"])
         else:
             rows.append([f"{labels[p]}, mean ± SD (n)"] + [cells.mean_sd("BASELINE", p, 0, a) for a in arms]
-                        + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", "Student t-test"), "Student t"])
+                        + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", t_method), t_name])
     return Table("Baseline characteristics", "Baseline characteristics (randomised)", ["Characteristic"] + arms + ["P", "Test"], rows,
                  "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without continuity "
                  "correction, Fisher exact when an expected count is below 5.", ["BASELINE"], _count(ard, ["BASELINE"]))
@@ -181,20 +217,21 @@ def baseline_table(ard, cells, arms, contrast) -> Table:
 def endpoint_tables(ard, cells, arms, contrast) -> list[Table]:
     labels = _labels(ard)
     tables = []
+    t_method = _ttest_method(ard)
     for p in _params(ard, "CONT", VARIABLE="AVAL"):
         visits = sorted(ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["PARAMCD"] == p)]["AVISITN"].unique())
         rows = []
         for v in visits:
             row = [f"Week {v:g}"] + [cells.mean_sd("CONT", p, v, a) for a in arms]
-            row.append(cells.p("CONT", p, v, contrast, "AVAL", "p", "Student t-test"))
+            row.append(cells.p("CONT", p, v, contrast, "AVAL", "p", t_method))
             row += [cells.mean_sd("CONT", p, v, a, "CHG") for a in arms]
             row += [cells.p("WITHIN", p, v, a, "CHG", "p", "Paired t-test") for a in arms]
-            row.append(cells.p("CONT", p, v, contrast, "CHG", "p", "Student t-test"))
+            row.append(cells.p("CONT", p, v, contrast, "CHG", "p", t_method))
             rows.append(row)
         header = (["Visit"] + [f"{a}: value" for a in arms] + ["P between"] + [f"{a}: change" for a in arms]
                   + [f"{a}: P vs week 0" for a in arms] + ["P change between"])
         tables.append(Table("Endpoints by visit", labels[p], header, rows,
-                            "Mean ± SD (n). P between: Student t-test; P vs week 0: paired t-test within arm.",
+                            f"Mean ± SD (n). P between: {t_method}; P vs week 0: paired t-test within arm.",
                             ["CONT", "WITHIN"], int((ard["ANALYSIS_ID"].isin(["CONT", "WITHIN"]) & (ard["PARAMCD"] == p)).sum())))
     return tables
 
@@ -242,10 +279,13 @@ def responder_table(ard, cells, arms, contrast) -> Table | None:
     for p, v in resp[["PARAMCD", "AVISITN"]].drop_duplicates().itertuples(index=False):
         rows.append([labels[p], f"Week {v:g}"] + [cells.n_pct("RESP", p, v, a, "AVAL") for a in arms]
                     + [cells.estimate_ci("RESP", p, v, contrast, "AVAL", 1, 100.0),
-                       cells.p("RESP", p, v, contrast, "AVAL"), cells.p("RESP", p, v, contrast, "AVAL", "fisher_p")])
-    return Table("Responders", "Responders by visit", ["Endpoint", "Visit"] + arms + ["Difference, % (95% CI)", "P (chi-square)", "P (Fisher)"],
-                 rows, "Denominator: full analysis set; a subject without a value counts as a non-responder. Wald CI.",
-                 ["RESP"], _count(ard, ["RESP"]))
+                       cells.p("RESP", p, v, contrast, "AVAL"), cells.p("RESP", p, v, contrast, "AVAL", "fisher_p"),
+                       cells.estimate_ci("RESP", p, v, contrast, "AVAL", 2, stat="or", bounds=("or_lcl", "or_ucl"))])
+    header = ["Endpoint", "Visit"] + arms + ["Difference, % (95% CI)", "P (chi-square)", "P (Fisher)",
+                                             "Odds ratio (95% exact CI)"]
+    note = ("Denominator: full analysis set; a subject without a value counts as a non-responder. Difference: "
+            f"{_ci_methods(ard, ['RESP'])} 95% CI. {ODDS_RATIO_NOTE}")
+    return Table("Responders", "Responders by visit", header, rows, note, ["RESP"], _count(ard, ["RESP"]))
 
 
 def ae_tables(ard, cells, arms, contrast) -> list[Table]:
@@ -255,9 +295,13 @@ def ae_tables(ard, cells, arms, contrast) -> list[Table]:
         rows = [[labels[p]] + [cells.n_pct(analysis, p, -1, a, "USUBJID") for a in arms]
                 + [str(int(cells.get(analysis, p, -1, a, "USUBJID", "events") or 0)) for a in arms]
                 + [cells.estimate_ci(analysis, p, -1, contrast, "USUBJID", 1, 100.0),
-                   cells.p(analysis, p, -1, contrast, "USUBJID", "fisher_p")] for p in _params(ard, analysis)]
+                   cells.p(analysis, p, -1, contrast, "USUBJID", "fisher_p"),
+                   cells.estimate_ci(analysis, p, -1, contrast, "USUBJID", 2, stat="or", bounds=("or_lcl", "or_ucl"))]
+                for p in _params(ard, analysis)]
+        note = (f"Safety population; subjects with at least one event. Risk difference: {_ci_methods(ard, [analysis])} "
+                f"95% CI. {ODDS_RATIO_NOTE}")
         tables.append(Table("Adverse events", title, ["Event"] + [f"{a}: subjects" for a in arms] + [f"{a}: events" for a in arms]
-                            + ["Risk difference, % (95% CI)", "P (Fisher)"], rows, "Safety population; subjects with at least one event.",
+                            + ["Risk difference, % (95% CI)", "P (Fisher)", "Odds ratio (95% exact CI)"], rows, note,
                             [analysis], _count(ard, [analysis])))
     return tables
 

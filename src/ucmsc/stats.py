@@ -17,9 +17,17 @@ import math
 
 import numpy as np
 from scipy import stats as sps
+from scipy.optimize import brentq
 
 # Method options: they keep their value when nothing else is estimable.
-OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal"})
+OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal", "ci_method"})
+# Plan option ``ttest`` -> the METHOD text of the between-arm t-test rows.
+TTEST_METHODS = {"student": "Student t-test", "welch": "Welch t-test"}
+# Plan option ``proportion_ci`` -> (number in the ``ci_method`` row, name in the CI labels).
+PROPORTION_CI = {"newcombe": (1, "Newcombe hybrid score"), "miettinen-nurminen": (2, "Miettinen-Nurminen score"),
+                 "wald": (3, "Wald")}
+CI_METHOD_LABEL = "CI of the difference (" + ", ".join(f"{n} = {name}" for n, name in PROPORTION_CI.values()) + ")"
+ROOT_XTOL = 1e-14  # absolute tolerance of the root finders (Miettinen-Nurminen limits; log odds ratio)
 VALUES = ("non-missing value", "non-missing values")
 SUBJECTS = ("subject", "subjects")
 
@@ -108,24 +116,50 @@ def describe(values, group: str = "the sample") -> list[dict]:
 
 
 def ttest_student(x, y, alpha: float = 0.05, groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
-    """Two-sample Student t-test (pooled variance), x minus y, with the (1 - alpha) CI of the difference.
+    """Two-sample Student t-test (pooled variance), x minus y, with the (1 - alpha) CI of the difference, as SAS
+    PROC TTEST (Pooled) and R t.test(var.equal = TRUE).
 
     Needs 2 non-missing values in each group (``groups`` names x and y in the WARNING otherwise).
     """
+    return _two_sample_t(x, y, alpha, groups, welch=False)
+
+
+def ttest_welch(x, y, alpha: float = 0.05, groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
+    """Welch's two-sample t-test (unequal variances, Welch-Satterthwaite df), x minus y, with the (1 - alpha) CI of
+    the difference, as SAS PROC TTEST (Satterthwaite) and R t.test() by default. Needs 2 values in each group."""
+    return _two_sample_t(x, y, alpha, groups, welch=True)
+
+
+def ttest(x, y, method: str = "student", alpha: float = 0.05,
+          groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
+    """The between-arm t-test the plan names (``TTEST_METHODS``): "student" or "welch"."""
+    if method not in TTEST_METHODS:
+        raise ValueError(f"unknown t-test {method!r} (one of {', '.join(TTEST_METHODS)})")
+    return _two_sample_t(x, y, alpha, groups, welch=method == "welch")
+
+
+def _two_sample_t(x, y, alpha: float, groups: tuple[str, str], welch: bool) -> list[dict]:
     labels = {"estimate": "Difference in means", "lcl": f"{_ci(alpha)} CI lower", "ucl": f"{_ci(alpha)} CI upper",
-              "statistic": "t", "df": "Degrees of freedom", "p": "P-value", "var_equal": "Pooled variance (1 = yes)"}
+              "statistic": "t", "df": "Degrees of freedom (Welch-Satterthwaite)" if welch else "Degrees of freedom",
+              "p": "P-value", "var_equal": "Pooled variance (1 = yes)"}
     a, b = _clean(x), _clean(y)
-    fixed = {"var_equal": 1}
+    fixed = {"var_equal": 0 if welch else 1}
     reason = too_few({groups[0]: a.size, groups[1]: b.size}, 2)
     if reason:
         return stat_rows(labels, fixed, reason)
 
     def compute():
-        df = a.size + b.size - 2
-        pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
-        se = math.sqrt(pooled * (1 / a.size + 1 / b.size))
         diff = a.mean() - b.mean()
-        result = sps.ttest_ind(a, b, equal_var=True)
+        va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size  # squared standard errors of the two means
+        if welch:
+            se = math.sqrt(va + vb)
+            # Welch (1947) / Satterthwaite (1946): df = (va + vb)^2 / (va^2 / (n1 - 1) + vb^2 / (n2 - 1))
+            df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1)) if va + vb > 0 else math.nan
+        else:
+            df = a.size + b.size - 2
+            pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
+            se = math.sqrt(pooled * (1 / a.size + 1 / b.size))
+        result = sps.ttest_ind(a, b, equal_var=not welch)
         half = sps.t.ppf(1 - alpha / 2, df) * se
         return {"estimate": diff, "lcl": diff - half, "ucl": diff + half, "statistic": result.statistic, "df": df,
                 "p": result.pvalue}
@@ -142,41 +176,179 @@ def proportion(responders: int, total: int, group: str = "the group") -> list[di
     return stat_rows(labels, values, too_few({group: total}, 1, SUBJECTS))
 
 
-def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
-                        groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
-    """Pearson chi-square without continuity correction, Fisher exact, and p1 - p2 with a Wald CI.
+def wilson_interval(r: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson (1927) score interval of r/n without continuity correction (Newcombe 1998, method 3):
+    (2np + z^2 -+ z sqrt(z^2 + 4npq)) / (2(n + z^2)); exactly 0 at r = 0 and 1 at r = n."""
+    p = r / n
+    centre, half = 2 * n * p + z * z, z * math.sqrt(z * z + 4 * n * p * (1 - p))
+    low, high = (centre - half) / (2 * (n + z * z)), (centre + half) / (2 * (n + z * z))
+    return (0.0 if r == 0 else low), (1.0 if r == n else high)
 
+
+def newcombe_interval(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of p1 - p2 (Newcombe 1998, method 10): Wilson limits (l_i, u_i) of each arm,
+    L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2), U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2). As SAS PROC FREQ
+    RISKDIFF(CL=NEWCOMBE)."""
+    z = sps.norm.ppf(1 - alpha / 2)
+    p1, p2 = r1 / n1, r2 / n2
+    (l1, u1), (l2, u2) = wilson_interval(r1, n1, z), wilson_interval(r2, n2, z)
+    d = p1 - p2
+    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def _restricted_mle(p1: float, n1: int, p2: float, n2: int, delta: float) -> tuple[float, float]:
+    """Maximum-likelihood (p1, p2) under p1 - p2 = delta: the root of Miettinen & Nurminen's (1985, Appendix) cubic,
+    in the trigonometric form of Farrington & Manning (1990, eq. 3)."""
+    theta = n2 / n1
+    a = 1 + theta
+    b = -(1 + theta + p1 + theta * p2 + delta * (theta + 2))
+    c = delta * delta + delta * (2 * p1 + theta + 1) + p1 + theta * p2
+    d = -p1 * delta * (1 + delta)
+    v = b ** 3 / (27 * a ** 3) - b * c / (6 * a * a) + d / (2 * a)
+    u = math.copysign(math.sqrt(max(b * b / (9 * a * a) - c / (3 * a), 0.0)), v)
+    w = (math.pi + math.acos(min(1.0, max(-1.0, v / u ** 3)))) / 3 if u != 0 else math.pi / 2
+    q1 = min(1.0, max(0.0, 2 * u * math.cos(w) - b / (3 * a)))
+    return q1, min(1.0, max(0.0, q1 - delta))
+
+
+def miettinen_nurminen_interval(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Miettinen-Nurminen score interval of p1 - p2 (Miettinen & Nurminen 1985; Newcombe 1998, method 6): the deltas
+    with |d - delta| / sqrt(V(delta)) <= z, V = (q1(1 - q1)/n1 + q2(1 - q2)/n2) N / (N - 1) at the restricted MLE
+    (q1, q2). As SAS PROC FREQ RISKDIFF(CL=MN). Limits by Brent's method to ``ROOT_XTOL``."""
+    z = sps.norm.ppf(1 - alpha / 2)
+    p1, p2 = r1 / n1, r2 / n2
+    d, big_n = p1 - p2, n1 + n2
+
+    def score(delta):  # (d - delta) / sqrt(V): 0 at delta = d, +-1e150 where V = 0 (at delta = -1 or 1)
+        q1, q2 = _restricted_mle(p1, n1, p2, n2, delta)
+        var = (q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2) * big_n / (big_n - 1)
+        return 0.0 if delta == d else (d - delta) / math.sqrt(max(var, 1e-300))
+
+    low = -1.0 if d == -1 else brentq(lambda t: score(t) - z, -1.0, d, xtol=ROOT_XTOL)
+    high = 1.0 if d == 1 else brentq(lambda t: score(t) + z, d, 1.0, xtol=ROOT_XTOL)
+    return low, high
+
+
+def wald_interval(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wald interval of p1 - p2 (Newcombe 1998, method 1): d -+ z sqrt(p1 q1 / n1 + p2 q2 / n2)."""
+    z = sps.norm.ppf(1 - alpha / 2)
+    p1, p2 = r1 / n1, r2 / n2
+    half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return p1 - p2 - half, p1 - p2 + half
+
+
+PROPORTION_INTERVALS = {"newcombe": newcombe_interval, "miettinen-nurminen": miettinen_nurminen_interval,
+                        "wald": wald_interval}
+
+
+def fisher_odds_ratio(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Conditional maximum-likelihood odds ratio of [[r1, n1 - r1], [r2, n2 - r2]] and its exact (conditional)
+    central (1 - alpha) CI, as R fisher.test (Fisher 1935; Cornfield 1956): the non-central hypergeometric
+    distribution of r1 given the margins; the estimate solves E(X; psi) = r1, the lower limit P(X >= r1; psi) =
+    alpha / 2, the upper P(X <= r1; psi) = alpha / 2. An estimate or limit at the edge of the support is 0 or inf,
+    as in R. Solved in log(psi) by Brent's method to ``ROOT_XTOL`` (R's uniroot stops at about 1e-4).
+
+    Needs both outcomes among the subjects (a non-zero column margin): otherwise ValueError."""
+    m, n, k, x = r1 + r2, n1 + n2 - r1 - r2, n1, r1  # first-column total, second-column total, first-row total
+    lo, hi = max(0, k - n), min(k, m)
+    if lo == hi:
+        raise ValueError("the margins allow one table only, so the conditional likelihood is flat")
+    support = np.arange(lo, hi + 1)
+    logdc = sps.hypergeom.logpmf(support, m + n, m, k)  # central hypergeometric, log
+
+    def pmf(log_psi):
+        log_d = logdc + log_psi * support
+        dens = np.exp(log_d - log_d.max())
+        return dens / dens.sum()
+
+    def solve(f):  # f increasing in log(psi) with a sign change: widen [-s, s] until it brackets the root
+        span = 1.0
+        while f(-span) > 0 or f(span) < 0:
+            span *= 2
+            if span > 1e4:
+                raise ValueError("no finite root of the conditional likelihood equation")
+        return math.exp(brentq(f, -span, span, xtol=ROOT_XTOL))
+
+    estimate = (0.0 if x == lo else math.inf if x == hi else solve(lambda t: (support * pmf(t)).sum() - x))
+    lower = 0.0 if x == lo else solve(lambda t: pmf(t)[support >= x].sum() - alpha / 2)
+    upper = math.inf if x == hi else solve(lambda t: alpha / 2 - pmf(t)[support <= x].sum())
+    return estimate, lower, upper
+
+
+def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
+                        groups: tuple[str, str] = ("group 1", "group 2"), ci: str = "newcombe") -> list[dict]:
+    """Pearson chi-square without continuity correction, Fisher exact P, p1 - p2 with its (1 - alpha) CI, and Fisher's
+    conditional maximum-likelihood odds ratio with its exact CI (``fisher_odds_ratio``).
+
+    ``ci`` (plan option ``proportion_ci``): "newcombe" (hybrid score, the default), "miettinen-nurminen" (score) or
+    "wald"; the CI labels name it and the ``ci_method`` row holds its number (``PROPORTION_CI``). The score intervals
+    are defined at 0/n and n/n; the Wald CI is not (a variance estimate of 0): NaN with a WARNING there.
     ``test_used`` says which P the protocol reads: Fisher when an expected count is below 5. An empty group: nothing
-    but the option row has a value. Every subject with the same outcome (a zero column margin): the chi-square and
-    the Wald CI are undefined (NaN, WARNING); Fisher P (1) and the difference (0) are still given.
+    but the option rows has a value. Every subject with the same outcome (a zero column margin): the chi-square and
+    the odds ratio are undefined (NaN, WARNING); Fisher P (1), the difference (0) and its score CI are still given.
+    An infinite odds ratio or upper limit (a zero cell) is NaN with a WARNING "not finite: ... infinite (a zero
+    cell ...)"; a zero estimate or lower limit is 0.
     """
-    labels = {"correction": "Continuity correction (1 = yes)", "statistic": "Chi-square", "df": "Degrees of freedom",
-              "p": "Pearson chi-square P", "min_expected": "Smallest expected count", "fisher_p": "Fisher exact P",
-              "test_used": "P used (1 = chi-square, 2 = Fisher)", "estimate": "Difference in proportions",
-              "lcl": "Wald CI lower", "ucl": "Wald CI upper"}
-    fixed = {"correction": 0}
+    if ci not in PROPORTION_CI:
+        raise ValueError(f"unknown proportion CI {ci!r} (one of {', '.join(PROPORTION_CI)})")
+    number, name = PROPORTION_CI[ci]
+    level = _ci(alpha)
+    chi_labels = {"correction": "Continuity correction (1 = yes)", "statistic": "Chi-square",
+                  "df": "Degrees of freedom", "p": "Pearson chi-square P", "min_expected": "Smallest expected count",
+                  "fisher_p": "Fisher exact P", "test_used": "P used (1 = chi-square, 2 = Fisher)"}
+    diff_labels = {"estimate": "Difference in proportions", "lcl": f"{level} CI lower ({name})",
+                   "ucl": f"{level} CI upper ({name})", "ci_method": CI_METHOD_LABEL}
+    or_labels = {"or": "Odds ratio (conditional maximum likelihood, as R fisher.test)",
+                 "or_lcl": f"{level} exact CI lower of the odds ratio (conditional, as R fisher.test)",
+                 "or_ucl": f"{level} exact CI upper of the odds ratio (conditional, as R fisher.test)"}
+    option = {"correction": 0}
+    method = {"ci_method": number}
     reason = too_few({groups[0]: n1, groups[1]: n2}, 1, SUBJECTS)
     if reason:
-        return stat_rows(labels, fixed, reason)
+        return (stat_rows(chi_labels, option, reason) + stat_rows(diff_labels, method, reason)
+                + stat_rows(or_labels, {}, reason))
+    counts = f"{groups[0]} {r1}/{n1}, {groups[1]} {r2}/{n2}"
     table = np.array([[r1, n1 - r1], [r2, n2 - r2]], dtype=float)
-    if (table.sum(axis=0) == 0).any():
-        reason = (f"not estimable: every subject has the same outcome ({groups[0]} {r1}/{n1}, {groups[1]} {r2}/{n2}), "
-                  "so the chi-square and the Wald CI are undefined")
-        return _guarded(labels, lambda: {"min_expected": 0, "fisher_p": sps.fisher_exact(table.astype(int)).pvalue,
-                                         "test_used": 2, "estimate": r1 / n1 - r2 / n2}, fixed, reason)
+    one_outcome = bool((table.sum(axis=0) == 0).any())
 
-    def compute():
+    def chi_square_and_fisher():
+        out = {"fisher_p": sps.fisher_exact(table.astype(int)).pvalue}
+        if one_outcome:
+            return out | {"min_expected": 0, "test_used": 2}
         chi2, p_chi2, dof, expected = sps.chi2_contingency(table, correction=False)
-        fisher_p = sps.fisher_exact(table.astype(int)).pvalue
-        p1, p2 = r1 / n1, r2 / n2
-        diff = p1 - p2
-        se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)  # Wald: sqrt(p1 q1 / n1 + p2 q2 / n2)
-        z = sps.norm.ppf(1 - alpha / 2)
-        return {"statistic": chi2, "df": dof, "p": p_chi2, "min_expected": expected.min(), "fisher_p": fisher_p,
-                "test_used": 1 if expected.min() >= 5 else 2, "estimate": diff, "lcl": diff - z * se,
-                "ucl": diff + z * se}
+        return out | {"statistic": chi2, "df": dof, "p": p_chi2, "min_expected": expected.min(),
+                      "test_used": 1 if expected.min() >= 5 else 2}
 
-    return _guarded(labels, compute, fixed)
+    same = f"not estimable: every subject has the same outcome ({counts})"
+    rows = _guarded(chi_labels, chi_square_and_fisher, option,
+                    f"{same}, so the chi-square is undefined" if one_outcome else "")
+
+    degenerate = [f"{g} {r}/{n}" for g, r, n in ((groups[0], r1, n1), (groups[1], r2, n2)) if r in (0, n)]
+    if ci == "wald" and degenerate:
+        verb = "has" if len(degenerate) == 1 else "have"
+        wald_reason = (f"not estimable: the Wald CI needs each proportion strictly between 0 and 1 "
+                       f"({' and '.join(degenerate)} {verb} a variance estimate of 0); the score intervals "
+                       "(proportion_ci: newcombe or miettinen-nurminen) are defined")
+        rows += stat_rows(diff_labels, {"estimate": r1 / n1 - r2 / n2, **method}, wald_reason)
+    else:
+        def difference():
+            low, high = PROPORTION_INTERVALS[ci](r1, n1, r2, n2, alpha)
+            return {"estimate": r1 / n1 - r2 / n2, "lcl": low, "ucl": high}
+        rows += _guarded(diff_labels, difference, method)
+
+    if one_outcome:
+        return rows + stat_rows(or_labels, {}, f"{same}, so the conditional likelihood of the odds ratio is flat")
+
+    def odds_ratio():
+        estimate, low, high = fisher_odds_ratio(r1, n1, r2, n2, alpha)
+        return {"or": estimate, "or_lcl": low, "or_ucl": high}
+
+    rows += _guarded(or_labels, odds_ratio)
+    for row in rows:  # an infinite estimate or limit (a zero cell): NaN with the reason, never inf in the ARD
+        if row["STAT_NAME"] in or_labels and math.isinf(row["VALUE"]):
+            what = "upper bound" if row["STAT_NAME"] == "or_ucl" else "odds ratio"
+            row.update(VALUE=math.nan, WARNING=f"not finite: {what} infinite (a zero cell: {counts})")
+    return rows
 
 
 def skewness_flag(values, threshold: float = 1.0, group: str = "the pooled sample") -> list[dict]:
@@ -219,8 +391,12 @@ def paired_t(change, alpha: float = 0.05, group: str = "the sample") -> list[dic
 
 
 def wilcoxon_signed_rank(change, group: str = "the sample") -> list[dict]:
-    """Wilcoxon signed-rank test of the change (zeros dropped; normal approximation with continuity correction)."""
-    labels = {"statistic": "W", "p": "P-value", "continuity": "Continuity correction (1 = yes)"}
+    """Wilcoxon signed-rank test of the change, as R wilcox.test(x, exact = FALSE, correct = TRUE): zeros dropped
+    (R's only zero method), mid-ranks for ties, normal approximation with the tie-corrected variance and a continuity
+    correction. The statistic is V, the sum of the ranks of the positive changes (R's V; SAS PROC UNIVARIATE reports
+    S = V - n(n + 1)/4 over the same n non-zero changes)."""
+    labels = {"V": "V (sum of positive ranks), as R wilcox.test", "p": "P-value",
+              "continuity": "Continuity correction (1 = yes)"}
     d = _clean(change)
     d = d[d != 0]
     fixed = {"continuity": 1}
@@ -229,8 +405,9 @@ def wilcoxon_signed_rank(change, group: str = "the sample") -> list[dict]:
         return stat_rows(labels, fixed, reason)
 
     def compute():
+        ranks = sps.rankdata(np.abs(d))  # mid-ranks of |d| (Wilcoxon 1945)
         result = sps.wilcoxon(d, zero_method="wilcox", correction=True, method="approx")
-        return {"statistic": result.statistic, "p": result.pvalue}
+        return {"V": ranks[d > 0].sum(), "p": result.pvalue}
 
     return _guarded(labels, compute, fixed)
 
