@@ -63,10 +63,10 @@ def test_the_ancova_compares_the_two_planned_arms_only(trial_configs, three_arm_
     beta, rss, *_ = np.linalg.lstsq(x, data["CHG"].to_numpy(float), rcond=None)
     df = len(data) - 3
     rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & (ard["PARAMCD"] == "GLUC") & (ard["AVISITN"] == 20)]
-    contrast = rows[rows["GROUP"].str.contains(" vs ")].set_index("STAT_NAME")["VALUE"]
+    contrast = rows[rows["COMPARATOR"] != ""].set_index("STAT_NAME")["VALUE"]
     assert contrast["estimate"] == pytest.approx(beta[1], rel=1e-10)
     assert contrast["df"] == df
-    n = rows[(rows["STAT_NAME"] == "n") & ~rows["GROUP"].str.contains(" vs ")].set_index("GROUP")["VALUE"]
+    n = rows[(rows["STAT_NAME"] == "n") & (rows["COMPARATOR"] == "")].set_index("GROUP1_LEVEL")["VALUE"]
     assert n.to_dict() == {"UC-MSC": (data["ARM"] == "UC-MSC").sum(), "Placebo": (data["ARM"] == "Placebo").sum()}
 
 
@@ -86,11 +86,11 @@ def test_every_model_builds_its_groups_from_the_planned_arms_even_if_a_flag_lets
     for paramcd, visit in (("GLUC", 20), ("HBA1C", 48)):
         data = bds[(bds["PARAMCD"] == paramcd) & (bds["AVISITN"] == visit) & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
         rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & (ard["PARAMCD"] == paramcd) & (ard["AVISITN"] == visit)]
-        n = rows[rows["STAT_NAME"] == "n"].set_index("GROUP")["VALUE"].to_dict()
+        n = rows[rows["STAT_NAME"] == "n"].set_index("GROUP1_LEVEL")["VALUE"].to_dict()
         assert n == {"UC-MSC": (data["ARM"] == "UC-MSC").sum(), "Placebo": (data["ARM"] == "Placebo").sum()}
         x = np.column_stack([np.ones(len(data)), (data["ARM"] == "UC-MSC").astype(float), data["BASE"]])
         beta = np.linalg.lstsq(x, data["CHG"].to_numpy(float), rcond=None)[0]
-        estimate = rows[(rows["STAT_NAME"] == "estimate") & rows["GROUP"].str.contains(" vs ")]["VALUE"].item()
+        estimate = rows[(rows["STAT_NAME"] == "estimate") & (rows["COMPARATOR"] != "")]["VALUE"].item()
         assert estimate == pytest.approx(beta[1], rel=1e-10)
     mmrm = ard[(ard["ANALYSIS_ID"] == "MMRM") & (ard["PARAMCD"] == "GLUC") & (ard["STAT_NAME"] == "n_subjects")]
     expected = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] > 0) & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
@@ -118,13 +118,13 @@ def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_confi
             for name in ("n", "lsmean", "lsmean_se", "lsmean_lcl_t", "lsmean_ucl_t", "lsmean_lcl_normal", "lsmean_ucl_normal")}}
     data = pd.read_csv(REFERENCE / "data" / "ancova_gluc_week20_three_arms.csv")  # all arms: R keeps the two compared
     config = _config(trial_configs, True)
-    config["analysis"]["ancova_ci"] = ci
+    next(a for a in config["analyses"] if a["id"] == "ANCOVA")["options"] = {"ci": ci}
     result = run_pipeline(EFF, FINAL, config, folder=three_arm_cut)
     analysed = result["bds"][(result["bds"]["PARAMCD"] == "GLUC") & (result["bds"]["AVISITN"] == 20)]
     assert set(analysed.dropna(subset=["CHG", "BASE"])["USUBJID"]) == set(data["USUBJID"])  # R read the same records
     rows = result["ard"][(result["ard"]["ANALYSIS_ID"] == "ANCOVA") & (result["ard"]["PARAMCD"] == "GLUC")
                          & (result["ard"]["AVISITN"] == 20)]
-    contrast = rows[rows["GROUP"] == "UC-MSC vs Placebo"].set_index("STAT_NAME")
+    contrast = rows[(rows["GROUP1_LEVEL"] == "UC-MSC") & (rows["COMPARATOR"] == "Placebo")].set_index("STAT_NAME")
     value = contrast["VALUE"]
     for name, expected in (("estimate", r["estimate"]), ("se", r["se"]), ("statistic", r["t"]), ("p", r["p"]),
                            ("rmse", r["rmse"]), ("lcl", r[f"lcl_{ci}"]), ("ucl", r[f"ucl_{ci}"])):
@@ -132,7 +132,7 @@ def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_confi
     assert value["df"] == r["df"] and value["ci_normal"] == (1.0 if ci == "normal" else 0.0)
     assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal" else f"95% CI lower (t, {r['df']:.0f} df)")
     for arm in ("UC-MSC", "Placebo"):
-        mine = rows[rows["GROUP"] == arm].set_index("STAT_NAME")["VALUE"]
+        mine = rows[(rows["GROUP1_LEVEL"] == arm) & (rows["COMPARATOR"] == "")].set_index("STAT_NAME")["VALUE"]
         suffix = "_normal" if ci == "normal" else "_t"
         assert mine["n"] == r["n"][arm]
         assert mine["lsmean"] == pytest.approx(r["lsmean"][arm], rel=1e-9)
@@ -148,7 +148,7 @@ def test_the_report_says_how_many_subjects_were_excluded_and_why(trial_configs, 
     result = run_pipeline(EFF, FINAL, _config(trial_configs, True), folder=three_arm_cut)
     ard = result["ard"]
     excluded = ard[ard["ANALYSIS_ID"] == "EXCL"]
-    assert excluded[["GROUP", "PARAM", "VALUE"]].values.tolist() == [["Low dose", "arm 'Low dose' is not compared by the plan", MOVED]]
+    assert excluded[["GROUP1_LEVEL", "PARAM", "VALUE"]].values.tolist() == [["Low dose", "arm 'Low dose' is not compared by the plan", MOVED]]
     code = {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"}
     for manifest, banner in ((None, True), ({"synthetic": True, "notice": "SYNTHETIC"}, False)):
         raw = {"files": result["raw_meta"], "manifest": manifest, "manifest_verified": manifest is not None, "unmapped_files": []}
@@ -169,7 +169,7 @@ def test_reversing_the_order_of_arms_in_the_config_changes_nothing(trial_configs
     reversed_config = copy.deepcopy(config)
     reversed_config["arms"] = list(reversed(reversed_config["arms"]))
     ards = [run_pipeline(EFF, FINAL, c)["ard"] for c in (config, reversed_config)]
-    keys = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]
+    keys = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD", "STAT_NAME"]
     a, b = (ard.sort_values(keys).reset_index(drop=True) for ard in ards)
     assert a[keys].fillna(-1).equals(b[keys].fillna(-1)) and np.allclose(a["VALUE"], b["VALUE"], equal_nan=True, rtol=0, atol=0)
     tables = [report.build_tables(ard, c) for ard, c in zip(ards, (config, reversed_config))]

@@ -11,8 +11,7 @@ import pytest
 from conftest import ROOT
 from ucmsc.config import load_yaml
 from ucmsc.paramcodes import DERIVATIONS
-from ucmsc.validate import (FAMILY_ANALYSES, ConfigError, check_config, check_trial_config, config_problems,
-                            trial_config_problems)
+from ucmsc.validate import ConfigError, check_config, check_trial_config, config_problems, trial_config_problems
 
 TRIAL_FILE = "config/trials/demo.yaml"
 
@@ -49,18 +48,19 @@ def small_trial() -> dict:
         "derived": {"HOMAIR": {"derivation": "homa_ir"},
                     "HBA1CTGT": {"derivation": "target_attainment", "parameter": "HBA1C", "below": 7.0},
                     "STEATIMP": {"derivation": "grade_change", "parameter": "STEATOS", "direction": "improvement", "by": 1}},
-        "analysis": {
-            "population": "FASFL",
-            "continuous": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"],
-            "mmrm": ["GLUC", "HOMAIR"],
-            "gee": ["HBA1CTGT"],
-            "shift": ["GLUC", "DDIMER"],
-            "grade_shift": {"STEATOS": [4, 12]},
-            "families": {"secondary": {"analysis": "ANCOVA", "params": ["INSULIN", "HOMAIR"]}},
-            "adsl_baseline": ["GLUC", "HOMAIR"],
-            "figure_parameters": ["GLUC", "HOMAIR"],
-            "responder": {"HBA1CTGT": "HbA1c < 7.0 %", "STEATIMP": "Steatosis improved"},
-        },
+        "adsl_baseline": ["GLUC", "HOMAIR"],
+        "analyses": [
+            {"id": "POP", "method": "populations"},
+            {"id": "CONT", "method": "by_visit", "population": "FASFL", "parameters": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"]},
+            {"id": "ANCOVA", "method": "ancova", "population": "FASFL", "parameters": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"]},
+            {"id": "MMRM", "method": "mmrm", "population": "FASFL", "parameters": ["GLUC", "HOMAIR"]},
+            {"id": "RESP", "method": "responders", "population": "FASFL", "parameters": ["HBA1CTGT", "STEATIMP"]},
+            {"id": "GEE", "method": "gee", "population": "FASFL", "parameters": ["HBA1CTGT"]},
+            {"id": "SHIFT", "method": "shift", "population": "SAFFL", "parameters": ["GLUC", "DDIMER"]},
+            {"id": "GRADE", "method": "grade_shift", "population": "FASFL", "parameters": ["STEATOS"], "visits": [4, 12]},
+        ],
+        "families": {"secondary": {"analysis": "ANCOVA", "parameters": ["INSULIN", "HOMAIR"]}},
+        "figures": {"forest": {"analysis": "ANCOVA", "parameters": ["GLUC", "HOMAIR"]}},
     }
 
 
@@ -129,9 +129,9 @@ def test_test_code_that_raw_codes_can_never_match():
     assert problems_after(lambda trial: trial["tests"].update(hdl=trial["tests"].pop("INSULIN"))) == [
         "tests.hdl: test codes must be upper case without spaces (raw codes are upper-cased before they are looked up)",
         "derived.HOMAIR: homa_ir needs INSULIN, which is neither a configured test nor a derived number",
-        "analysis.continuous[1]: INSULIN is neither a configured test (tests:) nor a derived parameter "
+        "analyses[1] (CONT).parameters[1]: INSULIN is neither a configured test (tests:) nor a derived parameter "
         "(derived: HOMAIR, HBA1CTGT, STEATIMP)",
-        "analysis.families.secondary.params[0]: INSULIN is neither a configured test (tests:) nor a derived parameter "
+        "analyses[2] (ANCOVA).parameters[1]: INSULIN is neither a configured test (tests:) nor a derived parameter "
         "(derived: HOMAIR, HBA1CTGT, STEATIMP)"]
 
 
@@ -160,7 +160,7 @@ def test_visit_repeated_or_without_baseline():
         trial["visits"][2].update(visitnum=4, avisit="Week 4")
         trial["visits"][0]["visitnum"] = 1
         trial["visit_labels"] = {"BASELINE": 1, "WEEK 4": 4}
-        trial["analysis"]["grade_shift"] = {"STEATOS": [4]}
+        trial["analyses"][-1]["visits"] = [4]
     assert problems_after(edit) == [
         "visits[2].visitnum: 4 is already the visitnum of visits[1]",
         "visits[2].avisit: 'Week 4' is already the avisit of visits[1]",
@@ -239,19 +239,18 @@ def test_a_trial_needs_a_dm_source():
 
 # --- analysis plan ---------------------------------------------------------------------
 
+def _analysis(trial, analysis_id):
+    return next(a for a in trial["analyses"] if a["id"] == analysis_id)
+
+
 @pytest.mark.parametrize("where, edit", [
-    ("analysis.continuous[4]", lambda plan: plan["continuous"].append("GLUX")),
-    ("analysis.mmrm[2]", lambda plan: plan["mmrm"].append("GLUX")),
-    ("analysis.shift[2]", lambda plan: plan["shift"].append("GLUX")),
-    ("analysis.figure_parameters[2]", lambda plan: plan["figure_parameters"].append("GLUX")),
-    ("analysis.adsl_baseline[2]", lambda plan: plan["adsl_baseline"].append("GLUX")),
-    ("analysis.gee[1]", lambda plan: plan["gee"].append("GLUX")),
-    ("analysis.responder.GLUX", lambda plan: plan["responder"].update(GLUX="x")),
-    ("analysis.grade_shift.GLUX", lambda plan: plan["grade_shift"].update(GLUX=[4])),
-    ("analysis.families.secondary.params[2]", lambda plan: plan["families"]["secondary"]["params"].append("GLUX")),
+    ("analyses[1] (CONT).parameters[4]", lambda t: _analysis(t, "CONT")["parameters"].append("GLUX")),
+    ("analyses[3] (MMRM).parameters[2]", lambda t: _analysis(t, "MMRM")["parameters"].append("GLUX")),
+    ("analyses[6] (SHIFT).parameters[2]", lambda t: _analysis(t, "SHIFT")["parameters"].append("GLUX")),
+    ("adsl_baseline[2]", lambda t: t["adsl_baseline"].append("GLUX")),
 ])
 def test_plan_names_a_parameter_that_is_neither_a_test_nor_derived(where, edit):
-    assert problems_after(lambda trial: edit(trial["analysis"])) == [
+    assert problems_after(edit) == [
         f"{where}: GLUX is neither a configured test (tests:) nor a derived parameter "
         "(derived: HOMAIR, HBA1CTGT, STEATIMP)"]
 
@@ -261,58 +260,82 @@ def test_derived_parameter_whose_inputs_are_not_configured():
         trial["derived"]["NFS"] = {"derivation": "nafld_fibrosis_score", "diabetes": 1}
         trial["derived"]["BMI"] = {"derivation": "bmi"}
         trial["derived"]["LOWB"] = {"derivation": "target_attainment", "parameter": "BMIX", "below": 25}
-        trial["analysis"]["continuous"] += ["NFS", "BMI"]
-        trial["analysis"]["adsl_baseline"].append("NFS")
+        _analysis(trial, "CONT")["parameters"] += ["NFS", "BMI"]
+        trial["adsl_baseline"].append("NFS")
     assert problems_after(edit) == [  # each once, on the derived parameter
         "derived.NFS: nafld_fibrosis_score needs AST, ALT, PLAT, ALB, which are neither a configured test nor a derived number",
         "derived.BMI: bmi needs WEIGHT, HEIGHT, which are neither a configured test nor a derived number",
         "derived.LOWB: target_attainment needs BMIX, which is neither a configured test nor a derived number"]
 
 
-def test_parameter_listed_twice():
-    assert problems_after(lambda trial: trial["analysis"]["continuous"].append("GLUC")) == [
-        "analysis.continuous[4]: GLUC is listed twice"]
+def test_parameter_or_analysis_listed_twice():
+    def edit(trial):
+        _analysis(trial, "CONT")["parameters"].append("GLUC")
+        trial["analyses"].append({"id": "GEE", "method": "gee", "population": "FASFL", "parameters": ["HBA1CTGT"]})
+    assert problems_after(edit) == ["analyses[8].id: 'GEE' is already the id of analyses[5]",
+                                    "analyses[1] (CONT).parameters[4]: GLUC is listed twice"]
 
 
 def test_responder_analyses_need_yes_no_parameters():
     def edit(trial):
-        trial["analysis"]["gee"] = ["HBA1C"]
-        trial["analysis"]["responder"]["HOMAIR"] = "HOMA-IR"
+        _analysis(trial, "GEE")["parameters"] = ["HBA1C"]
+        _analysis(trial, "RESP")["parameters"].append("HOMAIR")
     assert problems_after(edit) == [
-        "analysis.gee[0]: HBA1C is not a yes/no responder parameter (HBA1CTGT, STEATIMP)",
-        "analysis.responder.HOMAIR: HOMAIR is not a yes/no responder parameter (HBA1CTGT, STEATIMP)"]
+        "analyses[4] (RESP).parameters[2]: HOMAIR is not a yes/no parameter (HBA1CTGT, STEATIMP)",
+        "analyses[5] (GEE).parameters[0]: HBA1C is not a yes/no parameter (HBA1CTGT, STEATIMP)"]
 
 
 def test_shift_table_needs_a_reference_range():
-    assert problems_after(lambda trial: trial["analysis"]["shift"].extend(["STEATOS", "HOMAIR"])) == [
-        "analysis.shift[2]: STEATOS has no reference range (tests.STEATOS.normal), so no shift table",
-        "analysis.shift[3]: HOMAIR has no reference range (tests.HOMAIR.normal), so no shift table"]
+    assert problems_after(lambda trial: _analysis(trial, "SHIFT")["parameters"].extend(["STEATOS", "HOMAIR"])) == [
+        "analyses[6] (SHIFT).parameters[2]: STEATOS has no reference range (tests.STEATOS.normal), so no shift table",
+        "analyses[6] (SHIFT).parameters[3]: HOMAIR is derived and has no reference range, so no shift table"]
 
 
-def test_figure_parameter_without_an_ancova():
-    assert problems_after(lambda trial: trial["analysis"]["figure_parameters"].append("STEATOS")) == [
-        "analysis.figure_parameters[2]: STEATOS is not in analysis.continuous, so it has no ANCOVA to plot"]
+def test_a_method_gets_what_it_needs_and_only_its_options():
+    def edit(trial):
+        _analysis(trial, "CONT")["options"] = {"ttest": "welch", "ci": "normal"}
+        del _analysis(trial, "ANCOVA")["population"]
+        del _analysis(trial, "MMRM")["parameters"]
+        trial["analyses"].append({"id": "TREND", "method": "trend", "population": "FASFL", "parameters": ["GLUC"]})
+        trial["analyses"].append({"id": "AE", "method": "adverse_events", "population": "SAFFL", "parameters": ["GLUC"]})
+    assert problems_after(edit) == [
+        "analyses[1] (CONT).options.ci: not an option of by_visit (ttest)",
+        "analyses[2] (ANCOVA): ancova needs a population",
+        "analyses[3] (MMRM): mmrm needs parameters",
+        "analyses[8] (TREND): trend needs a dose for every arm (arms[].dose)",
+        "analyses[9] (AE).parameters: adverse_events takes no parameters"]
 
 
 def test_grade_shift_visit_not_in_the_schedule():
-    assert problems_after(lambda trial: trial["analysis"]["grade_shift"].update(STEATOS=[0, 8, 12])) == [
-        "analysis.grade_shift.STEATOS: week 0 is not a post-baseline scheduled visit (visits: weeks 0, 4, 12)",
-        "analysis.grade_shift.STEATOS: week 8 is not a post-baseline scheduled visit (visits: weeks 0, 4, 12)"]
+    assert problems_after(lambda trial: _analysis(trial, "GRADE").update(visits=[0, 8, 12])) == [
+        "analyses[7] (GRADE).visits: week 0 is not a scheduled visit after baseline (visits: weeks 0, 4, 12)",
+        "analyses[7] (GRADE).visits: week 8 is not a scheduled visit after baseline (visits: weeks 0, 4, 12)"]
 
 
-def test_multiplicity_family_of_an_unknown_analysis_or_an_unanalysed_parameter():
+def test_multiplicity_family_and_figures_name_analyses_of_the_plan():
     def edit(trial):
-        trial["analysis"]["families"]["primary"] = {"analysis": "ANCOVE", "params": ["GLUC"]}
-        trial["analysis"]["families"]["repeated"] = {"analysis": "MMRM", "params": ["GLUC", "INSULIN"]}
+        trial["families"]["primary"] = {"analysis": "ANCOVE", "parameters": ["GLUC"]}
+        trial["families"]["repeated"] = {"analysis": "MMRM", "parameters": ["GLUC", "INSULIN"]}
+        trial["families"]["shifts"] = {"analysis": "SHIFT", "parameters": ["GLUC"]}
+        trial["figures"]["forest"]["parameters"].append("STEATOS")
+        trial["figures"]["trajectories"] = {"analysis": "ANCOVA", "parameters": ["GLUC"]}
     assert problems_after(edit) == [
-        "analysis.families.primary.analysis: 'ANCOVE' is not an analysis with between-arm P-values per parameter "
-        "(BASELINE, CONT, ANCOVA, MMRM, GEE, RESP)",
-        "analysis.families.repeated.params[1]: INSULIN is not in analysis.mmrm, so MMRM gives it no P-value"]
+        "families.primary.analysis: 'ANCOVE' is not an analysis of the plan with P-values per parameter (methods "
+        "baseline, by_visit, ancova, mmrm, gee, responders)",
+        "families.repeated.parameters[1]: INSULIN is not analysed by MMRM",
+        "families.shifts.analysis: 'SHIFT' is not an analysis of the plan with P-values per parameter (methods "
+        "baseline, by_visit, ancova, mmrm, gee, responders)",
+        "figures.forest.parameters[2]: STEATOS is not analysed by ANCOVA",
+        "figures.trajectories.analysis: 'ANCOVA' is not a by_visit analysis of the plan"]
 
 
-def test_family_analyses_are_analyses_of_the_package():
-    source = (ROOT / "src" / "ucmsc" / "analyze.py").read_text()
-    assert all(f'ANALYSIS_ID="{analysis}"' in source for analysis in FAMILY_ANALYSES)
+def test_every_method_of_the_plan_is_a_method_of_the_package():
+    from ucmsc.analyze import METHODS as IMPLEMENTED
+    from ucmsc.plan import METHODS as PLANNED
+
+    schema = load_yaml(ROOT / "workflow" / "schemas" / "trial.schema.yaml")
+    listed = schema["properties"]["analyses"]["items"]["properties"]["method"]["enum"]
+    assert set(IMPLEMENTED) == set(PLANNED) == set(listed)
 
 
 # --- one file, every problem, named --------------------------------------------------------

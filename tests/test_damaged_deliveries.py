@@ -105,7 +105,7 @@ def test_a_header_only_source_is_an_error_unless_it_may_be_empty(cut, config):
 
 def _n(ard, analysis, paramcd, visit, group, variable="AVAL", stat="n"):
     rows = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == paramcd) & (ard["AVISITN"] == visit)
-               & (ard["GROUP"] == group) & (ard["VARIABLE"] == variable) & (ard["STAT_NAME"] == stat)]
+               & (ard["GROUP1_LEVEL"] == group) & (ard["COMPARATOR"] == "") & (ard["VARIABLE"] == variable) & (ard["STAT_NAME"] == stat)]
     return rows["VALUE"].tolist()
 
 

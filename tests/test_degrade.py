@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from conftest import FINAL_CUTS, ROOT, run_pipeline
+from ucmsc import ard as ardlib
 from ucmsc import analyze, figures, provenance, report, stats
 from ucmsc.audit import audit_trial
 from ucmsc.config import load_yaml
@@ -160,7 +161,7 @@ def test_ancova_with_an_empty_arm_too_few_subjects_or_a_singular_design():
     assert {r["WARNING"] for part in fit.values() for r in part if r["STAT_NAME"] not in ("n", "ci_normal")} == {reason}
     fit = stats.ancova([1.0, 2.0, 3.0], [1.0, 1.0, 0.0], [5.0, 6.0, 7.0], groups=(ACTIVE, CONTROL))
     assert fit["contrast"][0]["WARNING"] == (
-        "not estimable: 3 subjects with change and baseline in both arms together (4 needed)")
+        "not estimable: 3 subjects with change and baseline in all arms together (4 needed)")
     fit = stats.ancova([1.0, 2.0, 3.0, 5.0], [1.0, 1.0, 0.0, 0.0], [6.0, 6.0, 6.0, 6.0], groups=(ACTIVE, CONTROL))
     assert fit["contrast"][0]["WARNING"].startswith("not estimable: the model is singular")
     # 2 + 2 subjects, each arm with baselines 1 and 2 (arm and baseline orthogonal): the arm coefficient is the
@@ -224,15 +225,18 @@ def _mmrm_data(n_control: int, seed: int = 3):
 
 
 def _mmrm_ard(adsl, bds):
-    ard = analyze.ArdBuilder("T", "C", "test")
-    analyze.mmrm_by_parameter(ard, adsl, bds, MMRM_CONFIG, "FASFL")
-    return ard.frame()
+    from ucmsc import ard as ardlib
+    from ucmsc.plan import Analysis, load_trial
+
+    ctx = analyze.Context(load_trial(MMRM_CONFIG), adsl, bds, pd.DataFrame(), ardlib.Builder("T", "C", "test"))
+    analyze.mmrm(ctx, Analysis("MMRM", "mmrm", "FASFL", ("X",)))
+    return ctx.ard.frame()
 
 
 def test_mmrm_without_a_control_arm_is_written_as_not_estimable():
     ard = _mmrm_ard(*_mmrm_data(n_control=0))
     assert sorted(ard["AVISITN"].unique()) == [9, 20]
-    assert set(ard["GROUP"]) == {ACTIVE, CONTROL, f"{ACTIVE} vs {CONTROL}"}
+    assert set(zip(ard["GROUP1_LEVEL"], ard["COMPARATOR"])) == {(ACTIVE, ""), (CONTROL, ""), (ACTIVE, CONTROL)}
     estimates = ard[~ard["STAT_NAME"].isin(["n_subjects"])]
     assert estimates["VALUE"].isna().all()
     assert set(estimates["WARNING"]) == {"not estimable: Placebo has 0 subjects with a change from baseline (1 needed)"}
@@ -261,7 +265,7 @@ def test_mmrm_that_does_not_converge_and_one_that_fails(monkeypatch):
 
     monkeypatch.setattr(mmrm.optimize, "minimize", unconverged)
     ard = _mmrm_ard(*_mmrm_data(n_control=8))
-    contrast = ard[ard["GROUP"] == f"{ACTIVE} vs {CONTROL}"].set_index(["AVISITN", "STAT_NAME"])
+    contrast = ard[(ard["GROUP1_LEVEL"] == ACTIVE) & (ard["COMPARATOR"] == CONTROL)].set_index(["AVISITN", "STAT_NAME"])
     assert contrast.loc[(9, "converged"), "VALUE"] == 0 and math.isnan(contrast.loc[(9, "estimate"), "VALUE"])
     assert contrast.loc[(9, "estimate"), "WARNING"] == (
         "not estimable: REML did not converge (ABNORMAL_TERMINATION_IN_LNSRCH)")
@@ -317,32 +321,32 @@ def _rows(ard, **keys):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_ard_keeps_its_columns_and_every_nan_has_a_reason(damaged, case):
     ard = damaged[case]["ard"]
-    assert list(ard.columns) == analyze.ARD_COLUMNS and analyze.ARD_COLUMNS[-2:] == ["WARNING", "ERROR"]
+    assert list(ard.columns) == ardlib.COLUMNS and {"WARNING", "ERROR"} <= set(ardlib.COLUMNS)
     assert ard["WARNING"].map(type).eq(str).all() and ard["ERROR"].map(type).eq(str).all()
     unexplained = ard[ard["VALUE"].isna() & (ard["WARNING"] == "") & (ard["ERROR"] == "")]
-    assert unexplained.empty, unexplained[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "STAT_NAME"]].head()
+    assert unexplained.empty, unexplained[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "STAT_NAME"]].head()
     assert (ard["ERROR"] == "").all()
-    keys = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]
+    keys = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD", "STAT_NAME"]
     assert not ard.duplicated(keys).any()
 
 
 def test_empty_control_arm_rows_name_the_arm(damaged):
     ard = damaged["no_control"]["ard"]
-    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP=CONTROL, VARIABLE="AVAL")
+    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="", VARIABLE="AVAL")
     assert placebo.loc["n", "VALUE"] == 0 and placebo.drop(index="n")["VALUE"].isna().all()
     assert placebo.loc["mean", "WARNING"] == "not estimable: Placebo has 0 non-missing values (1 needed)"
-    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP=f"{ACTIVE} vs {CONTROL}", VARIABLE="AVAL",
+    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL, VARIABLE="AVAL",
                   METHOD="Student t-test")
     assert math.isnan(ttest.loc["p", "VALUE"]) and ttest.loc["p", "WARNING"] == (
         "not estimable: Placebo has 0 non-missing values (2 needed)")
     # the active arm is untouched: the published week-20 glucose of UC-MSC, 7.51 ± 1.77 (n = 33)
-    active = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP=ACTIVE, VARIABLE="AVAL")
+    active = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR="", VARIABLE="AVAL")
     assert active.loc["n", "VALUE"] == 33 and round(active.loc["mean", "VALUE"], 2) == 7.51
     assert round(active.loc["sd", "VALUE"], 2) == 1.77 and active.loc["sd", "WARNING"] == ""
     for analysis in ("ANCOVA", "MMRM", "RESP", "GEE", "AE", "BASELINE", "WITHIN"):
         flagged = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["WARNING"] != "")]
         assert flagged["WARNING"].str.contains(CONTROL).all() and len(flagged), analysis
-    population = _rows(ard, ANALYSIS_ID="POP", PARAMCD="RANDFL", GROUP=CONTROL)
+    population = _rows(ard, ANALYSIS_ID="POP", PARAMCD="RANDFL", GROUP1_LEVEL=CONTROL, COMPARATOR="")
     assert population.loc["n", "VALUE"] == 0
 
 
@@ -352,11 +356,11 @@ def test_one_control_subject_gives_its_value_and_no_sd(damaged):
     subject = adsl.loc[adsl["ARM"] == CONTROL, "USUBJID"].item()
     value = bds[(bds["USUBJID"] == subject) & (bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] == 20)
                 & (bds["ANL01FL"] == "Y")]["AVAL"].item()
-    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP=CONTROL, VARIABLE="AVAL")
+    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="", VARIABLE="AVAL")
     assert placebo.loc["n", "VALUE"] == 1 and placebo.loc["mean", "VALUE"] == placebo.loc["max", "VALUE"] == value
     assert math.isnan(placebo.loc["sd", "VALUE"])
     assert placebo.loc["sd", "WARNING"] == "not estimable: Placebo has 1 non-missing value (2 needed)"
-    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP=f"{ACTIVE} vs {CONTROL}", VARIABLE="AVAL",
+    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL, VARIABLE="AVAL",
                   METHOD="Student t-test")
     assert ttest.loc["p", "WARNING"] == "not estimable: Placebo has 1 non-missing value (2 needed)"
     # ANCOVA is estimable with one control subject: check its difference against the normal equations
@@ -364,24 +368,24 @@ def test_one_control_subject_gives_its_value_and_no_sd(damaged):
                   & bds["USUBJID"].isin(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])].dropna(subset=["CHG", "BASE"])
     x = np.column_stack([np.ones(len(records)), (records["ARM"] == ACTIVE).astype(float), records["BASE"]])
     beta = np.linalg.solve(x.T @ x, x.T @ records["CHG"].to_numpy())
-    ancova = _rows(ard, ANALYSIS_ID="ANCOVA", PARAMCD="GLUC", AVISITN=20, GROUP=f"{ACTIVE} vs {CONTROL}")
+    ancova = _rows(ard, ANALYSIS_ID="ANCOVA", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL)
     assert math.isclose(ancova.loc["estimate", "VALUE"], beta[1], rel_tol=1e-10)
     assert ancova.loc["estimate", "WARNING"] == ""
 
 
 def test_a_visit_without_data_is_reported_not_dropped(damaged):
     ard = damaged["no_week_20"]["ard"]
-    week20 = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP=ACTIVE, VARIABLE="AVAL")
+    week20 = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR="", VARIABLE="AVAL")
     assert week20.loc["n", "VALUE"] == 0 and week20.loc["mean", "WARNING"] == (
         "not estimable: UC-MSC has 0 non-missing values (1 needed)")
     mmrm = ard[(ard["ANALYSIS_ID"] == "MMRM") & (ard["PARAMCD"] == "GLUC")]
     assert mmrm.loc[(mmrm["AVISITN"] == 20) & (mmrm["STAT_NAME"] == "estimate"), "WARNING"].item() == (
         "not estimable: no subject has a change from baseline at Week 20")
     assert mmrm.loc[(mmrm["AVISITN"] != 20) & (mmrm["STAT_NAME"] == "estimate"), "VALUE"].notna().all()
-    resp = _rows(ard, ANALYSIS_ID="RESP", PARAMCD="HBA1CTGT", AVISITN=20, GROUP=CONTROL)
+    resp = _rows(ard, ANALYSIS_ID="RESP", PARAMCD="HBA1CTGT", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="")
     assert resp.loc["N", "VALUE"] == 32 and math.isnan(resp.loc["pct", "VALUE"])
     assert resp.loc["pct", "WARNING"] == "not estimable: no subject of the full analysis set has a value at Week 20"
-    shift = _rows(ard, ANALYSIS_ID="GRADESHIFT", AVISITN=20, GROUP=CONTROL)
+    shift = _rows(ard, ANALYSIS_ID="GRADESHIFT", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="")
     assert shift.loc["n", "VALUE"] == 0 and shift.loc["n", "WARNING"].startswith("no data: Placebo has 0 subjects")
 
 
@@ -417,7 +421,7 @@ def test_trajectory_leaves_out_the_empty_arm(damaged):
     ax = fig.axes[0]
     assert ax.get_title() == "Fasting plasma glucose (mmol/L)\n(no data: Placebo)"
     assert [line.get_label() for line in ax.containers] == [ACTIVE]  # one error-bar series: the active arm
-    placebo = rows[rows["GROUP"] == CONTROL]
+    placebo = rows[(rows["GROUP1_LEVEL"] == CONTROL) & (rows["COMPARATOR"] == "")]
     assert set(placebo["STAT_NAME"]) == {"mean", "se", "n"}
     assert placebo.loc[placebo["STAT_NAME"] == "n", "VALUE"].eq(0).all()
     plt.close(fig)
@@ -474,8 +478,8 @@ def test_audit_diff_and_report_read_the_ard_back_from_csv(damaged, trial_configs
     records = pd.DataFrame(columns=["DOMAIN", "KEY", "USUBJID", "CHANGE", "VARIABLE", "OLD", "NEW"])
     changes = result_changes(read_table(path), ard, records)
     assert changes.empty  # same cut: nothing changed, NaN included
-    one = read_table(path)
-    one.loc[(one["ANALYSIS_ID"] == "BASELINE") & (one["PARAMCD"] == "AGE") & (one["GROUP"] == CONTROL)
+    one = ardlib.read(path)
+    one.loc[(one["ANALYSIS_ID"] == "BASELINE") & (one["PARAMCD"] == "AGE") & (one["GROUP1_LEVEL"] == CONTROL) & (one["COMPARATOR"] == "")
             & (one["STAT_NAME"] == "mean"), "VALUE"] = 50.0
     flipped = result_changes(one, ard, records)
     assert flipped[["STAT_NAME", "OLD", "NEW", "CHANGE"]].values.tolist() == [["mean", "50.00", "NE", "changed"]]
@@ -486,11 +490,11 @@ def test_safety_trial_without_placebo_shift_tables_figures_and_report(trial_conf
     run = run_pipeline(trial, FINAL_CUTS[trial], config, edit_sdtm=_drop_control(0))
     ard = run["ard"]
     shift = ard[(ard["ANALYSIS_ID"] == "SHIFT") & (ard["STAT_NAME"] == "n")]
-    placebo = shift["GROUP"] == CONTROL
+    placebo = (shift["GROUP1_LEVEL"] == CONTROL) & (shift["COMPARATOR"] == "")
     assert (shift.loc[placebo, "VALUE"] == 0).all() and (shift.loc[~placebo, "VALUE"] > 0).all()
-    assert set(shift.loc[shift["GROUP"] == CONTROL, "WARNING"]) == {
+    assert set(shift.loc[(shift["GROUP1_LEVEL"] == CONTROL) & (shift["COMPARATOR"] == ""), "WARNING"]) == {
         "no data: Placebo has 0 subjects with a baseline and a post-baseline range"}
-    ae = _rows(ard, ANALYSIS_ID="AE", PARAMCD="ANY", GROUP=CONTROL)
+    ae = _rows(ard, ANALYSIS_ID="AE", PARAMCD="ANY", GROUP1_LEVEL=CONTROL, COMPARATOR="")
     assert ae.loc["N", "VALUE"] == 0 and math.isnan(ae.loc["pct", "VALUE"])
     for _, _, fig, _ in figures.all_figures(ard, config):
         fig.savefig(io.BytesIO(), format="png", dpi=40)

@@ -77,7 +77,7 @@ def test_bundled_efficacy_cut_gee_row_equals_geepack(trial_configs):
     r = _reference("gee_efficacy_cut")
     ard = run_pipeline("nafld_efficacy", FINAL_CUTS["nafld_efficacy"], trial_configs["nafld_efficacy"])["ard"]
     rows = ard[(ard["ANALYSIS_ID"] == "GEE") & (ard["PARAMCD"] == "HBA1CTGT")].set_index("STAT_NAME")
-    assert set(rows["GROUP"]) == {"UC-MSC vs Placebo"} and set(rows["METHOD"]) == {
+    assert set(zip(rows["GROUP1_LEVEL"], rows["COMPARATOR"])) == {("UC-MSC", "Placebo")} and set(rows["METHOD"]) == {
         "GEE logistic (visit + arm; exchangeable, moment estimators as geepack (divisors N and pairs); robust SE)"}
     assert (rows["WARNING"] == "").all() and (rows["ERROR"] == "").all()
     value = rows["VALUE"]

@@ -51,14 +51,17 @@ def test_a_config_edit_changes_the_code_hash_and_a_cache_file_does_not(tmp_path)
 
 
 def test_ard_keys_name_each_row_drawn_with_its_value_and_no_nan():
-    rows = pd.DataFrame({"ANALYSIS_ID": ["CONT", "CONT", "CONT"], "PARAMCD": ["GLUC"] * 3, "AVISITN": [9.0, np.nan, 9.0],
-                         "GROUP": ["A", "A", "A"], "VARIABLE": ["AVAL"] * 3, "METHOD": ["descriptive"] * 3,
+    rows = pd.DataFrame({"ANALYSIS_ID": ["CONT", "CONT", "CONT"], "POPULATION": ["FASFL"] * 3, "PARAMCD": ["GLUC"] * 3,
+                         "AVISITN": [9.0, np.nan, 9.0], "GROUP1": ["ARM"] * 3, "GROUP1_LEVEL": ["A"] * 3,
+                         "COMPARATOR": [""] * 3, "VARIABLE": ["AVAL"] * 3, "METHOD": ["descriptive"] * 3,
                          "STAT_NAME": ["mean", "n", "mean"], "VALUE": [7.25, 30.0, 7.25], "PARAM": ["x"] * 3})
     keys = provenance.ard_keys(rows)
-    assert keys == [{"ANALYSIS_ID": "CONT", "PARAMCD": "GLUC", "AVISITN": 9.0, "GROUP": "A", "VARIABLE": "AVAL",
-                     "METHOD": "descriptive", "STAT_NAME": "mean", "VALUE": 7.25},
-                    {"ANALYSIS_ID": "CONT", "PARAMCD": "GLUC", "AVISITN": None, "GROUP": "A", "VARIABLE": "AVAL",
-                     "METHOD": "descriptive", "STAT_NAME": "n", "VALUE": 30.0}]
+    common = {"ANALYSIS_ID": "CONT", "POPULATION": "FASFL", "PARAMCD": "GLUC", "GROUP1": "ARM", "GROUP1_LEVEL": "A",
+              "COMPARATOR": "", "VARIABLE": "AVAL", "METHOD": "descriptive"}
+    assert keys == [common | {"AVISITN": 9.0, "STAT_NAME": "mean", "VALUE": 7.25},
+                    common | {"AVISITN": None, "STAT_NAME": "n", "VALUE": 30.0}]
+    assert list(keys[0]) == ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1", "GROUP1_LEVEL", "COMPARATOR",
+                             "VARIABLE", "METHOD", "STAT_NAME", "VALUE"]
 
 
 def test_a_record_carries_each_raw_file_with_its_hash_and_rows(tmp_path):

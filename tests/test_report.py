@@ -50,7 +50,7 @@ def test_every_section_and_table_with_its_provenance(safety_with_a_hostile_term)
 def test_numbers_in_tables_come_from_the_ard(safety_with_a_hostile_term):
     ard, context, _ = safety_with_a_hostile_term
     flow = next(t for t, _ in context["tables"] if t.title.startswith("Analysis populations"))
-    randomised = ard[(ard["ANALYSIS_ID"] == "POP") & (ard["PARAMCD"] == "RANDFL")].set_index("GROUP")["VALUE"]
+    randomised = ard[(ard["ANALYSIS_ID"] == "POP") & (ard["PARAMCD"] == "RANDFL")].set_index("GROUP1_LEVEL")["VALUE"]
     assert flow.rows[0][1:] == [str(int(randomised["hUC-MSC"])), str(int(randomised["Placebo"]))] == ["24", "10"]
 
 

@@ -107,7 +107,8 @@ def test_touching_a_raw_file_without_changing_it_reruns_nothing(project):
 def test_a_changed_analysis_plan_reruns_the_analyses_not_the_data_stages(project):
     path = project / "config" / "trials" / "nafld_efficacy.yaml"
     config = yaml.safe_load(path.read_text())
-    config["analysis"]["mmrm"] = config["analysis"]["mmrm"][:-1]
+    mmrm = next(a for a in config["analyses"] if a["id"] == "MMRM")
+    mmrm["parameters"] = mmrm["parameters"][:-1]
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = planned_jobs(project)
     assert jobs.get("analyze") == 2 and not {"ingest", "clean", "derive"} & set(jobs)

@@ -1,64 +1,55 @@
-"""Run a trial's analysis plan over its ADaM datasets into one analysis-results dataset (ARD).
+"""Run a trial's analysis plan (``analyses:`` of its config) over its ADaM datasets into the ARD.
 
-One row per analysis x parameter x visit x group x statistic, full precision. Rounding
-happens only where a value is displayed (``ucmsc.rounding``). A statistic that cannot be
-computed is still a row: VALUE NaN, with the reason in WARNING (or the exception in ERROR).
+Each analysis names a method of ``METHODS``; the method writes its rows through ``ucmsc.ard``: one
+row per statistic, full precision, groups as columns. Every comparison is an active arm against
+the control arm (``Trial.contrasts``), never "active vs the rest": a subject of an arm the plan does
+not list is in no group. A statistic that cannot be computed is still a row: VALUE NaN, with the
+reason in WARNING (or the exception in ERROR).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import pandas as pd
 
+from ucmsc import ard as ardlib
 from ucmsc import stats
-from ucmsc.plan import load_trial
+from ucmsc.ard import arm_group, contrast_group, overall_group
+from ucmsc.plan import Analysis, Trial, load_trial
 
-ARD_COLUMNS = ["TRIAL", "CUT", "ANALYSIS_ID", "ANALYSIS", "POPULATION", "PARAMCD", "PARAM", "AVISITN", "AVISIT",
-               "GROUP", "VARIABLE", "METHOD", "STAT_NAME", "STAT_LABEL", "VALUE", "INPUTS", "WARNING", "ERROR"]
-
-
-class ArdBuilder:
-    def __init__(self, trial: str, cut: str, inputs: str):
-        self.common = {"TRIAL": trial, "CUT": cut, "INPUTS": inputs}
-        self.rows: list[dict] = []
-
-    def add(self, stat_rows: list[dict], **keys) -> None:
-        for row in stat_rows:
-            self.rows.append({**self.common, **keys, **row})
-
-    def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows).reindex(columns=ARD_COLUMNS)
-        for column in ("PARAMCD", "PARAM", "AVISIT", "VARIABLE", "WARNING", "ERROR"):
-            frame[column] = frame[column].fillna("")
-        return frame
+POPULATION_LABELS = {"RANDFL": "Randomised", "SAFFL": "Safety (at least one infusion)", "FASFL": "Full analysis set",
+                     "PPROTFL": "Per protocol (every scheduled visit)"}
+POPULATION_NOUNS = {"RANDFL": "randomised set", "SAFFL": "safety population", "FASFL": "full analysis set",
+                    "PPROTFL": "per-protocol set"}
 
 
-def _arms(config: dict) -> tuple[str, str]:
-    """(active, control) arm names by role (the first contrast of the plan)."""
-    contrast = load_trial(config).contrasts[0]
-    return contrast.active.name, contrast.control.name
+@dataclass
+class Context:
+    """What every method reads: the trial, its datasets and the ARD being built."""
+
+    trial: Trial
+    adsl: pd.DataFrame
+    bds: pd.DataFrame
+    adae: pd.DataFrame
+    ard: ardlib.Builder
+
+    def members(self, population: str) -> set:
+        return set(self.adsl.loc[self.adsl[population] == "Y", "USUBJID"])
 
 
-def _ttest(config: dict) -> tuple[str, str]:
-    """The plan's between-arm t-test (``ttest``: student, the default, or welch) and its METHOD text."""
-    name = config["analysis"].get("ttest", "student")
-    return name, stats.TTEST_METHODS[name]
+def _arm_records(records: pd.DataFrame, arm: str, variable: str) -> pd.Series:
+    return records.loc[records["ARM"] == arm, variable]
 
 
-def _proportion_ci(config: dict) -> str:
-    """The plan's CI of a difference in proportions (``proportion_ci``; Newcombe's hybrid score by default)."""
-    return config["analysis"].get("proportion_ci", "newcombe")
-
-
-def _treated_as(records: pd.DataFrame, arms: tuple[str, str]) -> pd.Series:
-    """1 for the active arm, 0 for the control arm, NaN for any other: a model never compares "active vs the rest"."""
-    return records["ARM"].map({arms[0]: 1.0, arms[1]: 0.0}).astype(float)
-
-
-def _visits(records: pd.DataFrame, bds: pd.DataFrame, config: dict) -> list[int]:
-    """The visits to analyse for one parameter: those it has records at, plus scheduled visits without a record of any
-    parameter (a visit without data is reported as not estimable, not dropped). A parameter without any record: every
-    scheduled visit. A visit some parameters skip by design (e.g. no clamp at week 20) is not added."""
-    scheduled = [int(v["visitnum"]) for v in config.get("visits", [])]
+def _visits(records: pd.DataFrame, bds: pd.DataFrame, trial: Trial, planned: tuple[int, ...] = ()) -> list[int]:
+    """The visits to analyse for one parameter: the plan's, or those it has records at plus scheduled visits without
+    a record of any parameter (a visit without data is reported as not estimable, not dropped). A parameter without
+    any record: every scheduled visit. A visit some parameters skip by design (e.g. no clamp at week 20) is not added."""
+    if planned:
+        return list(planned)
+    scheduled = [v.visitnum for v in trial.visits]
     present = {int(v) for v in records["AVISITN"].dropna().unique()}
     if not present:
         return scheduled
@@ -66,183 +57,241 @@ def _visits(records: pd.DataFrame, bds: pd.DataFrame, config: dict) -> list[int]
     return sorted(present | {v for v in scheduled if v not in anywhere})
 
 
-def _visit_label(records: pd.DataFrame, config: dict, visitn: int) -> str:
+def _visit_label(records: pd.DataFrame, trial: Trial, visitn: int) -> str:
     at = records.loc[records["AVISITN"] == visitn, "AVISIT"]
     if len(at):
         return at.iloc[0]
-    return next((v["avisit"] for v in config.get("visits", []) if int(v["visitnum"]) == visitn), f"Week {visitn}")
+    return next((v.avisit for v in trial.visits if v.visitnum == visitn), f"Week {visitn}")
 
 
 def _param_label(records: pd.DataFrame, paramcd: str) -> str:
     return records["PARAM"].iloc[0] if len(records) else paramcd
 
 
-def population_counts(ard: ArdBuilder, adsl: pd.DataFrame, config: dict) -> None:
-    flags = {"RANDFL": "Randomised", "SAFFL": "Safety (at least one infusion)", "FASFL": "Full analysis set",
-             "PPROTFL": "Per protocol (every scheduled visit)"}
-    for arm in [a["arm"] for a in config["arms"]]:
+def _ttest(analysis: Analysis) -> tuple[str, str]:
+    """The plan's between-arm t-test (option ``ttest``: student, the default, or welch) and its METHOD text."""
+    name = analysis.option("ttest", "student")
+    return name, stats.TTEST_METHODS[name]
+
+
+# --- methods ---------------------------------------------------------------------------------
+
+def populations(ctx: Context, analysis: Analysis) -> None:
+    """Subjects per arm in each population flag (POP), by end-of-study status (DISP), and subjects of the delivery in
+    no analysis population (EXCL), by arm as delivered and reason."""
+    adsl = ctx.adsl
+    for arm in ctx.trial.arm_names:
         subset = adsl[adsl["ARM"] == arm]
-        for flag, label in flags.items():
-            ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset[flag] == "Y").sum())}],
-                    ANALYSIS_ID="POP", ANALYSIS="Analysis populations", POPULATION=flag, PARAMCD=flag, PARAM=label,
-                    GROUP=arm, METHOD="count")
+        for flag, label in POPULATION_LABELS.items():
+            ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset[flag] == "Y").sum())}],
+                        ANALYSIS_ID=analysis.id, ANALYSIS="Analysis populations", POPULATION=flag, PARAMCD=flag,
+                        PARAM=label, METHOD="count", **arm_group(arm))
         for status in ("COMPLETED", "DISCONTINUED", "ONGOING"):
-            ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset["EOSSTT"] == status).sum())}],
-                    ANALYSIS_ID="DISP", ANALYSIS="Disposition", POPULATION="RANDFL", PARAMCD=status, PARAM=status.title(),
-                    GROUP=arm, METHOD="count")
-    # Subjects of the delivery in no analysis population (an arm the plan does not compare), by arm and reason.
-    excluded = adsl[adsl.get("EXCLREAS", pd.Series("", index=adsl.index)).fillna("") != ""]
+            ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset["EOSSTT"] == status).sum())}],
+                        ANALYSIS_ID="DISP", ANALYSIS="Disposition", POPULATION="RANDFL", PARAMCD=status,
+                        PARAM=status.title(), METHOD="count", **arm_group(arm))
+    reasons = adsl["EXCLREAS"].fillna("") if "EXCLREAS" in adsl else pd.Series("", index=adsl.index)
+    excluded = adsl[reasons != ""]
     for (arm, reason), subjects in excluded.groupby([excluded["ARM"].fillna(""), "EXCLREAS"], sort=True):
-        ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(subjects))}], ANALYSIS_ID="EXCL",
-                ANALYSIS="Subjects excluded from every analysis population", POPULATION="", PARAMCD="EXCLUDED",
-                PARAM=reason, GROUP=arm or "(no arm)", METHOD="count")
+        ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(subjects))}], ANALYSIS_ID="EXCL",
+                    ANALYSIS="Subjects excluded from every analysis population", POPULATION="", PARAMCD="EXCLUDED",
+                    PARAM=reason, METHOD="count", **arm_group(arm or "(no arm)"))
 
 
-def baseline_characteristics(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
-    active, control = _arms(config)
-    population = adsl[adsl["RANDFL"] == "Y"]
-    keys = dict(ANALYSIS_ID="BASELINE", ANALYSIS="Baseline characteristics", POPULATION="RANDFL", AVISITN=0, AVISIT="Week 0")
-    arms = (active, control)
-    for arm in arms:
-        ard.add(stats.describe(population.loc[population["ARM"] == arm, "AGE"], group=arm), PARAMCD="AGE",
-                PARAM="Age (years)", GROUP=arm, VARIABLE="AGE", METHOD="descriptive", **keys)
-    ttest, t_method = _ttest(config)
-    ci = _proportion_ci(config)
-    ard.add(stats.ttest(population.loc[population["ARM"] == active, "AGE"],
-                        population.loc[population["ARM"] == control, "AGE"], ttest, groups=arms),
-            PARAMCD="AGE", PARAM="Age (years)", GROUP=f"{active} vs {control}", VARIABLE="AGE", METHOD=t_method, **keys)
-    counts = {arm: (int((population.loc[population["ARM"] == arm, "SEX"] == "M").sum()), int((population["ARM"] == arm).sum()))
-              for arm in (active, control)}
-    for arm, (males, total) in counts.items():
-        ard.add(stats.proportion(males, total, group=arm), PARAMCD="SEXM", PARAM="Male sex", GROUP=arm, VARIABLE="SEX",
-                METHOD="count", **keys)
-    ard.add(stats.compare_proportions(*counts[active], *counts[control], groups=arms, ci=ci), PARAMCD="SEXM",
-            PARAM="Male sex", GROUP=f"{active} vs {control}", VARIABLE="SEX", METHOD="Pearson chi-square", **keys)
-    base = bds[(bds["ABLFL"] == "Y") & bds["PARAMCD"].isin(config["analysis"]["continuous"])]
+def baseline(ctx: Context, analysis: Analysis) -> None:
+    """Age and sex, and the baseline value of each parameter, by arm; each active arm against the control arm."""
+    trial, ard = ctx.trial, ctx.ard
+    population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Baseline characteristics", POPULATION=analysis.population,
+                AVISITN=0, AVISIT=trial.visit(0).avisit if any(v.visitnum == 0 for v in trial.visits) else "Week 0")
+    ttest, t_method = _ttest(analysis)
+    ci = analysis.option("proportion_ci", "newcombe")
+    for arm in trial.arm_names:
+        ard.add(stats.describe(_arm_records(population, arm, "AGE"), group=arm), PARAMCD="AGE", PARAM="Age (years)",
+                VARIABLE="AGE", METHOD="descriptive", **keys, **arm_group(arm))
+    for contrast in trial.contrasts:
+        active, control = contrast.levels
+        ard.add(stats.ttest(_arm_records(population, active, "AGE"), _arm_records(population, control, "AGE"), ttest,
+                            groups=contrast.levels), PARAMCD="AGE", PARAM="Age (years)", VARIABLE="AGE", METHOD=t_method,
+                **keys, **contrast_group(active, control))
+    males = {arm: (int((_arm_records(population, arm, "SEX") == "M").sum()), int((population["ARM"] == arm).sum()))
+             for arm in trial.arm_names}
+    for arm, (count, total) in males.items():
+        ard.add(stats.proportion(count, total, group=arm), PARAMCD="SEXM", PARAM="Male sex", VARIABLE="SEX", METHOD="count",
+                **keys, **arm_group(arm))
+    for contrast in trial.contrasts:
+        active, control = contrast.levels
+        ard.add(stats.compare_proportions(*males[active], *males[control], groups=contrast.levels, ci=ci), PARAMCD="SEXM",
+                PARAM="Male sex", VARIABLE="SEX", METHOD="Pearson chi-square", **keys, **contrast_group(active, control))
+    base = ctx.bds[(ctx.bds["ABLFL"] == "Y") & ctx.bds["PARAMCD"].isin(analysis.parameters)
+                   & ctx.bds["USUBJID"].isin(population["USUBJID"])]
     by_param = dict(tuple(base.groupby("PARAMCD")))
-    for paramcd, records in ((p, by_param[p]) for p in config["analysis"]["continuous"] if p in by_param):
-        param = records["PARAM"].iloc[0]
-        for arm in arms:
-            ard.add(stats.describe(records.loc[records["ARM"] == arm, "AVAL"], group=arm), PARAMCD=paramcd, PARAM=param,
-                    GROUP=arm, VARIABLE="AVAL", METHOD="descriptive", **keys)
-        x, y = records.loc[records["ARM"] == active, "AVAL"], records.loc[records["ARM"] == control, "AVAL"]
-        contrast = dict(PARAMCD=paramcd, PARAM=param, GROUP=f"{active} vs {control}", VARIABLE="AVAL", **keys)
-        ard.add(stats.skewness_flag(records.loc[records["ARM"].isin(arms), "AVAL"],
-                                    group=f"the pooled sample of {active} and {control}"),
-                METHOD="descriptive", **contrast)
-        ard.add(stats.ttest(x, y, ttest, groups=arms), METHOD=t_method, **contrast)
-        ard.add(stats.mann_whitney(x, y, groups=arms), METHOD="Mann-Whitney U", **contrast)
+    for paramcd in (p for p in analysis.parameters if p in by_param):
+        records = by_param[paramcd]
+        param = dict(PARAMCD=paramcd, PARAM=records["PARAM"].iloc[0], VARIABLE="AVAL", **keys)
+        for arm in trial.arm_names:
+            ard.add(stats.describe(_arm_records(records, arm, "AVAL"), group=arm), METHOD="descriptive", **param,
+                    **arm_group(arm))
+        pooled = records.loc[records["ARM"].isin(trial.arm_names), "AVAL"]
+        ard.add(stats.skewness_flag(pooled, group=f"the pooled sample of {' and '.join(trial.arm_names)}"),
+                METHOD="descriptive", **param, **overall_group())
+        for contrast in trial.contrasts:
+            x, y = (_arm_records(records, arm, "AVAL") for arm in contrast.levels)
+            group = contrast_group(*contrast.levels)
+            ard.add(stats.ttest(x, y, ttest, groups=contrast.levels), METHOD=t_method, **param, **group)
+            ard.add(stats.mann_whitney(x, y, groups=contrast.levels), METHOD="Mann-Whitney U", **param, **group)
 
 
-def continuous_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
-    """Per parameter and visit: descriptives of AVAL and CHG by arm; t-test between arms on AVAL and CHG (Student, or
-    Welch with the plan's ``ttest: welch``); Mann-Whitney; paired t and Wilcoxon signed-rank within arm; ANCOVA.
-
-    Every planned parameter at each of its visits (``_visits``): an arm or visit without data gives rows that say so.
-    """
-    active, control = _arms(config)
-    arms = (active, control)
-    ttest, t_method = _ttest(config)
-    members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
-    data = bds[bds["USUBJID"].isin(members) & bds["PARAMCD"].isin(config["analysis"]["continuous"]) & (bds["ANL01FL"] == "Y")]
-    for paramcd in config["analysis"]["continuous"]:  # tables follow the plan's order
+def _by_visit_records(ctx: Context, analysis: Analysis):
+    """(paramcd, visit, keys, records of the analysis population at that visit) for every planned parameter and visit."""
+    members = ctx.members(analysis.population)
+    bds = ctx.bds
+    data = bds[bds["USUBJID"].isin(members) & bds["PARAMCD"].isin(analysis.parameters) & (bds["ANL01FL"] == "Y")]
+    for paramcd in analysis.parameters:  # tables follow the plan's order
         everything = bds[bds["PARAMCD"] == paramcd]
         mine = data[data["PARAMCD"] == paramcd]
-        for visitn in _visits(everything, bds, config):
-            records = mine[mine["AVISITN"] == visitn]
-            keys = dict(ANALYSIS_ID="CONT", ANALYSIS="Continuous endpoints by visit", POPULATION=population,
-                        PARAMCD=paramcd, PARAM=_param_label(everything, paramcd), AVISITN=int(visitn),
-                        AVISIT=_visit_label(everything, config, visitn))
-            for variable in ("AVAL", "CHG") if visitn > 0 else ("AVAL",):
-                for arm in arms:
-                    ard.add(stats.describe(records.loc[records["ARM"] == arm, variable], group=arm), GROUP=arm,
-                            VARIABLE=variable, METHOD="descriptive", **keys)
-                x, y = records.loc[records["ARM"] == active, variable], records.loc[records["ARM"] == control, variable]
-                ard.add(stats.ttest(x, y, ttest, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
-                        METHOD=t_method, **keys)
-                ard.add(stats.mann_whitney(x, y, groups=arms), GROUP=f"{active} vs {control}", VARIABLE=variable,
-                        METHOD="Mann-Whitney U", **keys)
-            if visitn > 0:
-                within = dict(keys, ANALYSIS_ID="WITHIN", ANALYSIS="Change from baseline within arm", VARIABLE="CHG")
-                for arm in arms:
-                    change = records.loc[records["ARM"] == arm, "CHG"]
-                    ard.add(stats.paired_t(change, group=arm), GROUP=arm, METHOD="Paired t-test", **within)
-                    ard.add(stats.wilcoxon_signed_rank(change, group=arm), GROUP=arm, METHOD="Wilcoxon signed-rank",
-                            **within)
-                fit = stats.ancova(records["CHG"], _treated_as(records, arms), records["BASE"], groups=arms,
-                                   ci=config["analysis"].get("ancova_ci", "t"))
-                model = dict(keys, ANALYSIS_ID="ANCOVA", ANALYSIS="ANCOVA of change, adjusted for baseline", VARIABLE="CHG",
-                             METHOD="ANCOVA (OLS: CHG ~ arm + BASE)")
-                ard.add(fit["active"], GROUP=active, **model)
-                ard.add(fit["control"], GROUP=control, **model)
-                ard.add(fit["contrast"], GROUP=f"{active} vs {control}", **model)
+        for visitn in _visits(everything, bds, ctx.trial, analysis.visits):
+            keys = dict(ANALYSIS_ID=analysis.id, POPULATION=analysis.population, PARAMCD=paramcd,
+                        PARAM=_param_label(everything, paramcd), AVISITN=int(visitn),
+                        AVISIT=_visit_label(everything, ctx.trial, visitn))
+            yield paramcd, visitn, keys, mine[mine["AVISITN"] == visitn]
 
 
-def responders_by_visit(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
-    """Responder rates with non-responder imputation: every FAS subject is in the denominator.
+def by_visit(ctx: Context, analysis: Analysis) -> None:
+    """Per parameter and visit: n, mean, SD, median, quartiles of the value and (after baseline) the change by arm;
+    each active arm against control by t-test (Student, or Welch with ``ttest: welch``) and Mann-Whitney U."""
+    ttest, t_method = _ttest(analysis)
+    for _, visitn, keys, records in _by_visit_records(ctx, analysis):
+        keys = dict(keys, ANALYSIS="Continuous endpoints by visit")
+        for variable in ("AVAL", "CHG") if visitn > 0 else ("AVAL",):
+            for arm in ctx.trial.arm_names:
+                ctx.ard.add(stats.describe(_arm_records(records, arm, variable), group=arm), VARIABLE=variable,
+                            METHOD="descriptive", **keys, **arm_group(arm))
+            for contrast in ctx.trial.contrasts:
+                x, y = (_arm_records(records, arm, variable) for arm in contrast.levels)
+                group = contrast_group(*contrast.levels)
+                ctx.ard.add(stats.ttest(x, y, ttest, groups=contrast.levels), VARIABLE=variable, METHOD=t_method,
+                            **keys, **group)
+                ctx.ard.add(stats.mann_whitney(x, y, groups=contrast.levels), VARIABLE=variable, METHOD="Mann-Whitney U",
+                            **keys, **group)
 
-    At a visit where no FAS subject has a value, imputation would report 0 % responders: the rows are NaN instead
+
+def within_arm(ctx: Context, analysis: Analysis) -> None:
+    """Per parameter and post-baseline visit, within each arm: paired t-test and Wilcoxon signed-rank of the change."""
+    for _, visitn, keys, records in _by_visit_records(ctx, analysis):
+        if visitn == 0:
+            continue
+        keys = dict(keys, ANALYSIS="Change from baseline within arm", VARIABLE="CHG")
+        for arm in ctx.trial.arm_names:
+            change = _arm_records(records, arm, "CHG")
+            ctx.ard.add(stats.paired_t(change, group=arm), METHOD="Paired t-test", **keys, **arm_group(arm))
+            ctx.ard.add(stats.wilcoxon_signed_rank(change, group=arm), METHOD="Wilcoxon signed-rank", **keys,
+                        **arm_group(arm))
+
+
+def _arms_for_model(trial: Trial) -> tuple[str, ...]:
+    """The arms in a model's order: the active arms, then the control arm (last)."""
+    return tuple(a.name for a in trial.actives) + (trial.control.name,)
+
+
+def ancova(ctx: Context, analysis: Analysis) -> None:
+    """Per parameter and post-baseline visit: ANCOVA of the change with arm and baseline (one model for all arms);
+    LS means by arm with CIs, each active arm minus control with CI, t, df, P and the root MSE (option ``ci``)."""
+    arms = _arms_for_model(ctx.trial)
+    for _, visitn, keys, records in _by_visit_records(ctx, analysis):
+        if visitn == 0:
+            continue
+        fit = stats.ancova_arms(records["CHG"], records["ARM"], records["BASE"], arms, ci=analysis.option("ci", "t"))
+        model = dict(keys, ANALYSIS="ANCOVA of change, adjusted for baseline", VARIABLE="CHG",
+                     METHOD="ANCOVA (OLS: CHG ~ arm + BASE)")
+        for arm in ctx.trial.arm_names:
+            ctx.ard.add(fit["lsmeans"][arm], **model, **arm_group(arm))
+        for contrast in ctx.trial.contrasts:
+            ctx.ard.add(fit["contrasts"][contrast.active.name], **model, **contrast_group(*contrast.levels))
+
+
+def trend(ctx: Context, analysis: Analysis) -> None:
+    """Per parameter and post-baseline visit: linear trend of the ANCOVA LS means across the arms' dose order."""
+    arms = _arms_for_model(ctx.trial)
+    doses = tuple(next(a.dose for a in ctx.trial.arms if a.name == name) for name in arms)
+    for _, visitn, keys, records in _by_visit_records(ctx, analysis):
+        if visitn == 0:
+            continue
+        fit = stats.ancova_arms(records["CHG"], records["ARM"], records["BASE"], arms, doses=doses)
+        ctx.ard.add(fit["trend"], ANALYSIS="Trend across doses (ANCOVA of change)", VARIABLE="CHG",
+                    METHOD="ANCOVA linear trend contrast (weights: dose - mean dose)", **keys, **{**overall_group(),
+                                                                                              "GROUP1": ardlib.ARM})
+
+
+def responders(ctx: Context, analysis: Analysis) -> None:
+    """Responder rates by visit; with ``missing: non-responder`` (the default) every subject of the population is in
+    the denominator. Each active arm against control: chi-square, Fisher exact, difference with the plan's CI.
+
+    At a visit where no subject has a value, imputation would report 0 % responders: the rows are NaN instead
     (denominator kept), with a WARNING.
     """
-    active, control = _arms(config)
-    arms = (active, control)
-    fas = adsl[adsl["FASFL"] == "Y"]
-    size = fas.groupby("ARM").size()
-    for paramcd, label in config["analysis"].get("responder", {}).items():
-        everything = bds[bds["PARAMCD"] == paramcd]
-        records = everything[everything["USUBJID"].isin(fas["USUBJID"])]
-        for visitn in _visits(everything, bds, config):
+    trial = ctx.trial
+    members = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
+    size = members.groupby("ARM").size()
+    for paramcd in analysis.parameters:
+        everything = ctx.bds[ctx.bds["PARAMCD"] == paramcd]
+        records = everything[everything["USUBJID"].isin(members["USUBJID"])]
+        for visitn in _visits(everything, ctx.bds, trial, analysis.visits):
             if visitn == 0:
                 continue
             at_visit = records[records["AVISITN"] == visitn]
-            avisit = _visit_label(everything, config, visitn)
-            keys = dict(ANALYSIS_ID="RESP", ANALYSIS="Responders (missing = non-responder)", POPULATION="FASFL",
-                        PARAMCD=paramcd, PARAM=label, AVISITN=int(visitn), AVISIT=avisit, VARIABLE="AVAL")
+            avisit = _visit_label(everything, trial, visitn)
+            keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Responders (missing = non-responder)",
+                        POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(everything, paramcd),
+                        AVISITN=int(visitn), AVISIT=avisit, VARIABLE="AVAL")
             no_data = "" if at_visit["AVAL"].notna().any() else \
-                f"not estimable: no subject of the full analysis set has a value at {avisit}"
-            counts = {arm: (int(at_visit.loc[at_visit["ARM"] == arm, "AVAL"].sum()), int(size.get(arm, 0)))
-                      for arm in arms}
+                f"not estimable: no subject of the {POPULATION_NOUNS[analysis.population]} has a value at {avisit}"
+            counts = {arm: (int(_arm_records(at_visit, arm, "AVAL").sum()), int(size.get(arm, 0))) for arm in trial.arm_names}
             for arm, (r, n) in counts.items():
                 rows = stats.proportion(r, n, group=arm)
-                ard.add(stats.not_estimable(rows, no_data, keep=("N",)) if no_data else rows, GROUP=arm, METHOD="count",
-                        **keys)
-            rows = stats.compare_proportions(*counts[active], *counts[control], groups=arms, ci=_proportion_ci(config))
-            ard.add(stats.not_estimable(rows, no_data) if no_data else rows, GROUP=f"{active} vs {control}",
-                    METHOD="Pearson chi-square", **keys)
+                ctx.ard.add(stats.not_estimable(rows, no_data, keep=("N",)) if no_data else rows, METHOD="count", **keys,
+                            **arm_group(arm))
+            for contrast in trial.contrasts:
+                active, control = contrast.levels
+                rows = stats.compare_proportions(*counts[active], *counts[control], groups=contrast.levels,
+                                                 ci=analysis.option("proportion_ci", "newcombe"))
+                ctx.ard.add(stats.not_estimable(rows, no_data) if no_data else rows, METHOD="Pearson chi-square", **keys,
+                            **contrast_group(active, control))
 
 
 INCIDENCE_STATS = ("fisher_p", "estimate", "lcl", "ucl", "ci_method", "or", "or_lcl", "or_ucl")
+AE_GROUPINGS = {"preferred_term": ("AEDECOD", "Treatment-emergent adverse events by preferred term"),
+                "system_organ_class": ("AEBODSYS", "Treatment-emergent adverse events by system organ class")}
 
 
-def _incidence(ard: ArdBuilder, groups: list[tuple[str, str, pd.DataFrame]], size: pd.Series, config: dict, **keys) -> None:
-    """Subjects (n, N, %) and events per arm for each (code, label, events) group; Fisher exact P, risk difference
-    with the plan's CI (``proportion_ci``), and Fisher's conditional odds ratio with its exact CI."""
-    active, control = _arms(config)
+def adverse_events(ctx: Context, analysis: Analysis) -> None:
+    """Subjects (n, N, %) and events per arm with a treatment-emergent event: by preferred term (after any event and
+    any serious event) or by system organ class (option ``by``); each active arm against control: Fisher exact P,
+    risk difference with the plan's CI, Fisher's conditional odds ratio with its exact CI."""
+    trial = ctx.trial
+    population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
+    teae = ctx.adae[(ctx.adae["TRTEMFL"] == "Y") & ctx.adae["USUBJID"].isin(population["USUBJID"])]
+    size = population.groupby("ARM").size()
+    by = analysis.option("by", "preferred_term")
+    column, title = AE_GROUPINGS[by]
+    groups = [("ANY", "Any treatment-emergent adverse event", teae),
+              ("SER", "Serious adverse event", teae[teae["AESER"] == "Y"])] if by == "preferred_term" else []
+    groups += [(term, term, events) for term, events in teae.groupby(column, sort=True)]
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=title, POPULATION=analysis.population, VARIABLE="USUBJID")
     for paramcd, label, events in groups:
         counts = {}
-        for arm in (active, control):
+        for arm in trial.arm_names:
             in_arm = events[events["ARM"] == arm]
             counts[arm] = (int(in_arm["USUBJID"].nunique()), int(size.get(arm, 0)))
-            ard.add(stats.proportion(*counts[arm], group=arm)
-                    + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
-                    GROUP=arm, METHOD="count", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
-        rows = stats.compare_proportions(*counts[active], *counts[control], groups=(active, control),
-                                         ci=_proportion_ci(config))
-        ard.add([r for r in rows if r["STAT_NAME"] in INCIDENCE_STATS], GROUP=f"{active} vs {control}",
-                METHOD="Fisher exact", PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID", **keys)
-
-
-def _treatment_emergent(adsl: pd.DataFrame, adae: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    safety = adsl[adsl["SAFFL"] == "Y"]
-    return adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety["USUBJID"])], safety.groupby("ARM").size()
-
-
-def adverse_events(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, config: dict) -> None:
-    """Subjects with at least one treatment-emergent event, overall, serious, and by preferred term."""
-    teae, size = _treatment_emergent(adsl, adae)
-    groups = [("ANY", "Any treatment-emergent adverse event", teae), ("SER", "Serious adverse event", teae[teae["AESER"] == "Y"])]
-    groups += [(decod, decod, events) for decod, events in teae.groupby("AEDECOD", sort=True)]
-    _incidence(ard, groups, size, config, ANALYSIS_ID="AE", ANALYSIS="Treatment-emergent adverse events", POPULATION="SAFFL")
+            ctx.ard.add(stats.proportion(*counts[arm], group=arm)
+                        + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
+                        METHOD="count", PARAMCD=paramcd, PARAM=label, **keys, **arm_group(arm))
+        for contrast in trial.contrasts:
+            active, control = contrast.levels
+            rows = stats.compare_proportions(*counts[active], *counts[control], groups=contrast.levels,
+                                             ci=analysis.option("proportion_ci", "newcombe"))
+            ctx.ard.add([r for r in rows if r["STAT_NAME"] in INCIDENCE_STATS], METHOD="Fisher exact", PARAMCD=paramcd,
+                        PARAM=label, **keys, **contrast_group(active, control))
 
 
 MMRM_METHOD = "MMRM (REML, unstructured covariance, between-within df)"
@@ -253,7 +302,7 @@ MMRM_LABELS = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", 
                "converged": "REML converged (1 = yes)"}
 
 
-def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], config: dict) -> str:
+def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], trial: Trial) -> str:
     """Why the MMRM cannot be fitted to ``data`` (an arm without subjects overall or at a visit; under 4), or ''."""
     def subjects(frame):
         return {arm: int(frame.loc[frame["ARM"] == arm, "USUBJID"].nunique()) for arm in arms}
@@ -266,11 +315,11 @@ def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], config: dict) -> st
         short = stats.too_few(subjects(at), 1, MMRM_SUBJECTS)  # an arm without data at a visit: its arm effect is not
         if not reason and short:  # identifiable and the whole model is singular
             short = short.removeprefix("not estimable: ")
-            reason = f"not estimable: at {_visit_label(data, config, int(visitn))}, {short}"
+            reason = f"not estimable: at {_visit_label(data, trial, int(visitn))}, {short}"
     return reason
 
 
-def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
+def mmrm(ctx: Context, analysis: Analysis) -> None:
     """Change from baseline over all post-baseline visits (``ucmsc.mmrm``); treatment difference per visit.
 
     Not estimable (see ``_mmrm_too_few``, a singular design, no REML convergence): the rows of every visit with VALUE
@@ -278,156 +327,157 @@ def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, co
     """
     from ucmsc.mmrm import MmrmNotEstimable, fit_mmrm
 
-    active, control = _arms(config)
-    members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
-    for paramcd in config["analysis"].get("mmrm", []):
-        everything = bds[bds["PARAMCD"] == paramcd]
-        data = everything[everything["USUBJID"].isin(members) & (everything["AVISITN"] > 0)]
-        data = data[data["ARM"].isin([active, control])].dropna(subset=["CHG", "BASE"])
-        reason, error, fit = _mmrm_too_few(data, (active, control), config), "", None
-        if not reason:
-            try:
-                fit = fit_mmrm(data.assign(ACTIVE=_treated_as(data, (active, control))))
-            except MmrmNotEstimable as why:
-                reason = f"not estimable: {why}"
-            except Exception as failure:  # a numerical failure of this one model; the other analyses still run
-                error = stats.error_text(failure)
-            else:
-                if not fit.converged:
-                    reason = f"not estimable: REML did not converge ({fit.message})"
-        fitted = {int(v): k for k, v in enumerate(fit.visits)} if fit and not reason else {}
-        fixed = {"n_subjects": data["USUBJID"].nunique()} | ({"converged": float(fit.converged)} if fit else {})
-        for visitn in [v for v in _visits(everything, bds, config) if v > 0]:
-            avisit = _visit_label(everything, config, visitn)
-            keys = dict(ANALYSIS_ID="MMRM", ANALYSIS="Mixed model for repeated measures of change", POPULATION=population,
-                        PARAMCD=paramcd, PARAM=_param_label(everything, paramcd), AVISITN=int(visitn), AVISIT=avisit,
-                        VARIABLE="CHG", METHOD=MMRM_METHOD)
-            if visitn in fitted:
-                k = fitted[visitn]
-                for arm, is_active in ((active, True), (control, False)):
-                    est, se = fit.lsmean(k, is_active)
-                    ard.add(stats.stat_rows(LSMEAN_LABELS, {"lsmean": est, "se": se}), GROUP=arm, **keys)
-                ard.add(stats.stat_rows(MMRM_LABELS, fit.contrast(k) | fixed), GROUP=f"{active} vs {control}", **keys)
-                continue
-            warning = "" if error else (reason or f"not estimable: no subject has a change from baseline at {avisit}")
-            for arm in (active, control):
-                ard.add(stats.stat_rows(LSMEAN_LABELS, {}, warning, error), GROUP=arm, **keys)
-            ard.add(stats.stat_rows(MMRM_LABELS, fixed, warning, error), GROUP=f"{active} vs {control}", **keys)
+    trial, bds = ctx.trial, ctx.bds
+    members = ctx.members(analysis.population)
+    for contrast in trial.contrasts:
+        active, control = contrast.levels
+        for paramcd in analysis.parameters:
+            everything = bds[bds["PARAMCD"] == paramcd]
+            data = everything[everything["USUBJID"].isin(members) & (everything["AVISITN"] > 0)]
+            data = data[data["ARM"].isin([active, control])].dropna(subset=["CHG", "BASE"])
+            reason, error, fit = _mmrm_too_few(data, (active, control), trial), "", None
+            if not reason:
+                try:
+                    fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
+                except MmrmNotEstimable as why:
+                    reason = f"not estimable: {why}"
+                except Exception as failure:  # a numerical failure of this one model; the other analyses still run
+                    error = stats.error_text(failure)
+                else:
+                    if not fit.converged:
+                        reason = f"not estimable: REML did not converge ({fit.message})"
+            fitted = {int(v): k for k, v in enumerate(fit.visits)} if fit and not reason else {}
+            fixed = {"n_subjects": data["USUBJID"].nunique()} | ({"converged": float(fit.converged)} if fit else {})
+            for visitn in [v for v in _visits(everything, bds, trial, analysis.visits) if v > 0]:
+                avisit = _visit_label(everything, trial, visitn)
+                keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Mixed model for repeated measures of change",
+                            POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(everything, paramcd),
+                            AVISITN=int(visitn), AVISIT=avisit, VARIABLE="CHG", METHOD=MMRM_METHOD)
+                # with more than two arms each comparison is its own two-arm model: the control arm's LS mean is
+                # written once, from the first comparison's model
+                arm_rows = (active, control) if contrast == trial.contrasts[0] else (active,)
+                if visitn in fitted:
+                    k = fitted[visitn]
+                    for arm in arm_rows:
+                        est, se = fit.lsmean(k, arm == active)
+                        ctx.ard.add(stats.stat_rows(LSMEAN_LABELS, {"lsmean": est, "se": se}), **keys, **arm_group(arm))
+                    ctx.ard.add(stats.stat_rows(MMRM_LABELS, fit.contrast(k) | fixed), **keys,
+                                **contrast_group(active, control))
+                    continue
+                warning = "" if error else (reason or f"not estimable: no subject has a change from baseline at {avisit}")
+                for arm in arm_rows:
+                    ctx.ard.add(stats.stat_rows(LSMEAN_LABELS, {}, warning, error), **keys, **arm_group(arm))
+                ctx.ard.add(stats.stat_rows(MMRM_LABELS, fixed, warning, error), **keys, **contrast_group(active, control))
 
 
 GEE_METHOD = "GEE logistic (visit + arm; exchangeable, moment estimators as geepack (divisors N and pairs); robust SE)"
 
 
-def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
-    """Repeated binary endpoints over all post-baseline visits: GEE logistic, observed data only."""
-    active, control = _arms(config)
-    fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
-    for paramcd in config["analysis"].get("gee", []):
-        data = bds[bds["USUBJID"].isin(fas) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)
-                   & bds["ARM"].isin([active, control])]
-        rows = stats.gee_logistic(data.assign(ACTIVE=_treated_as(data, (active, control))), groups=(active, control))
-        ard.add(rows, ANALYSIS_ID="GEE", ANALYSIS="Repeated responder endpoint, GEE logistic", POPULATION="FASFL",
-                PARAMCD=paramcd, PARAM=_param_label(bds[bds["PARAMCD"] == paramcd], paramcd),
-                GROUP=f"{active} vs {control}", VARIABLE="AVAL",
-                METHOD=GEE_METHOD)
+def gee(ctx: Context, analysis: Analysis) -> None:
+    """Repeated yes/no endpoint over all post-baseline visits: GEE logistic of each active arm against control (fitted
+    on the two arms), observed data only."""
+    members = ctx.members(analysis.population)
+    bds = ctx.bds
+    for contrast in ctx.trial.contrasts:
+        active, control = contrast.levels
+        for paramcd in analysis.parameters:
+            data = bds[bds["USUBJID"].isin(members) & (bds["PARAMCD"] == paramcd) & (bds["AVISITN"] > 0)
+                       & bds["ARM"].isin([active, control])]
+            rows = stats.gee_logistic(data.assign(ACTIVE=(data["ARM"] == active).astype(float)), groups=contrast.levels)
+            ctx.ard.add(rows, ANALYSIS_ID=analysis.id, ANALYSIS="Repeated responder endpoint, GEE logistic",
+                        POPULATION=analysis.population, PARAMCD=paramcd,
+                        PARAM=_param_label(bds[bds["PARAMCD"] == paramcd], paramcd), VARIABLE="AVAL", METHOD=GEE_METHOD,
+                        **contrast_group(active, control))
 
 
 WORST_ORDER = ("HIGH", "LOW", "NORMAL")  # worst post-baseline: any HIGH, else any LOW, else NORMAL
 
 
-def shift_tables(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
-    """Subjects by baseline range indicator and worst post-baseline indicator, per laboratory parameter and arm."""
-    safety = adsl[adsl["SAFFL"] == "Y"]
-    for paramcd in config["analysis"].get("shift", []):
-        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(safety["USUBJID"]) & (bds["ANRIND"] != "")]
+def shift(ctx: Context, analysis: Analysis) -> None:
+    """Subjects by baseline range indicator and worst post-baseline indicator, per parameter and arm."""
+    population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
+    bds = ctx.bds
+    for paramcd in analysis.parameters:
+        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(population["USUBJID"]) & (bds["ANRIND"] != "")]
         base = records[records["ABLFL"] == "Y"].drop_duplicates("USUBJID").set_index("USUBJID")["ANRIND"]
         post = records[records["AVISITN"] > 0].groupby("USUBJID")["ANRIND"].agg(
             lambda s: next(level for level in WORST_ORDER if level in set(s) or level == "NORMAL"))
         both = pd.DataFrame({"BASE": base, "WORST": post}).dropna()
-        for arm in [a["arm"] for a in config["arms"]]:
-            ids = set(safety.loc[safety["ARM"] == arm, "USUBJID"])
-            mine = both[both.index.isin(ids)]
+        for arm in ctx.trial.arm_names:
+            mine = both[both.index.isin(set(population.loc[population["ARM"] == arm, "USUBJID"]))]
             rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}",
                      "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
                     for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
             empty = "" if len(mine) else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
-            ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}],
-                    ANALYSIS_ID="SHIFT",
-                    ANALYSIS="Shift from baseline to worst post-baseline range indicator", POPULATION="SAFFL",
-                    PARAMCD=paramcd, PARAM=records["PARAM"].iloc[0] if len(records) else paramcd, GROUP=arm,
-                    VARIABLE="ANRIND", METHOD="count")
+            ctx.ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}],
+                        ANALYSIS_ID=analysis.id, ANALYSIS="Shift from baseline to worst post-baseline range indicator",
+                        POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(records, paramcd),
+                        VARIABLE="ANRIND", METHOD="count", **arm_group(arm))
 
 
-def add_multiplicity(ard: pd.DataFrame, config: dict) -> pd.DataFrame:
+def grade_shift(ctx: Context, analysis: Analysis) -> None:
+    """Subjects by baseline grade and grade at each planned visit, per arm (e.g. ultrasound steatosis)."""
+    members = ctx.members(analysis.population)
+    for paramcd in analysis.parameters:
+        records = ctx.bds[(ctx.bds["PARAMCD"] == paramcd) & ctx.bds["USUBJID"].isin(members)]
+        grades = sorted(records["AVAL"].dropna().unique())
+        for visitn in analysis.visits:
+            at = records[(records["AVISITN"] == visitn) & records["BASE"].notna()]
+            avisit = at["AVISIT"].iloc[0] if len(at) else _visit_label(records, ctx.trial, visitn)
+            for arm in ctx.trial.arm_names:
+                mine = at[at["ARM"] == arm]
+                rows = [{"STAT_NAME": f"{b:g}>{g:g}", "STAT_LABEL": f"Baseline {b:g}, week {visitn} {g:g}",
+                         "VALUE": float(((mine["BASE"] == b) & (mine["AVAL"] == g)).sum())} for b in grades for g in grades]
+                empty = f"no data: {arm} has 0 subjects with a grade at baseline and at {avisit}" if mine.empty else ""
+                n_row = {"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}
+                ctx.ard.add(rows + [n_row], ANALYSIS_ID=analysis.id, ANALYSIS="Shift in grade from baseline",
+                            POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(records, paramcd),
+                            AVISITN=int(visitn), AVISIT=avisit, VARIABLE="AVAL", METHOD="count", **arm_group(arm))
+
+
+def reference_ranges(ctx: Context, analysis: Analysis) -> None:
+    """The reference range of each parameter that has one, so figures can draw it from the ARD."""
+    ranges = ctx.bds.dropna(subset=["A1LO", "A1HI"]).drop_duplicates("PARAMCD")
+    for row in ranges.itertuples(index=False):
+        ctx.ard.add([{"STAT_NAME": "low", "STAT_LABEL": "Reference range lower limit", "VALUE": float(row.A1LO)},
+                     {"STAT_NAME": "high", "STAT_LABEL": "Reference range upper limit", "VALUE": float(row.A1HI)}],
+                    ANALYSIS_ID=analysis.id, ANALYSIS="Reference ranges", POPULATION="", PARAMCD=row.PARAMCD,
+                    PARAM=row.PARAM, VARIABLE="AVAL", METHOD="config", **overall_group())
+
+
+METHODS: dict[str, Callable[[Context, Analysis], None]] = {
+    "populations": populations, "baseline": baseline, "by_visit": by_visit, "within_arm": within_arm, "ancova": ancova,
+    "trend": trend, "mmrm": mmrm, "responders": responders, "gee": gee, "adverse_events": adverse_events,
+    "shift": shift, "grade_shift": grade_shift, "reference_ranges": reference_ranges,
+}
+
+
+def add_multiplicity(ard: pd.DataFrame, trial: Trial) -> pd.DataFrame:
     """Holm and Benjamini-Hochberg adjusted P-values across each family, as rows beside the raw ones."""
     new = []
-    for family, spec in config["analysis"].get("families", {}).items():
-        mask = ((ard["ANALYSIS_ID"] == spec["analysis"]) & ard["PARAMCD"].isin(spec["params"]) & (ard["STAT_NAME"] == "p")
-                & ard["GROUP"].str.contains(" vs ") & ard["VALUE"].notna())
+    for family in trial.families:
+        mask = ((ard["ANALYSIS_ID"] == family.analysis) & ard["PARAMCD"].isin(family.parameters)
+                & (ard["STAT_NAME"] == "p") & (ard["COMPARATOR"] != "") & ard["VALUE"].notna())
         rows = ard[mask]
         if rows.empty:
             continue
         holm, bh = stats.adjust_pvalues(rows["VALUE"])
         for name, label, values in (("p_holm", "Holm-adjusted P", holm), ("p_bh", "Benjamini-Hochberg adjusted P", bh)):
             adjusted = rows.copy()
-            adjusted["STAT_NAME"], adjusted["STAT_LABEL"], adjusted["VALUE"] = name, f"{label} (family {family}, {len(rows)} tests)", values
+            adjusted["STAT_NAME"], adjusted["VALUE"] = name, values
+            adjusted["STAT_LABEL"] = f"{label} (family {family.name}, {len(rows)} tests)"
             new.append(adjusted)
     return pd.concat([ard, *new], ignore_index=True) if new else ard
 
 
-def adverse_events_by_soc(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, config: dict) -> None:
-    """Subjects and events by system organ class."""
-    teae, size = _treatment_emergent(adsl, adae)
-    _incidence(ard, [(soc, soc, events) for soc, events in teae.groupby("AEBODSYS", sort=True)], size, config,
-               ANALYSIS_ID="AESOC", ANALYSIS="Treatment-emergent adverse events by system organ class", POPULATION="SAFFL")
-
-
-def reference_ranges(ard: ArdBuilder, bds: pd.DataFrame) -> None:
-    """The reference range of each parameter that has one, so figures can draw it from the ARD."""
-    ranges = bds.dropna(subset=["A1LO", "A1HI"]).drop_duplicates("PARAMCD")
-    for row in ranges.itertuples(index=False):
-        ard.add([{"STAT_NAME": "low", "STAT_LABEL": "Reference range lower limit", "VALUE": float(row.A1LO)},
-                 {"STAT_NAME": "high", "STAT_LABEL": "Reference range upper limit", "VALUE": float(row.A1HI)}],
-                ANALYSIS_ID="REFRANGE", ANALYSIS="Reference ranges", POPULATION="", PARAMCD=row.PARAMCD, PARAM=row.PARAM,
-                GROUP="ALL", VARIABLE="AVAL", METHOD="config")
-
-
-def grade_shifts(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:
-    """Subjects by baseline grade and grade at a visit, per arm (e.g. ultrasound steatosis, week 0 vs week 20)."""
-    fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
-    for paramcd, visits in config["analysis"].get("grade_shift", {}).items():
-        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(fas)]
-        grades = sorted(records["AVAL"].dropna().unique())
-        for visitn in visits:
-            at = records[(records["AVISITN"] == visitn) & records["BASE"].notna()]
-            for arm in [a["arm"] for a in config["arms"]]:
-                mine = at[at["ARM"] == arm]
-                rows = [{"STAT_NAME": f"{b:g}>{g:g}", "STAT_LABEL": f"Baseline {b:g}, week {visitn} {g:g}",
-                         "VALUE": float(((mine["BASE"] == b) & (mine["AVAL"] == g)).sum())} for b in grades for g in grades]
-                avisit = at["AVISIT"].iloc[0] if len(at) else f"Week {visitn}"
-                empty = f"no data: {arm} has 0 subjects with a grade at baseline and at {avisit}" if mine.empty else ""
-                n_row = {"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}
-                ard.add(rows + [n_row], ANALYSIS_ID="GRADESHIFT", ANALYSIS="Shift in grade from baseline",
-                        POPULATION="FASFL", PARAMCD=paramcd, PARAM=_param_label(records, paramcd), AVISITN=int(visitn),
-                        AVISIT=avisit, GROUP=arm, VARIABLE="AVAL", METHOD="count")
-
-
-def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict, trial: str, cut: str,
+def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict | Trial, trial_id: str, cut: str,
                  inputs: str) -> pd.DataFrame:
-    ard = ArdBuilder(trial, cut, inputs)
-    population = config["analysis"]["population"]
-    population_counts(ard, adsl, config)
-    baseline_characteristics(ard, adsl, bds, config)
-    continuous_by_visit(ard, adsl, bds, config, population)
-    mmrm_by_parameter(ard, adsl, bds, config, population)
-    responders_by_visit(ard, adsl, bds, config)
-    gee_responders(ard, adsl, bds, config)
-    adverse_events(ard, adsl, adae, config)
-    adverse_events_by_soc(ard, adsl, adae, config)
-    shift_tables(ard, adsl, bds, config)
-    grade_shifts(ard, adsl, bds, config)
-    reference_ranges(ard, bds)
-    return add_multiplicity(ard.frame(), config)
+    """Every analysis of the plan, in the plan's order, into one ARD."""
+    trial = config if isinstance(config, Trial) else load_trial(config)
+    ctx = Context(trial, adsl, bds, adae, ardlib.Builder(trial_id, cut, inputs))
+    for analysis in trial.analyses:
+        METHODS[analysis.method](ctx, analysis)
+    return add_multiplicity(ctx.ard.frame(), trial)
 
 
 def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str, log) -> None:
@@ -439,6 +489,7 @@ def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, t
     write_table(ard, ard_path)
     log.info("ARD: %d rows, %d analyses; %d rows not estimable (WARNING), %d failed (ERROR)", len(ard),
              ard["ANALYSIS_ID"].nunique(), (ard["WARNING"] != "").sum(), (ard["ERROR"] != "").sum())
-    failed = ard[ard["ERROR"] != ""].drop_duplicates(["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "METHOD"])
+    failed = ard[ard["ERROR"] != ""].drop_duplicates(["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "METHOD"])
     for row in failed.itertuples():
-        log.warning("%s %s %s %s %s: %s", row.ANALYSIS_ID, row.PARAMCD, row.AVISIT, row.GROUP, row.METHOD, row.ERROR)
+        log.warning("%s %s %s %s %s: %s", row.ANALYSIS_ID, row.PARAMCD, row.AVISIT, ardlib.group_label(row._asdict()),
+                    row.METHOD, row.ERROR)

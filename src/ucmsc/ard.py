@@ -69,7 +69,7 @@ def conform(ard: pd.DataFrame) -> pd.DataFrame:
     """Every column, in order, with its type: text '' where empty, AVISITN and VALUE numbers (NaN where missing)."""
     ard = ard.reindex(columns=COLUMNS)
     for column in TEXT:
-        ard[column] = ard[column].fillna("").astype(str)
+        ard[column] = ard[column].astype(object).where(ard[column].notna(), "").astype(str)
     ard["AVISITN"] = pd.to_numeric(ard["AVISITN"], errors="coerce").astype(float)
     ard["VALUE"] = pd.to_numeric(ard["VALUE"], errors="coerce").astype(float)
     return ard

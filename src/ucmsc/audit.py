@@ -1,107 +1,137 @@
-"""Published vs reproduced: compare the ARD with every number the abstracts publish.
+"""Published vs reproduced: compare the ARD with every number the publications give.
 
-An ARD row that is there but not estimable (VALUE NaN) is "not estimable", with the ARD's
-WARNING or ERROR as the detail, not a mismatch.
+Each entry of ``resources/published/published_numbers.yaml`` keeps the publication's text verbatim
+and states its comparison rule; every status below is computed here from the ARD, none is declared:
+
+- match / mismatch: the rule applied to the ARD value (both values shown);
+- not estimable: the ARD row exists with no value (its WARNING says why);
+- missing: no ARD row, or more than one, answers the selector;
+- inconsistent publication: a mismatch where the publication's own summary statistics do not give its
+  number either (the P those summaries give is shown);
+- design: the number describes the protocol, no ARD row;
+- interim cut: not scored: the cut is not the one the publication reports (the value is still shown).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import pandas as pd
 from scipy import stats as sps
 
-from ucmsc.rounding import format_half_up
+from ucmsc import ard as ardlib
+from ucmsc.rounding import format_half_up, round_half_up
 
-AUDIT_COLUMNS = ["CHECK_ID", "SOURCE", "SENTENCE", "ARD_ROW", "PUBLISHED", "REPRODUCED", "VALUE", "CHECK", "STATUS", "DETAIL"]
-SELECTOR_KEYS = ("ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "STAT_NAME", "METHOD")
+AUDIT_COLUMNS = ["CHECK_ID", "SOURCE", "SENTENCE", "ARD_ROW", "PUBLISHED", "RULE", "REPRODUCED", "VALUE", "STATUS", "DETAIL"]
+SELECTOR_KEYS = ("ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "STAT_NAME", "METHOD")
+NUMBER = re.compile(r"[-+]?\d*\.?\d+")
 
 
 def expand(entry: dict) -> list[dict]:
-    """One check per ARD row an entry names (lists of groups, cells, parameters or visits expand)."""
-    base = {k: v for k, v in entry.items() if k not in ("ard", "groups", "cells", "published")}
+    """One check per ARD row an entry names: lists under ``arms`` or ``cells`` pair with the published list; a list of
+    parameters or visits in the selector expands to one check each (all against the one published text)."""
     selector = dict(entry.get("ard", {}))
     published = entry["published"]
-    if "groups" in entry:
-        cases = [({**selector, "GROUP": g}, p) for g, p in zip(entry["groups"], published)]
+    if "arms" in entry:
+        cases = [({**selector, "GROUP1_LEVEL": arm, "COMPARATOR": ""}, p) for arm, p in zip(entry["arms"], published)]
     elif "cells" in entry:
         cases = []
         for cell, p in zip(entry["cells"], published):
-            extra = {"GROUP": cell[0], "AVISITN": cell[1]} | ({"STAT_NAME": cell[2]} if len(cell) > 2 else {})
-            cases.append(({**selector, **extra}, p))
+            extra = {"GROUP1_LEVEL": cell["arm"], "COMPARATOR": cell.get("comparator", ""), "AVISITN": cell["visit"]}
+            cases.append(({**selector, **extra, **({"STAT_NAME": cell["stat"]} if "stat" in cell else {})}, p))
     else:
         lists = {k: v for k, v in selector.items() if isinstance(v, list)}
-        cases = []
-        for combo in itertools.product(*lists.values()) if lists else [()]:
-            cases.append(({**selector, **dict(zip(lists, combo))}, published))
-    out = []
-    for i, (sel, pub) in enumerate(cases, start=1):
-        suffix = f".{i}" if len(cases) > 1 else ""
-        out.append({**base, "id": f"{entry['id']}{suffix}", "selector": sel, "published": str(pub)})
-    return out
+        cases = [({**selector, **dict(zip(lists, combo))}, published)
+                 for combo in (itertools.product(*lists.values()) if lists else [()])]
+    base = {k: v for k, v in entry.items() if k not in ("ard", "arms", "cells", "published")}
+    suffix = (lambda i: f".{i}") if len(cases) > 1 else (lambda i: "")
+    return [{**base, "id": f"{entry['id']}{suffix(i)}", "selector": sel, "published": str(pub)}
+            for i, (sel, pub) in enumerate(cases, start=1)]
 
 
-def _select(ard: pd.DataFrame, selector: dict) -> pd.DataFrame:
-    mask = pd.Series(True, index=ard.index)
-    for key in SELECTOR_KEYS:
-        if key in selector:
-            value = selector[key]
-            mask &= (ard[key].astype(float) == float(value)) if key == "AVISITN" else (ard[key] == value)
-    return ard[mask]
+def published_number(text: str) -> float:
+    """The number in the publication's text: '60.60%' -> 60.6, 'P=0.007' -> 0.007, 'P<0.05' -> 0.05."""
+    found = NUMBER.findall(text.replace(",", ""))
+    if not found:
+        raise ValueError(f"no number in the published text {text!r}")
+    return float(found[-1])
+
+
+def rule_text(compare: dict) -> str:
+    if "decimals" in compare:
+        return f"equal at {compare['decimals']} decimals (ARD rounded half up)"
+    if "below" in compare:
+        return f"below {compare['below']:g}"
+    return f"at least {compare['above']:g}"
+
+
+def apply_rule(value: float, published: str, compare: dict) -> tuple[bool, str]:
+    """(the rule holds, the reproduced value as the rule shows it)."""
+    if "decimals" in compare:
+        d = compare["decimals"]
+        shown = format_half_up(value, d)
+        return round_half_up(value, d) == round_half_up(published_number(published), d), shown
+    shown = format_half_up(value, 3)
+    return (value < compare["below"]) if "below" in compare else (value >= compare["above"]), shown
+
+
+def summaries_p(summary: dict) -> float:
+    """The P-value the publication's own summary statistics give (Student t-test from means, SDs and sizes)."""
+    if summary["test"] != "student_t":
+        raise ValueError(f"unknown test {summary['test']!r} for published summaries")
+    return float(sps.ttest_ind_from_stats(summary["mean1"], summary["sd1"], summary["n1"], summary["mean2"], summary["sd2"],
+                                          summary["n2"], equal_var=True).pvalue)
 
 
 def _describe(selector: dict) -> str:
     return ", ".join(f"{k}={selector[k]}" for k in SELECTOR_KEYS if k in selector)
 
 
-def audit_trial(ard: pd.DataFrame, published: dict) -> pd.DataFrame:
-    """The audit table of one trial: match, mismatch (both values shown), not reproducible (with the reason), design."""
+def audit_trial(ard: pd.DataFrame, published: dict, cut: str | None = None) -> pd.DataFrame:
+    """The audit table of one trial and cut (see the module docstring for the statuses)."""
+    ard = ardlib.conform(ard)
+    interim = cut is not None and published.get("cut") is not None and str(published["cut"]) != str(cut)
     rows = []
     for entry in published["numbers"]:
         for check in expand(entry):
             row = {"CHECK_ID": check["id"], "SOURCE": published["source"], "SENTENCE": check["sentence"],
-                   "ARD_ROW": _describe(check["selector"]), "PUBLISHED": check["published"], "REPRODUCED": "",
-                   "VALUE": float("nan"), "CHECK": check["check"], "DETAIL": check.get("note", "")}
-            if check["check"] == "design":
-                rows.append(row | {"STATUS": "design (not a result)", "DETAIL": "describes the protocol; no ARD row"})
+                   "ARD_ROW": _describe(check["selector"]), "PUBLISHED": check["published"], "RULE": "", "REPRODUCED": "",
+                   "VALUE": math.nan, "DETAIL": check.get("note", "")}
+            if "ard" not in entry:
+                rows.append(row | {"STATUS": "design", "DETAIL": "describes the protocol; no ARD row"})
                 continue
-            hits = _select(ard, check["selector"])
+            row["RULE"] = rule_text(check["compare"])
+            hits = ardlib.select(ard, **check["selector"])
             if len(hits) != 1:
                 rows.append(row | {"STATUS": "missing", "DETAIL": f"{len(hits)} ARD rows match (expected 1)"})
                 continue
             value = float(hits["VALUE"].iloc[0])
             row["VALUE"] = value
             if math.isnan(value):
-                reasons = [str(hits[c].iloc[0]) for c in ("ERROR", "WARNING")
-                           if c in hits and pd.notna(hits[c].iloc[0])]
-                detail = next((r for r in reasons if r), "VALUE is missing")
-                rows.append(row | {"STATUS": "not estimable", "DETAIL": detail})
-                continue
-            if check["check"] == "equal":
-                row["REPRODUCED"] = format_half_up(value, check["decimals"])
-                row["STATUS"] = "match" if row["REPRODUCED"] == check["published"] else "mismatch"
-            elif check["check"] in ("below", "above"):
-                row["REPRODUCED"] = format_half_up(value, 3)
-                ok = value < check["threshold"] if check["check"] == "below" else value >= check["threshold"]
-                row["STATUS"] = "match" if ok else "mismatch"
-            elif check["check"] == "discrepancy":
-                s = check["from_summary"]
-                p = sps.ttest_ind_from_stats(s["mean1"], s["sd1"], s["n1"], s["mean2"], s["sd2"], s["n2"], equal_var=True).pvalue
-                row["REPRODUCED"] = format_half_up(value, 3)
-                row["STATUS"] = "not reproducible from the published statistics"
-                row["DETAIL"] = (f"Student t-test on the published summaries: P = {format_half_up(p, 3)}. "
-                                 + " ".join(check["reason"].split()))
+                status, detail = "not estimable", hits["WARNING"].iloc[0] or hits["ERROR"].iloc[0]
             else:
-                raise ValueError(f"{check['id']}: unknown check '{check['check']}'")
-            rows.append(row)
+                holds, row["REPRODUCED"] = apply_rule(value, check["published"], check["compare"])
+                status, detail = ("match" if holds else "mismatch"), row["DETAIL"]
+                if not holds and "published_summaries" in check:
+                    implied = summaries_p(check["published_summaries"])
+                    implied_holds, _ = apply_rule(implied, check["published"], check["compare"])
+                    if not implied_holds:
+                        status = "inconsistent publication"
+                        detail = (f"the publication's own summary statistics give P = {format_half_up(implied, 3)} "
+                                  f"(Student t-test), not {check['published']}; the reproduced value is what the data give")
+            if interim:
+                detail = f"would be '{status}'; this is not the cut the publication reports ({published['cut']})"
+                status = "interim cut: not scored"
+            rows.append(row | {"STATUS": status, "DETAIL": detail})
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
-def run_audit(ard_path: str, published_for_trial: dict | None, audit_path: str, log) -> None:
+def run_audit(ard_path: str, published_for_trial: dict | None, audit_path: str, log, cut: str | None = None) -> None:
     """Stage runner: the published-vs-reproduced table of one cut."""
-    from ucmsc.io import read_table, write_table
+    from ucmsc.io import write_table
 
-    table = audit_trial(read_table(ard_path), published_for_trial or {"source": "", "numbers": []})
+    table = audit_trial(ardlib.read(ard_path), published_for_trial or {"source": "", "numbers": []}, cut)
     write_table(table, audit_path)
     log.info("audit: %s", table["STATUS"].value_counts().to_dict())

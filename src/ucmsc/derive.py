@@ -394,7 +394,7 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     adsl = derive_adsl(sdtm, config)
     adbds = derive_bds(sdtm, adsl, config, queries)
     adsl = derive_population_flags(adsl, adbds, n_visits=len(config["visits"]))
-    adsl = derive_vars_baseline(adsl, adbds, config["analysis"]["adsl_baseline"])
+    adsl = derive_vars_baseline(adsl, adbds, config["adsl_baseline"])
     adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries)
     account_for_records(sdtm, adsl, adbds, adae)
     write_table(adsl, adsl_path)

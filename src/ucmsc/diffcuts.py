@@ -11,12 +11,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ucmsc.domains import DOMAINS, FINDINGS, record_key
-from ucmsc.rounding import format_half_up
+from ucmsc import ard as ardlib
+from ucmsc.rounding import display_decimals, format_half_up
 
 RECORD_KEYS = {domain: record_key(domain) for domain in DOMAINS}
 IGNORED = {"SRCFILE", "SRCROW", "STUDYID", "DOMAIN"}
-ARD_KEYS = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]
-PRINTED_DECIMALS = {"n": 0, "N": 0, "events": 0, "pct": 1, "p": 3, "fisher_p": 3, "p_holm": 3, "p_bh": 3}
 
 
 def _text(value) -> str:
@@ -69,33 +68,31 @@ def _summary(row: pd.Series, values: list[str]) -> str:
     return "; ".join(f"{c}={_text(row[c])}" for c in values[:6] if c in row.index)
 
 
-def _printed(stat: str, value: float) -> str:
-    return format_half_up(value, PRINTED_DECIMALS.get(stat, 2))
-
-
 def result_changes(old_ard: pd.DataFrame, new_ard: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
-    """ARD rows whose printed value changed, appeared or disappeared, with flipped significance and the records behind them."""
-    a = old_ard.assign(AVISITN=old_ard["AVISITN"].fillna(-1)).drop_duplicates(ARD_KEYS).set_index(ARD_KEYS)["VALUE"]
-    b = new_ard.assign(AVISITN=new_ard["AVISITN"].fillna(-1)).drop_duplicates(ARD_KEYS).set_index(ARD_KEYS)["VALUE"]
+    """ARD rows whose printed value changed, appeared or disappeared (``ucmsc.ard.compare``), with flipped
+    significance and the records behind them. A value that is not estimable prints as NE."""
+    matched = ardlib.compare(ardlib.conform(old_ard), ardlib.conform(new_ard))
     moved = _moved_findings(records)
+
+    def printed(stat: str, value, found: bool) -> str:
+        if not found:
+            return ""
+        return "NE" if pd.isna(value) else format_half_up(value, display_decimals(stat))
+
     rows = []
-    for key in a.index.union(b.index):
-        old = a.get(key)
-        new = b.get(key)
-        stat = key[ARD_KEYS.index("STAT_NAME")]
-        old_text = "" if old is None else ("NE" if pd.isna(old) else _printed(stat, old))
-        new_text = "" if new is None else ("NE" if pd.isna(new) else _printed(stat, new))
+    for row in matched.to_dict("records"):
+        old_found, new_found = row["FOUND"] != "new only", row["FOUND"] != "old only"
+        old_text, new_text = printed(row["STAT_NAME"], row["OLD"], old_found), printed(row["STAT_NAME"], row["NEW"], new_found)
         if old_text == new_text:
             continue
-        flipped = stat in ("p", "fisher_p") and old is not None and new is not None and not pd.isna(old) and not pd.isna(new) \
-            and (old < 0.05) != (new < 0.05)
-        paramcd, visit = key[ARD_KEYS.index("PARAMCD")], key[ARD_KEYS.index("AVISITN")]
-        behind = moved.get((paramcd, float(visit)), []) or moved.get((paramcd, None), [])
-        rows.append({**dict(zip(ARD_KEYS, key)), "OLD": old_text, "NEW": new_text,
-                     "CHANGE": "added" if old is None else ("removed" if new is None else "changed"),
+        flipped = row["STAT_NAME"] in ("p", "fisher_p") and old_found and new_found and not pd.isna(row["OLD"]) \
+            and not pd.isna(row["NEW"]) and (row["OLD"] < 0.05) != (row["NEW"] < 0.05)
+        behind = moved.get((row["PARAMCD"], float(row["AVISITN"])), []) or moved.get((row["PARAMCD"], None), [])
+        rows.append({**{k: row[k] for k in ardlib.KEYS}, "OLD": old_text, "NEW": new_text,
+                     "CHANGE": "added" if not old_found else ("removed" if not new_found else "changed"),
                      "SIGNIFICANCE_FLIPPED": "Y" if flipped else "", "RECORDS_MOVED": len(behind),
                      "SUBJECTS": " ".join(sorted(set(behind))[:10])})
-    return pd.DataFrame(rows, columns=ARD_KEYS + ["OLD", "NEW", "CHANGE", "SIGNIFICANCE_FLIPPED", "RECORDS_MOVED", "SUBJECTS"])
+    return pd.DataFrame(rows, columns=ardlib.KEYS + ["OLD", "NEW", "CHANGE", "SIGNIFICANCE_FLIPPED", "RECORDS_MOVED", "SUBJECTS"])
 
 
 def _moved_findings(records: pd.DataFrame) -> dict:
@@ -124,7 +121,7 @@ def run_diff(old_tables: list[str], new_tables: list[str], old_ard: str, new_ard
 
     old = {d: read_table(p) for d, p in zip(DOMAINS, old_tables)}
     new = {d: read_table(p) for d, p in zip(DOMAINS, new_tables)}
-    changes = compare_cuts(old, new, read_table(old_ard), read_table(new_ard))
+    changes = compare_cuts(old, new, ardlib.read(old_ard), ardlib.read(new_ard))
     for name in ("subjects", "records", "results"):
         write_table(changes[name], out_paths[name])
         log.info("%s: %d changes", name, len(changes[name]))

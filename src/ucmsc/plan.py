@@ -50,6 +50,53 @@ class Visit:
     window: int
 
 
+# The analysis methods a plan can name: what each needs and the options it takes (name -> allowed values).
+METHODS = {
+    "populations": {"parameters": False, "options": {}},
+    "baseline": {"parameters": True, "options": {"ttest": ("student", "welch"),
+                                                 "proportion_ci": ("newcombe", "miettinen-nurminen", "wald")}},
+    "by_visit": {"parameters": True, "options": {"ttest": ("student", "welch")}},
+    "within_arm": {"parameters": True, "options": {}},
+    "ancova": {"parameters": True, "options": {"ci": ("t", "normal")}},
+    "mmrm": {"parameters": True, "options": {"covariance": ("unstructured", "compound-symmetry"),
+                                             "ddfm": ("satterthwaite", "kenward-roger", "between-within")}},
+    "responders": {"parameters": True, "yes_no": True,
+                   "options": {"proportion_ci": ("newcombe", "miettinen-nurminen", "wald"), "missing": ("non-responder",)}},
+    "gee": {"parameters": True, "yes_no": True, "options": {}},
+    "adverse_events": {"parameters": False, "options": {"by": ("any", "preferred_term", "system_organ_class"),
+                                                        "proportion_ci": ("newcombe", "miettinen-nurminen", "wald")}},
+    "shift": {"parameters": True, "options": {}},
+    "grade_shift": {"parameters": True, "visits": True, "options": {}},
+    "reference_ranges": {"parameters": False, "options": {}},
+    "trend": {"parameters": True, "doses": True, "options": {}},
+}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One entry of the plan: a method applied to parameters in a population, with its options."""
+
+    id: str
+    method: str
+    population: str = ""
+    parameters: tuple[str, ...] = ()
+    visits: tuple[int, ...] = ()  # empty: every scheduled visit the data have
+    options: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Multiplicity family: Holm and Benjamini-Hochberg across the comparisons' P-values of one analysis's parameters."""
+
+    name: str
+    analysis: str
+    parameters: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Trial:
     """One trial's config. ``raw`` keeps the validated dict for the sections not yet typed."""
@@ -59,6 +106,11 @@ class Trial:
     title: str
     arms: tuple[Arm, ...]
     visits: tuple[Visit, ...]
+    analyses: tuple[Analysis, ...] = ()
+    families: tuple[Family, ...] = ()
+    figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    derived: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tests: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -82,9 +134,11 @@ class Trial:
     def visit(self, visitnum: int) -> Visit:
         return next(v for v in self.visits if v.visitnum == visitnum)
 
-    @property
-    def analysis(self) -> Mapping[str, Any]:
-        return self.raw.get("analysis", {})
+    def analyses_by(self, method: str) -> tuple[Analysis, ...]:
+        return tuple(a for a in self.analyses if a.method == method)
+
+    def analysis(self, analysis_id: str) -> Analysis | None:
+        return next((a for a in self.analyses if a.id == analysis_id), None)
 
 
 def arm_problems(arms: list[dict]) -> list[str]:
@@ -113,6 +167,13 @@ def load_trial(config: Mapping[str, Any]) -> Trial:
     if problems:
         raise PlanError("; ".join(problems))
     arms = tuple(Arm(a["arm"], a["armcd"], a["role"], a.get("dose")) for a in config["arms"])
-    visits = tuple(Visit(int(v["visitnum"]), v["avisit"], int(v["day"]), int(v["window"])) for v in config["visits"])
+    visits = tuple(Visit(int(v["visitnum"]), v["avisit"], int(v["day"]), int(v["window"])) for v in config.get("visits", ()))
+    analyses = tuple(Analysis(a["id"], a["method"], a.get("population", ""), tuple(a.get("parameters", ())),
+                              tuple(int(v) for v in a.get("visits", ())), MappingProxyType(dict(a.get("options", {}))),
+                              a.get("title", "")) for a in config.get("analyses", ()))
+    families = tuple(Family(name, f["analysis"], tuple(f["parameters"])) for name, f in config.get("families", {}).items())
     return Trial(trial=config.get("trial", ""), studyid=config.get("studyid", ""), title=config.get("title", ""),
-                 arms=arms, visits=visits, raw=MappingProxyType(dict(config)))
+                 arms=arms, visits=visits, analyses=analyses, families=families,
+                 figures=MappingProxyType(dict(config.get("figures", {}))),
+                 derived=MappingProxyType(dict(config.get("derived", {}))),
+                 tests=MappingProxyType(dict(config.get("tests", {}))), raw=MappingProxyType(dict(config)))

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from ucmsc.ard import KEYS as ARD_KEYS
 from ucmsc.io import sha256_file
 
 PACKAGES = ("ucmsc", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "pyreadstat", "matplotlib", "jinja2", "pyarrow")
@@ -76,7 +77,7 @@ def record(*, artefact: str, title: str, rule: str, script: str, inputs: list[di
     }
 
 
-ARD_KEY_COLUMNS = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME", "VALUE"]
+ARD_KEY_COLUMNS = ARD_KEYS + ["VALUE"]
 
 
 def ard_keys(rows) -> list[dict]:

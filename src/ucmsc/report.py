@@ -19,6 +19,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from ucmsc import ard as ardlib
+from ucmsc.ard import group_label
 from ucmsc.plan import load_trial
 from ucmsc.rounding import format_half_up
 from ucmsc.stats import PROPORTION_CI
@@ -68,22 +70,31 @@ class Table:
 
 
 class Cells:
-    """Look-ups into the ARD by (ANALYSIS_ID, PARAMCD, AVISITN, GROUP, VARIABLE, METHOD, STAT_NAME)."""
+    """Look-ups into the ARD by (ANALYSIS_ID, PARAMCD, AVISITN, group, VARIABLE, METHOD, STAT_NAME).
+
+    A group is an arm name (a row of that arm) or an (active, control) pair (a comparison); AVISITN -1: not by visit.
+    """
 
     def __init__(self, ard: pd.DataFrame):
-        # -1 stands for "not applicable": blank in memory, missing once read back from CSV.
-        key = ard[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP", "VARIABLE", "METHOD", "STAT_NAME"]].astype(object)
-        key = key.where(key.notna() & (key != ""), -1)
-        keys = list(map(tuple, key.to_numpy().tolist()))
+        frame = ard.assign(AVISITN=ard["AVISITN"].fillna(-1), PARAMCD=ard["PARAMCD"].fillna("").replace("", -1),
+                           VARIABLE=ard["VARIABLE"].fillna("").replace("", -1))
+        groups = [(level, comparator) for level, comparator in zip(frame["GROUP1_LEVEL"], frame["COMPARATOR"])]
+        keys = list(zip(frame["ANALYSIS_ID"], frame["PARAMCD"], frame["AVISITN"], groups, frame["VARIABLE"],
+                        frame["METHOD"], frame["STAT_NAME"]))
         self.values = dict(zip(keys, ard["VALUE"]))
-        warning = ard["WARNING"].astype(object).fillna("").astype(str) if "WARNING" in ard else pd.Series("", ard.index)
+        warning = ard["WARNING"].astype(object).fillna("").astype(str)
         self.infinite = {k for k, w in zip(keys, warning) if w.startswith("not finite:") and "infinite" in w}
         self.infinite_by_stat = {(a, p, v, g, var, st) for a, p, v, g, var, _, st in self.infinite}
         self.by_stat: dict[tuple, float] = {}
         for (analysis, paramcd, visit, group, variable, method, stat), value in self.values.items():
             self.by_stat.setdefault((analysis, paramcd, visit, group, variable, stat), value)
 
+    @staticmethod
+    def _group(group) -> tuple[str, str]:
+        return group if isinstance(group, tuple) else (group, "")
+
     def get(self, analysis, paramcd, visit, group, variable, stat, method=None):
+        group = self._group(group)
         if method is not None:
             return self.values.get((analysis, paramcd, visit, group, variable, method, stat))
         return self.by_stat.get((analysis, paramcd, visit, group, variable, stat))
@@ -116,7 +127,7 @@ class Cells:
 
     def is_infinite(self, analysis, paramcd, visit, group, variable, stat) -> bool:
         """The ARD has the statistic as NaN because it is infinite (an odds ratio or its upper limit, a zero cell)."""
-        return (analysis, paramcd, visit, group, variable, stat) in self.infinite_by_stat
+        return (analysis, paramcd, visit, self._group(group), variable, stat) in self.infinite_by_stat
 
     def estimate_ci(self, analysis, paramcd, visit, group, variable, decimals=2, scale=1.0, stat="estimate",
                     bounds=("lcl", "ucl")) -> str:
@@ -132,6 +143,22 @@ class Cells:
         if shown[1] is None or shown[2] is None:
             return f"{shown[0]} ({NE})"
         return f"{shown[0]} ({shown[1]}, {shown[2]})"
+
+
+@dataclass
+class Layout:
+    """What every table needs: the arms (active arms, then control), the comparisons, and the plan's analysis ids."""
+
+    arms: list[str]
+    contrasts: list[tuple[str, str]]
+    ids: dict[str, list[str]]  # method -> the ids of the plan's analyses by that method
+
+    def first(self, method: str, default: str = "") -> str:
+        return (self.ids.get(method) or [default])[0]
+
+    def versus(self, contrast: tuple[str, str], prefix: str) -> str:
+        """A comparison's column header: the prefix alone for one comparison ('P between'), else with the arm."""
+        return prefix if len(self.contrasts) == 1 else f"{prefix} ({contrast[0]} vs {contrast[1]})"
 
 
 def _whole(value) -> str:
@@ -175,9 +202,9 @@ ODDS_RATIO_NOTE = ("Odds ratio: conditional maximum-likelihood estimate with its
                    "fisher.test; ∞: infinite (a zero cell).")
 
 
-def flow_table(ard, cells, arms, contrast) -> Table:
-    labels = _labels(ard)
-    rows = [[labels[flag]] + [str(int(cells.get("POP", flag, -1, a, -1, "n") or 0)) for a in arms]
+def flow_table(ard, cells, layout: Layout) -> Table:
+    labels, arms, pop = _labels(ard), layout.arms, layout.first("populations", "POP")
+    rows = [[labels[flag]] + [str(int(cells.get(pop, flag, -1, a, -1, "n") or 0)) for a in arms]
             for flag in ("RANDFL", "SAFFL", "FASFL", "PPROTFL")]
     rows += [[status.title()] + [str(int(cells.get("DISP", status, -1, a, -1, "n") or 0)) for a in arms]
              for status in ("COMPLETED", "DISCONTINUED", "ONGOING")]
@@ -188,152 +215,202 @@ def flow_table(ard, cells, arms, contrast) -> Table:
         note = (f"{int(excluded['VALUE'].sum())} subject(s) of the delivery are in no analysis population and are not "
                 f"counted above: {reasons}. Their records stay in the clean data; each is queried (queries.csv).")
     return Table("Participant flow", "Analysis populations and disposition", [""] + arms, rows, note,
-                 ["POP", "DISP", "EXCL"], _count(ard, ["POP", "DISP", "EXCL"]))
+                 [pop, "DISP", "EXCL"], _count(ard, [pop, "DISP", "EXCL"]))
 
 
-def baseline_table(ard, cells, arms, contrast) -> Table:
-    labels = _labels(ard)
-    t_method = _ttest_method(ard)
-    t_name = t_method.removesuffix("-test")
-    rows = [["Age (years), mean ± SD (n)"] + [cells.mean_sd("BASELINE", "AGE", 0, a, "AGE") for a in arms]
-            + [cells.p("BASELINE", "AGE", 0, contrast, "AGE", "p", t_method), t_name],
-            ["Male, n/N (%)"] + [cells.n_pct("BASELINE", "SEXM", 0, a, "SEX") for a in arms]]
-    fisher = cells.get("BASELINE", "SEXM", 0, contrast, "SEX", "test_used") == 2
-    rows[-1] += [cells.p("BASELINE", "SEXM", 0, contrast, "SEX", "fisher_p" if fisher else "p"),
-                 "Fisher exact" if fisher else "Pearson chi-square"]
-    for p in _params(ard, "BASELINE", VARIABLE="AVAL"):
-        skewed = cells.get("BASELINE", p, 0, contrast, "AVAL", "skewed") == 1
-        if skewed:
-            rows.append([f"{labels[p]}, median [IQR]"] + [cells.median_iqr("BASELINE", p, 0, a) for a in arms]
-                        + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", "Mann-Whitney U"), "Mann-Whitney"])
-        else:
-            rows.append([f"{labels[p]}, mean ± SD (n)"] + [cells.mean_sd("BASELINE", p, 0, a) for a in arms]
-                        + [cells.p("BASELINE", p, 0, contrast, "AVAL", "p", t_method), t_name])
-    return Table("Baseline characteristics", "Baseline characteristics (randomised)", ["Characteristic"] + arms + ["P", "Test"], rows,
-                 "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without continuity "
-                 "correction, Fisher exact when an expected count is below 5.", ["BASELINE"], _count(ard, ["BASELINE"]))
-
-
-def endpoint_tables(ard, cells, arms, contrast) -> list[Table]:
-    labels = _labels(ard)
-    tables = []
-    t_method = _ttest_method(ard)
-    for p in _params(ard, "CONT", VARIABLE="AVAL"):
-        visits = sorted(ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["PARAMCD"] == p)]["AVISITN"].unique())
-        rows = []
-        for v in visits:
-            row = [f"Week {v:g}"] + [cells.mean_sd("CONT", p, v, a) for a in arms]
-            row.append(cells.p("CONT", p, v, contrast, "AVAL", "p", t_method))
-            row += [cells.mean_sd("CONT", p, v, a, "CHG") for a in arms]
-            row += [cells.p("WITHIN", p, v, a, "CHG", "p", "Paired t-test") for a in arms]
-            row.append(cells.p("CONT", p, v, contrast, "CHG", "p", t_method))
-            rows.append(row)
-        header = (["Visit"] + [f"{a}: value" for a in arms] + ["P between"] + [f"{a}: change" for a in arms]
-                  + [f"{a}: P vs week 0" for a in arms] + ["P change between"])
-        tables.append(Table("Endpoints by visit", labels[p], header, rows,
-                            f"Mean ± SD (n). P between: {t_method}; P vs week 0: paired t-test within arm.",
-                            ["CONT", "WITHIN"], int((ard["ANALYSIS_ID"].isin(["CONT", "WITHIN"]) & (ard["PARAMCD"] == p)).sum())))
+def baseline_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, arms, tables = _labels(ard), layout.arms, []
+    for analysis in layout.ids.get("baseline", []):
+        mine = ard[ard["ANALYSIS_ID"] == analysis]
+        t_method = _ttest_method(mine)
+        t_name = t_method.removesuffix("-test")
+        p_header = [layout.versus(c, "P") for c in layout.contrasts]
+        rows = [["Age (years), mean ± SD (n)"] + [cells.mean_sd(analysis, "AGE", 0, a, "AGE") for a in arms]
+                + [cells.p(analysis, "AGE", 0, c, "AGE", "p", t_method) for c in layout.contrasts] + [t_name]]
+        sex = ["Male, n/N (%)"] + [cells.n_pct(analysis, "SEXM", 0, a, "SEX") for a in arms]
+        fisher = any(cells.get(analysis, "SEXM", 0, c, "SEX", "test_used") == 2 for c in layout.contrasts)
+        sex += [cells.p(analysis, "SEXM", 0, c, "SEX", "fisher_p" if fisher else "p") for c in layout.contrasts]
+        rows.append(sex + ["Fisher exact" if fisher else "Pearson chi-square"])
+        for p in _params(ard, analysis, VARIABLE="AVAL"):
+            skewed = cells.get(analysis, p, 0, ("", ""), "AVAL", "skewed") == 1
+            if skewed:
+                rows.append([f"{labels[p]}, median [IQR]"] + [cells.median_iqr(analysis, p, 0, a) for a in arms]
+                            + [cells.p(analysis, p, 0, c, "AVAL", "p", "Mann-Whitney U") for c in layout.contrasts]
+                            + ["Mann-Whitney"])
+            else:
+                rows.append([f"{labels[p]}, mean ± SD (n)"] + [cells.mean_sd(analysis, p, 0, a) for a in arms]
+                            + [cells.p(analysis, p, 0, c, "AVAL", "p", t_method) for c in layout.contrasts] + [t_name])
+        population = mine["POPULATION"].iloc[0] if len(mine) else ""
+        tables.append(Table("Baseline characteristics", f"Baseline characteristics ({POPULATION_NAMES.get(population, population)})",
+                            ["Characteristic"] + arms + p_header + ["Test"], rows,
+                            "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without "
+                            "continuity correction, Fisher exact when an expected count is below 5.", [analysis],
+                            _count(ard, [analysis])))
     return tables
 
 
-def model_tables(ard, cells, arms, contrast) -> list[Table]:
-    labels = _labels(ard)
-    tables = []
-    for analysis, title, note in (
-        ("ANCOVA", "ANCOVA of change from baseline, adjusted for baseline",
-         "LS means at the mean baseline; difference with 95% CI; Holm and BH adjust across the plan's family."),
-        ("MMRM", "MMRM of change from baseline over all post-baseline visits",
-         "REML, unstructured covariance, between-within degrees of freedom (not Kenward-Roger; see README)."),
-    ):
+def endpoint_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, arms, tables = _labels(ard), layout.arms, []
+    within = layout.first("within_arm")
+    for analysis in layout.ids.get("by_visit", []):
+        t_method = _ttest_method(ard[ard["ANALYSIS_ID"] == analysis])
+        for p in _params(ard, analysis, VARIABLE="AVAL"):
+            visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].unique())
+            rows = []
+            for v in visits:
+                row = [f"Week {v:g}"] + [cells.mean_sd(analysis, p, v, a) for a in arms]
+                row += [cells.p(analysis, p, v, c, "AVAL", "p", t_method) for c in layout.contrasts]
+                row += [cells.mean_sd(analysis, p, v, a, "CHG") for a in arms]
+                row += [cells.p(within, p, v, a, "CHG", "p", "Paired t-test") for a in arms]
+                row += [cells.p(analysis, p, v, c, "CHG", "p", t_method) for c in layout.contrasts]
+                rows.append(row)
+            header = (["Visit"] + [f"{a}: value" for a in arms] + [layout.versus(c, "P between") for c in layout.contrasts]
+                      + [f"{a}: change" for a in arms] + [f"{a}: P vs week 0" for a in arms]
+                      + [layout.versus(c, "P change between") for c in layout.contrasts])
+            ids = [analysis, within]
+            tables.append(Table("Endpoints by visit", labels[p], header, rows,
+                                f"Mean ± SD (n). P between: {t_method}; P vs week 0: paired t-test within arm.", ids,
+                                int((ard["ANALYSIS_ID"].isin(ids) & (ard["PARAMCD"] == p)).sum())))
+    return tables
+
+
+MODEL_TITLES = {"ancova": "ANCOVA of change from baseline, adjusted for baseline",
+                "mmrm": "MMRM of change from baseline over all post-baseline visits"}
+MODEL_NOTES = {"ancova": "LS means at the mean baseline; difference with 95% CI; Holm and BH adjust across the plan's family.",
+               "mmrm": "REML, unstructured covariance, between-within degrees of freedom (not Kenward-Roger; see README)."}
+
+
+def model_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, arms, tables = _labels(ard), layout.arms, []
+    for method in ("ancova", "mmrm"):
+        for analysis in layout.ids.get(method, []):
+            rows = []
+            for p in _params(ard, analysis):
+                visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].dropna().unique())
+                for v in visits:
+                    lsm = [cells.get(analysis, p, v, a, "CHG", "lsmean") for a in arms]
+                    row = [labels[p], f"Week {v:g}"] + [_num(x, 2) for x in lsm]
+                    for c in layout.contrasts:
+                        row += [cells.estimate_ci(analysis, p, v, c, "CHG"), cells.p(analysis, p, v, c, "CHG"),
+                                cells.p(analysis, p, v, c, "CHG", "p_holm"), cells.p(analysis, p, v, c, "CHG", "p_bh")]
+                    rows.append(row)
+            if rows:
+                header = ["Parameter", "Visit"] + [f"{a}: LS mean" for a in arms]
+                for c in layout.contrasts:
+                    header += [layout.versus(c, "Difference (95% CI)"), layout.versus(c, "P"), layout.versus(c, "P (Holm)"),
+                               layout.versus(c, "P (BH)")]
+                tables.append(Table("Model-based analyses", MODEL_TITLES[method], header, rows, MODEL_NOTES[method],
+                                    [analysis], _count(ard, [analysis])))
+    for analysis in layout.ids.get("gee", []):
+        gee = [[labels[p]] + [x for c in layout.contrasts for x in (cells.estimate_ci(analysis, p, -1, c, "AVAL", stat="or"),
+                                                                     cells.p(analysis, p, -1, c, "AVAL"))]
+               for p in _params(ard, analysis)]
+        if gee:
+            header = ["Endpoint"] + [x for c in layout.contrasts for x in (f"Odds ratio {c[0]} vs {c[1]} (95% CI)",
+                                                                          layout.versus(c, "P"))]
+            tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint", header, gee,
+                                "All post-baseline visits, observed values; logit model with visit and arm; exchangeable "
+                                "working correlation and scale by geepack's moment estimators (divisors N and pairs; SAS "
+                                "GENMOD: N - p, pairs - p); robust (sandwich) SE, Wald P.", [analysis], _count(ard, [analysis])))
+    return tables
+
+
+def responder_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, arms, tables = _labels(ard), layout.arms, []
+    for analysis in layout.ids.get("responders", []):
+        resp = ard[ard["ANALYSIS_ID"] == analysis]
+        if resp.empty:
+            continue
+        rows = []
+        for p, v in resp[["PARAMCD", "AVISITN"]].drop_duplicates().itertuples(index=False):
+            row = [labels[p], f"Week {v:g}"] + [cells.n_pct(analysis, p, v, a, "AVAL") for a in arms]
+            for c in layout.contrasts:
+                row += [cells.estimate_ci(analysis, p, v, c, "AVAL", 1, 100.0), cells.p(analysis, p, v, c, "AVAL"),
+                        cells.p(analysis, p, v, c, "AVAL", "fisher_p"),
+                        cells.estimate_ci(analysis, p, v, c, "AVAL", 2, stat="or", bounds=("or_lcl", "or_ucl"))]
+            rows.append(row)
+        header = ["Endpoint", "Visit"] + arms
+        for c in layout.contrasts:
+            header += [layout.versus(c, "Difference, % (95% CI)"), layout.versus(c, "P (chi-square)"),
+                       layout.versus(c, "P (Fisher)"), layout.versus(c, "Odds ratio (95% exact CI)")]
+        population = POPULATION_NAMES.get(resp["POPULATION"].iloc[0], resp["POPULATION"].iloc[0])
+        note = (f"Denominator: {population.lower()}; a subject without a value counts as a non-responder. Difference: "
+                f"{_ci_methods(ard, [analysis])} 95% CI. {ODDS_RATIO_NOTE}")
+        tables.append(Table("Responders", "Responders by visit", header, rows, note, [analysis], _count(ard, [analysis])))
+    return tables
+
+
+def ae_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, arms, tables = _labels(ard), layout.arms, []
+    for analysis in layout.ids.get("adverse_events", []):
+        mine = ard[ard["ANALYSIS_ID"] == analysis]
         rows = []
         for p in _params(ard, analysis):
-            visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].unique())
-            for v in visits:
-                lsm = [cells.get(analysis, p, v, a, "CHG", "lsmean") for a in arms]
-                rows.append([labels[p], f"Week {v:g}"] + [_num(x, 2) for x in lsm]
-                            + [cells.estimate_ci(analysis, p, v, contrast, "CHG"),
-                               cells.p(analysis, p, v, contrast, "CHG"),
-                               cells.p(analysis, p, v, contrast, "CHG", "p_holm"),
-                               cells.p(analysis, p, v, contrast, "CHG", "p_bh")])
-        if rows:
-            tables.append(Table("Model-based analyses", title, ["Parameter", "Visit"] + [f"{a}: LS mean" for a in arms]
-                                + ["Difference (95% CI)", "P", "P (Holm)", "P (BH)"], rows, note, [analysis], _count(ard, [analysis])))
-    gee = [[labels[p], cells.estimate_ci("GEE", p, -1, contrast, "AVAL", stat="or"),
-            cells.p("GEE", p, -1, contrast, "AVAL")] for p in _params(ard, "GEE")]
-    if gee:
-        tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint",
-                            ["Endpoint", f"Odds ratio {contrast} (95% CI)", "P"], gee,
-                            "All post-baseline visits, observed values; logit model with visit and arm; exchangeable working "
-                            "correlation and scale by geepack's moment estimators (divisors N and pairs; SAS GENMOD: N - p, "
-                            "pairs - p); robust (sandwich) SE, Wald P.",
-                            ["GEE"], _count(ard, ["GEE"])))
-    return tables
-
-
-def responder_table(ard, cells, arms, contrast) -> Table | None:
-    labels = _labels(ard)
-    resp = ard[ard["ANALYSIS_ID"] == "RESP"]
-    if resp.empty:
-        return None
-    rows = []
-    for p, v in resp[["PARAMCD", "AVISITN"]].drop_duplicates().itertuples(index=False):
-        rows.append([labels[p], f"Week {v:g}"] + [cells.n_pct("RESP", p, v, a, "AVAL") for a in arms]
-                    + [cells.estimate_ci("RESP", p, v, contrast, "AVAL", 1, 100.0),
-                       cells.p("RESP", p, v, contrast, "AVAL"), cells.p("RESP", p, v, contrast, "AVAL", "fisher_p"),
-                       cells.estimate_ci("RESP", p, v, contrast, "AVAL", 2, stat="or", bounds=("or_lcl", "or_ucl"))])
-    header = ["Endpoint", "Visit"] + arms + ["Difference, % (95% CI)", "P (chi-square)", "P (Fisher)",
-                                             "Odds ratio (95% exact CI)"]
-    note = ("Denominator: full analysis set; a subject without a value counts as a non-responder. Difference: "
-            f"{_ci_methods(ard, ['RESP'])} 95% CI. {ODDS_RATIO_NOTE}")
-    return Table("Responders", "Responders by visit", header, rows, note, ["RESP"], _count(ard, ["RESP"]))
-
-
-def ae_tables(ard, cells, arms, contrast) -> list[Table]:
-    labels = _labels(ard)
-    tables = []
-    for analysis, title in (("AE", "Treatment-emergent adverse events by preferred term"), ("AESOC", "... by system organ class")):
-        rows = [[labels[p]] + [cells.n_pct(analysis, p, -1, a, "USUBJID") for a in arms]
-                + [str(int(cells.get(analysis, p, -1, a, "USUBJID", "events") or 0)) for a in arms]
-                + [cells.estimate_ci(analysis, p, -1, contrast, "USUBJID", 1, 100.0),
-                   cells.p(analysis, p, -1, contrast, "USUBJID", "fisher_p"),
-                   cells.estimate_ci(analysis, p, -1, contrast, "USUBJID", 2, stat="or", bounds=("or_lcl", "or_ucl"))]
-                for p in _params(ard, analysis)]
+            row = ([labels[p]] + [cells.n_pct(analysis, p, -1, a, "USUBJID") for a in arms]
+                   + [str(int(cells.get(analysis, p, -1, a, "USUBJID", "events") or 0)) for a in arms])
+            for c in layout.contrasts:
+                row += [cells.estimate_ci(analysis, p, -1, c, "USUBJID", 1, 100.0),
+                        cells.p(analysis, p, -1, c, "USUBJID", "fisher_p"),
+                        cells.estimate_ci(analysis, p, -1, c, "USUBJID", 2, stat="or", bounds=("or_lcl", "or_ucl"))]
+            rows.append(row)
+        header = ["Event"] + [f"{a}: subjects" for a in arms] + [f"{a}: events" for a in arms]
+        for c in layout.contrasts:
+            header += [layout.versus(c, "Risk difference, % (95% CI)"), layout.versus(c, "P (Fisher)"),
+                       layout.versus(c, "Odds ratio (95% exact CI)")]
         note = (f"Safety population; subjects with at least one event. Risk difference: {_ci_methods(ard, [analysis])} "
                 f"95% CI. {ODDS_RATIO_NOTE}")
-        tables.append(Table("Adverse events", title, ["Event"] + [f"{a}: subjects" for a in arms] + [f"{a}: events" for a in arms]
-                            + ["Risk difference, % (95% CI)", "P (Fisher)", "Odds ratio (95% exact CI)"], rows, note,
-                            [analysis], _count(ard, [analysis])))
+        title = mine["ANALYSIS"].iloc[0] if len(mine) else analysis
+        tables.append(Table("Adverse events", title, header, rows, note, [analysis], _count(ard, [analysis])))
     return tables
 
 
-def shift_table(ard, cells, arms, contrast) -> Table | None:
-    labels = _labels(ard)
-    shifts = _params(ard, "SHIFT")
-    if not shifts:
-        return None
-    rows = []
-    for p in shifts:
-        for a in arms:
-            counts = [int(cells.get("SHIFT", p, -1, a, "ANRIND", f"{b}>{w}") or 0) for b in ("LOW", "NORMAL", "HIGH")
-                      for w in ("LOW", "NORMAL", "HIGH")]
-            rows.append([labels[p], a] + [str(c) for c in counts])
-    header = ["Parameter", "Arm"] + [f"{b[0]}→{w[0]}" for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
-    return Table("Laboratory shifts", "Shift from baseline to worst post-baseline reference-range indicator", header, rows,
-                 "L/N/H: below, within, above the reference range; worst post-baseline: any H, else any L, else N.",
-                 ["SHIFT"], _count(ard, ["SHIFT"]))
+def shift_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, arms, tables = _labels(ard), layout.arms, []
+    for analysis in layout.ids.get("shift", []):
+        rows = []
+        for p in _params(ard, analysis):
+            for a in arms:
+                counts = [int(cells.get(analysis, p, -1, a, "ANRIND", f"{b}>{w}") or 0) for b in ("LOW", "NORMAL", "HIGH")
+                          for w in ("LOW", "NORMAL", "HIGH")]
+                rows.append([labels[p], a] + [str(c) for c in counts])
+        if rows:
+            header = ["Parameter", "Arm"] + [f"{b[0]}→{w[0]}" for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
+            tables.append(Table("Laboratory shifts", "Shift from baseline to worst post-baseline reference-range indicator",
+                                header, rows, "L/N/H: below, within, above the reference range; worst post-baseline: any H, "
+                                "else any L, else N.", [analysis], _count(ard, [analysis])))
+    return tables
+
+
+def trend_tables(ard, cells, layout: Layout) -> list[Table]:
+    labels, tables = _labels(ard), []
+    for analysis in layout.ids.get("trend", []):
+        rows = [[labels[p], f"Week {v:g}", cells.estimate_ci(analysis, p, v, ("", ""), "CHG"),
+                 cells.p(analysis, p, v, ("", ""), "CHG")]
+                for p in _params(ard, analysis)
+                for v in sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].dropna().unique())]
+        if rows:
+            tables.append(Table("Model-based analyses", "Linear trend across doses (ANCOVA of change from baseline)",
+                                ["Parameter", "Visit", "Trend contrast (95% CI)", "P"], rows,
+                                "Contrast of the arms' LS means with weights dose minus mean dose (ANCOVA with arm and "
+                                "baseline).", [analysis], _count(ard, [analysis])))
+    return tables
+
+
+POPULATION_NAMES = {"RANDFL": "Randomised", "SAFFL": "Safety population", "FASFL": "Full analysis set",
+                    "PPROTFL": "Per-protocol set"}
 
 
 def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
+    ard = ardlib.conform(ard)
     trial = load_trial(config)
-    arms = list(trial.arm_names)  # active arm(s), then control: the order of the columns, whatever the config's order
-    contrast = f"{trial.contrasts[0].active.name} vs {trial.control.name}"
+    ids: dict[str, list[str]] = {}
+    for analysis in trial.analyses:
+        ids.setdefault(analysis.method, []).append(analysis.id)
+    layout = Layout(list(trial.arm_names), [c.levels for c in trial.contrasts], ids)
     cells = Cells(ard)
-    tables = [flow_table(ard, cells, arms, contrast), baseline_table(ard, cells, arms, contrast)]
-    tables += endpoint_tables(ard, cells, arms, contrast)
-    tables += model_tables(ard, cells, arms, contrast)
-    tables += [t for t in (responder_table(ard, cells, arms, contrast),) if t]
-    tables += ae_tables(ard, cells, arms, contrast)
-    tables += [t for t in (shift_table(ard, cells, arms, contrast),) if t]
+    tables = [flow_table(ard, cells, layout)]
+    for build in (baseline_tables, endpoint_tables, model_tables, trend_tables, responder_tables, ae_tables, shift_tables):
+        tables += build(ard, cells, layout)
     for table in tables:  # a table with a not-estimable cell says what NE means and where the reasons are
         if any(re.search(rf"\b{NE}\b", cell) for row in table.rows for cell in row[1:]):
             table.note = f"{table.note} {NE_NOTE}".strip()
@@ -348,8 +425,10 @@ def problem_context(ard: pd.DataFrame) -> dict:
             return pd.Series("", index=ard.index)
         return ard[column].astype(object).fillna("").astype(str)
 
+    ard = ardlib.conform(ard)
     warning, error = text("WARNING"), text("ERROR")
     keys = ["ANALYSIS_ID", "ANALYSIS", "PARAM", "AVISIT", "GROUP", "VARIABLE", "METHOD"]
+    ard = ard.assign(GROUP=[group_label(r) for r in ard[["GROUP1_LEVEL", "COMPARATOR"]].to_dict("records")])
     flagged = ard[keys + ["STAT_NAME"]].astype(object).fillna("").assign(
         KIND=error.ne("").map({True: "ERROR", False: "WARNING"}), REASON=error.where(error != "", warning))
     flagged = flagged[flagged["REASON"] != ""]
@@ -388,6 +467,7 @@ def change_context(diff: dict[str, pd.DataFrame] | None, previous: str | None) -
     records, results, subjects = diff["records"], diff["results"], diff["subjects"]
     notable = results[(results["SIGNIFICANCE_FLIPPED"] == "Y") | results["STAT_NAME"].isin(["p", "estimate"])]
     notable = notable.sort_values(["SIGNIFICANCE_FLIPPED", "RECORDS_MOVED"], ascending=False).head(40)
+    notable = notable.assign(GROUP=[group_label(r) for r in notable[["GROUP1_LEVEL", "COMPARATOR"]].fillna("").to_dict("records")])
     return {"previous": previous,
             "subjects": subjects["CHANGE"].value_counts().to_dict(),
             "records": records.drop_duplicates(["DOMAIN", "KEY"]).groupby(["DOMAIN", "CHANGE"]).size().reset_index(name="N").to_dict("records"),
@@ -441,7 +521,7 @@ def run_report(paths: dict, config: dict, cut: str, previous: str | None, projec
     if paths.get("diff_results"):
         diff = {name: read_table(paths[f"diff_{name}"], text_columns=("OLD", "NEW")) for name in ("results", "records", "subjects")}
     context = build_context(
-        ard=read_table(paths["ard"]), audit=read_table(paths["audit"], text_columns=("PUBLISHED", "REPRODUCED")),
+        ard=ardlib.read(paths["ard"]), audit=read_table(paths["audit"], text_columns=("PUBLISHED", "REPRODUCED")),
         queries=pd.concat([read_table(paths["queries"]), read_table(paths["derive_queries"])]).fillna(""),
         summary=read_table(paths["summary"]), raw_files=json.loads(Path(paths["raw_files"]).read_text()),
         figures=figure_entries(Path(paths["figures"])), config=config, cut=cut, code=provenance.code_version(project_dir),

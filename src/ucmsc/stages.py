@@ -65,10 +65,10 @@ def stage_files(stage: str, package_dir: Path | None = None) -> list[str]:
 STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
-    "derive": ("trial", "studyid", "arms", "visits", "tests", "analysis.adsl_baseline"),
-    "analyze": ("trial", "design", "arms", "visits", "analysis"),  # visits: a scheduled visit without data is reported
-    "figures": ("trial", "design", "arms", "analysis"),
-    "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits"),
+    "derive": ("trial", "studyid", "arms", "visits", "tests", "derived", "adsl_baseline"),
+    "analyze": ("trial", "design", "arms", "visits", "analyses", "families"),  # visits: a visit without data is reported
+    "figures": ("trial", "design", "arms", "analyses", "figures"),
+    "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families"),
 }
 
 

@@ -431,44 +431,49 @@ def mann_whitney(x, y, groups: tuple[str, str] = ("group 1", "group 2")) -> list
 ANCOVA_SUBJECTS = ("subject with change and baseline", "subjects with change and baseline")
 
 
-def ancova(response, active, base, alpha: float = 0.05, groups: tuple[str, str] = ("active", "control"),
-           ci: str = "t") -> dict[str, list[dict]]:
-    """ANCOVA: response ~ intercept + active + baseline (OLS), as SAS PROC GLM or R lm(). LS means at the mean
-    baseline of the analysed records (as SAS LSMEANS and R emmeans), difference active - control.
+def ancova_arms(response, arm, base, arms: tuple[str, ...], alpha: float = 0.05, ci: str = "t",
+                doses: tuple[float, ...] | None = None) -> dict:
+    """ANCOVA with any number of arms: response ~ intercept + arm + baseline (OLS), one model, as SAS PROC GLM with
+    LSMEANS / DIFF=CONTROL or R lm() with emmeans. ``arms`` lists the arms, control LAST; ``arm`` is each record's arm
+    name (records of any other arm are left out). LS means at the mean baseline of the analysed records.
 
-    ``active`` is 1 for the active arm and 0 for the control arm; any other value (another arm) is left out.
-    CIs use the t distribution with the residual df; ``ci="normal"`` takes normal quantiles instead (as some
-    published tables do); the P-value is always the t-test's. The root mean squared error is the residual SD.
+    CIs use the t distribution with the residual df (n - arms - 1); ``ci="normal"`` takes normal quantiles, as some
+    published tables do; P-values are the t-tests'. The root mean squared error is the residual SD. With ``doses``
+    (one per arm, same order) a linear trend across the arms' LS means is tested: contrast weights dose - mean dose.
 
-    Returns {"active": rows, "control": rows, "contrast": rows}. Not estimable (an arm without a complete case, fewer
-    than 4 complete cases, a singular design): the same rows, NaN except n, with a WARNING.
+    Returns {"lsmeans": {arm: rows}, "contrasts": {active arm: rows}, "trend": rows or None}. Not estimable (an arm
+    without a complete case, too few cases, a singular design): the same rows, NaN except n, with a WARNING.
     """
     level = f"{100 * (1 - alpha):g}%"
+    *actives, control = arms
     y = np.asarray(response, dtype=float)
-    a = np.asarray(active, dtype=float)
     b = np.asarray(base, dtype=float)
-    keep = ~(np.isnan(y) | np.isnan(b)) & np.isin(a, [0.0, 1.0])
-    y, a, b = y[keep], a[keep], b[keep]
-    n = {"active": int((a == 1.0).sum()), "control": int((a == 0.0).sum())}
-    df = y.size - 3
+    labels_of = np.asarray(arm, dtype=object)
+    keep = ~(np.isnan(y) | np.isnan(b)) & np.isin(labels_of, list(arms))
+    y, b, labels_of = y[keep], b[keep], labels_of[keep]
+    n = {name: int((labels_of == name).sum()) for name in arms}
+    p = len(arms) + 1  # intercept, one effect per active arm, baseline
+    df = y.size - p
     reference = "normal" if ci == "normal" else f"t, {df} df"
-    arm_labels = {"lsmean": "LS mean", "se": "SE", "lcl": f"{level} CI lower ({reference})",
-                  "ucl": f"{level} CI upper ({reference})", "n": "n"}
-    contrast_labels = {"estimate": "LS mean difference", "se": "SE", "lcl": f"{level} CI lower ({reference})",
-                       "ucl": f"{level} CI upper ({reference})", "statistic": "t", "df": "Degrees of freedom",
-                       "p": "P-value (t)", "rmse": "Root mean squared error", "ci_normal": "CI from normal quantiles (1 = yes, 0 = t)"}
+    ci_labels = {"lcl": f"{level} CI lower ({reference})", "ucl": f"{level} CI upper ({reference})"}
+    arm_labels = {"lsmean": "LS mean", "se": "SE", **ci_labels, "n": "n"}
+    contrast_labels = {"estimate": "LS mean difference", "se": "SE", **ci_labels, "statistic": "t",
+                       "df": "Degrees of freedom", "p": "P-value (t)", "rmse": "Root mean squared error",
+                       "ci_normal": "CI from normal quantiles (1 = yes, 0 = t)"}
+    trend_labels = {"estimate": "Linear trend contrast of LS means (weights: dose - mean dose)", "se": "SE", **ci_labels,
+                    "statistic": "t", "df": "Degrees of freedom", "p": "P-value (t)"}
     option = {"ci_normal": 1.0 if ci == "normal" else 0.0}
-    x = np.column_stack([np.ones_like(y), a, b])
-    reason = too_few({groups[0]: n["active"], groups[1]: n["control"]}, 1, ANCOVA_SUBJECTS)
-    if not reason and y.size < 4:  # 3 coefficients and at least 1 residual degree of freedom
-        reason = f"not estimable: {_count(y.size, ANCOVA_SUBJECTS)} in both arms together (4 needed)"
-    if not reason and np.linalg.matrix_rank(x) < 3:
+    x = np.column_stack([np.ones_like(y)] + [(labels_of == name).astype(float) for name in actives] + [b])
+    reason = too_few(n, 1, ANCOVA_SUBJECTS)
+    if not reason and df < 1:  # every coefficient and at least 1 residual degree of freedom
+        reason = f"not estimable: {_count(y.size, ANCOVA_SUBJECTS)} in all arms together ({p + 1} needed)"
+    if not reason and np.linalg.matrix_rank(x) < p:
         reason = "not estimable: the model is singular (baseline is constant or collinear with arm)"
 
-    def failed(warning: str = "", error: str = "") -> dict[str, list[dict]]:
-        return {"active": stat_rows(arm_labels, {"n": n["active"]}, warning, error),
-                "control": stat_rows(arm_labels, {"n": n["control"]}, warning, error),
-                "contrast": stat_rows(contrast_labels, option, warning, error)}
+    def failed(warning: str = "", error: str = "") -> dict:
+        return {"lsmeans": {name: stat_rows(arm_labels, {"n": n[name]}, warning, error) for name in arms},
+                "contrasts": {name: stat_rows(contrast_labels, option, warning, error) for name in actives},
+                "trend": stat_rows(trend_labels, {}, warning, error) if doses else None}
 
     if reason:
         return failed(reason)
@@ -478,20 +483,42 @@ def ancova(response, active, base, alpha: float = 0.05, groups: tuple[str, str] 
         sigma2 = float(((y - x @ beta) ** 2).sum() / df)  # residual mean square (SAS GLM "MSE")
         cov = sigma2 * xtx_inv
         q = sps.norm.ppf(1 - alpha / 2) if ci == "normal" else sps.t.ppf(1 - alpha / 2, df)
-        out = {}
-        for name, arm in (("active", 1.0), ("control", 0.0)):
-            c = np.array([1.0, arm, b.mean()])
-            est, se = float(c @ beta), math.sqrt(c @ cov @ c)
-            out[name] = stat_rows(arm_labels, {"lsmean": est, "se": se, "lcl": est - q * se, "ucl": est + q * se,
-                                               "n": n[name]})
-        est, se = float(beta[1]), math.sqrt(cov[1, 1])
-        t = est / se
-        out["contrast"] = stat_rows(contrast_labels, {"estimate": est, "se": se, "lcl": est - q * se,
-                                                      "ucl": est + q * se, "statistic": t, "df": df,
-                                                      "p": 2 * sps.t.sf(abs(t), df), "rmse": math.sqrt(sigma2), **option})
+
+        def estimate(c: np.ndarray) -> dict:
+            est, se = float(c @ beta), math.sqrt(float(c @ cov @ c))
+            return {"est": est, "se": se, "lcl": est - q * se, "ucl": est + q * se, "t": est / se,
+                    "p": 2 * sps.t.sf(abs(est / se), df)}
+
+        lsmean_c = {name: np.r_[1.0, [float(name == a) for a in actives], b.mean()] for name in arms}
+        out: dict = {"lsmeans": {}, "contrasts": {}, "trend": None}
+        for name in arms:
+            e = estimate(lsmean_c[name])
+            out["lsmeans"][name] = stat_rows(arm_labels, {"lsmean": e["est"], "se": e["se"], "lcl": e["lcl"],
+                                                          "ucl": e["ucl"], "n": n[name]})
+        for name in actives:
+            e = estimate(lsmean_c[name] - lsmean_c[control])  # = the arm's coefficient
+            out["contrasts"][name] = stat_rows(contrast_labels, {"estimate": e["est"], "se": e["se"], "lcl": e["lcl"],
+                                                                 "ucl": e["ucl"], "statistic": e["t"], "df": df, "p": e["p"],
+                                                                 "rmse": math.sqrt(sigma2), **option})
+        if doses:
+            weights = np.asarray(doses, dtype=float) - np.mean(doses)  # linear trend contrast (e.g. SAS CONTRAST)
+            e = estimate(sum(w * lsmean_c[name] for w, name in zip(weights, arms)))
+            out["trend"] = stat_rows(trend_labels, {"estimate": e["est"], "se": e["se"], "lcl": e["lcl"], "ucl": e["ucl"],
+                                                    "statistic": e["t"], "df": df, "p": e["p"]})
     except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
         return failed(error=error_text(failure))
     return out
+
+
+def ancova(response, active, base, alpha: float = 0.05, groups: tuple[str, str] = ("active", "control"),
+           ci: str = "t") -> dict[str, list[dict]]:
+    """Two-arm ANCOVA (``ancova_arms``): ``active`` is 1 for the active arm, 0 for the control arm, anything else
+    left out. Returns {"active": rows, "control": rows, "contrast": rows}."""
+    code = np.asarray(active, dtype=float)
+    names = np.where(code == 1.0, groups[0], np.where(code == 0.0, groups[1], None)).astype(object)
+    fit = ancova_arms(response, names, base, (groups[0], groups[1]), alpha=alpha, ci=ci)
+    return {"active": fit["lsmeans"][groups[0]], "control": fit["lsmeans"][groups[1]],
+            "contrast": fit["contrasts"][groups[0]]}
 
 
 GEE_LABELS = {"estimate": "Log odds ratio", "se": "Robust SE", "or": "Odds ratio", "lcl": "OR CI lower",

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from ucmsc.domains import FINDINGS, REQUIRED
 from ucmsc.manifest import ManifestError, load_manifest
-from ucmsc.plan import arm_problems
+from ucmsc.plan import METHODS, arm_problems
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
-PLAN_LISTS = ("continuous", "mmrm", "gee", "shift", "figure_parameters", "adsl_baseline")
-# Multiplicity family analysis (an ANALYSIS_ID of ucmsc.analyze with between-arm P-values per
-# parameter) -> the plan list whose parameters it analyses.
-FAMILY_ANALYSES = {"BASELINE": "continuous", "CONT": "continuous", "ANCOVA": "continuous", "MMRM": "mmrm",
-                   "GEE": "gee", "RESP": "responder"}
+# Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
+FAMILY_METHODS = ("baseline", "by_visit", "ancova", "mmrm", "gee", "responders")
+# Each figure and the method of the analysis it draws.
+FIGURE_METHODS = {"trajectories": "by_visit", "forest": "ancova", "responders": "responders", "grade_shift": "grade_shift",
+                  "adverse_events": "adverse_events"}
 _CUT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -270,54 +270,66 @@ def _derived_problems(trial: dict) -> list[str]:
 
 
 def _analysis_problems(trial: dict) -> list[str]:
-    tests, plan = trial["tests"], trial["analysis"]
-    derived = trial.get("derived", {})
+    """The plan (``analyses``, ``families``, ``figures``, ``adsl_baseline``) names only what exists and fits its method."""
+    tests, derived = trial["tests"], trial.get("derived", {})
     weeks = {visit["visitnum"] for visit in trial["visits"]}
-    named = [(f"analysis.{name}", list(plan.get(name, []))) for name in PLAN_LISTS]
-    named += [("analysis.responder", list(plan.get("responder", {}))),
-              ("analysis.grade_shift", list(plan.get("grade_shift", {})))]
-    named += [(f"analysis.families.{family}.params", spec["params"])
-              for family, spec in plan.get("families", {}).items()]
-    problems = []
-    for key, params in named:
-        dict_keyed = key in ("analysis.responder", "analysis.grade_shift")
-        seen = set()
-        for i, param in enumerate(params):
-            where = f"{key}.{param}" if dict_keyed else f"{key}[{i}]"
-            if param in seen:
-                problems.append(f"{where}: {param} is listed twice")
-                continue
-            seen.add(param)
-            if param not in tests and param not in derived:
-                problems.append(f"{where}: {param} is neither a configured test (tests:) nor a derived parameter "
-                                f"(derived: {', '.join(derived) or 'none'})")
-                continue
-            problems += _usage_problems(key, where, param, plan, tests, weeks, derived)
-    for family, spec in plan.get("families", {}).items():
-        if spec["analysis"] not in FAMILY_ANALYSES:
-            problems.append(f"analysis.families.{family}.analysis: '{spec['analysis']}' is not an analysis with "
-                            f"between-arm P-values per parameter ({', '.join(FAMILY_ANALYSES)})")
+    analyses = trial["analyses"]
+    problems = _repeats(analyses, "id", "analyses")
+    by_id = {a["id"]: a for a in analyses}
+    for i, analysis in enumerate(analyses):
+        key, method = f"analyses[{i}] ({analysis['id']})", analysis["method"]
+        spec = METHODS[method]
+        if spec["parameters"] and not analysis.get("parameters"):
+            problems.append(f"{key}: {method} needs parameters")
+        if not spec["parameters"] and analysis.get("parameters"):
+            problems.append(f"{key}.parameters: {method} takes no parameters")
+        if method not in ("populations", "reference_ranges") and not analysis.get("population"):
+            problems.append(f"{key}: {method} needs a population")
+        if spec.get("visits") and not analysis.get("visits"):
+            problems.append(f"{key}: {method} needs visits")
+        if spec.get("doses") and any(arm.get("dose") is None for arm in trial["arms"]):
+            problems.append(f"{key}: {method} needs a dose for every arm (arms[].dose)")
+        problems += [f"{key}.options.{option}: not an option of {method} ({', '.join(spec['options']) or 'none'})"
+                     for option in analysis.get("options", {}) if option not in spec["options"]]
+        problems += [f"{key}.visits: week {week} is not a scheduled visit after baseline (visits: weeks "
+                     f"{', '.join(str(w) for w in sorted(weeks))})"
+                     for week in analysis.get("visits", []) if week not in weeks or week == 0]
+        problems += _parameter_problems(f"{key}.parameters", analysis.get("parameters", []), tests, derived)
+        for j, param in enumerate(analysis.get("parameters", [])):
+            where = f"{key}.parameters[{j}]"
+            if spec.get("yes_no") and param in tests | derived and not (param in derived and is_yes_no(derived[param])):
+                yes_no = [code for code, d in derived.items() if is_yes_no(d)]
+                problems.append(f"{where}: {param} is not a yes/no parameter ({', '.join(yes_no) or 'none derived'})")
+            if method == "shift" and param in tests and not tests[param].get("normal"):
+                problems.append(f"{where}: {param} has no reference range (tests.{param}.normal), so no shift table")
+            if method == "shift" and param in derived and param not in tests:
+                problems.append(f"{where}: {param} is derived and has no reference range, so no shift table")
+    for name, family in trial.get("families", {}).items():
+        key, target = f"families.{name}", by_id.get(family["analysis"])
+        if target is None or target["method"] not in FAMILY_METHODS:
+            problems.append(f"{key}.analysis: '{family['analysis']}' is not an analysis of the plan with P-values per "
+                            f"parameter (methods {', '.join(FAMILY_METHODS)})")
             continue
-        source = FAMILY_ANALYSES[spec["analysis"]]
-        planned = plan.get(source, [])
-        problems += [f"analysis.families.{family}.params[{i}]: {param} is not in analysis.{source}, so "
-                     f"{spec['analysis']} gives it no P-value"
-                     for i, param in enumerate(spec["params"])
-                     if param not in planned and (param in tests or param in derived)]
+        problems += [f"{key}.parameters[{i}]: {param} is not analysed by {family['analysis']}"
+                     for i, param in enumerate(family["parameters"]) if param not in target.get("parameters", [])]
+    for figure, spec in trial.get("figures", {}).items():
+        key, target = f"figures.{figure}", by_id.get(spec["analysis"])
+        if target is None or target["method"] != FIGURE_METHODS[figure]:
+            problems.append(f"{key}.analysis: '{spec['analysis']}' is not a {FIGURE_METHODS[figure]} analysis of the plan")
+            continue
+        problems += [f"{key}.parameters[{i}]: {param} is not analysed by {spec['analysis']}"
+                     for i, param in enumerate(spec.get("parameters", [])) if param not in target.get("parameters", [])]
+    problems += _parameter_problems("adsl_baseline", trial.get("adsl_baseline", []), tests, derived)
     return problems
 
 
-def _usage_problems(key: str, where: str, param: str, plan: dict, tests: dict, weeks: set[int], derived: dict) -> list[str]:
-    """What a parameter must be to fit the list it is named in."""
-    yes_no = [code for code, spec in derived.items() if is_yes_no(spec)]
-    if key in ("analysis.gee", "analysis.responder") and param not in yes_no:
-        return [f"{where}: {param} is not a yes/no responder parameter ({', '.join(yes_no) or 'none derived'})"]
-    if key == "analysis.shift" and not tests.get(param, {}).get("normal"):
-        return [f"{where}: {param} has no reference range (tests.{param}.normal), so no shift table"]
-    if key == "analysis.figure_parameters" and param not in plan["continuous"]:
-        return [f"{where}: {param} is not in analysis.continuous, so it has no ANCOVA to plot"]
-    if key == "analysis.grade_shift":
-        return [f"{where}: week {week} is not a post-baseline scheduled visit (visits: weeks "
-                f"{', '.join(str(w) for w in sorted(weeks))})" for week in plan["grade_shift"][param]
-                if week not in weeks or week == 0]
-    return []
+def _parameter_problems(key: str, params: list[str], tests: dict, derived: dict) -> list[str]:
+    problems, seen = [], set()
+    for i, param in enumerate(params):
+        if param in seen:
+            problems.append(f"{key}[{i}]: {param} is listed twice")
+        elif param not in tests and param not in derived:
+            problems.append(f"{key}[{i}]: {param} is neither a configured test (tests:) nor a derived parameter "
+                            f"(derived: {', '.join(derived) or 'none'})")
+        seen.add(param)
+    return problems
