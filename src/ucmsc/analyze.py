@@ -224,12 +224,54 @@ def adverse_events(ard: ArdBuilder, adsl: pd.DataFrame, adae: pd.DataFrame, conf
     _incidence(ard, groups, size, config, ANALYSIS_ID="AE", ANALYSIS="Treatment-emergent adverse events", POPULATION="SAFFL")
 
 
-MMRM_METHOD = "MMRM (REML, unstructured covariance, between-within df)"
 MMRM_SUBJECTS = ("subject with a change from baseline", "subjects with a change from baseline")
-LSMEAN_LABELS = {"lsmean": "LS mean", "se": "SE"}
-MMRM_LABELS = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper", "statistic": "t",
-               "df": "Degrees of freedom (between-within)", "p": "P-value", "n_subjects": "Subjects",
-               "converged": "REML converged (1 = yes)"}
+# Plan options (analysis.mmrm_covariance, analysis.mmrm_ddfm) -> the number written to the ARD's option row and the
+# SAS PROC MIXED spelling in METHOD.
+MMRM_TYPES = {"unstructured": (1, "UN"), "compound-symmetry": (2, "CS")}
+MMRM_DDFMS = {"satterthwaite": (1, "DDFM=SATTERTHWAITE", "Satterthwaite"),
+              "kenward-roger": (2, "DDFM=KR", "Kenward-Roger"),
+              "between-within": (3, "DDF=subjects-3", "between-within: subjects - 3")}
+MMRM_OPTION_LABELS = {
+    "type": "Covariance structure TYPE= (1 = UN unstructured, 2 = CS compound symmetry)",
+    "ddfm": ("Degrees of freedom DDFM= (1 = SATTERTHWAITE, 2 = KR: Kenward-Roger 1997, "
+             "3 = between-within: subjects - 3)")}
+
+
+def mmrm_options(config: dict) -> tuple[str, str]:
+    """(covariance, ddfm) of the plan: analysis.mmrm_covariance and analysis.mmrm_ddfm, defaults as the schema's."""
+    plan = config["analysis"]
+    return plan.get("mmrm_covariance", "unstructured"), plan.get("mmrm_ddfm", "satterthwaite")
+
+
+def mmrm_method(covariance: str, ddfm: str) -> str:
+    return f"MMRM (REML; TYPE={MMRM_TYPES[covariance][1]}; {MMRM_DDFMS[ddfm][1]})"
+
+
+def _mmrm_labels(ddfm: str, alpha: float = 0.05) -> tuple[dict, dict]:
+    """Per-arm LS-mean and contrast labels: the df row and each CI name the df method, the SE row if KR-adjusted."""
+    name, level = MMRM_DDFMS[ddfm][2], f"{100 * (1 - alpha):g}%"
+    se = "SE (Kenward-Roger adjusted)" if ddfm == "kenward-roger" else "SE (model-based)"
+    ci = {"lcl": f"{level} CI lower (t, {name} df)", "ucl": f"{level} CI upper (t, {name} df)"}
+    df = {"df": f"Degrees of freedom ({name})"}
+    lsmean = {"lsmean": "LS mean (at the mean baseline of the analysed records)", "se": se} | ci | df
+    contrast = {"estimate": "LS mean difference", "se": se} | ci | {"statistic": "t"} | df | {
+        "p": "P-value (t)", "n_subjects": "Subjects"}
+    return lsmean, contrast
+
+
+def _mmrm_model_labels(visits: list[tuple[int, str]]) -> dict:
+    """Model-level rows (GROUP "model", no visit): options, counts, the covariance matrix, fit criteria, convergence."""
+    from ucmsc.mmrm import SCORE_TOLERANCE
+
+    covariances = {f"cov_{a}_{b}": f"Covariance, {label_a} x {label_b}" for i, (a, label_a) in enumerate(visits)
+                   for b, label_b in visits[i:]}
+    return MMRM_OPTION_LABELS | {"n_subjects": "Subjects", "n_obs": "Observations used"} | covariances | {
+        "n_cov_params": "Covariance parameters", "m2rll": "-2 Res Log Likelihood",
+        "aic": "AIC (-2 Res Log Likelihood + 2 x covariance parameters)",
+        "converged": (f"REML converged: max relative score below {SCORE_TOLERANCE:g}, Hessian positive definite "
+                      "(1 = yes)"),
+        "max_score": "Max relative REML score: max |d(-2RLL)/d theta_j| x scale of theta_j / observations",
+        "iterations": "Quasi-Newton (L-BFGS) iterations", "newton_iterations": "Newton iterations"}
 
 
 def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], config: dict) -> str:
@@ -250,14 +292,21 @@ def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], config: dict) -> st
 
 
 def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, population: str) -> None:
-    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``); treatment difference per visit.
+    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``), with the plan's covariance structure and
+    df method (``mmrm_options``): per visit, each arm's LS mean with its CI and df, and the treatment difference; per
+    parameter, model-level rows (GROUP "model", AVISITN empty): the options, subjects and observations, the estimated
+    covariance matrix, -2 Res Log Likelihood, AIC and the REML convergence criteria.
 
-    Not estimable (see ``_mmrm_too_few``, a singular design, no REML convergence): the rows of every visit with VALUE
-    NaN and a WARNING; a visit without data: its rows likewise; a numerical failure of the fit: ERROR.
+    Not estimable (see ``_mmrm_too_few``, a singular design, no REML convergence): the rows of every visit and the
+    model's estimates with VALUE NaN and a WARNING (options, counts and convergence criteria keep their values); a
+    visit without data: its rows likewise; a numerical failure of the fit: ERROR.
     """
     from ucmsc.mmrm import MmrmNotEstimable, fit_mmrm
 
     active, control = _arms(config)
+    covariance, ddfm = mmrm_options(config)
+    lsmean_labels, contrast_labels = _mmrm_labels(ddfm)
+    method = mmrm_method(covariance, ddfm)
     members = set(adsl.loc[adsl[population] == "Y", "USUBJID"])
     for paramcd in config["analysis"].get("mmrm", []):
         everything = bds[bds["PARAMCD"] == paramcd]
@@ -266,7 +315,8 @@ def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, co
         reason, error, fit = _mmrm_too_few(data, (active, control), config), "", None
         if not reason:
             try:
-                fit = fit_mmrm(data.assign(ACTIVE=_treated_as(data, (active, control))))
+                fit = fit_mmrm(data.assign(ACTIVE=_treated_as(data, (active, control))), covariance=covariance,
+                               ddfm=ddfm)
             except MmrmNotEstimable as why:
                 reason = f"not estimable: {why}"
             except Exception as failure:  # a numerical failure of this one model; the other analyses still run
@@ -275,23 +325,38 @@ def mmrm_by_parameter(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, co
                 if not fit.converged:
                     reason = f"not estimable: REML did not converge ({fit.message})"
         fitted = {int(v): k for k, v in enumerate(fit.visits)} if fit and not reason else {}
-        fixed = {"n_subjects": data["USUBJID"].nunique()} | ({"converged": float(fit.converged)} if fit else {})
-        for visitn in [v for v in _visits(everything, bds, config) if v > 0]:
+        planned = [v for v in _visits(everything, bds, config) if v > 0]
+        common = dict(ANALYSIS="Mixed model for repeated measures of change", POPULATION=population, PARAMCD=paramcd,
+                      PARAM=_param_label(everything, paramcd), VARIABLE="CHG", METHOD=method, ANALYSIS_ID="MMRM")
+        subjects = {"n_subjects": data["USUBJID"].nunique()}
+        for visitn in planned:
             avisit = _visit_label(everything, config, visitn)
-            keys = dict(ANALYSIS_ID="MMRM", ANALYSIS="Mixed model for repeated measures of change", POPULATION=population,
-                        PARAMCD=paramcd, PARAM=_param_label(everything, paramcd), AVISITN=int(visitn), AVISIT=avisit,
-                        VARIABLE="CHG", METHOD=MMRM_METHOD)
+            keys = dict(common, AVISITN=int(visitn), AVISIT=avisit)
             if visitn in fitted:
                 k = fitted[visitn]
                 for arm, is_active in ((active, True), (control, False)):
-                    est, se = fit.lsmean(k, is_active)
-                    ard.add(stats.stat_rows(LSMEAN_LABELS, {"lsmean": est, "se": se}), GROUP=arm, **keys)
-                ard.add(stats.stat_rows(MMRM_LABELS, fit.contrast(k) | fixed), GROUP=f"{active} vs {control}", **keys)
+                    ard.add(stats.stat_rows(lsmean_labels, fit.lsmean(k, is_active)), GROUP=arm, **keys)
+                ard.add(stats.stat_rows(contrast_labels, fit.contrast(k) | subjects), GROUP=f"{active} vs {control}",
+                        **keys)
                 continue
             warning = "" if error else (reason or f"not estimable: no subject has a change from baseline at {avisit}")
             for arm in (active, control):
-                ard.add(stats.stat_rows(LSMEAN_LABELS, {}, warning, error), GROUP=arm, **keys)
-            ard.add(stats.stat_rows(MMRM_LABELS, fixed, warning, error), GROUP=f"{active} vs {control}", **keys)
+                ard.add(stats.stat_rows(lsmean_labels, {}, warning, error), GROUP=arm, **keys)
+            ard.add(stats.stat_rows(contrast_labels, subjects, warning, error), GROUP=f"{active} vs {control}", **keys)
+        visits = [(int(v), _visit_label(everything, config, v)) for v in planned]
+        model = subjects | {"type": MMRM_TYPES[covariance][0], "ddfm": MMRM_DDFMS[ddfm][0], "n_obs": len(data)}
+        if fit:
+            model |= {"converged": float(fit.converged), "max_score": fit.max_score, "iterations": fit.iterations,
+                      "newton_iterations": fit.newton_iterations, "n_cov_params": fit.n_cov_params}
+        if fitted:
+            model |= {"m2rll": fit.minus_two_rll, "aic": fit.aic}
+            model |= {f"cov_{a}_{b}": fit.sigma[fitted[a], fitted[b]] for i, (a, _) in enumerate(visits)
+                      for b, _ in visits[i:] if a in fitted and b in fitted}
+        absent = next((f"not estimable: no subject has a change from baseline at {label}" for v, label in visits
+                       if v not in fitted), "")
+        warning = "" if error else (reason or absent)
+        ard.add(stats.stat_rows(_mmrm_model_labels(visits), model, warning, error), GROUP="model", AVISIT="",
+                **common)
 
 
 def gee_responders(ard: ArdBuilder, adsl: pd.DataFrame, bds: pd.DataFrame, config: dict) -> None:

@@ -198,18 +198,37 @@ def endpoint_tables(ard, cells, arms, contrast) -> list[Table]:
     return tables
 
 
+# The MMRM's option rows (ucmsc.analyze.mmrm_by_parameter) in words.
+MMRM_TYPE_TEXT = {1: "unstructured covariance (TYPE=UN)", 2: "compound-symmetry covariance (TYPE=CS)"}
+MMRM_DDFM_TEXT = {1: "Satterthwaite degrees of freedom (DDFM=SATTERTHWAITE)",
+                  2: "Kenward-Roger adjusted SEs and degrees of freedom (DDFM=KR, Kenward & Roger 1997)",
+                  3: "between-within degrees of freedom (subjects - 3)"}
+
+
+def mmrm_note(ard) -> str:
+    """The MMRM table's note: the covariance structure and df method its ARD rows say were used."""
+    rows = ard[(ard["ANALYSIS_ID"] == "MMRM") & (ard["GROUP"] == "model")]
+
+    def used(stat, text):
+        values = rows.loc[rows["STAT_NAME"] == stat, "VALUE"].dropna().unique()
+        return " / ".join(text.get(int(v), f"{stat} {v:g}") for v in sorted(values)) or f"{stat} not recorded"
+
+    return (f"REML, {used('type', MMRM_TYPE_TEXT)}, {used('ddfm', MMRM_DDFM_TEXT)}; LS means at the mean baseline of "
+            "the analysed records; difference with 95% CI.")
+
+
 def model_tables(ard, cells, arms, contrast) -> list[Table]:
     labels = _labels(ard)
     tables = []
     for analysis, title, note in (
         ("ANCOVA", "ANCOVA of change from baseline, adjusted for baseline",
          "LS means at the mean baseline; difference with 95% CI; Holm and BH adjust across the plan's family."),
-        ("MMRM", "MMRM of change from baseline over all post-baseline visits",
-         "REML, unstructured covariance, between-within degrees of freedom (not Kenward-Roger; see README)."),
+        ("MMRM", "MMRM of change from baseline over all post-baseline visits", mmrm_note(ard)),
     ):
         rows = []
         for p in _params(ard, analysis):
-            visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].unique())
+            at = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"]
+            visits = sorted(at.dropna().unique())  # model-level rows have no visit
             for v in visits:
                 lsm = [cells.get(analysis, p, v, a, "CHG", "lsmean") for a in arms]
                 rows.append([labels[p], f"Week {v:g}"] + [_num(x, 2) for x in lsm]

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats as sps
 
 # Method options: they keep their value when nothing else is estimable.
-OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal"})
+OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal", "type", "ddfm"})
 VALUES = ("non-missing value", "non-missing values")
 SUBJECTS = ("subject", "subjects")
 
