@@ -265,3 +265,33 @@ def test_between_within_in_the_ard():
     assert (df["VALUE"] == 57).all() and set(df["STAT_LABEL"]) == {"Degrees of freedom (between-within: subjects - 3)"}
     assert ard.loc[ard["STAT_NAME"] == "ddfm", "VALUE"].item() == 3
     assert "between-within degrees of freedom (subjects - 3)" in mmrm_note(ard)
+
+
+def test_unstructured_covariance_with_too_few_subjects_at_a_visit_is_not_estimable():
+    # 4 subjects at week 48: given weeks 9 and 20 their week-48 values are fitted exactly, so the unstructured REML
+    # likelihood grows without bound towards a singular covariance; compound symmetry is still estimable.
+    rng = np.random.default_rng(5)
+    n = 30
+    base, errors = rng.normal(8, 2, n), rng.multivariate_normal(np.zeros(3), SIGMA, n)
+    data = pd.DataFrame({"USUBJID": np.repeat([f"S{i:02d}" for i in range(n)], 3), "AVISITN": np.tile(VISITS, n),
+                         "ARM": np.repeat(np.where(np.arange(n) % 2, ACTIVE, CONTROL), 3), "BASE": np.repeat(base, 3),
+                         "CHG": errors.ravel(), "PARAMCD": "X", "PARAM": "Parameter X"})
+    data = data[(data["AVISITN"] < 48) | data["USUBJID"].isin(["S00", "S01", "S02", "S03"])]
+    data["AVISIT"] = "Week " + data["AVISITN"].astype(str)
+    fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == ACTIVE).astype(float)))
+    assert not fit.converged and fit.message.startswith("the estimated covariance matrix is singular")
+    config = {"arms": [{"arm": ACTIVE, "active": True}, {"arm": CONTROL, "active": False}],
+              "visits": [{"visitnum": v, "avisit": f"Week {v}"} for v in [0] + VISITS], "analysis": {"mmrm": ["X"]}}
+    adsl = pd.DataFrame({"USUBJID": data["USUBJID"].unique(), "FASFL": "Y"})
+    for covariance, estimable in (("unstructured", False), ("compound-symmetry", True)):
+        ard = analyze.ArdBuilder("T", "C", "test")
+        plan = {"mmrm": ["X"], "mmrm_covariance": covariance}
+        analyze.mmrm_by_parameter(ard, adsl, data, config | {"analysis": plan}, "FASFL")
+        frame = ard.frame()
+        estimate = frame.set_index(["AVISITN", "GROUP", "STAT_NAME"]).loc[(48, f"{ACTIVE} vs {CONTROL}", "estimate")]
+        assert math.isnan(estimate["VALUE"]) != estimable
+        if not estimable:
+            assert estimate["WARNING"].startswith(
+                "not estimable: REML did not converge (the estimated covariance matrix is singular")
+            model = frame.query("GROUP == 'model'").set_index("STAT_NAME")
+            assert model.loc["converged", "VALUE"] == 0 and math.isnan(model.loc["m2rll", "VALUE"])

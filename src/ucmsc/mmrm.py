@@ -50,6 +50,7 @@ once: an REML iteration and the Satterthwaite/KR matrices cost O(patterns x smal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -102,13 +103,13 @@ class MmrmFit:
     def aic(self) -> float:
         return self.minus_two_rll + 2 * self.n_cov_params  # SAS "AIC (Smaller is Better)"
 
-    @property
+    @cached_property  # a fit is not changed after fit_mmrm; dataclasses.replace gives a new one
     def theta_cov(self) -> np.ndarray:
         """Asymptotic covariance of theta-hat: 2 x inverse (observed Hessian or expected information) of -2RLL."""
         info = self.hessian if self.information == "observed" else self.expected_information
         return 2 * np.linalg.inv(info)
 
-    @property
+    @cached_property
     def cov_beta_kr(self) -> np.ndarray:
         """Phi_A = Phi + 2 Phi {sum W_ij (Q_ij - P_i Phi P_j)} Phi (R_ij = 0): Kenward & Roger 1997's adjusted estimator,
         as SAS documents it ("Kenward-Roger Degrees of Freedom Approximation") and pbkrtest's vcovAdj computes it."""
@@ -229,8 +230,11 @@ class _Reml:
         return f, beta, phi, inverses
 
     def value(self, theta: np.ndarray) -> float:
+        """-2RLL, or inf where Sigma is not positive definite (as the Cholesky parametrisation of the optimizer)."""
+        sigma = self.sigma(theta)
         try:
-            return float(self._gls(self.sigma(theta))[0])
+            np.linalg.cholesky(sigma)
+            return float(self._gls(sigma)[0])
         except np.linalg.LinAlgError:
             return np.inf
 
@@ -356,11 +360,13 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
     to_theta, chain, start = _unconstrained(covariance, k_all)
 
     def objective(phi):
-        try:
-            f, grad = model.matrix_gradient(model.sigma(to_theta(phi)))
-        except np.linalg.LinAlgError:
-            return 1e300, np.zeros_like(phi)
-        return f, chain(phi, grad)
+        with np.errstate(all="ignore"):  # a trial step far out: overflow means "worse", not an error
+            try:
+                f, grad = model.matrix_gradient(model.sigma(to_theta(phi)))
+                gradient = chain(phi, grad)
+            except (np.linalg.LinAlgError, ValueError):
+                return 1e300, np.zeros_like(phi)
+        return (f, gradient) if np.isfinite(f) and np.all(np.isfinite(gradient)) else (1e300, np.zeros_like(phi))
 
     variances = np.maximum(pd.Series(y).groupby(vidx).var().reindex(range(k_all)).fillna(1.0).to_numpy(), 1e-8)
     result = optimize.minimize(objective, start(variances), jac=True, method="L-BFGS-B")
@@ -373,7 +379,10 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
         if stalled or newton == MAX_NEWTON:
             break
         # Newton step; Fisher scoring (expected information) where the Hessian is not positive definite.
-        step = np.linalg.solve(at["hessian"] if curved else at["expected"], at["score"])
+        try:
+            step = np.linalg.solve(at["hessian"] if curved else at["expected"], at["score"])
+        except np.linalg.LinAlgError:
+            break
         for halving in range(40):
             trial = theta - step / 2 ** halving
             if model.value(trial) <= at["f"] + 1e-12 * max(1.0, abs(at["f"])):
@@ -383,10 +392,16 @@ def fit_mmrm(data: pd.DataFrame, subject: str = "USUBJID", visit: str = "AVISITN
         theta, newton, previous = trial, newton + 1, score
         at = model.derivatives(theta)
     converged = curved and score <= SCORE_TOLERANCE
-    message = "" if converged else (
-        f"max relative score {score:.1e} above the tolerance {SCORE_TOLERANCE:g} after {newton} Newton steps" if curved
-        else "the REML Hessian is not positive definite where the optimizer stopped (a saddle point or the boundary "
-             "of the parameter space)")
+    eigen = np.linalg.eigvalsh(at["sigma"])
+    if converged:
+        message = ""
+    elif eigen[0] < 1e-8 * eigen[-1]:
+        message = (f"the estimated covariance matrix is singular (eigenvalues {eigen[0]:.1e} to {eigen[-1]:.1e}): the "
+                   "REML optimum is on the boundary, e.g. too few subjects at a visit for this covariance structure")
+    elif curved:
+        message = f"max relative score {score:.1e} above the tolerance {SCORE_TOLERANCE:g} after {newton} Newton steps"
+    else:
+        message = "the REML Hessian is not positive definite where the optimizer stopped (not a minimum)"
     beta = at["beta"].copy()
     beta[:k_all] += y_mean  # the response was centred by visit: only the intercepts move
     return MmrmFit(visits=visits, beta=beta, cov_beta=at["phi"], sigma=at["sigma"], theta=theta, covariance=covariance,
