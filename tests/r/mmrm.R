@@ -27,7 +27,8 @@
 #   visit:BASE + (1 | subject), REML = TRUE); "satterthwaite-lmertest", lmerTest::contest on the same lmer fit (Debian
 #   package r-cran-lmertest); "lmer", its fixed effects, and its REMLcrit as m2rll.
 # - method "satterthwaite-emmeans": emmeans' own df for gls (mode = "satterthwaite", which needs nlme's
-#   finite-difference apVar and falls back to "appx-satterthwaite" for UN): for comparison only, not a reference.
+#   finite-difference apVar and falls back to "appx-satterthwaite", random perturbations, for UN): for comparison
+#   only, not a reference.
 # - complete data, method "ancova": lm(CHG ~ arm + BASE) at each visit (the df n - 3 and SE that KR reproduces for UN).
 suppressMessages({
   library(nlme); library(emmeans); library(lme4); library(pbkrtest); library(numDeriv)
@@ -161,6 +162,7 @@ reference <- function(name) {
     emm <- emmeans(fit, ~ arm | visit, mode = "df.error", data = d, nesting = NULL)
     lsm <- summary(emm)
     lf <- emm@linfct
+    set.seed(1)  # emmeans' appx-satterthwaite perturbs the fit at random
     emm_sat <- summary(emmeans(fit, ~ arm | visit, mode = "satterthwaite", data = d, nesting = NULL))
     for (kk in 1:K) {
       cvec <- setNames(numeric(p), colnames(X)); cvec[sprintf("visit%s:arm1", visits[kk])] <- 1
