@@ -31,7 +31,7 @@ DATASETS = ("complete", "dropout", "intermittent", "ties")
 COVARIANCES = {"UN": "unstructured", "CS": "compound-symmetry"}
 CASES = [(d, c) for d in DATASETS for c in COVARIANCES]
 TOLERANCE = {"estimate": 1e-6, "lsmean": 1e-6, "lcl": 1e-6, "ucl": 1e-6, "se": 1e-6, "t": 1e-6, "cov": 1e-6,
-             "df": 1e-6, "p": 1e-6, "m2rll": 1e-9, "nlme_m2rll": 1e-9, "aic": 1e-9, "n_obs": 0, "n_subjects": 0}
+             "df": 1e-6, "p": 1e-6, "m2rll": 1e-9, "aic": 1e-9, "n_obs": 0, "n_subjects": 0}
 GLS_TOLERANCE = 1e-5
 LOCATIONS = {"estimate", "lsmean", "lcl", "ucl"}
 
@@ -76,7 +76,7 @@ def _ours(fit, row) -> tuple[float, float]:
         if row.stat.startswith("cov_"):
             a, b = (fit.visits.index(int(v)) for v in row.stat.split("_")[1:])
             return fit.sigma[a, b], math.sqrt(fit.sigma[a, a] * fit.sigma[b, b])
-        value = {"m2rll": fit.minus_two_rll, "nlme_m2rll": fit.minus_two_rll, "aic": fit.aic, "n_obs": fit.n_obs,
+        value = {"m2rll": fit.minus_two_rll, "aic": fit.aic, "n_obs": fit.n_obs,
                  "n_subjects": fit.n_subjects}[row.stat]
         return value, abs(row.value)
     k = fit.visits.index(int(row.visit))
