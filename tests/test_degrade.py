@@ -4,6 +4,7 @@ one statistic is an ERROR in its rows and the rest of the plan still runs."""
 
 import io
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -235,12 +236,14 @@ def _mmrm_ard(adsl, bds):
 
 def test_mmrm_without_a_control_arm_is_written_as_not_estimable():
     ard = _mmrm_ard(*_mmrm_data(n_control=0))
-    assert sorted(ard["AVISITN"].unique()) == [9, 20]
+    assert sorted(ard["AVISITN"].dropna().unique()) == [9, 20]  # and the model-level rows, without a visit
     assert set(zip(ard["GROUP1_LEVEL"], ard["COMPARATOR"])) == {(ACTIVE, ""), (CONTROL, ""), (ACTIVE, CONTROL)}
-    estimates = ard[~ard["STAT_NAME"].isin(["n_subjects"])]
+    kept = {"n_subjects": 8, "n_obs": 16, "type": 1, "ddfm": 1}  # counts and the plan's options (UN, Satterthwaite)
+    estimates = ard[~ard["STAT_NAME"].isin(kept)]
     assert estimates["VALUE"].isna().all()
     assert set(estimates["WARNING"]) == {"not estimable: Placebo has 0 subjects with a change from baseline (1 needed)"}
-    assert (ard.loc[ard["STAT_NAME"] == "n_subjects", "VALUE"] == 8).all()
+    for stat, value in kept.items():
+        assert (ard.loc[ard["STAT_NAME"] == stat, "VALUE"] == value).all() and (ard["STAT_NAME"] == stat).any()
 
 
 def test_mmrm_with_an_arm_missing_at_one_visit_names_the_visit():
@@ -252,26 +255,21 @@ def test_mmrm_with_an_arm_missing_at_one_visit_names_the_visit():
 
 
 def test_mmrm_that_does_not_converge_and_one_that_fails(monkeypatch):
-    from scipy import optimize
-
     from ucmsc import mmrm
 
-    real = optimize.minimize
-
-    def unconverged(*args, **kwargs):
-        result = real(*args, **kwargs)
-        result.success, result.message = False, "ABNORMAL_TERMINATION_IN_LNSRCH"
-        return result
-
-    monkeypatch.setattr(mmrm.optimize, "minimize", unconverged)
+    monkeypatch.setattr(mmrm, "SCORE_TOLERANCE", 0.0)  # no fit reaches a relative REML score of exactly 0
     ard = _mmrm_ard(*_mmrm_data(n_control=8))
-    contrast = ard[(ard["GROUP1_LEVEL"] == ACTIVE) & (ard["COMPARATOR"] == CONTROL)].set_index(["AVISITN", "STAT_NAME"])
-    assert contrast.loc[(9, "converged"), "VALUE"] == 0 and math.isnan(contrast.loc[(9, "estimate"), "VALUE"])
-    assert contrast.loc[(9, "estimate"), "WARNING"] == (
-        "not estimable: REML did not converge (ABNORMAL_TERMINATION_IN_LNSRCH)")
-    monkeypatch.setattr(mmrm, "fit_mmrm", lambda data: (_ for _ in ()).throw(np.linalg.LinAlgError("Singular matrix")))
+    both = ard[(ard["GROUP1_LEVEL"] == ACTIVE) & (ard["COMPARATOR"] == CONTROL)]
+    model = both[both["AVISITN"].isna()].set_index("STAT_NAME")  # the model's rows: no visit
+    contrast = both[both["AVISITN"].notna()].set_index(["AVISITN", "STAT_NAME"])
+    assert model.loc["converged", "VALUE"] == 0 and model.loc["max_score", "VALUE"] < 1e-8
+    assert math.isnan(contrast.loc[(9, "estimate"), "VALUE"]) and math.isnan(model.loc["m2rll", "VALUE"])
+    assert re.fullmatch(r"not estimable: REML did not converge \(max relative score \S+ above the tolerance 0 after "
+                        r"\d+ Newton steps\)", contrast.loc[(9, "estimate"), "WARNING"])
+    monkeypatch.setattr(mmrm, "fit_mmrm", lambda data, **options: (_ for _ in ()).throw(
+        np.linalg.LinAlgError("Singular matrix")))
     ard = _mmrm_ard(*_mmrm_data(n_control=8))
-    failed = ard[ard["STAT_NAME"] != "n_subjects"]
+    failed = ard[~ard["STAT_NAME"].isin(["n_subjects", "n_obs", "type", "ddfm"])]
     assert failed["VALUE"].isna().all() and set(failed["ERROR"]) == {"LinAlgError: Singular matrix"}
     assert set(failed["WARNING"]) == {""}
 

@@ -294,12 +294,47 @@ def adverse_events(ctx: Context, analysis: Analysis) -> None:
                         PARAM=label, **keys, **contrast_group(active, control))
 
 
-MMRM_METHOD = "MMRM (REML, unstructured covariance, between-within df)"
 MMRM_SUBJECTS = ("subject with a change from baseline", "subjects with a change from baseline")
-LSMEAN_LABELS = {"lsmean": "LS mean", "se": "SE"}
-MMRM_LABELS = {"estimate": "LS mean difference", "se": "SE", "lcl": "CI lower", "ucl": "CI upper", "statistic": "t",
-               "df": "Degrees of freedom (between-within)", "p": "P-value", "n_subjects": "Subjects",
-               "converged": "REML converged (1 = yes)"}
+# Plan options (covariance, ddfm) -> the number written to the ARD's option row and the SAS PROC MIXED spelling in METHOD.
+MMRM_TYPES = {"unstructured": (1, "UN"), "compound-symmetry": (2, "CS")}
+MMRM_DDFMS = {"satterthwaite": (1, "DDFM=SATTERTHWAITE", "Satterthwaite"),
+              "kenward-roger": (2, "DDFM=KR", "Kenward-Roger"),
+              "between-within": (3, "DDF=subjects-3", "between-within: subjects - 3")}
+MMRM_OPTION_LABELS = {
+    "type": "Covariance structure TYPE= (1 = UN unstructured, 2 = CS compound symmetry)",
+    "ddfm": ("Degrees of freedom DDFM= (1 = SATTERTHWAITE, 2 = KR: Kenward-Roger 1997, "
+             "3 = between-within: subjects - 3)")}
+
+
+def mmrm_method(covariance: str, ddfm: str) -> str:
+    return f"MMRM (REML; TYPE={MMRM_TYPES[covariance][1]}; {MMRM_DDFMS[ddfm][1]})"
+
+
+def _mmrm_labels(ddfm: str, alpha: float = 0.05) -> tuple[dict, dict]:
+    """Per-arm LS-mean and contrast labels: the df row and each CI name the df method, the SE row if KR-adjusted."""
+    name, level = MMRM_DDFMS[ddfm][2], f"{100 * (1 - alpha):g}%"
+    se = "SE (Kenward-Roger adjusted)" if ddfm == "kenward-roger" else "SE (model-based)"
+    ci = {"lcl": f"{level} CI lower (t, {name} df)", "ucl": f"{level} CI upper (t, {name} df)"}
+    df = {"df": f"Degrees of freedom ({name})"}
+    lsmean = {"lsmean": "LS mean (at the mean baseline of the analysed records)", "se": se} | ci | df
+    contrast = {"estimate": "LS mean difference", "se": se} | ci | {"statistic": "t"} | df | {
+        "p": "P-value (t)", "n_subjects": "Subjects"}
+    return lsmean, contrast
+
+
+def _mmrm_model_labels(visits: list[tuple[int, str]]) -> dict:
+    """The model's rows (no visit): options, counts, the covariance matrix, fit criteria, convergence."""
+    from ucmsc.mmrm import SCORE_TOLERANCE
+
+    covariances = {f"cov_{a}_{b}": f"Covariance, {label_a} x {label_b}" for i, (a, label_a) in enumerate(visits)
+                   for b, label_b in visits[i:]}
+    return MMRM_OPTION_LABELS | {"n_subjects": "Subjects", "n_obs": "Observations used"} | covariances | {
+        "n_cov_params": "Covariance parameters", "m2rll": "-2 Res Log Likelihood",
+        "aic": "AIC (-2 Res Log Likelihood + 2 x covariance parameters)",
+        "converged": (f"REML converged: max relative score below {SCORE_TOLERANCE:g}, Hessian positive definite "
+                      "(1 = yes)"),
+        "max_score": "Max relative REML score: max |d(-2RLL)/d theta_j| x scale of theta_j / observations",
+        "iterations": "Quasi-Newton (L-BFGS) iterations", "newton_iterations": "Newton iterations"}
 
 
 def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], trial: Trial) -> str:
@@ -320,17 +355,27 @@ def _mmrm_too_few(data: pd.DataFrame, arms: tuple[str, str], trial: Trial) -> st
 
 
 def mmrm(ctx: Context, analysis: Analysis) -> None:
-    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``); treatment difference per visit.
+    """Change from baseline over all post-baseline visits (``ucmsc.mmrm``), with the plan's covariance structure and
+    df method (options ``covariance``, ``ddfm``): per visit, each arm's LS mean with its CI and df, and the treatment
+    difference; per model, rows without a visit under the comparison's group: the options, subjects and observations,
+    the estimated covariance matrix, -2 Res Log Likelihood, AIC and the REML convergence criteria.
 
-    Not estimable (see ``_mmrm_too_few``, a singular design, no REML convergence): the rows of every visit with VALUE
-    NaN and a WARNING; a visit without data: its rows likewise; a numerical failure of the fit: ERROR.
+    Each comparison of an active arm with the control arm is its own model on those two arms; with more than two arms
+    the control arm's LS means are written once, from the first comparison's model.
+
+    Not estimable (see ``_mmrm_too_few``, a singular design, no REML convergence): the rows of every visit and the
+    model's estimates with VALUE NaN and a WARNING (options, counts and convergence criteria keep their values); a
+    visit without data: its rows likewise; a numerical failure of the fit: ERROR.
     """
     from ucmsc.mmrm import MmrmNotEstimable, fit_mmrm
 
     trial, bds = ctx.trial, ctx.bds
+    covariance, ddfm = analysis.option("covariance", "unstructured"), analysis.option("ddfm", "satterthwaite")
+    lsmean_labels, contrast_labels = _mmrm_labels(ddfm)
     members = ctx.members(analysis.population)
     for contrast in trial.contrasts:
         active, control = contrast.levels
+        group = contrast_group(active, control)
         for paramcd in analysis.parameters:
             everything = bds[bds["PARAMCD"] == paramcd]
             data = everything[everything["USUBJID"].isin(members) & (everything["AVISITN"] > 0)]
@@ -338,7 +383,8 @@ def mmrm(ctx: Context, analysis: Analysis) -> None:
             reason, error, fit = _mmrm_too_few(data, (active, control), trial), "", None
             if not reason:
                 try:
-                    fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)))
+                    fit = fit_mmrm(data.assign(ACTIVE=(data["ARM"] == active).astype(float)), covariance=covariance,
+                                   ddfm=ddfm)
                 except MmrmNotEstimable as why:
                     reason = f"not estimable: {why}"
                 except Exception as failure:  # a numerical failure of this one model; the other analyses still run
@@ -347,27 +393,38 @@ def mmrm(ctx: Context, analysis: Analysis) -> None:
                     if not fit.converged:
                         reason = f"not estimable: REML did not converge ({fit.message})"
             fitted = {int(v): k for k, v in enumerate(fit.visits)} if fit and not reason else {}
-            fixed = {"n_subjects": data["USUBJID"].nunique()} | ({"converged": float(fit.converged)} if fit else {})
-            for visitn in [v for v in _visits(everything, bds, trial, analysis.visits) if v > 0]:
+            planned = [v for v in _visits(everything, bds, trial, analysis.visits) if v > 0]
+            common = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Mixed model for repeated measures of change",
+                          POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(everything, paramcd),
+                          VARIABLE="CHG", METHOD=mmrm_method(covariance, ddfm))
+            subjects = {"n_subjects": data["USUBJID"].nunique()}
+            arm_rows = ((active, True), (control, False)) if contrast == trial.contrasts[0] else ((active, True),)
+            for visitn in planned:
                 avisit = _visit_label(everything, trial, visitn)
-                keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Mixed model for repeated measures of change",
-                            POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(everything, paramcd),
-                            AVISITN=int(visitn), AVISIT=avisit, VARIABLE="CHG", METHOD=MMRM_METHOD)
-                # with more than two arms each comparison is its own two-arm model: the control arm's LS mean is
-                # written once, from the first comparison's model
-                arm_rows = (active, control) if contrast == trial.contrasts[0] else (active,)
+                keys = dict(common, AVISITN=int(visitn), AVISIT=avisit)
                 if visitn in fitted:
                     k = fitted[visitn]
-                    for arm in arm_rows:
-                        est, se = fit.lsmean(k, arm == active)
-                        ctx.ard.add(stats.stat_rows(LSMEAN_LABELS, {"lsmean": est, "se": se}), **keys, **arm_group(arm))
-                    ctx.ard.add(stats.stat_rows(MMRM_LABELS, fit.contrast(k) | fixed), **keys,
-                                **contrast_group(active, control))
+                    for arm, is_active in arm_rows:
+                        ctx.ard.add(stats.stat_rows(lsmean_labels, fit.lsmean(k, is_active)), **keys, **arm_group(arm))
+                    ctx.ard.add(stats.stat_rows(contrast_labels, fit.contrast(k) | subjects), **keys, **group)
                     continue
                 warning = "" if error else (reason or f"not estimable: no subject has a change from baseline at {avisit}")
-                for arm in arm_rows:
-                    ctx.ard.add(stats.stat_rows(LSMEAN_LABELS, {}, warning, error), **keys, **arm_group(arm))
-                ctx.ard.add(stats.stat_rows(MMRM_LABELS, fixed, warning, error), **keys, **contrast_group(active, control))
+                for arm, _ in arm_rows:
+                    ctx.ard.add(stats.stat_rows(lsmean_labels, {}, warning, error), **keys, **arm_group(arm))
+                ctx.ard.add(stats.stat_rows(contrast_labels, subjects, warning, error), **keys, **group)
+            visits = [(int(v), _visit_label(everything, trial, v)) for v in planned]
+            model = subjects | {"type": MMRM_TYPES[covariance][0], "ddfm": MMRM_DDFMS[ddfm][0], "n_obs": len(data)}
+            if fit:
+                model |= {"converged": float(fit.converged), "max_score": fit.max_score, "iterations": fit.iterations,
+                          "newton_iterations": fit.newton_iterations, "n_cov_params": fit.n_cov_params}
+            if fitted:
+                model |= {"m2rll": fit.minus_two_rll, "aic": fit.aic}
+                model |= {f"cov_{a}_{b}": fit.sigma[fitted[a], fitted[b]] for i, (a, _) in enumerate(visits)
+                          for b, _ in visits[i:] if a in fitted and b in fitted}
+            absent = next((f"not estimable: no subject has a change from baseline at {label}" for v, label in visits
+                           if v not in fitted), "")
+            warning = "" if error else (reason or absent)
+            ctx.ard.add(stats.stat_rows(_mmrm_model_labels(visits), model, warning, error), AVISIT="", **common, **group)
 
 
 GEE_METHOD = "GEE logistic (visit + arm; exchangeable, moment estimators as geepack (divisors N and pairs); robust SE)"

@@ -276,8 +276,24 @@ def endpoint_tables(ard, cells, layout: Layout) -> list[Table]:
 
 MODEL_TITLES = {"ancova": "ANCOVA of change from baseline, adjusted for baseline",
                 "mmrm": "MMRM of change from baseline over all post-baseline visits"}
-MODEL_NOTES = {"ancova": "LS means at the mean baseline; difference with 95% CI; Holm and BH adjust across the plan's family.",
-               "mmrm": "REML, unstructured covariance, between-within degrees of freedom (not Kenward-Roger; see README)."}
+MMRM_TYPE_TEXT = {1: "unstructured covariance (TYPE=UN)", 2: "compound-symmetry covariance (TYPE=CS)"}
+MMRM_DDFM_TEXT = {1: "Satterthwaite degrees of freedom (DDFM=SATTERTHWAITE)",
+                  2: "Kenward-Roger adjusted SEs and degrees of freedom (DDFM=KR, Kenward & Roger 1997)",
+                  3: "between-within degrees of freedom (subjects - 3)"}
+
+
+def model_note(ard, analysis: str, method: str) -> str:
+    """The table's note; for an MMRM, the covariance structure and df method its ARD rows say were used."""
+    if method == "ancova":
+        return "LS means at the mean baseline; difference with 95% CI; Holm and BH adjust across the plan's family."
+    rows = ard[(ard["ANALYSIS_ID"] == analysis) & ard["AVISITN"].isna()]  # the models' rows: no visit
+
+    def used(stat, text):
+        values = rows.loc[rows["STAT_NAME"] == stat, "VALUE"].dropna().unique()
+        return " / ".join(text.get(int(v), f"{stat} {v:g}") for v in sorted(values)) or f"{stat} not recorded"
+
+    return (f"REML, {used('type', MMRM_TYPE_TEXT)}, {used('ddfm', MMRM_DDFM_TEXT)}; LS means at the mean baseline of "
+            "the analysed records; difference with 95% CI.")
 
 
 def model_tables(ard, cells, layout: Layout) -> list[Table]:
@@ -299,7 +315,7 @@ def model_tables(ard, cells, layout: Layout) -> list[Table]:
                 for c in layout.contrasts:
                     header += [layout.versus(c, "Difference (95% CI)"), layout.versus(c, "P"), layout.versus(c, "P (Holm)"),
                                layout.versus(c, "P (BH)")]
-                tables.append(Table("Model-based analyses", MODEL_TITLES[method], header, rows, MODEL_NOTES[method],
+                tables.append(Table("Model-based analyses", MODEL_TITLES[method], header, rows, model_note(ard, analysis, method),
                                     [analysis], _count(ard, [analysis])))
     for analysis in layout.ids.get("gee", []):
         gee = [[labels[p]] + [x for c in layout.contrasts for x in (cells.estimate_ci(analysis, p, -1, c, "AVAL", stat="or"),

@@ -20,7 +20,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 
 # Method options: they keep their value when nothing else is estimable.
-OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal", "ci_method"})
+OPTION_STATS = frozenset({"var_equal", "correction", "continuity", "ci_normal", "ci_method", "type", "ddfm"})
 # Plan option ``ttest`` -> the METHOD text of the between-arm t-test rows.
 TTEST_METHODS = {"student": "Student t-test", "welch": "Welch t-test"}
 # Plan option ``proportion_ci`` -> (number in the ``ci_method`` row, name in the CI labels).
