@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from scipy import stats as sps
 
 from ucmsc import stats
@@ -128,3 +129,28 @@ def test_holm_and_benjamini_hochberg_by_hand():
     assert np.allclose(holm, [0.03, 0.06, 0.06, 0.02])
     # BH: sorted p x 4/rank = 0.02, 0.02, 0.04, 0.04 -> running min from the top
     assert np.allclose(bh, [0.02, 0.04, 0.04, 0.02])
+
+
+# --- against R (tests/r/misc.R): paired t-test and multiplicity adjustments ----------------
+
+def test_paired_t_matches_r_t_test():
+    import pandas as pd
+
+    from conftest import ROOT
+
+    data = pd.read_csv(ROOT / "tests" / "reference" / "data" / "misc_changes.csv")
+    reference = pd.read_csv(ROOT / "tests" / "reference" / "misc_paired_t.csv", skipinitialspace=True).set_index("sample")
+    for sample, changes in data.groupby("sample")["change"]:
+        got = {r["STAT_NAME"]: r["VALUE"] for r in stats.paired_t(changes)}
+        for name in ("estimate", "lcl", "ucl", "statistic", "df", "p"):
+            assert got[name] == pytest.approx(reference.loc[sample, name], rel=1e-10), (sample, name)
+
+
+def test_holm_and_benjamini_hochberg_match_r_p_adjust():
+    import pandas as pd
+
+    from conftest import ROOT
+
+    reference = pd.read_csv(ROOT / "tests" / "reference" / "misc_p_adjust.csv")
+    holm, bh = stats.adjust_pvalues(reference["p"])
+    assert np.allclose(holm, reference["holm"], rtol=1e-12, atol=0) and np.allclose(bh, reference["bh"], rtol=1e-12, atol=0)
