@@ -12,8 +12,12 @@ import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 
 import numpy as np
+
+
+MSC, PBO = "UC-MSC", "Placebo"
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,26 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Absence:
+    """A planned gap in one subject's follow-up, listed in the manifest as a planted problem.
+
+    ``withdrawal``: no visit after ``week``; ``missed_visit``: no visit at ``week``. The subject
+    is drawn from ``arm`` (SUBJID order) between the fractions ``among`` of that arm's list, so
+    that, for example, an early enrollee's withdrawal is already visible in the interim cut.
+    """
+
+    kind: str  # "withdrawal" or "missed_visit"
+    arm: str
+    week: int
+    among: tuple[Fraction, Fraction] = (Fraction(0), Fraction(1))
+
+
+@dataclass(frozen=True)
 class TrialSpec:
     trial: str
     studyid: str
     title: str
-    seed_file: str
+    seed_file: str | None  # the publication's seed file it is calibrated to; None: calibrated to none
     arms: dict[str, int]  # arm -> number randomised
     arm_codes: dict[str, int]  # how the site codes the arm in DM
     weeks: tuple[int, ...]
@@ -54,13 +73,22 @@ class TrialSpec:
     age_mean_sd: dict[str, tuple[float, float]] = field(default_factory=dict)
     demographics_published: bool = False  # sex counts and age mean/SD hit exactly
     scale: float = 1.0  # > 1 for the benchmark's enlarged trials: published counts scale with it
+    subject_prefix: str = "S"  # SUBJID = prefix + 3-digit number
+    control: str = PBO  # the arm infused with saline; every other arm is active
+    doses: dict[str, float] = field(default_factory=dict)  # arm -> 10^6 cells/kg per infusion (absent: 1.0)
+    absences: tuple[Absence, ...] = ()  # withdrawals and missed visits, in the order they are drawn
+    hba1c_at_target: dict[str, dict[int, int]] = field(default_factory=dict)  # arm -> week -> subjects < 7.0 %
+    steatosis_improved: dict[str, dict[int, int]] = field(default_factory=dict)  # arm -> week -> ultrasound improved
+    height: bool = False  # a baseline height in vs
+    post_infusion_fever: dict[str, int] = field(default_factory=dict)  # arm -> subjects with fever within 24 h
+    fever_infusions: tuple[int, int] = (2, 3)  # first and last infusion number a fever may follow
+    hypoglycaemia_arms: tuple[str, ...] = ()  # one hypoglycaemic attack within a month, in a subject of these arms
 
 
 def _const(value: float, n: int) -> tuple[float, ...]:
     return (value,) * n
 
 
-MSC, PBO = "UC-MSC", "Placebo"
 EFF_WEEKS = (0, 9, 20, 48)
 
 EFFICACY = TrialSpec(
@@ -81,6 +109,19 @@ EFFICACY = TrialSpec(
     male_counts={MSC: 22, PBO: 22},
     age_mean_sd={MSC: (51.36, 8.85), PBO: (50.47, 8.42)},
     demographics_published=True,
+    subject_prefix="E",
+    absences=(
+        # Withdrawn after week 9, enrolled early: visible in the interim cut.
+        Absence("withdrawal", PBO, 9, among=(Fraction(0), Fraction(1, 2))),
+        # Week 9: keeps the published week-20 and week-48 group sizes at 33 vs 31.
+        Absence("missed_visit", MSC, 9, among=(Fraction(1, 3), Fraction(1))),
+    ),
+    # Published HbA1c < 7.0 % counts (Zhao 2024): subjects at target per arm and week, out of
+    # all randomised (a subject without a value counts as not at target).
+    hba1c_at_target={MSC: {0: 0, 9: 20, 20: 17, 48: 16}, PBO: {0: 0, 9: 9, 20: 8, 48: 4}},
+    # Published ultrasound improvement at week 20 (15/33 vs 6/32); week 48 is an assumption.
+    steatosis_improved={MSC: {20: 15, 48: 13}, PBO: {20: 6, 48: 5}},
+    height=True,
     params=(
         Param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, EFF_WEEKS,
               {MSC: (8.33, 7.46, 7.51, 7.80), PBO: (8.21, 8.19, 9.10, 8.95)},
@@ -184,6 +225,13 @@ SAFETY = TrialSpec(
     # Assumption: sex and age are not in the abstract.
     male_counts={HUC: 14, PBO: 6},
     age_mean_sd={HUC: (52.0, 9.5), PBO: (51.0, 9.0)},
+    subject_prefix="S",
+    absences=(Absence("missed_visit", PBO, 12),),
+    # Lian 2023: transient fever in 4 of 24 within 24 h after the 2nd or 3rd infusion; one
+    # hypoglycaemic attack within a month of transplantation.
+    post_infusion_fever={HUC: 4},
+    fever_infusions=(2, 3),
+    hypoglycaemia_arms=(HUC,),
     params=(
         _safety_param("LYM", "Lymphocytes", "10^9/L", "lb", 2, 2.10, 0.55, -1.3, (2, 3), lower=0.5),
         _safety_param("NEUT", "Neutrophils", "10^9/L", "lb", 2, 3.80, 1.00, 0.9, (2, 3), lower=1.2),
@@ -208,10 +256,6 @@ SAFETY = TrialSpec(
 )
 
 TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY)}
-
-
-def is_efficacy(spec: TrialSpec) -> bool:
-    return spec.trial == EFFICACY.trial
 
 
 def scaled(spec: TrialSpec, n_subjects: int) -> TrialSpec:
