@@ -7,6 +7,7 @@ data problems that the pipeline must catch, all listed in the cut's ``manifest.j
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -100,9 +101,19 @@ EFFICACY_PLANTED = Planted(window_week=48, window_extra_days=16, text_test="INSU
 SAFETY_PLANTED = Planted(window_week=4, window_extra_days=4, text_test="DDIMER", text_value="<0.5",
                          duplicate_test="PLAT", transposed_test="TG", glucose_mgdl_site="02")
 
+# The dose-ranging trial's sites deliver in the safety trial's layout (an assumption), with the
+# DM arm label shortened to fit the transport format's 40 characters.
+DOSE_RANGING_LAYOUT = dataclasses.replace(
+    SAFETY_LAYOUT,
+    visit_label={0: "Baseline", 4: "Week 4", 12: "Week 12", 24: "Week 24"},
+    dm=tuple((column, var, "Arm ({codes})" if var == "ARM" else label) for column, var, label in SAFETY_LAYOUT.dm),
+)
+DOSE_RANGING_PLANTED = Planted(window_week=12, window_extra_days=5, text_test="CRP", text_value="<0.5",
+                              duplicate_test="PLAT", transposed_test="TG", glucose_mgdl_site="02")
+
 # Each trial's delivery conventions, by trial id (a scaled benchmark trial keeps its trial id).
-LAYOUTS = {"nafld_efficacy": EFFICACY_LAYOUT, "t2dm_safety": SAFETY_LAYOUT}
-PLANTED = {"nafld_efficacy": EFFICACY_PLANTED, "t2dm_safety": SAFETY_PLANTED}
+LAYOUTS = {"nafld_efficacy": EFFICACY_LAYOUT, "t2dm_safety": SAFETY_LAYOUT, "dose_ranging": DOSE_RANGING_LAYOUT}
+PLANTED = {"nafld_efficacy": EFFICACY_PLANTED, "t2dm_safety": SAFETY_PLANTED, "dose_ranging": DOSE_RANGING_PLANTED}
 
 
 def _layout(truth: TrueTrial) -> Layout:
@@ -400,6 +411,9 @@ def _stamp_xpt(path: Path, when: date) -> None:
 
 def _write(path: Path, frame: pd.DataFrame, options: dict, cut_date: date) -> None:
     if path.suffix == ".xpt":
+        too_long = [label for label in options["labels"] if len(label) > 40]
+        if too_long:  # the version 5 transport format keeps 40 characters of a label and drops the rest
+            raise ValueError(f"{path.name}: column labels longer than 40 characters: {too_long}")
         pyreadstat.write_xport(frame, str(path), file_label=options["file_label"], column_labels=options["labels"],
                                table_name=options["table"], file_format_version=5)
         _stamp_xpt(path, cut_date)

@@ -3,7 +3,8 @@
 Targets marked ``exact`` are published in the abstracts (see ``resources/published``)
 and are hit to the published decimals; the others follow the direction the abstract
 states, with plausible clinical values. Anything not in the abstracts is an assumption
-and says so.
+and says so. The third trial, ``dose_ranging``, is wholly invented (three arms, for testing)
+and calibrated to no publication.
 """
 
 from __future__ import annotations
@@ -255,7 +256,83 @@ SAFETY = TrialSpec(
     ),
 )
 
-TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY)}
+# Dose-ranging trial: SYNTHETIC, for testing the pipeline on three arms. It is calibrated to no
+# publication: arms, sizes, visits, doses, effects and adverse-event counts are all assumptions,
+# chosen to be clinically plausible and to give a visible dose-response for some parameters.
+HIGH, LOW = "High dose", "Low dose"
+DOSE_ARMS = (HIGH, LOW, PBO)
+DOSE_WEEKS = (0, 4, 12, 24)
+
+
+def _dose_param(testcd, label, unit, source, decimals, base, sd, change=None, lower=0.0, rho=0.6):
+    """Means and SDs per arm and visit: ``base`` plus the arm's ``change`` from week 0 (absent: none).
+
+    Every cell gets a small fixed wobble (about 0.05 SD, seeded by the test code) so that
+    arms without an effect do not have identical means.
+    """
+    change = change or {}
+    wobble = np.random.default_rng(zlib.crc32(f"dose_ranging:{testcd}".encode()))
+    means, sds = {}, {}
+    for arm in DOSE_ARMS:
+        shifts = change.get(arm, _const(0.0, len(DOSE_WEEKS)))
+        noise = [0.0] + list(wobble.normal(0, 0.05, len(DOSE_WEEKS) - 1))
+        means[arm] = tuple(base + d + sd * e for d, e in zip(shifts, noise))
+        sds[arm] = tuple(sd * f for f in wobble.uniform(0.92, 1.08, len(DOSE_WEEKS)))
+    return Param(testcd, label, unit, source, decimals, DOSE_WEEKS, means, sds, lower=lower, rho=rho)
+
+
+DOSE_RANGING = TrialSpec(
+    trial="dose_ranging",
+    studyid="SYN-HUCMSC-DR",
+    title="hUC-MSC dose-ranging in type 2 diabetes (synthetic, for testing only)",
+    seed_file=None,  # calibrated to no publication
+    arms={HIGH: 24, LOW: 24, PBO: 24},
+    arm_codes={HIGH: 2, LOW: 1, PBO: 0},
+    weeks=DOSE_WEEKS,
+    visit_window_days={0: 0, 4: 3, 12: 7, 24: 14},
+    infusion_days=(0, 7, 14),  # once a week for 3 weeks
+    enrol_start=date(2021, 3, 1),
+    enrol_end=date(2022, 4, 29),
+    cuts={"2021-11-30": date(2021, 11, 30), "2022-11-30": date(2022, 11, 30)},
+    sites={"01": "Synthetic Site A (fictitious)", "02": "Synthetic Site B (fictitious)"},
+    male_counts={HIGH: 13, LOW: 14, PBO: 12},
+    age_mean_sd={HIGH: (53.0, 9.0), LOW: (52.5, 9.5), PBO: (53.5, 8.5)},
+    subject_prefix="D",
+    doses={HIGH: 2.0, LOW: 1.0, PBO: 0.0},  # 10^6 cells/kg per infusion
+    absences=(
+        Absence("withdrawal", LOW, 4, among=(Fraction(0), Fraction(1, 2))),  # early enrollee: in the interim cut
+        Absence("missed_visit", HIGH, 12, among=(Fraction(0), Fraction(1, 4))),
+    ),
+    post_infusion_fever={HIGH: 6, LOW: 3, PBO: 1},  # subjects with fever within 24 h: more with dose
+    fever_infusions=(1, 3),
+    hypoglycaemia_arms=(HIGH, LOW),
+    params=(
+        # Dose-response: glycaemia falls with dose, C-peptide rises, lymphocytes dip at week 4 only.
+        _dose_param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, 8.4, 1.1,
+                    {HIGH: (0, -0.4, -0.9, -1.1), LOW: (0, -0.2, -0.5, -0.6), PBO: (0, -0.1, -0.2, -0.2)},
+                    lower=6.0, rho=0.7),
+        _dose_param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, 9.2, 2.3,
+                    {HIGH: (0, -0.9, -1.5, -1.7), LOW: (0, -0.5, -0.8, -0.9), PBO: (0, -0.1, -0.3, -0.2)},
+                    lower=3.5),
+        _dose_param("CPEP", "Fasting C-peptide", "ng/mL", "central_lab", 2, 1.90, 0.80,
+                    {HIGH: (0, 0.15, 0.35, 0.40), LOW: (0, 0.08, 0.18, 0.20)}, lower=0.3, rho=0.7),
+        _dose_param("LYM", "Lymphocytes", "10^9/L", "lb", 2, 2.05, 0.55,
+                    {HIGH: (0, -0.55, -0.05, 0.0), LOW: (0, -0.30, 0.0, 0.0)}, lower=0.5),
+        # No effect.
+        _dose_param("NEUT", "Neutrophils", "10^9/L", "lb", 2, 3.90, 1.00, lower=1.2),
+        _dose_param("PLAT", "Platelets", "10^9/L", "lb", 0, 235, 52, lower=90),
+        _dose_param("ALT", "Alanine aminotransferase", "U/L", "lb", 0, 28, 12, lower=7, rho=0.75),
+        _dose_param("CREAT", "Creatinine", "umol/L", "lb", 0, 72, 16, lower=35, rho=0.85),
+        _dose_param("CRP", "C-reactive protein", "mg/L", "lb", 1, 3.2, 2.2, lower=0.3, rho=0.5),
+        _dose_param("TG", "Triglycerides", "mmol/L", "lb", 2, 2.00, 0.95, lower=0.45, rho=0.8),
+        _dose_param("CHOL", "Total cholesterol", "mmol/L", "lb", 2, 4.85, 0.95, lower=2.5, rho=0.8),
+        _dose_param("IGG", "Immunoglobulin G", "g/L", "central_lab", 2, 12.4, 2.3, lower=5.0),
+        _dose_param("WEIGHT", "Weight", "kg", "vs", 1, 71.0, 11.5, lower=42, rho=0.95),
+        _dose_param("SYSBP", "Systolic blood pressure", "mmHg", "vs", 0, 131, 14, lower=90, rho=0.5),
+    ),
+)
+
+TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY, DOSE_RANGING)}
 
 
 def scaled(spec: TrialSpec, n_subjects: int) -> TrialSpec:
