@@ -17,7 +17,6 @@ from fractions import Fraction
 
 import numpy as np
 
-
 MSC, PBO = "UC-MSC", "Placebo"
 
 
@@ -310,12 +309,12 @@ DOSE_RANGING = TrialSpec(
         # Dose-response: glycaemia falls with dose, C-peptide rises, lymphocytes dip at week 4 only.
         _dose_param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, 8.4, 1.1,
                     {HIGH: (0, -0.4, -0.9, -1.1), LOW: (0, -0.2, -0.5, -0.6), PBO: (0, -0.1, -0.2, -0.2)},
-                    lower=6.0, rho=0.7),
+                    lower=5.0, rho=0.75),
         _dose_param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, 9.2, 2.3,
                     {HIGH: (0, -0.9, -1.5, -1.7), LOW: (0, -0.5, -0.8, -0.9), PBO: (0, -0.1, -0.3, -0.2)},
                     lower=3.5),
         _dose_param("CPEP", "Fasting C-peptide", "ng/mL", "central_lab", 2, 1.90, 0.80,
-                    {HIGH: (0, 0.15, 0.35, 0.40), LOW: (0, 0.08, 0.18, 0.20)}, lower=0.3, rho=0.7),
+                    {HIGH: (0, 0.20, 0.45, 0.50), LOW: (0, 0.10, 0.22, 0.25)}, lower=0.3, rho=0.7),
         _dose_param("LYM", "Lymphocytes", "10^9/L", "lb", 2, 2.05, 0.55,
                     {HIGH: (0, -0.55, -0.05, 0.0), LOW: (0, -0.30, 0.0, 0.0)}, lower=0.5),
         # No effect.
