@@ -1,5 +1,6 @@
 """The bundled synthetic cuts, read straight from the raw files (not through the pipeline)."""
 
+import csv
 import hashlib
 import json
 
@@ -212,3 +213,226 @@ def test_glucose_week_9_paired_against_baseline_as_published(efficacy):
     wide = lb[(lb["LBTESTCD"] == "GLUC") & (lb["ARM"] == "UC-MSC")].pivot_table(index="SUBJID", columns="VISIT", values="VALUE")
     pair = wide[["BASELINE", "WEEK 9"]].dropna()
     assert f"{stats.ttest_rel(pair['WEEK 9'], pair['BASELINE']).pvalue:.3f}" == "0.001"  # Zhao 2024: P = 0.001
+
+
+# --- the three-arm dose-ranging trial (synthetic, calibrated to no publication) -------------------
+# Not in conftest's FINAL_CUTS: that drives the pipeline tests, and this trial has no config yet.
+
+DOSE_INTERIM, DOSE_FINAL = "2021-11-30", "2022-11-30"
+DOSE = DATACUTS / "dose_ranging"
+DOSE_ARM = {2.0: "High dose", 1.0: "Low dose", 0.0: "Placebo"}
+GLUCOSE_MGDL_PER_MMOLL = 18.016
+GLUCOSE_PLAUSIBLE_MMOLL = (1.0, 35.0)  # the range the safety trial's config uses
+
+
+def csv_rows(path, encoding):
+    with open(path, newline="", encoding=encoding) as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module", params=[DOSE_INTERIM, DOSE_FINAL])
+def dose_cut(request):
+    """One cut of the dose-ranging trial, straight from the raw files, with every lab and vital-sign row as text."""
+    folder = DOSE / request.param
+    manifest = json.loads((folder / "manifest.json").read_text())
+    dm = xpt(folder, "dm.xpt")
+    lb = xpt(folder, "lb.xpt")
+    central = csv_rows(folder / "central_lab.csv", "latin-1")
+    vs = xpt(folder, "vs.xpt")
+    records = ([(r["PATNO"], r["VISITNAM"], r["COLLDT"], r["TESTCODE"]) for r in lb.to_dict("records")]
+               + [(r["Patient"], r["Visit"], r["Sample date"], r["Test"]) for r in central]
+               + [(r["PATNO"], r["VISIT"], r["VSDAT"], r["VSTESTCD"]) for r in vs.to_dict("records")])
+    return {"cut": request.param, "folder": folder, "manifest": manifest, "dm": dm, "lb": lb, "central": central,
+            "records": records, "disposition": csv_rows(folder / "disposition.csv", "utf-8")}
+
+
+def planted(cut: dict, kind: str) -> dict:
+    found = [p for p in cut["manifest"]["planted_problems"] if p["kind"] == kind]
+    assert len(found) == 1, (kind, found)
+    return found[0]
+
+
+def test_dose_ranging_cuts_reproduce_byte_for_byte_from_the_seed(tmp_path):
+    truth = simulate_trial(TRIALS["dose_ranging"], DEFAULT_SEEDS["dose_ranging"])
+    for cut in (DOSE_INTERIM, DOSE_FINAL):
+        written = write_cut(truth, cut, tmp_path)
+        names = sorted(p.name for p in (DOSE / cut).iterdir())
+        assert sorted(p.name for p in written.iterdir()) == names
+        for name in names:
+            assert (written / name).read_bytes() == (DOSE / cut / name).read_bytes(), (cut, name)
+
+
+def test_dose_ranging_is_marked_synthetic_and_uncalibrated(dose_cut):
+    manifest = dose_cut["manifest"]
+    assert manifest["synthetic"] is True and manifest["publication_seed_file"] is None
+    assert "not calibrated" in manifest["notice"] and "synthetic" in manifest["title"]
+    assert manifest["seed"] == DEFAULT_SEEDS["dose_ranging"] and manifest["cut_date"] == dose_cut["cut"]
+
+
+def test_dose_ranging_arms_have_their_planned_sizes(dose_cut):
+    dm = dose_cut["dm"]
+    by_arm = {DOSE_ARM[code]: n for code, n in dm.groupby("GROUP").size().items()}
+    assert by_arm == dose_cut["manifest"]["subjects_randomised"]
+    assert set(dm["GROUP"]) <= set(DOSE_ARM) and dm["PATNO"].is_unique
+    if dose_cut["cut"] == DOSE_FINAL:
+        assert by_arm == {"High dose": 24, "Low dose": 24, "Placebo": 24}
+    else:
+        assert sum(by_arm.values()) < 72
+
+
+def test_dose_ranging_infusions_by_arm():
+    dm = xpt(DOSE / DOSE_FINAL, "dm.xpt")
+    ex = xpt(DOSE / DOSE_FINAL, "ex.xpt").merge(dm[["PATNO", "GROUP"]], on="PATNO")
+    assert (ex.groupby("PATNO").size() == 3).all()
+    doses = ex.groupby("GROUP")[["DOSE", "PRODUCT"]].agg(lambda c: sorted(set(c)))
+    assert doses.to_dict("index") == {0.0: {"DOSE": [0.0], "PRODUCT": ["SALINE"]},
+                                      1.0: {"DOSE": [1.0], "PRODUCT": ["UC-MSC"]},
+                                      2.0: {"DOSE": [2.0], "PRODUCT": ["UC-MSC"]}}
+
+
+def test_dose_ranging_manifest_lists_the_planted_problems(dose_cut):
+    kinds = sorted(p["kind"] for p in dose_cut["manifest"]["planted_problems"])
+    expected = ["duplicate_record", "glucose_mg_dl", "missed_visit", "subject_not_in_dm", "text_value",
+                "visit_out_of_window", "withdrawal"]
+    assert kinds == sorted(expected + (["implausible_value"] if dose_cut["cut"] == DOSE_INTERIM else []))
+
+
+def test_dose_ranging_duplicate_and_orphan_records_are_in_lb(dose_cut):
+    lb, dm = dose_cut["lb"], dose_cut["dm"]
+    dup = planted(dose_cut, "duplicate_record")
+    repeated = lb[lb.duplicated(keep=False)]
+    assert len(repeated) == 2 and len(repeated.drop_duplicates()) == 1
+    row = repeated.iloc[0]
+    assert (row["PATNO"], row["VISITNAM"], row["TESTCODE"]) == (dup["subject"], f"Week {dup['week']}", dup["testcd"])
+    orphan = planted(dose_cut, "subject_not_in_dm")
+    assert sorted(set(lb["PATNO"]) - set(dm["PATNO"])) == [orphan["subject"]]
+    assert list(lb.loc[lb["PATNO"] == orphan["subject"], "TESTCODE"]) == [orphan["testcd"]]
+
+
+def test_dose_ranging_text_value_is_delivered_as_text(dose_cut):
+    text = planted(dose_cut, "text_value")
+    assert text["file"] == "lb.xpt"
+    lb = dose_cut["lb"]
+    visit = f"Week {text['week']}"
+    rows = lb[(lb["PATNO"] == text["subject"]) & (lb["VISITNAM"] == visit) & (lb["TESTCODE"] == text["testcd"])]
+    assert list(rows["RESULT"]) == [text["value"]]
+    others = lb.loc[(lb["TESTCODE"] == text["testcd"]) & (lb.index != rows.index[0]), "RESULT"]
+    assert pd.to_numeric(others, errors="coerce").notna().all()  # the only text result of that test
+
+
+def test_dose_ranging_glucose_in_mg_dl_at_site_02_only(dose_cut):
+    lb = dose_cut["lb"]
+    glucose = lb[lb["TESTCODE"] == "GLUC"]
+    problem = planted(dose_cut, "glucose_mg_dl")
+    in_dm = glucose["PATNO"].isin(dose_cut["dm"]["PATNO"])
+    units = glucose[in_dm & ~glucose.duplicated()].groupby("SITENO")["UNIT"].agg(set).to_dict()
+    assert units == {"01": {"mmol/L"}, problem["site"]: {"mg/dL"}}
+    assert ((glucose["SITENO"] == problem["site"]) & in_dm & ~glucose.duplicated()).sum() == problem["records"]
+
+
+def glucose_mmoll(lb: pd.DataFrame, subject: str, week: int) -> float:
+    row = lb[(lb["PATNO"] == subject) & (lb["VISITNAM"] == f"Week {week}") & (lb["TESTCODE"] == "GLUC")].iloc[0]
+    value = float(row["RESULT"])
+    return value / GLUCOSE_MGDL_PER_MMOLL if row["UNIT"] == "mg/dL" else value
+
+
+def test_dose_ranging_implausible_interim_glucose_is_corrected_in_the_final_cut():
+    interim = json.loads((DOSE / DOSE_INTERIM / "manifest.json").read_text())
+    slip = next(e for e in interim["entry_errors"] if e["kind"] == "decimal_slip")
+    implausible = next(p for p in interim["planted_problems"] if p["kind"] == "implausible_value")
+    assert [implausible[k] for k in ("subject", "week", "testcd")] == [slip["subject"], slip["week"], "GLUC"]
+    low, high = GLUCOSE_PLAUSIBLE_MMOLL
+    before = glucose_mmoll(xpt(DOSE / DOSE_INTERIM, "lb.xpt"), slip["subject"], slip["week"])
+    after = glucose_mmoll(xpt(DOSE / DOSE_FINAL, "lb.xpt"), slip["subject"], slip["week"])
+    assert not low <= before <= high and before == pytest.approx(slip["interim_value"], abs=0.05)
+    assert low <= after <= high and after == pytest.approx(slip["final_value"], abs=0.05)
+
+
+def visit_week(visit: str) -> int:
+    return 0 if visit == "Baseline" else int(visit.removeprefix("Week "))
+
+
+def test_dose_ranging_visit_out_of_window_in_every_file(dose_cut):
+    problem = planted(dose_cut, "visit_out_of_window")
+    window = TRIALS["dose_ranging"].visit_window_days[problem["week"]]
+    randdt = dose_cut["dm"].set_index("PATNO")["RANDDT"]
+    days_off = {}  # (subject, file record) -> days from the nominal day, for every in-DM record of that week
+    for i, (subj, visit, dtc, _) in enumerate(dose_cut["records"]):
+        if visit_week(visit) == problem["week"] and subj in randdt.index:
+            days_off[subj, i] = abs((pd.Timestamp(dtc).date() - randdt[subj]).days - 7 * problem["week"])
+    late = {key for key, days in days_off.items() if days > window}
+    assert late and {subj for subj, _ in late} == {problem["subject"]}
+    assert len(late) == sum(subj == problem["subject"] for subj, _ in days_off)  # all its records: lb, central lab, vs
+
+
+def test_dose_ranging_withdrawal_and_missed_visit_in_the_raw_files(dose_cut):
+    withdrawal, missed = planted(dose_cut, "withdrawal"), planted(dose_cut, "missed_visit")
+    status = {r["subject_id"]: r["status"] for r in dose_cut["disposition"]}
+    assert status[withdrawal["subject"]] == "WITHDRAWAL BY SUBJECT"
+    assert [s for s, v in status.items() if v != "COMPLETED"] == [withdrawal["subject"]]
+    arm = dose_cut["dm"].set_index("PATNO")["GROUP"].map(DOSE_ARM)
+    assert arm[withdrawal["subject"]] == withdrawal["arm"] and arm[missed["subject"]] == missed["arm"]
+
+    def weeks(subject):
+        return {visit_week(visit) for subj, visit, _, _ in dose_cut["records"] if subj == subject}
+
+    assert max(weeks(withdrawal["subject"])) == withdrawal["after_week"]
+    assert missed["week"] not in weeks(missed["subject"]) and max(weeks(missed["subject"])) > missed["week"]
+
+
+@pytest.fixture(scope="module")
+def dose_changes():
+    """Change from baseline per subject, test and week in the final cut (glucose in mmol/L), with the arm."""
+    folder = DOSE / DOSE_FINAL
+    dm = xpt(folder, "dm.xpt")
+    lb = xpt(folder, "lb.xpt")
+    central = pd.DataFrame(csv_rows(folder / "central_lab.csv", "latin-1"))
+    labs = pd.concat([lb.rename(columns={"PATNO": "SUBJ", "VISITNAM": "VISIT", "TESTCODE": "TEST"}),
+                      central.rename(columns={"Patient": "SUBJ", "Visit": "VISIT", "Test": "TEST", "Value": "RESULT",
+                                              "Unit": "UNIT"})])
+    labs = labs[labs["SUBJ"].isin(dm["PATNO"])].drop_duplicates(["SUBJ", "VISIT", "TEST"])
+    labs["VALUE"] = pd.to_numeric(labs["RESULT"], errors="coerce")
+    labs.loc[labs["UNIT"] == "mg/dL", "VALUE"] /= GLUCOSE_MGDL_PER_MMOLL
+    wide = labs.pivot_table(index="SUBJ", columns=["TEST", "VISIT"], values="VALUE")
+    arm = dm.set_index("PATNO")["GROUP"].map(DOSE_ARM)
+    return {(test, week): (wide[(test, f"Week {week}")] - wide[(test, "Baseline")]).dropna().groupby(arm)
+            for test in wide.columns.get_level_values(0).unique() for week in (4, 12, 24)}
+
+
+@pytest.mark.parametrize("testcd, week, direction",
+                         [("HBA1C", 24, -1), ("GLUC", 24, -1), ("CPEP", 24, 1), ("LYM", 4, -1)])
+def test_dose_response_is_visible_in_the_raw_data(dose_changes, testcd, week, direction):
+    groups = dose_changes[(testcd, week)]
+    means = groups.mean()
+    ordered = [means["Placebo"], means["Low dose"], means["High dose"]]
+    assert ordered == sorted(ordered, reverse=direction < 0), means.to_dict()
+    high_vs_placebo = stats.ttest_ind(groups.get_group("High dose"), groups.get_group("Placebo"))
+    assert high_vs_placebo.pvalue < 0.05 and np.sign(high_vs_placebo.statistic) == direction, high_vs_placebo
+
+
+def test_lymphocyte_dip_is_transient(dose_changes):
+    for week in (12, 24):
+        groups = dose_changes[("LYM", week)]
+        assert stats.ttest_ind(groups.get_group("High dose"), groups.get_group("Placebo")).pvalue >= 0.05, week
+
+
+@pytest.mark.parametrize("testcd", ["NEUT", "PLAT", "ALT", "CREAT", "CRP", "TG", "CHOL", "IGG"])
+def test_tests_without_a_planted_effect_show_none(dose_changes, testcd):
+    for week in (4, 12, 24):
+        groups = dose_changes[(testcd, week)]
+        assert stats.f_oneway(*(groups.get_group(arm) for arm in DOSE_ARM.values())).pvalue >= 0.05, (testcd, week)
+
+
+def test_post_infusion_fever_is_more_frequent_with_dose():
+    folder = DOSE / DOSE_FINAL
+    arm = xpt(folder, "dm.xpt").set_index("PATNO")["GROUP"].map(DOSE_ARM)
+    ex = xpt(folder, "ex.xpt")
+    ex["DTM"] = pd.to_datetime(ex["INFDTC"], format="%Y-%m-%d %H:%M")
+    ae = xpt(folder, "ae.xpt")
+    fever = ae[ae["AETERM"] == "Fever"]
+    for _, event in fever.iterrows():
+        onset = pd.to_datetime(event["AESTDTC"], format="%Y-%m-%d %H:%M")
+        hours = (onset - ex.loc[ex["PATNO"] == event["PATNO"], "DTM"]).dt.total_seconds() / 3600
+        assert ((hours >= 0) & (hours <= 24)).any(), event.to_dict()
+    subjects = fever.drop_duplicates("PATNO")["PATNO"].map(arm).value_counts().to_dict()
+    assert subjects == {"High dose": 6, "Low dose": 3, "Placebo": 1}

@@ -1,4 +1,4 @@
-"""``ucmsc-simulate``: write the synthetic raw data cuts of one or both trials."""
+"""``ucmsc-simulate``: write the synthetic raw data cuts of one trial or all."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from ucmsc_sim.deliver import write_cut
 from ucmsc_sim.generate import simulate_trial
 from ucmsc_sim.trials import TRIALS, scaled
 
-DEFAULT_SEEDS = {"nafld_efficacy": 20240601, "t2dm_safety": 20230726}
+DEFAULT_SEEDS = {"nafld_efficacy": 20240601, "t2dm_safety": 20230726, "dose_ranging": 20250301}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("resources/datacuts"), help="root folder of the data cuts")
-    parser.add_argument("--trial", choices=sorted(TRIALS), action="append", help="trial to simulate (default: both)")
+    parser.add_argument("--trial", choices=sorted(TRIALS), action="append", help="trial to simulate (default: all)")
     parser.add_argument("--seed", type=int, help="override the trial's default seed")
     parser.add_argument("--subjects", type=int, help="enlarge the trial to this many subjects (benchmarks; not calibrated)")
     parser.add_argument("--final-only", action="store_true", help="write only the final cut")

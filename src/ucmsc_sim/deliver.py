@@ -7,6 +7,7 @@ data problems that the pipeline must catch, all listed in the cut's ``manifest.j
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -20,14 +21,19 @@ import pyreadstat
 from ucmsc import __version__
 from ucmsc.io import sha256_file
 from ucmsc_sim.generate import TrueTrial
-from ucmsc_sim.trials import PBO, is_efficacy
+from ucmsc_sim.trials import TrialSpec
 
 MGDL_PER_MMOLL_GLUCOSE = 18.016  # molar mass of glucose 180.16 g/mol
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How one trial's sites name things in their deliveries."""
+    """How one trial's sites name things in their deliveries.
+
+    ``dm``, ``lb`` and ``central_lab`` list the file's columns in order as (column, variable,
+    label); the variables are SUBJID SITEID SEX AGE RANDDT ARM DIABDUR (DM) and SUBJID SITEID
+    VISIT DTC TESTCD ORRES ORRESU (laboratory). ``{codes}`` in a label is the arm code list.
+    """
 
     subject: str
     visit_label: dict[int, str]
@@ -35,6 +41,10 @@ class Layout:
     central_lab_encoding: str
     central_lab_date_format: str
     datetime_format: str
+    dm: tuple[tuple[str, str, str], ...]
+    lb: tuple[tuple[str, str, str], ...]
+    central_lab: tuple[tuple[str, str], ...]
+    central_lab_comment: str | None = None  # a free-text column, filled in its first row only
 
 
 EFFICACY_LAYOUT = Layout(
@@ -44,6 +54,14 @@ EFFICACY_LAYOUT = Layout(
     central_lab_encoding="utf-8",
     central_lab_date_format="%d/%m/%Y",
     datetime_format="%Y-%m-%dT%H:%M",
+    dm=(("SUBJID", "SUBJID", "Subject Identifier"), ("SITEID", "SITEID", "Site Identifier"), ("SEX", "SEX", "Sex"),
+        ("AGE", "AGE", "Age (years)"), ("RANDDT", "RANDDT", "Randomisation Date"),
+        ("TRTGRP", "ARM", "Treatment Group ({codes})"), ("DMDUR", "DIABDUR", "Diabetes Duration (years)")),
+    lb=(("SUBJID", "SUBJID", "Subject Identifier"), ("VISIT", "VISIT", "Visit"), ("LBDAT", "DTC", "Sample Date"),
+        ("LBTESTCD", "TESTCD", "Test Code"), ("LBORRES", "ORRES", "Result (as reported)"),
+        ("LBORRESU", "ORRESU", "Unit (as reported)")),
+    central_lab=(("Patient ID", "SUBJID"), ("Visit", "VISIT"), ("Collection Date", "DTC"), ("Analyte", "TESTCD"),
+                 ("Result", "ORRES"), ("Units", "ORRESU")),
 )
 SAFETY_LAYOUT = Layout(
     subject="PATNO",
@@ -52,11 +70,58 @@ SAFETY_LAYOUT = Layout(
     central_lab_encoding="latin-1",
     central_lab_date_format="%Y-%m-%d",
     datetime_format="%Y-%m-%d %H:%M",
+    dm=(("PATNO", "SUBJID", "Patient Number"), ("SITENO", "SITEID", "Site Number"),
+        ("GENDER", "SEX", "Gender (1=Male, 2=Female)"), ("AGEYRS", "AGE", "Age in Years"),
+        ("RANDDT", "RANDDT", "Date of Randomisation"), ("GROUP", "ARM", "Group ({codes})"),
+        ("DMYRS", "DIABDUR", "Years Since Diabetes Diagnosis")),
+    lb=(("PATNO", "SUBJID", "Patient Number"), ("SITENO", "SITEID", "Site Number"), ("VISITNAM", "VISIT", "Visit Name"),
+        ("COLLDT", "DTC", "Collection Date"), ("TESTCODE", "TESTCD", "Test Code"), ("RESULT", "ORRES", "Result"),
+        ("UNIT", "ORRESU", "Unit")),
+    central_lab=(("Patient", "SUBJID"), ("Visit", "VISIT"), ("Sample date", "DTC"), ("Test", "TESTCD"),
+                 ("Value", "ORRES"), ("Unit", "ORRESU")),
+    central_lab_comment="échantillon légèrement hémolysé",
 )
 
 
+@dataclass(frozen=True)
+class Planted:
+    """Which records carry a trial's planted data problems (besides its withdrawals and missed visits)."""
+
+    window_week: int  # every assessment of one subject's visit at this week is dated out of window ...
+    window_extra_days: int  # ... by this many days past the window
+    text_test: str  # the lowest early result of this test is reported as a censored text ...
+    text_value: str  # ... this one
+    duplicate_test: str  # local-laboratory test (last week) whose first record is sent twice
+    transposed_test: str  # local-laboratory test with transposed digits in the interim (GLUC gets a decimal slip)
+    glucose_mgdl_site: str | None = None  # site whose local laboratory reports glucose in mg/dL
+
+
+EFFICACY_PLANTED = Planted(window_week=48, window_extra_days=16, text_test="INSULIN", text_value="<3.0",
+                           duplicate_test="ALT", transposed_test="ALT")
+SAFETY_PLANTED = Planted(window_week=4, window_extra_days=4, text_test="DDIMER", text_value="<0.5",
+                         duplicate_test="PLAT", transposed_test="TG", glucose_mgdl_site="02")
+
+# The dose-ranging trial's sites deliver in the safety trial's layout (an assumption), with the
+# DM arm label shortened to fit the transport format's 40 characters.
+DOSE_RANGING_LAYOUT = dataclasses.replace(
+    SAFETY_LAYOUT,
+    visit_label={0: "Baseline", 4: "Week 4", 12: "Week 12", 24: "Week 24"},
+    dm=tuple((column, var, "Arm ({codes})" if var == "ARM" else label) for column, var, label in SAFETY_LAYOUT.dm),
+)
+DOSE_RANGING_PLANTED = Planted(window_week=12, window_extra_days=5, text_test="CRP", text_value="<0.5",
+                              duplicate_test="PLAT", transposed_test="TG", glucose_mgdl_site="02")
+
+# Each trial's delivery conventions, by trial id (a scaled benchmark trial keeps its trial id).
+LAYOUTS = {"nafld_efficacy": EFFICACY_LAYOUT, "t2dm_safety": SAFETY_LAYOUT, "dose_ranging": DOSE_RANGING_LAYOUT}
+PLANTED = {"nafld_efficacy": EFFICACY_PLANTED, "t2dm_safety": SAFETY_PLANTED, "dose_ranging": DOSE_RANGING_PLANTED}
+
+
 def _layout(truth: TrueTrial) -> Layout:
-    return EFFICACY_LAYOUT if is_efficacy(truth.spec) else SAFETY_LAYOUT
+    return LAYOUTS[truth.spec.trial]
+
+
+def _planted(spec: TrialSpec) -> Planted:
+    return PLANTED[spec.trial]
 
 
 def _fmt_value(value: float, decimals: int) -> str:
@@ -96,8 +161,8 @@ def _first_cut_date(truth: TrueTrial) -> date:
 def _shift_visit_out_of_window(truth: TrueTrial, data: dict) -> dict | None:
     """Date one subject's visit outside its window; the same subject in every cut that holds it."""
     spec = truth.spec
-    week = spec.weeks[-1] if is_efficacy(spec) else 4
-    days = spec.visit_window_days[week] + (16 if is_efficacy(spec) else 4)
+    week = _planted(spec).window_week
+    days = spec.visit_window_days[week] + _planted(spec).window_extra_days
     early = truth.visits[(truth.visits["WEEK"] == week) & (truth.visits["VISITDT"] <= _first_cut_date(truth))]
     rng = np.random.default_rng([truth.seed, 1])
     subj = sorted(early["SUBJID"])[int(rng.integers(len(early)))]
@@ -118,6 +183,7 @@ def _lb_rows(truth: TrueTrial, data: dict) -> pd.DataFrame:
 def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[dict]]:
     """Plant the listed data problems into ``data`` (in place); return (problems, interim_errors)."""
     spec = truth.spec
+    planted = _planted(spec)
     problems: list[dict] = [dict(event, check=_EVENT_CHECK[event["kind"]]) for event in truth.events
                             if _event_visible(event, data)]
     shifted = _shift_visit_out_of_window(truth, data)
@@ -127,31 +193,33 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
     findings["TEXT"] = None
     # A value reported as a censored text ("<LoQ") by the laboratory: the lowest result of
     # the test among records already in the first cut, so every cut carries the same one.
-    text_test, text_value = ("INSULIN", "<3.0") if is_efficacy(spec) else ("DDIMER", "<0.5")
+    text_test, text_value = planted.text_test, planted.text_value
+    text_source = next(p.source for p in spec.params if p.testcd == text_test)
     pool = truth.findings[(truth.findings["TESTCD"] == text_test) & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
     row = pool["VALUE"].idxmin()
     findings.loc[row, "TEXT"] = text_value
     problems.append({"kind": "text_value", "check": "numeric_result", "subject": findings.loc[row, "SUBJID"],
                      "week": int(findings.loc[row, "WEEK"]), "testcd": text_test, "value": text_value,
-                     "file": "central_lab.csv" if is_efficacy(spec) else "lb.xpt"})
+                     "file": f"{text_source}.xpt" if text_source == "lb" else f"{text_source}.csv"})
     # An exact duplicate of one local-laboratory record.
     lb = _lb_rows(truth, data)
-    dup_test = "ALT" if is_efficacy(spec) else "PLAT"
+    dup_test = planted.duplicate_test
     dup = lb[(lb["TESTCD"] == dup_test) & (lb["WEEK"] == lb["WEEK"].max())].index[0]
     data["duplicate_index"] = dup
     problems.append({"kind": "duplicate_record", "check": "duplicate_records", "file": "lb.xpt",
                      "subject": findings.loc[dup, "SUBJID"], "week": int(findings.loc[dup, "WEEK"]), "testcd": dup_test})
     # A laboratory record for a subject who is not in DM.
     orphan = findings.loc[lb.index[0]].copy()
-    orphan["SUBJID"] = ("E" if is_efficacy(spec) else "S") + "099"
+    orphan["SUBJID"] = spec.subject_prefix + "099"
     data["orphan"] = orphan
     problems.append({"kind": "subject_not_in_dm", "check": "subject_in_dm", "file": "lb.xpt",
                      "subject": orphan["SUBJID"], "testcd": orphan["TESTCD"]})
-    if not is_efficacy(spec):
-        site_b = truth.subjects.loc[truth.subjects["SITEID"] == "02", "SUBJID"]
-        problems.append({"kind": "glucose_mg_dl", "check": "unit_conversion", "file": "lb.xpt", "site": "02",
+    if planted.glucose_mgdl_site:
+        site = planted.glucose_mgdl_site
+        site_b = truth.subjects.loc[truth.subjects["SITEID"] == site, "SUBJID"]
+        problems.append({"kind": "glucose_mg_dl", "check": "unit_conversion", "file": "lb.xpt", "site": site,
                          "testcd": "GLUC", "records": int(((findings["TESTCD"] == "GLUC") & findings["SUBJID"].isin(site_b)).sum()),
-                         "detail": "site 02 reports fasting glucose in mg/dL"})
+                         "detail": f"site {site} reports fasting glucose in mg/dL"})
     interim_errors = _interim_entry_errors(truth, dup)
     if not final:  # the interim cut carries entry errors that the final cut corrects
         for error in interim_errors:
@@ -169,11 +237,10 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
 
 def _interim_entry_errors(truth: TrueTrial, duplicate_index) -> list[dict]:
     """Two local-laboratory values mistyped in the first cut: a decimal slip and transposed digits."""
-    spec = truth.spec
     rng = np.random.default_rng([truth.seed, 2])
     early = truth.findings[(truth.findings["SOURCE"] == "lb") & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
     errors = []
-    for testcd, how in (("GLUC", "decimal_slip"), ("ALT" if is_efficacy(spec) else "TG", "transposed_digits")):
+    for testcd, how in (("GLUC", "decimal_slip"), (_planted(truth.spec).transposed_test, "transposed_digits")):
         decimals = _decimals(truth)[testcd]
         pool = early[(early["TESTCD"] == testcd) & (early.index != duplicate_index)]
         if how == "transposed_digits":
@@ -238,24 +305,20 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
         return findings[findings["SOURCE"] == source].sort_values(["SUBJID", "WEEK", "TESTCD"], kind="stable")
 
     arm_code = subjects["ARM"].map(spec.arm_codes)
-    if is_efficacy(spec):
-        dm = pd.DataFrame({"SUBJID": subjects["SUBJID"], "SITEID": subjects["SITEID"], "SEX": subjects["SEX"],
-                           "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "TRTGRP": arm_code.astype(float),
-                           "DMDUR": subjects["DIABDUR"]})
-        labels = ["Subject Identifier", "Site Identifier", "Sex", "Age (years)", "Randomisation Date",
-                  "Treatment Group (1=UC-MSC, 2=Placebo)", "Diabetes Duration (years)"]
-    else:
-        dm = pd.DataFrame({"PATNO": subjects["SUBJID"], "SITENO": subjects["SITEID"],
-                           "GENDER": subjects["SEX"].map(layout.sex_codes).astype(float),
-                           "AGEYRS": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "GROUP": arm_code.astype(float),
-                           "DMYRS": subjects["DIABDUR"]})
-        labels = ["Patient Number", "Site Number", "Gender (1=Male, 2=Female)", "Age in Years", "Date of Randomisation",
-                  "Group (1=hUC-MSC, 0=Placebo)", "Years Since Diabetes Diagnosis"]
+    codes = ", ".join(f"{code}={arm}" for arm, code in spec.arm_codes.items())
+    sex = subjects["SEX"].map(layout.sex_codes)
+    if all(isinstance(code, int) for code in layout.sex_codes.values()):
+        sex = sex.astype(float)
+    dm_vars = {"SUBJID": subjects["SUBJID"], "SITEID": subjects["SITEID"], "SEX": sex,
+               "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "ARM": arm_code.astype(float),
+               "DIABDUR": subjects["DIABDUR"]}
+    dm = pd.DataFrame({column: dm_vars[var] for column, var, _ in layout.dm})
+    labels = [label.format(codes=codes) for _, _, label in layout.dm]
     out["dm.xpt"] = (dm, {"labels": labels, "table": "DM", "file_label": "Demographics and randomisation"})
 
     ex = data["exposure"].sort_values(["SUBJID", "INFNO"])
     arm_of = truth.subjects.set_index("SUBJID")["ARM"]
-    product = np.where(ex["SUBJID"].map(arm_of) == PBO, "SALINE", "UC-MSC")
+    product = np.where(ex["SUBJID"].map(arm_of) == spec.control, "SALINE", "UC-MSC")
     ex_frame = pd.DataFrame({subj: ex["SUBJID"], "INFNO": ex["INFNO"].astype(float),
                              "INFDTC": ex["EXSTDTM"].dt.strftime(layout.datetime_format),
                              "DOSE": np.where(product == "SALINE", 0.0, ex["DOSE"]), "DOSEU": "10^6 cells/kg", "PRODUCT": product})
@@ -272,19 +335,15 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
         lb = pd.concat([lb, orphan.to_frame().T])
     lb_units = lb["UNIT"].copy()
     lb_text = _result_text(lb, dec)
-    if not is_efficacy(spec):  # site 02 reports glucose in mg/dL
-        mgdl = (lb["TESTCD"] == "GLUC") & (lb["SUBJID"].map(site_of) == "02")
+    if _planted(spec).glucose_mgdl_site:  # one site reports glucose in mg/dL
+        mgdl = (lb["TESTCD"] == "GLUC") & (lb["SUBJID"].map(site_of) == _planted(spec).glucose_mgdl_site)
         lb_text[mgdl] = (lb.loc[mgdl, "VALUE"].astype(float) * MGDL_PER_MMOLL_GLUCOSE).round(0).map(lambda v: f"{v:.0f}")
         lb_units[mgdl] = "mg/dL"
-    if is_efficacy(spec):
-        lb_frame = pd.DataFrame({"SUBJID": lb["SUBJID"], "VISIT": lb["WEEK"].map(layout.visit_label), "LBDAT": lb["VISITDT"],
-                                 "LBTESTCD": lb["TESTCD"], "LBORRES": lb_text, "LBORRESU": lb_units})
-        labels = ["Subject Identifier", "Visit", "Sample Date", "Test Code", "Result (as reported)", "Unit (as reported)"]
-    else:
-        lb_frame = pd.DataFrame({"PATNO": lb["SUBJID"], "SITENO": lb["SUBJID"].map(site_of).fillna("01"),
-                                 "VISITNAM": lb["WEEK"].map(layout.visit_label), "COLLDT": lb["VISITDT"],
-                                 "TESTCODE": lb["TESTCD"], "RESULT": lb_text, "UNIT": lb_units})
-        labels = ["Patient Number", "Site Number", "Visit Name", "Collection Date", "Test Code", "Result", "Unit"]
+    lb_vars = {"SUBJID": lb["SUBJID"], "SITEID": lb["SUBJID"].map(site_of).fillna("01"),
+               "VISIT": lb["WEEK"].map(layout.visit_label), "DTC": lb["VISITDT"], "TESTCD": lb["TESTCD"],
+               "ORRES": lb_text, "ORRESU": lb_units}
+    lb_frame = pd.DataFrame({column: lb_vars[var] for column, var, _ in layout.lb})
+    labels = [label for _, _, label in layout.lb]
     out["lb.xpt"] = (lb_frame.reset_index(drop=True), {"labels": labels, "table": "LB", "file_label": "Local laboratory"})
 
     vs = by_source("vs")
@@ -303,24 +362,23 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
                                                        "table": "AE", "file_label": "Adverse events"})
 
     central = by_source("central_lab")
-    central_frame = pd.DataFrame({"Patient ID" if is_efficacy(spec) else "Patient": central["SUBJID"],
-                                  "Visit": central["WEEK"].map(layout.visit_label),
-                                  "Collection Date" if is_efficacy(spec) else "Sample date":
-                                      pd.to_datetime(central["VISITDT"]).dt.strftime(layout.central_lab_date_format),
-                                  "Analyte" if is_efficacy(spec) else "Test": central["TESTCD"],
-                                  "Result" if is_efficacy(spec) else "Value": _result_text(central, dec),
-                                  "Units" if is_efficacy(spec) else "Unit": central["UNIT"]})
-    if not is_efficacy(spec):
+    central_vars = {"SUBJID": central["SUBJID"], "VISIT": central["WEEK"].map(layout.visit_label),
+                    "DTC": pd.to_datetime(central["VISITDT"]).dt.strftime(layout.central_lab_date_format),
+                    "TESTCD": central["TESTCD"], "ORRES": _result_text(central, dec), "ORRESU": central["UNIT"]}
+    central_frame = pd.DataFrame({column: central_vars[var] for column, var in layout.central_lab})
+    if layout.central_lab_comment:
         central_frame["Comment"] = ""
-        central_frame.iloc[0, central_frame.columns.get_loc("Comment")] = "échantillon légèrement hémolysé"
+        central_frame.iloc[0, central_frame.columns.get_loc("Comment")] = layout.central_lab_comment
     out["central_lab.csv"] = (central_frame.reset_index(drop=True), {"encoding": layout.central_lab_encoding})
 
-    if is_efficacy(spec):
+    sources = {p.source for p in spec.params}
+    if "clamp" in sources:
         clamp = by_source("clamp")
         out["clamp.csv"] = (pd.DataFrame({"subject_id": clamp["SUBJID"], "visit_week": clamp["WEEK"],
                                           "clamp_date": pd.to_datetime(clamp["VISITDT"]).dt.strftime("%Y-%m-%d"),
                                           "gir_mg_kg_min": clamp["VALUE"].map(lambda v: f"{v:.2f}")}).reset_index(drop=True),
                             {"encoding": "utf-8"})
+    if "imaging" in sources:  # ultrasound steatosis grade and liver stiffness, one row per exam
         imaging = by_source("imaging").pivot_table(index=["SUBJID", "WEEK", "VISITDT"], columns="TESTCD", values="VALUE",
                                                    aggfunc="first").reset_index()
         out["liver_imaging.csv"] = (pd.DataFrame({"subject_id": imaging["SUBJID"], "visit_week": imaging["WEEK"],
@@ -353,6 +411,9 @@ def _stamp_xpt(path: Path, when: date) -> None:
 
 def _write(path: Path, frame: pd.DataFrame, options: dict, cut_date: date) -> None:
     if path.suffix == ".xpt":
+        too_long = [label for label in options["labels"] if len(label) > 40]
+        if too_long:  # the version 5 transport format keeps 40 characters of a label and drops the rest
+            raise ValueError(f"{path.name}: column labels longer than 40 characters: {too_long}")
         pyreadstat.write_xport(frame, str(path), file_label=options["file_label"], column_labels=options["labels"],
                                table_name=options["table"], file_format_version=5)
         _stamp_xpt(path, cut_date)
@@ -378,8 +439,7 @@ def write_cut(truth: TrueTrial, cut_label: str, root: Path) -> Path:
                       "encoding": options.get("encoding", "ascii"), "sha256": sha256_file(path)})
     manifest = {
         "synthetic": True,
-        "notice": "SYNTHETIC DATA generated by the ucmsc simulator and calibrated to published summary "
-                  "statistics; not patient data.",
+        "notice": _notice(spec),
         "trial": spec.trial,
         "studyid": spec.studyid,
         "title": spec.title,
@@ -395,6 +455,14 @@ def write_cut(truth: TrueTrial, cut_label: str, root: Path) -> Path:
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
+
+
+def _notice(spec: TrialSpec) -> str:
+    if spec.seed_file is None:
+        return ("SYNTHETIC DATA generated by the ucmsc simulator for testing only; not calibrated to any publication; "
+                "not patient data.")
+    return ("SYNTHETIC DATA generated by the ucmsc simulator and calibrated to published summary statistics; "
+            "not patient data.")
 
 
 def _jsonable(items: list[dict]) -> list[dict]:

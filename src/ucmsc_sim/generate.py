@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -9,15 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ucmsc_sim.calibrate import assign_below_threshold, calibrate_mean_sd, pair_for_paired_p
-from ucmsc_sim.trials import MSC, PBO, TrialSpec, is_efficacy
+from ucmsc_sim.trials import TrialSpec
 
-HBA1C_TARGET = 7.0  # %, ADA glycaemic target used by the efficacy trial
-
-# Published HbA1c < 7.0 % counts (Zhao 2024): subjects at target per arm and week, out of
-# all randomised (a subject without a value counts as not at target).
-EFFICACY_HBA1C_AT_TARGET = {MSC: {0: 0, 9: 20, 20: 17, 48: 16}, PBO: {0: 0, 9: 9, 20: 8, 48: 4}}
-# Published ultrasound improvement at week 20 (15/33 vs 6/32); week 48 is an assumption.
-EFFICACY_STEATOSIS_IMPROVED = {MSC: {20: 15, 48: 13}, PBO: {20: 6, 48: 5}}
+HBA1C_TARGET = 7.0  # %, ADA glycaemic target (the efficacy trial's responder threshold)
 
 BACKGROUND_AE_TERMS = (
     ("Upper respiratory tract infection", "MILD"),
@@ -48,7 +43,7 @@ def _subjects(spec: TrialSpec, rng: np.random.Generator) -> pd.DataFrame:
     n = arms.size
     span = (spec.enrol_end - spec.enrol_start).days
     offsets = np.sort(rng.choice(np.arange(span + 1), size=n, replace=n > span + 1))
-    prefix = "E" if is_efficacy(spec) else "S"
+    prefix = spec.subject_prefix
     site_ids = list(spec.sites)
     if len(site_ids) == 1:
         sites = np.array(site_ids * n, dtype=object)
@@ -80,23 +75,21 @@ def _subjects(spec: TrialSpec, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _planned_absences(spec: TrialSpec, subjects: pd.DataFrame, rng: np.random.Generator) -> tuple[set, list[dict]]:
-    """(SUBJID, WEEK) pairs with no visit: one withdrawal and one missed visit per trial."""
+    """(SUBJID, WEEK) pairs with no visit, and the events behind them, as the spec plans them."""
     absent: set[tuple[str, int]] = set()
     events: list[dict] = []
-    placebo = subjects.loc[subjects["ARM"] == PBO, "SUBJID"].tolist()
-    active = subjects.loc[subjects["ARM"] != PBO, "SUBJID"].tolist()
-    if is_efficacy(spec):
-        withdrawn = placebo[int(rng.integers(len(placebo) // 2))]  # enrolled early: visible in the interim cut
-        for week in (20, 48):
-            absent.add((withdrawn, week))
-        events.append({"kind": "withdrawal", "subject": withdrawn, "after_week": 9, "arm": PBO})
-        missed = active[int(rng.integers(len(active) // 3, len(active)))]
-        absent.add((missed, 9))  # week 9: keeps the published week-20 and week-48 group sizes at 33 vs 31
-        events.append({"kind": "missed_visit", "subject": missed, "week": 9, "arm": MSC})
-    else:
-        missed = placebo[int(rng.integers(len(placebo)))]
-        absent.add((missed, 12))
-        events.append({"kind": "missed_visit", "subject": missed, "week": 12, "arm": PBO})
+    for plan in spec.absences:
+        pool = subjects.loc[subjects["ARM"] == plan.arm, "SUBJID"].tolist()
+        low, high = (math.floor(len(pool) * f) for f in plan.among)
+        subj = pool[int(rng.integers(low, high))]
+        if plan.kind == "withdrawal":
+            absent.update((subj, week) for week in spec.weeks if week > plan.week)
+            events.append({"kind": "withdrawal", "subject": subj, "after_week": plan.week, "arm": plan.arm})
+        elif plan.kind == "missed_visit":
+            absent.add((subj, plan.week))
+            events.append({"kind": "missed_visit", "subject": subj, "week": plan.week, "arm": plan.arm})
+        else:
+            raise ValueError(f"unknown absence kind {plan.kind!r}")
     return absent, events
 
 
@@ -138,16 +131,17 @@ def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, r
             follow = long[(long["ARM"] == arm) & (long["WEEK"] == week) & long["SUBJID"].isin(base.index)]
             paired = pair_for_paired_p(base[follow["SUBJID"]].to_numpy(), follow["VALUE"].to_numpy(), target_p, rng)
             long.loc[follow.index, "VALUE"] = paired
-        if param.testcd == "HBA1C" and is_efficacy(spec):
+        if param.testcd == "HBA1C" and spec.hba1c_at_target:
             for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
-                count = min(len(cell), round(EFFICACY_HBA1C_AT_TARGET[arm][week] * spec.scale))
+                count = min(len(cell), round(spec.hba1c_at_target[arm][week] * spec.scale))
                 long.loc[cell.index, "VALUE"] = assign_below_threshold(
                     cell["VALUE"].to_numpy(), count, HBA1C_TARGET, rng, decimals=param.decimals
                 )
         long["TESTCD"], long["UNIT"], long["SOURCE"] = param.testcd, param.unit, param.source
         frames.append(long[["SUBJID", "WEEK", "TESTCD", "VALUE", "UNIT", "SOURCE"]])
-    if is_efficacy(spec):
+    if spec.height:
         frames.append(_height(subjects, rng))
+    if spec.steatosis_improved:
         frames.append(_steatosis(spec, subjects, visits, rng))
     return pd.concat(frames, ignore_index=True)
 
@@ -168,12 +162,12 @@ def _height(subjects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _steatosis(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Ultrasound steatosis grade (0-3) at weeks 0, 20, 48; improvement = lower than baseline."""
+    """Ultrasound steatosis grade (0-3) at week 0 and the spec's later weeks; improvement = lower than baseline."""
     baseline = pd.Series(rng.choice([1, 2, 3], size=len(subjects), p=[0.35, 0.45, 0.20]), index=subjects["SUBJID"])
     rows = [{"SUBJID": s, "WEEK": 0, "VALUE": float(g)} for s, g in baseline.items()]
     have = set(map(tuple, visits[["SUBJID", "WEEK"]].to_numpy()))
-    for week in (20, 48):
-        for arm, counts in EFFICACY_STEATOSIS_IMPROVED.items():
+    for week in sorted({week for counts in spec.steatosis_improved.values() for week in counts}):
+        for arm, counts in spec.steatosis_improved.items():
             ids = [s for s in subjects.loc[subjects["ARM"] == arm, "SUBJID"] if (s, week) in have]
             improved = set(rng.choice(ids, size=min(len(ids), round(counts[week] * spec.scale)), replace=False))
             for subj in ids:
@@ -196,10 +190,10 @@ def _at(day: date, hour: int, minute: int) -> datetime:
 
 def _exposure(spec: TrialSpec, subjects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     rows = []
-    for subj, randdt in zip(subjects["SUBJID"], subjects["RANDDT"]):
+    for subj, arm, randdt in zip(subjects["SUBJID"], subjects["ARM"], subjects["RANDDT"]):
         for number, day in enumerate(spec.infusion_days, start=1):
             start = _at(randdt + timedelta(days=day), 9, int(rng.integers(0, 60)))
-            rows.append({"SUBJID": subj, "INFNO": number, "EXSTDTM": start, "DOSE": 1.0})
+            rows.append({"SUBJID": subj, "INFNO": number, "EXSTDTM": start, "DOSE": spec.doses.get(arm, 1.0)})
     return pd.DataFrame(rows)
 
 
@@ -215,15 +209,17 @@ def _adverse_events(spec: TrialSpec, subjects: pd.DataFrame, exposure: pd.DataFr
     first = subjects.iloc[int(rng.integers(len(subjects)))]
     pre = _at(first["RANDDT"] - timedelta(days=3), 10, 0)
     rows.append(_ae(first["SUBJID"], "Headache", pre, pre + timedelta(days=1), "MILD", "NOT RELATED"))
-    if not is_efficacy(spec):
-        active = subjects.loc[subjects["ARM"] != PBO, "SUBJID"].to_numpy()
-        # Lian 2023: transient fever in 4 of 24 within 24 h after the 2nd or 3rd infusion.
-        for subj in rng.choice(active, size=4, replace=False):
-            infusion = exposure[(exposure["SUBJID"] == subj) & (exposure["INFNO"] == int(rng.integers(2, 4)))]
+    # Fever within 24 h after an infusion (the spec's infusion range), in the planned number of subjects per arm.
+    first_inf, last_inf = spec.fever_infusions
+    for arm, count in spec.post_infusion_fever.items():
+        pool = subjects.loc[subjects["ARM"] == arm, "SUBJID"].to_numpy()
+        for subj in rng.choice(pool, size=count, replace=False):
+            number = int(rng.integers(first_inf, last_inf + 1))
+            infusion = exposure[(exposure["SUBJID"] == subj) & (exposure["INFNO"] == number)]
             onset = infusion["EXSTDTM"].iloc[0] + timedelta(hours=int(rng.integers(4, 21)))
             rows.append(_ae(subj, "Fever", onset, onset + timedelta(hours=int(rng.integers(6, 20))), "MILD", "POSSIBLY RELATED"))
-        # One hypoglycaemic attack within a month of transplantation.
-        subj = rng.choice(active)
+    if spec.hypoglycaemia_arms:  # one hypoglycaemic attack within a month of transplantation
+        subj = rng.choice(subjects.loc[subjects["ARM"].isin(spec.hypoglycaemia_arms), "SUBJID"].to_numpy())
         randdt = subjects.loc[subjects["SUBJID"] == subj, "RANDDT"].iloc[0]
         onset = _at(randdt + timedelta(days=int(rng.integers(15, 29))), 16, 30)
         rows.append(_ae(subj, "Hypoglycaemia", onset, onset + timedelta(hours=2), "MODERATE", "POSSIBLY RELATED"))

@@ -3,7 +3,8 @@
 Targets marked ``exact`` are published in the abstracts (see ``resources/published``)
 and are hit to the published decimals; the others follow the direction the abstract
 states, with plausible clinical values. Anything not in the abstracts is an assumption
-and says so.
+and says so. The third trial, ``dose_ranging``, is wholly invented (three arms, for testing)
+and calibrated to no publication.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 
 import numpy as np
+
+MSC, PBO = "UC-MSC", "Placebo"
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,26 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Absence:
+    """A planned gap in one subject's follow-up, listed in the manifest as a planted problem.
+
+    ``withdrawal``: no visit after ``week``; ``missed_visit``: no visit at ``week``. The subject
+    is drawn from ``arm`` (SUBJID order) between the fractions ``among`` of that arm's list, so
+    that, for example, an early enrollee's withdrawal is already visible in the interim cut.
+    """
+
+    kind: str  # "withdrawal" or "missed_visit"
+    arm: str
+    week: int
+    among: tuple[Fraction, Fraction] = (Fraction(0), Fraction(1))
+
+
+@dataclass(frozen=True)
 class TrialSpec:
     trial: str
     studyid: str
     title: str
-    seed_file: str
+    seed_file: str | None  # the publication's seed file it is calibrated to; None: calibrated to none
     arms: dict[str, int]  # arm -> number randomised
     arm_codes: dict[str, int]  # how the site codes the arm in DM
     weeks: tuple[int, ...]
@@ -54,13 +73,22 @@ class TrialSpec:
     age_mean_sd: dict[str, tuple[float, float]] = field(default_factory=dict)
     demographics_published: bool = False  # sex counts and age mean/SD hit exactly
     scale: float = 1.0  # > 1 for the benchmark's enlarged trials: published counts scale with it
+    subject_prefix: str = "S"  # SUBJID = prefix + 3-digit number
+    control: str = PBO  # the arm infused with saline; every other arm is active
+    doses: dict[str, float] = field(default_factory=dict)  # arm -> 10^6 cells/kg per infusion (absent: 1.0)
+    absences: tuple[Absence, ...] = ()  # withdrawals and missed visits, in the order they are drawn
+    hba1c_at_target: dict[str, dict[int, int]] = field(default_factory=dict)  # arm -> week -> subjects < 7.0 %
+    steatosis_improved: dict[str, dict[int, int]] = field(default_factory=dict)  # arm -> week -> ultrasound improved
+    height: bool = False  # a baseline height in vs
+    post_infusion_fever: dict[str, int] = field(default_factory=dict)  # arm -> subjects with fever within 24 h
+    fever_infusions: tuple[int, int] = (2, 3)  # first and last infusion number a fever may follow
+    hypoglycaemia_arms: tuple[str, ...] = ()  # one hypoglycaemic attack within a month, in a subject of these arms
 
 
 def _const(value: float, n: int) -> tuple[float, ...]:
     return (value,) * n
 
 
-MSC, PBO = "UC-MSC", "Placebo"
 EFF_WEEKS = (0, 9, 20, 48)
 
 EFFICACY = TrialSpec(
@@ -81,6 +109,19 @@ EFFICACY = TrialSpec(
     male_counts={MSC: 22, PBO: 22},
     age_mean_sd={MSC: (51.36, 8.85), PBO: (50.47, 8.42)},
     demographics_published=True,
+    subject_prefix="E",
+    absences=(
+        # Withdrawn after week 9, enrolled early: visible in the interim cut.
+        Absence("withdrawal", PBO, 9, among=(Fraction(0), Fraction(1, 2))),
+        # Week 9: keeps the published week-20 and week-48 group sizes at 33 vs 31.
+        Absence("missed_visit", MSC, 9, among=(Fraction(1, 3), Fraction(1))),
+    ),
+    # Published HbA1c < 7.0 % counts (Zhao 2024): subjects at target per arm and week, out of
+    # all randomised (a subject without a value counts as not at target).
+    hba1c_at_target={MSC: {0: 0, 9: 20, 20: 17, 48: 16}, PBO: {0: 0, 9: 9, 20: 8, 48: 4}},
+    # Published ultrasound improvement at week 20 (15/33 vs 6/32); week 48 is an assumption.
+    steatosis_improved={MSC: {20: 15, 48: 13}, PBO: {20: 6, 48: 5}},
+    height=True,
     params=(
         Param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, EFF_WEEKS,
               {MSC: (8.33, 7.46, 7.51, 7.80), PBO: (8.21, 8.19, 9.10, 8.95)},
@@ -184,6 +225,13 @@ SAFETY = TrialSpec(
     # Assumption: sex and age are not in the abstract.
     male_counts={HUC: 14, PBO: 6},
     age_mean_sd={HUC: (52.0, 9.5), PBO: (51.0, 9.0)},
+    subject_prefix="S",
+    absences=(Absence("missed_visit", PBO, 12),),
+    # Lian 2023: transient fever in 4 of 24 within 24 h after the 2nd or 3rd infusion; one
+    # hypoglycaemic attack within a month of transplantation.
+    post_infusion_fever={HUC: 4},
+    fever_infusions=(2, 3),
+    hypoglycaemia_arms=(HUC,),
     params=(
         _safety_param("LYM", "Lymphocytes", "10^9/L", "lb", 2, 2.10, 0.55, -1.3, (2, 3), lower=0.5),
         _safety_param("NEUT", "Neutrophils", "10^9/L", "lb", 2, 3.80, 1.00, 0.9, (2, 3), lower=1.2),
@@ -207,11 +255,83 @@ SAFETY = TrialSpec(
     ),
 )
 
-TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY)}
+# Dose-ranging trial: SYNTHETIC, for testing the pipeline on three arms. It is calibrated to no
+# publication: arms, sizes, visits, doses, effects and adverse-event counts are all assumptions,
+# chosen to be clinically plausible and to give a visible dose-response for some parameters.
+HIGH, LOW = "High dose", "Low dose"
+DOSE_ARMS = (HIGH, LOW, PBO)
+DOSE_WEEKS = (0, 4, 12, 24)
 
 
-def is_efficacy(spec: TrialSpec) -> bool:
-    return spec.trial == EFFICACY.trial
+def _dose_param(testcd, label, unit, source, decimals, base, sd, change=None, lower=0.0, rho=0.6):
+    """Means and SDs per arm and visit: ``base`` plus the arm's ``change`` from week 0 (absent: none).
+
+    Every cell gets a small fixed wobble (about 0.05 SD, seeded by the test code) so that
+    arms without an effect do not have identical means.
+    """
+    change = change or {}
+    wobble = np.random.default_rng(zlib.crc32(f"dose_ranging:{testcd}".encode()))
+    means, sds = {}, {}
+    for arm in DOSE_ARMS:
+        shifts = change.get(arm, _const(0.0, len(DOSE_WEEKS)))
+        noise = [0.0] + list(wobble.normal(0, 0.05, len(DOSE_WEEKS) - 1))
+        means[arm] = tuple(base + d + sd * e for d, e in zip(shifts, noise))
+        sds[arm] = tuple(sd * f for f in wobble.uniform(0.92, 1.08, len(DOSE_WEEKS)))
+    return Param(testcd, label, unit, source, decimals, DOSE_WEEKS, means, sds, lower=lower, rho=rho)
+
+
+DOSE_RANGING = TrialSpec(
+    trial="dose_ranging",
+    studyid="SYN-HUCMSC-DR",
+    title="hUC-MSC dose-ranging in type 2 diabetes (synthetic, for testing only)",
+    seed_file=None,  # calibrated to no publication
+    arms={HIGH: 24, LOW: 24, PBO: 24},
+    arm_codes={HIGH: 2, LOW: 1, PBO: 0},
+    weeks=DOSE_WEEKS,
+    visit_window_days={0: 0, 4: 3, 12: 7, 24: 14},
+    infusion_days=(0, 7, 14),  # once a week for 3 weeks
+    enrol_start=date(2021, 3, 1),
+    enrol_end=date(2022, 4, 29),
+    cuts={"2021-11-30": date(2021, 11, 30), "2022-11-30": date(2022, 11, 30)},
+    sites={"01": "Synthetic Site A (fictitious)", "02": "Synthetic Site B (fictitious)"},
+    male_counts={HIGH: 13, LOW: 14, PBO: 12},
+    age_mean_sd={HIGH: (53.0, 9.0), LOW: (52.5, 9.5), PBO: (53.5, 8.5)},
+    subject_prefix="D",
+    doses={HIGH: 2.0, LOW: 1.0, PBO: 0.0},  # 10^6 cells/kg per infusion
+    absences=(
+        Absence("withdrawal", LOW, 4, among=(Fraction(0), Fraction(1, 2))),  # early enrollee: in the interim cut
+        Absence("missed_visit", HIGH, 12, among=(Fraction(0), Fraction(1, 4))),
+    ),
+    post_infusion_fever={HIGH: 6, LOW: 3, PBO: 1},  # subjects with fever within 24 h: more with dose
+    fever_infusions=(1, 3),
+    hypoglycaemia_arms=(HIGH, LOW),
+    params=(
+        # Dose-response: glycaemia falls with dose, C-peptide rises, lymphocytes dip at week 4 only.
+        _dose_param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, 8.4, 1.1,
+                    {HIGH: (0, -0.4, -0.9, -1.1), LOW: (0, -0.2, -0.5, -0.6), PBO: (0, -0.1, -0.2, -0.2)},
+                    lower=5.0, rho=0.75),
+        _dose_param("GLUC", "Fasting plasma glucose", "mmol/L", "lb", 2, 9.2, 2.3,
+                    {HIGH: (0, -0.9, -1.5, -1.7), LOW: (0, -0.5, -0.8, -0.9), PBO: (0, -0.1, -0.3, -0.2)},
+                    lower=3.5),
+        _dose_param("CPEP", "Fasting C-peptide", "ng/mL", "central_lab", 2, 1.90, 0.80,
+                    {HIGH: (0, 0.20, 0.45, 0.50), LOW: (0, 0.10, 0.22, 0.25)}, lower=0.3, rho=0.7),
+        _dose_param("LYM", "Lymphocytes", "10^9/L", "lb", 2, 2.05, 0.55,
+                    {HIGH: (0, -0.55, -0.05, 0.0), LOW: (0, -0.30, 0.0, 0.0)}, lower=0.5),
+        # No effect.
+        _dose_param("NEUT", "Neutrophils", "10^9/L", "lb", 2, 3.90, 1.00, lower=1.2),
+        _dose_param("PLAT", "Platelets", "10^9/L", "lb", 0, 235, 52, lower=90),
+        _dose_param("ALT", "Alanine aminotransferase", "U/L", "lb", 0, 28, 12, lower=7, rho=0.75),
+        _dose_param("CREAT", "Creatinine", "umol/L", "lb", 0, 72, 16, lower=35, rho=0.85),
+        _dose_param("CRP", "C-reactive protein", "mg/L", "lb", 1, 3.2, 2.2, lower=0.3, rho=0.5),
+        _dose_param("TG", "Triglycerides", "mmol/L", "lb", 2, 2.00, 0.95, lower=0.45, rho=0.8),
+        _dose_param("CHOL", "Total cholesterol", "mmol/L", "lb", 2, 4.85, 0.95, lower=2.5, rho=0.8),
+        _dose_param("IGG", "Immunoglobulin G", "g/L", "central_lab", 2, 12.4, 2.3, lower=5.0),
+        _dose_param("WEIGHT", "Weight", "kg", "vs", 1, 71.0, 11.5, lower=42, rho=0.95),
+        _dose_param("SYSBP", "Systolic blood pressure", "mmHg", "vs", 0, 131, 14, lower=90, rho=0.5),
+    ),
+)
+
+TRIALS = {spec.trial: spec for spec in (EFFICACY, SAFETY, DOSE_RANGING)}
 
 
 def scaled(spec: TrialSpec, n_subjects: int) -> TrialSpec:
