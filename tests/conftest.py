@@ -11,6 +11,12 @@ INTERIM_CUTS = {"nafld_efficacy": "2017-06-30", "t2dm_safety": "2020-09-30"}
 
 
 @pytest.fixture(scope="session")
+def trial_configs_all():
+    """Every trial config, the synthetic three-arm dose_ranging included."""
+    return {path.stem: load_yaml(path) for path in sorted((ROOT / "config" / "trials").glob("*.yaml"))}
+
+
+@pytest.fixture(scope="session")
 def trial_configs():
     return {trial: load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml") for trial in FINAL_CUTS}
 

@@ -176,3 +176,56 @@ def test_reversing_the_order_of_arms_in_the_config_changes_nothing(trial_configs
     assert [(t.title, t.header, t.rows) for t in tables[0]] == [(t.title, t.header, t.rows) for t in tables[1]]
     p_columns = [t for t in tables[1] if "P between" in t.header]
     assert p_columns and all(row[t.header.index("P between")] != "" for t in p_columns for row in t.rows[1:])
+
+
+def test_a_three_arm_trial_configured_by_yaml_alone_equals_r(trial_configs_all):
+    """The synthetic dose-ranging cut (simulator, config/trials/dose_ranging.yaml only): one ANCOVA over three arms,
+    LS means, each dose against placebo and the linear trend contrast, against R lm() and emmeans
+    (tests/r/ancova_three_arms.R) at 1e-9."""
+    import pandas as pd
+
+    r = pd.read_csv(REFERENCE / "ancova_three_arms.csv", dtype=str).set_index(["group", "stat"])["value"]
+    config = trial_configs_all["dose_ranging"]
+    result = run_pipeline("dose_ranging", "2022-11-30", config)
+    ard = result["ard"]
+    data = pd.read_csv(REFERENCE / "data" / "ancova_hba1c_week24_dose_ranging.csv")
+    analysed = result["bds"][(result["bds"]["PARAMCD"] == "HBA1C") & (result["bds"]["AVISITN"] == 24)]
+    fas = set(result["adsl"].loc[result["adsl"]["FASFL"] == "Y", "USUBJID"])
+    assert set(analysed[analysed["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])["USUBJID"]) == set(data["USUBJID"])
+    rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & (ard["PARAMCD"] == "HBA1C") & (ard["AVISITN"] == 24)]
+    for arm in ("High dose", "Low dose", "Placebo"):
+        mine = rows[(rows["GROUP1_LEVEL"] == arm) & (rows["COMPARATOR"] == "")].set_index("STAT_NAME")["VALUE"]
+        for stat in ("lsmean", "se", "lcl", "ucl"):
+            assert mine[stat] == pytest.approx(float(r[(arm, stat)]), rel=1e-9), (arm, stat)
+    for arm in ("High dose", "Low dose"):
+        mine = rows[(rows["GROUP1_LEVEL"] == arm) & (rows["COMPARATOR"] == "Placebo")].set_index("STAT_NAME")["VALUE"]
+        for stat in ("estimate", "se", "p", "lcl", "df"):
+            assert mine[stat] == pytest.approx(float(r[(arm, f"diff_{stat}")]), rel=1e-9), (arm, stat)
+        assert mine["rmse"] == pytest.approx(float(r[("model", "rmse")]), rel=1e-9)
+    trend = ard[(ard["ANALYSIS_ID"] == "TREND") & (ard["PARAMCD"] == "HBA1C") & (ard["AVISITN"] == 24)].set_index("STAT_NAME")
+    for stat in ("estimate", "se", "p", "lcl", "ucl", "df"):
+        assert trend.loc[stat, "VALUE"] == pytest.approx(float(r[("trend", stat)]), rel=1e-9), stat
+    assert set(zip(trend["GROUP1"], trend["GROUP1_LEVEL"], trend["COMPARATOR"])) == {("ARM", "", "")}
+
+
+def test_tables_and_figures_of_a_three_arm_trial_have_every_arm_and_comparison(trial_configs_all):
+    from ucmsc import figures, report
+
+    config = trial_configs_all["dose_ranging"]
+    ard = run_pipeline("dose_ranging", "2022-11-30", config)["ard"]
+    tables = report.build_tables(ard, config)
+    flow = tables[0]
+    assert flow.header == ["", "High dose", "Low dose", "Placebo"]
+    assert [row[1:] for row in flow.rows[:1]] == [["24", "24", "24"]]
+    ancova = next(t for t in tables if t.title.startswith("ANCOVA"))
+    assert "Difference (95% CI) (High dose vs Placebo)" in ancova.header and "P (Low dose vs Placebo)" in ancova.header
+    assert any(t.title.startswith("Linear trend") for t in tables)
+    drawn = figures.all_figures(ard, config)
+    try:
+        assert [stem for stem, *_ in drawn][:2] == ["01_consort", "02_trajectories_1"]
+        forest = next(f for stem, _, f, _ in drawn if stem == "05_forest")
+        assert {t.get_text() for t in forest.axes[0].get_legend().get_texts()} == {"High dose", "Low dose"}
+    finally:
+        import matplotlib.pyplot as plt
+        for _, _, fig, _ in drawn:
+            plt.close(fig)

@@ -76,3 +76,29 @@ def test_the_pipeline_never_imports_the_simulator():
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
             assert not any(n.split(".")[0] == "ucmsc_sim" or n.startswith("ucmsc.simulate") for n in names), path
     assert not (ROOT / "src" / "ucmsc" / "simulate").exists()
+
+
+def test_no_trial_name_or_trial_specific_branch_in_the_generic_code():
+    """Trial knowledge lives in config: no trial id, study id, arm name or design value is a string constant of the
+    pipeline's code (docstrings and comments may give examples). Test codes do appear, as the inputs of the named
+    derivations of the library (HOMA-IR needs GLUC and INSULIN), which a trial chooses in its config."""
+    import ast
+
+    from conftest import ROOT
+    from ucmsc.config import load_yaml
+
+    forbidden = {"safety", "efficacy"}
+    for path in (ROOT / "config" / "trials").glob("*.yaml"):
+        trial = load_yaml(path)
+        forbidden |= {trial["trial"], trial["studyid"]} | {arm["arm"] for arm in trial["arms"]}
+    found = []
+    for path in sorted((ROOT / "src" / "ucmsc").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                      and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                if node.value in forbidden:
+                    found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert not found, found

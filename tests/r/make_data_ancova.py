@@ -39,5 +39,17 @@ def main() -> None:
     data[["USUBJID", "ARM", "FASFL", "BASE", "CHG"]].to_csv(out, index=False, float_format="%.17g")
 
 
+def three_arms() -> None:
+    """Week-24 HbA1c change of the synthetic dose-ranging trial's final cut (three arms, all compared)."""
+    config = load_yaml(ROOT / "config" / "trials" / "dose_ranging.yaml")
+    result = run_pipeline("dose_ranging", "2022-11-30", config)
+    adsl, bds = result["adsl"], result["bds"]
+    fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
+    data = bds[(bds["PARAMCD"] == "HBA1C") & (bds["AVISITN"] == 24) & bds["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])
+    out = ROOT / "tests" / "reference" / "data" / "ancova_hba1c_week24_dose_ranging.csv"
+    data[["USUBJID", "ARM", "BASE", "CHG"]].to_csv(out, index=False, float_format="%.17g")
+
+
 if __name__ == "__main__":
     main()
+    three_arms()
