@@ -1,0 +1,198 @@
+"""The analysis methods on a hand-made trial of six subjects, every number worked out by hand."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from ucmsc import ard as ardlib
+from ucmsc.analyze import run_analyses
+
+CONFIG = {
+    "arms": [{"arm": "Cells", "armcd": "C", "role": "active"}, {"arm": "Saline", "armcd": "S", "role": "control"}],
+    "visits": [
+        {"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
+        {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3},
+    ],
+    "analyses": [
+        {"id": "POP", "method": "populations"},
+        {"id": "CONT", "method": "by_visit", "population": "FASFL", "parameters": ["GLUC"]},
+        {"id": "WITHIN", "method": "within_arm", "population": "FASFL", "parameters": ["GLUC"]},
+        {"id": "RESP", "method": "responders", "population": "FASFL", "parameters": ["TGT"]},
+        {"id": "AE", "method": "adverse_events", "population": "SAFFL"},
+    ],
+    "families": {"f": {"analysis": "CONT", "parameters": ["GLUC"]}},
+}
+# subject, arm, FAS, glucose at weeks 0 and 4 (None: missing), HbA1c target met at week 4 (None: no value)
+SUBJECTS = [
+    ("S1", "Cells", "Y", 8.0, 7.0, 1),
+    ("S2", "Cells", "Y", 9.0, 7.5, 1),
+    ("S3", "Cells", "Y", 7.0, 6.9, None),
+    ("S4", "Saline", "Y", 8.0, 8.5, 0),
+    ("S5", "Saline", "Y", 8.5, 8.0, 1),
+    ("S6", "Saline", "N", 9.0, None, None),
+    ("S7", "Other", "N", 8.0, 6.0, 1),
+]  # an arm the plan does not compare
+
+
+@pytest.fixture(scope="module")
+def ard():
+    adsl = pd.DataFrame(
+        [
+            {
+                "USUBJID": s,
+                "ARM": arm,
+                "RANDFL": "Y" if arm != "Other" else "N",
+                "SAFFL": "Y" if arm != "Other" else "N",
+                "FASFL": fas,
+                "PPROTFL": fas,
+                "EOSSTT": "COMPLETED",
+                "EXCLREAS": "" if arm != "Other" else "arm 'Other' is not compared by the plan",
+            }
+            for s, arm, fas, *_ in SUBJECTS
+        ]
+    )
+    bds = []
+    for s, arm, _, base, week4, target in SUBJECTS:
+        bds.append(
+            {
+                "USUBJID": s,
+                "ARM": arm,
+                "PARAMCD": "GLUC",
+                "PARAM": "Glucose",
+                "AVISITN": 0,
+                "AVISIT": "Week 0",
+                "AVAL": base,
+                "BASE": base,
+                "CHG": math.nan,
+                "ANL01FL": "Y",
+                "ABLFL": "Y",
+            }
+        )
+        if week4 is not None:
+            bds.append(
+                {
+                    "USUBJID": s,
+                    "ARM": arm,
+                    "PARAMCD": "GLUC",
+                    "PARAM": "Glucose",
+                    "AVISITN": 4,
+                    "AVISIT": "Week 4",
+                    "AVAL": week4,
+                    "BASE": base,
+                    "CHG": week4 - base,
+                    "ANL01FL": "Y",
+                    "ABLFL": "",
+                }
+            )
+        if target is not None:
+            bds.append(
+                {
+                    "USUBJID": s,
+                    "ARM": arm,
+                    "PARAMCD": "TGT",
+                    "PARAM": "Target",
+                    "AVISITN": 4,
+                    "AVISIT": "Week 4",
+                    "AVAL": float(target),
+                    "BASE": math.nan,
+                    "CHG": math.nan,
+                    "ANL01FL": "Y",
+                    "ABLFL": "",
+                }
+            )
+    adae = pd.DataFrame(
+        [
+            {"USUBJID": "S1", "ARM": "Cells", "TRTEMFL": "Y", "AESER": "N", "AEDECOD": "Pyrexia", "AEBODSYS": "G"},
+            {"USUBJID": "S1", "ARM": "Cells", "TRTEMFL": "Y", "AESER": "N", "AEDECOD": "Pyrexia", "AEBODSYS": "G"},
+            {"USUBJID": "S4", "ARM": "Saline", "TRTEMFL": "", "AESER": "N", "AEDECOD": "Pyrexia", "AEBODSYS": "G"},
+            {"USUBJID": "S7", "ARM": "Other", "TRTEMFL": "Y", "AESER": "N", "AEDECOD": "Pyrexia", "AEBODSYS": "G"},
+        ]
+    )
+    return run_analyses(adsl, pd.DataFrame(bds), adae, CONFIG, "T", "2020-01-01", "test")
+
+
+def _value(ard, **keys):
+    return ardlib.value(ard, **keys)
+
+
+def test_populations_by_arm_and_the_subjects_left_out(ard):
+    assert _value(ard, ANALYSIS_ID="POP", PARAMCD="FASFL", GROUP1_LEVEL="Cells") == 3
+    assert _value(ard, ANALYSIS_ID="POP", PARAMCD="FASFL", GROUP1_LEVEL="Saline") == 2
+    assert _value(ard, ANALYSIS_ID="EXCL", GROUP1_LEVEL="Other") == 1
+    assert set(ard["GROUP1_LEVEL"]) <= {"Cells", "Saline", "Other", ""}
+    assert not ((ard["GROUP1_LEVEL"] == "Other") & (ard["ANALYSIS_ID"] != "EXCL")).any()
+
+
+def test_value_and_change_by_visit_and_the_t_test(ard):
+    # week 4, Cells: 7.0, 7.5, 6.9 -> mean 7.1333; Saline (FAS): 8.5, 8.0 -> mean 8.25; change Cells -1, -1.5, -0.1
+    mean = _value(
+        ard, ANALYSIS_ID="CONT", AVISITN=4, GROUP1_LEVEL="Cells", COMPARATOR="", VARIABLE="AVAL", STAT_NAME="mean"
+    )
+    assert mean == pytest.approx(21.4 / 3, rel=1e-12)
+    change = _value(
+        ard, ANALYSIS_ID="CONT", AVISITN=4, GROUP1_LEVEL="Cells", COMPARATOR="", VARIABLE="CHG", STAT_NAME="mean"
+    )
+    assert change == pytest.approx(-2.6 / 3, rel=1e-12)
+    n = _value(ard, ANALYSIS_ID="CONT", AVISITN=4, GROUP1_LEVEL="Saline", COMPARATOR="", VARIABLE="AVAL", STAT_NAME="n")
+    assert n == 2  # S6 is not in the full analysis set
+    df = _value(
+        ard,
+        ANALYSIS_ID="CONT",
+        AVISITN=4,
+        GROUP1_LEVEL="Cells",
+        COMPARATOR="Saline",
+        VARIABLE="AVAL",
+        METHOD="Student t-test",
+        STAT_NAME="df",
+    )
+    assert df == 3  # 3 + 2 - 2
+    # Student t by hand: s1^2 = 0.10333, s2^2 = 0.125; pooled (2 x 0.10333 + 1 x 0.125) / 3 = 0.110556
+    t = (21.4 / 3 - 8.25) / math.sqrt((2 * (0.31 / 3) + 0.125) / 3 * (1 / 3 + 1 / 2))
+    got = _value(
+        ard,
+        ANALYSIS_ID="CONT",
+        AVISITN=4,
+        GROUP1_LEVEL="Cells",
+        COMPARATOR="Saline",
+        VARIABLE="AVAL",
+        METHOD="Student t-test",
+        STAT_NAME="statistic",
+    )
+    assert got == pytest.approx(t, rel=1e-9)
+
+
+def test_within_arm_change_counts_only_the_arm(ard):
+    n_changes = ard[(ard["ANALYSIS_ID"] == "WITHIN") & (ard["STAT_NAME"] == "df") & (ard["METHOD"] == "Paired t-test")]
+    assert n_changes.set_index("GROUP1_LEVEL")["VALUE"].to_dict() == {"Cells": 2, "Saline": 1}
+
+
+def test_responders_count_a_subject_without_a_value_as_a_non_responder(ard):
+    # Cells: S1, S2 met, S3 no value -> 2/3; Saline FAS: S4 not met, S5 met -> 1/2
+    for arm, (n, total) in (("Cells", (2, 3)), ("Saline", (1, 2))):
+        assert _value(ard, ANALYSIS_ID="RESP", GROUP1_LEVEL=arm, COMPARATOR="", STAT_NAME="n") == n
+        assert _value(ard, ANALYSIS_ID="RESP", GROUP1_LEVEL=arm, COMPARATOR="", STAT_NAME="N") == total
+    assert _value(ard, ANALYSIS_ID="RESP", COMPARATOR="Saline", STAT_NAME="estimate") == pytest.approx(2 / 3 - 1 / 2)
+
+
+def test_adverse_events_count_subjects_once_and_only_treatment_emergent_events(ard):
+    # Pyrexia: S1 twice (1 subject, 2 events) of 3 Cells; S4's event is not treatment-emergent; S7 is not compared
+    keys = dict(ANALYSIS_ID="AE", PARAMCD="Pyrexia", COMPARATOR="")
+    assert _value(ard, **keys, GROUP1_LEVEL="Cells", STAT_NAME="n") == 1
+    assert _value(ard, **keys, GROUP1_LEVEL="Cells", STAT_NAME="events") == 2
+    assert _value(ard, **keys, GROUP1_LEVEL="Saline", STAT_NAME="n") == 0
+    assert _value(ard, **keys, GROUP1_LEVEL="Saline", STAT_NAME="N") == 3  # the safety population: S4, S5, S6
+    assert _value(ard, ANALYSIS_ID="AE", PARAMCD="Pyrexia", COMPARATOR="Saline", STAT_NAME="estimate") == pytest.approx(
+        1 / 3
+    )
+
+
+def test_a_family_adjusts_every_comparison_p_of_its_analysis(ard):
+    p = ard[
+        (ard["ANALYSIS_ID"] == "CONT") & (ard["STAT_NAME"] == "p") & (ard["COMPARATOR"] != "") & ard["VALUE"].notna()
+    ]
+    holm = ard[(ard["ANALYSIS_ID"] == "CONT") & (ard["STAT_NAME"] == "p_holm")]
+    assert len(holm) == len(p) > 0 and set(holm["STAT_LABEL"]) == {f"Holm-adjusted P (family f, {len(p)} tests)"}
+    smallest = p["VALUE"].min()
+    assert holm["VALUE"].min() == pytest.approx(min(1.0, smallest * len(p)))  # Holm: smallest P times the family size
+    assert not ard.duplicated(ardlib.KEYS).any()
