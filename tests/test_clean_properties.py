@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ucmsc.clean import clean_cut
-
-CHECKS = {"required_value", "codes", "dates", "after_cut_date", "numeric_result", "unit_conversion", "plausible_range",
-          "subject_in_dm", "duplicate_records", "visit_label", "arm_not_in_plan"}  # those that quarantine
 from ucmsc.domains import DOMAINS, REQUIRED
 from ucmsc.ingest import MappingError, map_source
 from ucmsc.io import RawReadError, read_raw
+
+CHECKS = {"required_value", "codes", "dates", "after_cut_date", "numeric_result", "unit_conversion", "plausible_range",
+          "subject_in_dm", "duplicate_records", "visit_label", "arm_not_in_plan"}  # those that quarantine
 
 CONFIG = {
     "studyid": "T", "arms": [{"arm": "A", "armcd": "A", "role": "active"}, {"arm": "B", "armcd": "B", "role": "control"}],

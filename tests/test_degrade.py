@@ -13,8 +13,8 @@ import pytest
 from scipy import stats as sps
 
 from conftest import FINAL_CUTS, ROOT, run_pipeline
-from ucmsc import ard as ardlib
 from ucmsc import analyze, figures, provenance, report, stats
+from ucmsc import ard as ardlib
 from ucmsc.audit import audit_trial
 from ucmsc.config import load_yaml
 from ucmsc.diffcuts import result_changes

@@ -9,7 +9,6 @@ from conftest import DATACUTS, FINAL_CUTS, run_pipeline
 from ucmsc import derive
 from ucmsc.queries import QueryLog
 
-
 # --- formulas against hand computation ------------------------------------------------
 
 def test_homa_ir_and_homa_beta_by_hand():

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ucmsc.domains import DOMAINS, FINDINGS, record_key
 from ucmsc import ard as ardlib
+from ucmsc.domains import DOMAINS, FINDINGS, record_key
 from ucmsc.rounding import display_decimals, format_half_up
 
 RECORD_KEYS = {domain: record_key(domain) for domain in DOMAINS}

@@ -54,8 +54,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
-from scipy import optimize
+from scipy import linalg, optimize
 from scipy import stats as sps
 
 COVARIANCE_TYPES = {"unstructured": "UN", "compound-symmetry": "CS"}

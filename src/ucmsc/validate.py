@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ucmsc.domains import FINDINGS, REQUIRED
 from ucmsc.manifest import ManifestError, load_manifest
-from ucmsc.plan import METHODS, arm_problems
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
+from ucmsc.plan import METHODS, arm_problems
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
 # Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
