@@ -65,7 +65,7 @@ def test_every_planted_problem_is_caught_by_its_check(cleaned):
 
 
 def test_records_in_equal_records_out_plus_quarantined_and_each_quarantine_is_queried(cleaned):
-    for manifest, _clean, queries, quarantine, summary in cleaned.values():
+    for _manifest, _clean, queries, quarantine, summary in cleaned.values():
         assert (summary["RECORDS_IN"] == summary["RECORDS_OUT"] + summary["QUARANTINED"]).all()
         queried = set(zip(queries["FILE"], queries["ROW"]))
         assert set(zip(quarantine["SRCFILE"], quarantine["SRCROW"])) <= queried

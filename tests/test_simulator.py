@@ -188,7 +188,7 @@ def test_final_cut_extends_the_interim_and_corrects_its_entry_errors(trial):
     corrections = json.loads((final / "manifest.json").read_text())["corrections_since_previous_cut"]
     assert len(corrections) == 2
     for fix in corrections:
-        def value(lb):
+        def value(lb, fix=fix):
             rows = lb[(lb[subject] == fix["subject"]) & (lb[test] == fix["testcd"]) & lb[visit].str.contains(str(fix["week"]) if fix["week"] else "ASELINE|aseline")]
             return float(rows[result].iloc[0])
         assert value(lb_final) != value(lb_interim)

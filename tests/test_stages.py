@@ -44,7 +44,7 @@ def test_each_stage_depends_on_every_package_module_its_script_imports():
     from ucmsc.stages import STAGE_ENTRY, stage_files
 
     scripts = ROOT / "workflow" / "scripts"
-    for stage, module in STAGE_ENTRY.items():
+    for stage in STAGE_ENTRY:
         tree = ast.parse((scripts / f"{stage}.py").read_text())
         imported = {node.module.split(".")[1] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                     and node.module and node.module.startswith("ucmsc.")}

@@ -102,7 +102,7 @@ def test_reports_open_offline_in_a_headless_browser(built, tmp_path):
         for report in sorted(built.glob("results/*/*/report.html")):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             outside = []
-            page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(("file:", "data:")) else None)
+            page.on("request", lambda request, outside=outside: outside.append(request.url) if not request.url.startswith(("file:", "data:")) else None)
             page.goto(report.as_uri())
             images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
             assert images and all(images), f"{report}: a figure did not load"

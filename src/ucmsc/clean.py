@@ -74,7 +74,10 @@ class CutLog:
     def add_queries(self, domain: str, frame: pd.DataFrame, finding: checks.Finding) -> None:
         rows = frame[finding.rows.reindex(frame.index, fill_value=False)]
         value = (finding.value if finding.value is not None else frame[finding.variable])[rows.index]
-        pick = (lambda x: x[rows.index] if isinstance(x, pd.Series) else x)
+
+        def pick(x):
+            return x[rows.index] if isinstance(x, pd.Series) else x
+
         testcd = rows["TESTCD"] if "TESTCD" in rows else pd.Series(None, index=rows.index)
         column = [self.spec.raw_column(f, finding.variable, t) for f, t in zip(rows["SRCFILE"], testcd)]
         self.queries.append(pd.DataFrame({

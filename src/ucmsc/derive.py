@@ -189,6 +189,11 @@ def _ast_uln(spec: dict, config: dict) -> float:
     return float(normal[1])
 
 
+def _apri(spec: dict, config: dict) -> tuple[Callable[[pd.DataFrame], np.ndarray], str]:
+    uln = _ast_uln(spec, config)  # read (and checked) when the derivation is set up, not per call
+    return (lambda w: compute_apri(w["AST"], uln, w["PLAT"])), "platelets of zero"
+
+
 # The formulas of the named derivations (ucmsc.paramcodes.DERIVATIONS): spec and trial config -> (formula, why undefined).
 FORMULAS: dict[str, Callable[[dict, dict], tuple[Callable[[pd.DataFrame], np.ndarray], str]]] = {
     "homa_ir": lambda spec, config: (lambda w: compute_homa_ir(w["GLUC"], w["INSULIN"]), ""),
@@ -197,8 +202,7 @@ FORMULAS: dict[str, Callable[[dict, dict], tuple[Callable[[pd.DataFrame], np.nda
     "bmi": lambda spec, config: (lambda w: compute_bmi(w["WEIGHT"], w["HEIGHT"]), "height of zero"),
     "nlr": lambda spec, config: (lambda w: compute_nlr(w["NEUT"], w["LYM"]), "lymphocyte count of zero"),
     "fib4": lambda spec, config: (lambda w: compute_fib4(w["AGE"], w["AST"], w["ALT"], w["PLAT"]), "platelets or ALT of zero"),
-    "apri": lambda spec, config: ((lambda w, uln=_ast_uln(spec, config): compute_apri(w["AST"], uln, w["PLAT"])),
-                                  "platelets of zero"),
+    "apri": _apri,
     "nafld_fibrosis_score": lambda spec, config: (
         lambda w, diabetes=float(spec["diabetes"]): compute_nafld_fibrosis_score(
             w["AGE"], w["BMI"], diabetes, w["AST"], w["ALT"], w["PLAT"], w["ALB"]), "ALT of zero"),

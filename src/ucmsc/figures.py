@@ -311,7 +311,9 @@ def consort_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "POP"):
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
 
-    def box(x, y, text, width=min(3.6, 9.6 / len(arms))):
+    box_width = min(3.6, 9.6 / len(arms))
+
+    def box(x, y, text, width=box_width):
         ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.55), width, 1.1, boxstyle="round,pad=0.05", fc="white", ec="black"))
         ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
 

@@ -86,7 +86,7 @@ class Cells:
         self.infinite = {k for k, w in zip(keys, warning) if w.startswith("not finite:") and "infinite" in w}
         self.infinite_by_stat = {(a, p, v, g, var, st) for a, p, v, g, var, _, st in self.infinite}
         self.by_stat: dict[tuple, float] = {}
-        for (analysis, paramcd, visit, group, variable, method, stat), value in self.values.items():
+        for (analysis, paramcd, visit, group, variable, _method, stat), value in self.values.items():
             self.by_stat.setdefault((analysis, paramcd, visit, group, variable, stat), value)
 
     @staticmethod

@@ -244,7 +244,7 @@ def _interim_entry_errors(truth: TrueTrial, duplicate_index) -> list[dict]:
         decimals = _decimals(truth)[testcd]
         pool = early[(early["TESTCD"] == testcd) & (early.index != duplicate_index)]
         if how == "transposed_digits":
-            pool = pool[pool["VALUE"].map(lambda v: _transpose(v, decimals) is not None)]
+            pool = pool[pool["VALUE"].map(lambda v, decimals=decimals: _transpose(v, decimals) is not None)]
         row = pool.index[int(rng.integers(len(pool)))]
         old = float(truth.findings.loc[row, "VALUE"])
         new = round(old * 10, 6) if how == "decimal_slip" else _transpose(old, decimals)
