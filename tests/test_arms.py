@@ -229,3 +229,26 @@ def test_tables_and_figures_of_a_three_arm_trial_have_every_arm_and_comparison(t
         import matplotlib.pyplot as plt
         for _, _, fig, _ in drawn:
             plt.close(fig)
+
+
+def test_the_ae_figure_draws_every_arm_when_there_are_more_active_arms_than_markers():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ucmsc import figures
+
+    arms = [f"Dose {i}" for i in range(1, 8)] + ["Placebo"]  # seven active arms: one more than the active markers
+    rows = []
+    for term in ("Headache", "Pyrexia"):
+        for arm in arms:
+            rows.append({"PARAMCD": term, "GROUP1_LEVEL": arm, "COMPARATOR": "", "STAT_NAME": "pct", "VALUE": 10.0})
+        for arm in arms[:-1]:
+            for stat, value in (("estimate", 0.0), ("lcl", -0.1), ("ucl", 0.1)):
+                rows.append({"PARAMCD": term, "GROUP1_LEVEL": arm, "COMPARATOR": "Placebo", "STAT_NAME": stat,
+                             "VALUE": value, "STAT_LABEL": "95% CI lower (Wald)" if stat == "lcl" else ""})
+    ard = pd.DataFrame(rows).assign(ANALYSIS_ID="AE")
+    fig, _ = figures.ae_figure(ard, arms)
+    try:
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == arms
+    finally:
+        plt.close(fig)

@@ -29,6 +29,7 @@ from ucmsc.rounding import format_half_up  # noqa: E402
 # then green, purple, vermillion, sky blue.
 ACTIVE_COLOURS, CONTROL_COLOUR, GREY = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"), "#E69F00", "#999999"
 ACTIVE_COLOUR = ACTIVE_COLOURS[0]
+ACTIVE_MARKERS, CONTROL_MARKER = ("o", "D", "^", "v", "P", "X"), "s"  # the AE dot plot's; cycled like the colours
 plt.rcParams.update({"font.size": 10, "svg.hashsalt": "ucmsc", "figure.dpi": 100, "axes.spines.top": False,
                      "axes.spines.right": False})
 PANELS_PER_PAGE = 6
@@ -269,7 +270,8 @@ def ae_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "AE"):
                                       gridspec_kw={"width_ratios": [1.2, 1]})
     y = np.arange(len(terms))
     missing = {}
-    for arm, marker in zip(arms, ("o", "D", "^", "v", "P", "X")[:len(arms) - 1] + ("s",)):
+    markers = [ACTIVE_MARKERS[i % len(ACTIVE_MARKERS)] for i in range(len(arms) - 1)] + [CONTROL_MARKER]
+    for arm, marker in zip(arms, markers):
         pct = _arm_rows(ae, arm)[lambda r: r["STAT_NAME"] == "pct"].set_index("PARAMCD")["VALUE"]
         xs = [pct.get(t, 0) for t in terms]  # NaN: the arm has no subject in the safety population
         missing[arm] = [t for t, x in zip(terms, xs) if pd.isna(x)]
