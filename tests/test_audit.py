@@ -117,3 +117,12 @@ def test_expand_pairs_cells_with_published_values():
 
 def test_the_number_is_read_from_the_verbatim_text():
     assert [published_number(t) for t in ("60.60%", "P=0.007", "P<0.05", "33", "1.41 mg/kg/min")] == [60.6, 0.007, 0.05, 33, 1.41]
+
+
+@pytest.mark.parametrize("key, items", [("arms", ["A", "B"]), ("cells", [{"arm": "A", "visit": 0}, {"arm": "B", "visit": 0}])])
+@pytest.mark.parametrize("published", [["1"], ["1", "2", "3"], "12"])
+def test_expand_refuses_a_published_list_that_does_not_pair_with_the_arms_or_cells(key, items, published):
+    entry = {"id": "x", "sentence": "s", "published": published, "compare": {"decimals": 0},
+             "ard": {"ANALYSIS_ID": "POP", "STAT_NAME": "n"}, key: items}
+    with pytest.raises(ValueError, match=f"x: 2 {key} need a list of 2 published values"):
+        expand(entry)

@@ -34,6 +34,10 @@ def expand(entry: dict) -> list[dict]:
     parameters or visits in the selector expands to one check each (all against the one published text)."""
     selector = dict(entry.get("ard", {}))
     published = entry["published"]
+    for key in ("arms", "cells"):
+        if key in entry and (not isinstance(published, list) or len(published) != len(entry[key])):
+            raise ValueError(f"{entry['id']}: {len(entry[key])} {key} need a list of {len(entry[key])} published values, "
+                             f"not {published!r}")  # zip would silently drop (or pair characters with) the rest
     if "arms" in entry:
         cases = [({**selector, "GROUP1_LEVEL": arm, "COMPARATOR": ""}, p) for arm, p in zip(entry["arms"], published)]
     elif "cells" in entry:
