@@ -122,6 +122,13 @@ def test_snakemake_lint_is_clean():
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout[-3000:]
 
 
+def test_ruff_check_passes():
+    """The Python code is clean under the project's ruff rules ([tool.ruff] in pyproject.toml), as make lint checks."""
+    result = subprocess.run([str(BIN / "ruff"), "check", "src", "tests", "workflow", "benchmarks"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+
+
 def test_snakefmt_check_passes():
     result = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"], cwd=ROOT,
                             capture_output=True, text=True)
