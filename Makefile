@@ -25,6 +25,7 @@ test: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/
 

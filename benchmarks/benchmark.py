@@ -44,7 +44,8 @@ def measured(command: list[str], cwd: Path) -> tuple[float, float, subprocess.Co
     """Run ``command``; return wall seconds, peak resident memory of its largest process (MiB), and the result."""
     with tempfile.NamedTemporaryFile("r", suffix=".maxrss") as peak_file:
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", _WRAPPER, peak_file.name, *command], cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-c", _WRAPPER, peak_file.name, *command], cwd=cwd,
+                                capture_output=True, text=True)
         wall = time.perf_counter() - start
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
@@ -88,7 +89,8 @@ def main() -> None:
             record("full_rebuild", wall, peak, cores, detail="every bundled trial and cut, all stages")
             rebuild = wall
         noop = [snakemake(project, "--cores", "4")[0] for _ in range(3)]
-        record("noop_rerun", statistics.median(noop), 0.0, "4", detail=f"median of 3: {', '.join(f'{t:.2f}' for t in noop)}")
+        record("noop_rerun", statistics.median(noop), 0.0, "4",
+               detail=f"median of 3: {', '.join(f'{t:.2f}' for t in noop)}")
         clamp = project / "resources" / "datacuts" / "nafld_efficacy" / "2019-01-15" / "clamp.csv"
         lines = clamp.read_text().splitlines()
         lines[1] = lines[1].rsplit(",", 1)[0] + ",3.99"
@@ -102,20 +104,23 @@ def main() -> None:
                      "detail": "target <= 1.5", **common})
         print(f"ratio full rebuild (2 cores) / single process: {rebuild / wall:.2f}")
         stages = json.loads(result.stdout)
-        slowest = sorted(((k, v) for k, v in stages.items() if k != "total" and not k.endswith("_mib")), key=lambda kv: -kv[1])[:5]
-        rows.append({"measure": "baseline_slowest_stages", "detail": "; ".join(f"{k} {v:.2f} s" for k, v in slowest), **common})
+        slowest = sorted(((k, v) for k, v in stages.items() if k != "total" and not k.endswith("_mib")),
+                         key=lambda kv: -kv[1])[:5]
+        rows.append({"measure": "baseline_slowest_stages",
+                     "detail": "; ".join(f"{k} {v:.2f} s" for k, v in slowest), **common})
 
         for n in args.sizes:
             cut = args.cache / f"scaled_{n}" / "nafld_efficacy" / "2019-01-15"
             if not (cut / "manifest.json").exists():
-                measured([str(BIN / "ucmsc-simulate"), "--out", str(args.cache / f"scaled_{n}"), "--trial", "nafld_efficacy",
-                          "--subjects", str(n), "--final-only"], ROOT)
+                measured([str(BIN / "ucmsc-simulate"), "--out", str(args.cache / f"scaled_{n}"), "--trial",
+                          "nafld_efficacy", "--subjects", str(n), "--final-only"], ROOT)
             wall, peak, result = measured([sys.executable, str(ROOT / "benchmarks" / "single_process.py"), "--project",
-                                           str(project), "--results", str(Path(tmp) / f"scaled_{n}"), "--trial", "nafld_efficacy",
-                                           "--cut-dir", str(cut), "--until", "ard"], project)
+                                           str(project), "--results", str(Path(tmp) / f"scaled_{n}"), "--trial",
+                                           "nafld_efficacy", "--cut-dir", str(cut), "--until", "ard"], project)
             stages = {k.rsplit("/", 1)[-1]: v for k, v in json.loads(result.stdout).items()}
             record("enlarged_cut_to_ard", wall, peak, "1", n, "; ".join(
-                f"{k} {v:.1f} s" if not k.endswith("_mib") else f"(peak so far {v:.0f} MiB)" for k, v in stages.items()))
+                f"{k} {v:.1f} s" if not k.endswith("_mib") else f"(peak so far {v:.0f} MiB)"
+                for k, v in stages.items()))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as handle:

@@ -47,18 +47,21 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
         # peak resident memory of this process so far (KiB on Linux): the stage where it jumps is where the peak is
         timings[f"{trial}/{cut}/{stage}_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
-    timed("ingest", run_ingest, cut_dir, trial_config, tables(out, "ingest"), str(out / "ingest" / "raw_files.json"), LOG)
+    timed("ingest", run_ingest, cut_dir, trial_config, tables(out, "ingest"),
+          str(out / "ingest" / "raw_files.json"), LOG)
     timed("clean", run_clean, tables(out, "ingest"), trial_config, date.fromisoformat(cut), tables(out, "sdtm"),
-          str(out / "queries.csv"), str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"), str(out / "sdtm" / "define.csv"), LOG)
+          str(out / "queries.csv"), str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"),
+          str(out / "sdtm" / "define.csv"), LOG)
     timed("derive", run_derive, tables(out, "sdtm"), trial_config, dictionary, str(out / "adam" / "adsl.parquet"),
-          str(out / "adam" / "adbds.parquet"), str(out / "adam" / "adae.parquet"), str(out / "adam" / "queries.csv"), LOG)
+          str(out / "adam" / "adbds.parquet"), str(out / "adam" / "adae.parquet"),
+          str(out / "adam" / "queries.csv"), LOG)
     timed("analyze", run_analyze, str(out / "adam" / "adsl.parquet"), str(out / "adam" / "adbds.parquet"),
           str(out / "adam" / "adae.parquet"), trial_config, trial, cut, str(out / "ard.csv"), LOG)
     if until == "ard":
         return
     timed("audit", run_audit, str(out / "ard.csv"), published, str(out / "audit.csv"), LOG)
-    timed("figures", run_figures, str(out / "ard.csv"), str(out / "ingest" / "raw_files.json"), trial_config, trial, cut,
-          str(out / "figures"), project, LOG)
+    timed("figures", run_figures, str(out / "ard.csv"), str(out / "ingest" / "raw_files.json"), trial_config, trial,
+          cut, str(out / "figures"), project, LOG)
     paths = {"ard": str(out / "ard.csv"), "audit": str(out / "audit.csv"), "queries": str(out / "queries.csv"),
              "derive_queries": str(out / "adam" / "queries.csv"), "summary": str(out / "cleaning_summary.csv"),
              "raw_files": str(out / "ingest" / "raw_files.json"), "figures": str(out / "figures")}
@@ -86,7 +89,8 @@ def main() -> None:
     start = time.perf_counter()
     if args.trial:
         trial_config = load_yaml(project / config["trials"][args.trial]["config"])
-        run_cut(project, args.results, args.trial, trial_config, args.cut_dir, args.cut_dir.name, None, args.until, timings)
+        run_cut(project, args.results, args.trial, trial_config, args.cut_dir, args.cut_dir.name,
+                None, args.until, timings)
     else:
         reports = []
         for trial, entry in config["trials"].items():

@@ -21,8 +21,10 @@ def trial_configs():
     return {trial: load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml") for trial in FINAL_CUTS}
 
 
-def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary: dict | None = None, folder=None) -> dict:
-    """ingest -> clean -> derive -> analyze on a bundled cut (or a copy in ``folder``), in memory, through the package."""
+def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary: dict | None = None,
+                 folder=None) -> dict:
+    """ingest -> clean -> derive -> analyze on a bundled cut (or a copy in ``folder``), in memory, through the
+    package."""
     from datetime import date
 
     from ucmsc import derive
@@ -40,7 +42,8 @@ def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary:
     bds = derive.derive_bds(sdtm, adsl, config, log)
     adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
     adsl = derive.derive_vars_baseline(adsl, bds, config.get("adsl_baseline", []))
-    adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary or load_yaml(ROOT / "config" / "ae_dictionary.yaml"), log)
+    adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"],
+                              dictionary or load_yaml(ROOT / "config" / "ae_dictionary.yaml"), log)
     ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")
     return {"raw_meta": raw_meta, "sdtm": sdtm, "queries": queries, "quarantine": quarantine, "summary": summary,
             "adsl": adsl, "bds": bds, "adae": adae, "log": log, "ard": ard}

@@ -54,7 +54,8 @@ def xpt_frame(path: Path) -> tuple[pd.DataFrame, object]:
 
 def write_xpt(path: Path, frame: pd.DataFrame, meta) -> None:
     pyreadstat.write_xport(frame, str(path), table_name=meta.table_name, file_label=meta.file_label,
-                           column_labels=[meta.column_names_to_labels.get(c) for c in frame.columns], file_format_version=5)
+                           column_labels=[meta.column_names_to_labels.get(c) for c in frame.columns],
+                           file_format_version=5)
 
 
 def edit_xpt(path: Path, edit) -> None:

@@ -36,7 +36,8 @@ def _config(trial_configs, code_for_third_arm: bool):
 
 
 @pytest.mark.parametrize("code_for_third_arm, check", [(True, "arm_not_in_plan"), (False, "codes")])
-def test_subjects_of_another_arm_are_queried_kept_and_in_no_population(trial_configs, three_arm_cut, code_for_third_arm, check):
+def test_subjects_of_another_arm_are_queried_kept_and_in_no_population(trial_configs, three_arm_cut, code_for_third_arm,
+                                                                       check):
     result = run_pipeline(EFF, FINAL, _config(trial_configs, code_for_third_arm), folder=three_arm_cut)
     frame, _ = dl.xpt_frame(three_arm_cut / "dm.xpt")
     moved = set("UCMSC-NAFLD-" + frame.loc[frame["TRTGRP"] == 3, "SUBJID"])
@@ -46,7 +47,8 @@ def test_subjects_of_another_arm_are_queried_kept_and_in_no_population(trial_con
     assert (arm_queries["ACTION"] == "kept; excluded from every analysis population").all()
     adsl = result["adsl"].set_index("USUBJID")
     assert set(adsl.index) >= moved  # kept, not quarantined: their records do not become "subject not in DM"
-    assert not (queries["CHECK"] == "subject_in_dm").groupby(queries["USUBJID"]).any().reindex(list(moved), fill_value=False).any()
+    assert not ((queries["CHECK"] == "subject_in_dm").groupby(queries["USUBJID"]).any()
+                .reindex(list(moved), fill_value=False).any())
     for flag in ("RANDFL", "SAFFL", "FASFL", "PPROTFL"):
         assert (adsl.loc[list(moved), flag] == "N").all(), flag
     assert adsl.loc[list(moved), "EXCLREAS"].str.contains("is not compared by the plan").all()
@@ -58,7 +60,8 @@ def test_the_ancova_compares_the_two_planned_arms_only(trial_configs, three_arm_
     result = run_pipeline(EFF, FINAL, _config(trial_configs, True), folder=three_arm_cut)
     adsl, bds, ard = result["adsl"], result["bds"], result["ard"]
     fas = adsl[(adsl["FASFL"] == "Y") & adsl["ARM"].isin(["UC-MSC", "Placebo"])]["USUBJID"]
-    data = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] == 20) & bds["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])
+    data = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] == 20)
+               & bds["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])
     x = np.column_stack([np.ones(len(data)), (data["ARM"] == "UC-MSC").astype(float), data["BASE"]])
     beta, rss, *_ = np.linalg.lstsq(x, data["CHG"].to_numpy(float), rcond=None)
     df = len(data) - 3
@@ -84,7 +87,8 @@ def test_every_model_builds_its_groups_from_the_planned_arms_even_if_a_flag_lets
     ard = run_analyses(adsl, bds, base["adae"], config, EFF, FINAL, "test")
     two = adsl[(adsl["FASFL"] == "Y") & adsl["ARM"].isin(["UC-MSC", "Placebo"])]["USUBJID"]
     for paramcd, visit in (("GLUC", 20), ("HBA1C", 48)):
-        data = bds[(bds["PARAMCD"] == paramcd) & (bds["AVISITN"] == visit) & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
+        data = bds[(bds["PARAMCD"] == paramcd) & (bds["AVISITN"] == visit)
+                   & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
         rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & (ard["PARAMCD"] == paramcd) & (ard["AVISITN"] == visit)]
         n = rows[rows["STAT_NAME"] == "n"].set_index("GROUP1_LEVEL")["VALUE"].to_dict()
         assert n == {"UC-MSC": (data["ARM"] == "UC-MSC").sum(), "Placebo": (data["ARM"] == "Placebo").sum()}
@@ -93,10 +97,12 @@ def test_every_model_builds_its_groups_from_the_planned_arms_even_if_a_flag_lets
         estimate = rows[(rows["STAT_NAME"] == "estimate") & (rows["COMPARATOR"] != "")]["VALUE"].item()
         assert estimate == pytest.approx(beta[1], rel=1e-10)
     mmrm = ard[(ard["ANALYSIS_ID"] == "MMRM") & (ard["PARAMCD"] == "GLUC") & (ard["STAT_NAME"] == "n_subjects")]
-    expected = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] > 0) & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
+    expected = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] > 0)
+                   & bds["USUBJID"].isin(two)].dropna(subset=["CHG", "BASE"])
     assert set(mmrm["VALUE"]) == {expected["USUBJID"].nunique()}
     gee = ard[(ard["ANALYSIS_ID"] == "GEE") & (ard["STAT_NAME"] == "n_subjects")]["VALUE"].item()
-    expected = bds[(bds["PARAMCD"] == "HBA1CTGT") & (bds["AVISITN"] > 0) & bds["USUBJID"].isin(two)].dropna(subset=["AVAL"])
+    expected = bds[(bds["PARAMCD"] == "HBA1CTGT") & (bds["AVISITN"] > 0)
+                   & bds["USUBJID"].isin(two)].dropna(subset=["AVAL"])
     assert gee == expected["USUBJID"].nunique()
 
 
@@ -115,7 +121,8 @@ def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_confi
          "df": number["df"], "lcl_t": number["lcl_t"], "ucl_t": number["ucl_t"], "lcl_normal": number["lcl_normal"],
          "ucl_normal": number["ucl_normal"],
          **{name: {arm: number[f"{name}_{k}"] for arm, k in key.items()}
-            for name in ("n", "lsmean", "lsmean_se", "lsmean_lcl_t", "lsmean_ucl_t", "lsmean_lcl_normal", "lsmean_ucl_normal")}}
+            for name in ("n", "lsmean", "lsmean_se", "lsmean_lcl_t", "lsmean_ucl_t", "lsmean_lcl_normal",
+                         "lsmean_ucl_normal")}}
     data = pd.read_csv(REFERENCE / "data" / "ancova_gluc_week20_three_arms.csv")  # all arms: R keeps the two compared
     config = _config(trial_configs, True)
     next(a for a in config["analyses"] if a["id"] == "ANCOVA")["options"] = {"ci": ci}
@@ -130,7 +137,8 @@ def test_ancova_of_a_three_arm_cut_equals_r_on_the_two_compared_arms(trial_confi
                            ("rmse", r["rmse"]), ("lcl", r[f"lcl_{ci}"]), ("ucl", r[f"ucl_{ci}"])):
         assert value[name] == pytest.approx(expected, rel=1e-9), name
     assert value["df"] == r["df"] and value["ci_normal"] == (1.0 if ci == "normal" else 0.0)
-    assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal" else f"95% CI lower (t, {r['df']:.0f} df)")
+    assert contrast.loc["lcl", "STAT_LABEL"] == ("95% CI lower (normal)" if ci == "normal"
+                                                 else f"95% CI lower (t, {r['df']:.0f} df)")
     for arm in ("UC-MSC", "Placebo"):
         mine = rows[(rows["GROUP1_LEVEL"] == arm) & (rows["COMPARATOR"] == "")].set_index("STAT_NAME")["VALUE"]
         suffix = "_normal" if ci == "normal" else "_t"
@@ -148,12 +156,15 @@ def test_the_report_says_how_many_subjects_were_excluded_and_why(trial_configs, 
     result = run_pipeline(EFF, FINAL, _config(trial_configs, True), folder=three_arm_cut)
     ard = result["ard"]
     excluded = ard[ard["ANALYSIS_ID"] == "EXCL"]
-    assert excluded[["GROUP1_LEVEL", "PARAM", "VALUE"]].values.tolist() == [["Low dose", "arm 'Low dose' is not compared by the plan", MOVED]]
+    assert excluded[["GROUP1_LEVEL", "PARAM", "VALUE"]].values.tolist() == [
+        ["Low dose", "arm 'Low dose' is not compared by the plan", MOVED]]
     code = {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"}
     for manifest, banner in ((None, True), ({"synthetic": True, "notice": "SYNTHETIC"}, False)):
-        raw = {"files": result["raw_meta"], "manifest": manifest, "manifest_verified": manifest is not None, "unmapped_files": []}
-        context = report.build_context(ard, audit_trial(ard, {"source": "", "numbers": []}), result["queries"], result["summary"],
-                                       raw, [], _config(trial_configs, True), FINAL, code, {"path": "ard.csv", "sha256": "z"})
+        raw = {"files": result["raw_meta"], "manifest": manifest, "manifest_verified": manifest is not None,
+               "unmapped_files": []}
+        context = report.build_context(ard, audit_trial(ard, {"source": "", "numbers": []}), result["queries"],
+                                       result["summary"], raw, [], _config(trial_configs, True), FINAL, code,
+                                       {"path": "ard.csv", "sha256": "z"})
         html = report.render_report(context)
         flow = next(t for t, _ in context["tables"] if t.title.startswith("Analysis populations"))
         assert f"{MOVED} subject(s) of the delivery are in no analysis population" in flow.note
@@ -171,7 +182,8 @@ def test_reversing_the_order_of_arms_in_the_config_changes_nothing(trial_configs
     ards = [run_pipeline(EFF, FINAL, c)["ard"] for c in (config, reversed_config)]
     keys = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD", "STAT_NAME"]
     a, b = (ard.sort_values(keys).reset_index(drop=True) for ard in ards)
-    assert a[keys].fillna(-1).equals(b[keys].fillna(-1)) and np.allclose(a["VALUE"], b["VALUE"], equal_nan=True, rtol=0, atol=0)
+    assert (a[keys].fillna(-1).equals(b[keys].fillna(-1))
+            and np.allclose(a["VALUE"], b["VALUE"], equal_nan=True, rtol=0, atol=0))
     tables = [report.build_tables(ard, c) for ard, c in zip(ards, (config, reversed_config))]
     assert [(t.title, t.header, t.rows) for t in tables[0]] == [(t.title, t.header, t.rows) for t in tables[1]]
     p_columns = [t for t in tables[1] if "P between" in t.header]
@@ -191,7 +203,8 @@ def test_a_three_arm_trial_configured_by_yaml_alone_equals_r(trial_configs_all):
     data = pd.read_csv(REFERENCE / "data" / "ancova_hba1c_week24_dose_ranging.csv")
     analysed = result["bds"][(result["bds"]["PARAMCD"] == "HBA1C") & (result["bds"]["AVISITN"] == 24)]
     fas = set(result["adsl"].loc[result["adsl"]["FASFL"] == "Y", "USUBJID"])
-    assert set(analysed[analysed["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])["USUBJID"]) == set(data["USUBJID"])
+    assert (set(analysed[analysed["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])["USUBJID"])
+            == set(data["USUBJID"]))
     rows = ard[(ard["ANALYSIS_ID"] == "ANCOVA") & (ard["PARAMCD"] == "HBA1C") & (ard["AVISITN"] == 24)]
     for arm in ("High dose", "Low dose", "Placebo"):
         mine = rows[(rows["GROUP1_LEVEL"] == arm) & (rows["COMPARATOR"] == "")].set_index("STAT_NAME")["VALUE"]
@@ -202,7 +215,8 @@ def test_a_three_arm_trial_configured_by_yaml_alone_equals_r(trial_configs_all):
         for stat in ("estimate", "se", "p", "lcl", "df"):
             assert mine[stat] == pytest.approx(float(r[(arm, f"diff_{stat}")]), rel=1e-9), (arm, stat)
         assert mine["rmse"] == pytest.approx(float(r[("model", "rmse")]), rel=1e-9)
-    trend = ard[(ard["ANALYSIS_ID"] == "TREND") & (ard["PARAMCD"] == "HBA1C") & (ard["AVISITN"] == 24)].set_index("STAT_NAME")
+    trend = ard[(ard["ANALYSIS_ID"] == "TREND") & (ard["PARAMCD"] == "HBA1C")
+                & (ard["AVISITN"] == 24)].set_index("STAT_NAME")
     for stat in ("estimate", "se", "p", "lcl", "ucl", "df"):
         assert trend.loc[stat, "VALUE"] == pytest.approx(float(r[("trend", stat)]), rel=1e-9), stat
     assert set(zip(trend["GROUP1"], trend["GROUP1_LEVEL"], trend["COMPARATOR"])) == {("ARM", "", "")}
@@ -229,3 +243,26 @@ def test_tables_and_figures_of_a_three_arm_trial_have_every_arm_and_comparison(t
         import matplotlib.pyplot as plt
         for _, _, fig, _ in drawn:
             plt.close(fig)
+
+
+def test_the_ae_figure_draws_every_arm_when_there_are_more_active_arms_than_markers():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ucmsc import figures
+
+    arms = [f"Dose {i}" for i in range(1, 8)] + ["Placebo"]  # seven active arms: one more than the active markers
+    rows = []
+    for term in ("Headache", "Pyrexia"):
+        for arm in arms:
+            rows.append({"PARAMCD": term, "GROUP1_LEVEL": arm, "COMPARATOR": "", "STAT_NAME": "pct", "VALUE": 10.0})
+        for arm in arms[:-1]:
+            for stat, value in (("estimate", 0.0), ("lcl", -0.1), ("ucl", 0.1)):
+                rows.append({"PARAMCD": term, "GROUP1_LEVEL": arm, "COMPARATOR": "Placebo", "STAT_NAME": stat,
+                             "VALUE": value, "STAT_LABEL": "95% CI lower (Wald)" if stat == "lcl" else ""})
+    ard = pd.DataFrame(rows).assign(ANALYSIS_ID="AE")
+    fig, _ = figures.ae_figure(ard, arms)
+    try:
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == arms
+    finally:
+        plt.close(fig)

@@ -67,21 +67,27 @@ def test_no_status_is_declared_in_the_published_numbers():
 def test_statuses_follow_from_the_ard():
     ard = ardlib.conform(pd.DataFrame([
         {"ANALYSIS_ID": "X", "PARAMCD": "A", "STAT_NAME": "p", "VALUE": 0.0284, "GROUP1_LEVEL": "T", "COMPARATOR": "C"},
-        {"ANALYSIS_ID": "X", "PARAMCD": "B", "STAT_NAME": "p", "VALUE": math.nan, "GROUP1_LEVEL": "T", "COMPARATOR": "C",
-         "WARNING": "not estimable: C has 1 non-missing value (2 needed)"},
+        {"ANALYSIS_ID": "X", "PARAMCD": "B", "STAT_NAME": "p", "VALUE": math.nan, "GROUP1_LEVEL": "T",
+         "COMPARATOR": "C", "WARNING": "not estimable: C has 1 non-missing value (2 needed)"},
         {"ANALYSIS_ID": "X", "PARAMCD": "D", "STAT_NAME": "p", "VALUE": 0.2, "GROUP1_LEVEL": "T", "COMPARATOR": "C"}]))
     published = {"source": "s", "cut": "2020-01-01", "numbers": [
-        {"id": "a", "sentence": "s", "published": "P=0.028", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "A"}, "compare": {"decimals": 3}},
-        {"id": "a2", "sentence": "s", "published": "P=0.029", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "A"}, "compare": {"decimals": 3}},
-        {"id": "b", "sentence": "s", "published": "P<0.05", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "B"}, "compare": {"below": 0.05}},
-        {"id": "c", "sentence": "s", "published": "P<0.05", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "Z"}, "compare": {"below": 0.05}},
-        {"id": "d", "sentence": "s", "published": "P=0.01", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "D"}, "compare": {"decimals": 2},
-         "published_summaries": {"test": "student_t", "mean1": 1.0, "sd1": 1.0, "n1": 10, "mean2": 1.5, "sd2": 1.0, "n2": 10}},
+        {"id": "a", "sentence": "s", "published": "P=0.028", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "A"},
+         "compare": {"decimals": 3}},
+        {"id": "a2", "sentence": "s", "published": "P=0.029", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "A"},
+         "compare": {"decimals": 3}},
+        {"id": "b", "sentence": "s", "published": "P<0.05", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "B"},
+         "compare": {"below": 0.05}},
+        {"id": "c", "sentence": "s", "published": "P<0.05", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "Z"},
+         "compare": {"below": 0.05}},
+        {"id": "d", "sentence": "s", "published": "P=0.01", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "D"},
+         "compare": {"decimals": 2},
+         "published_summaries": {"test": "student_t", "mean1": 1.0, "sd1": 1.0, "n1": 10, "mean2": 1.5, "sd2": 1.0,
+                                 "n2": 10}},
         {"id": "e", "sentence": "s", "published": "1 dose"}]}
     statuses = audit_trial(ard, published, "2020-01-01").set_index("CHECK_ID")["STATUS"].to_dict()
     # 0.0284 rounds half up to 0.028; 0.029 does not; the summaries give P = 0.28 (t = 1.118, 18 df), not 0.01
-    assert statuses == {"a": "match", "a2": "mismatch", "b": "not estimable", "c": "missing", "d": "inconsistent publication",
-                        "e": "design"}
+    assert statuses == {"a": "match", "a2": "mismatch", "b": "not estimable", "c": "missing",
+                        "d": "inconsistent publication", "e": "design"}
     interim = audit_trial(ard, published, "2019-06-30").set_index("CHECK_ID")
     assert set(interim.loc[["a", "a2", "b", "c", "d"], "STATUS"]) == {"interim cut: not scored", "missing"}
     assert interim.loc["a", "DETAIL"].startswith("would be 'match'") and interim.loc["a", "REPRODUCED"] == "0.028"
@@ -112,8 +118,20 @@ def test_expand_pairs_cells_with_published_values():
              "cells": [{"arm": "A", "visit": 9}, {"arm": "A", "comparator": "B", "visit": 20, "stat": "p"}]}
     checks = expand(entry)
     assert [(c["selector"]["GROUP1_LEVEL"], c["selector"]["COMPARATOR"], c["selector"]["AVISITN"],
-             c["selector"]["STAT_NAME"], c["published"]) for c in checks] == [("A", "", 9, "mean", "1"), ("A", "B", 20, "p", "2")]
+             c["selector"]["STAT_NAME"], c["published"])
+            for c in checks] == [("A", "", 9, "mean", "1"), ("A", "B", 20, "p", "2")]
 
 
 def test_the_number_is_read_from_the_verbatim_text():
-    assert [published_number(t) for t in ("60.60%", "P=0.007", "P<0.05", "33", "1.41 mg/kg/min")] == [60.6, 0.007, 0.05, 33, 1.41]
+    assert ([published_number(t) for t in ("60.60%", "P=0.007", "P<0.05", "33", "1.41 mg/kg/min")]
+            == [60.6, 0.007, 0.05, 33, 1.41])
+
+
+@pytest.mark.parametrize("key, items", [("arms", ["A", "B"]),
+                                        ("cells", [{"arm": "A", "visit": 0}, {"arm": "B", "visit": 0}])])
+@pytest.mark.parametrize("published", [["1"], ["1", "2", "3"], "12"])
+def test_expand_refuses_a_published_list_that_does_not_pair_with_the_arms_or_cells(key, items, published):
+    entry = {"id": "x", "sentence": "s", "published": published, "compare": {"decimals": 0},
+             "ard": {"ANALYSIS_ID": "POP", "STAT_NAME": "n"}, key: items}
+    with pytest.raises(ValueError, match=f"x: 2 {key} need a list of 2 published values"):
+        expand(entry)

@@ -8,27 +8,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ucmsc.clean import clean_cut
-
-CHECKS = {"required_value", "codes", "dates", "after_cut_date", "numeric_result", "unit_conversion", "plausible_range",
-          "subject_in_dm", "duplicate_records", "visit_label", "arm_not_in_plan"}  # those that quarantine
 from ucmsc.domains import DOMAINS, REQUIRED
 from ucmsc.ingest import MappingError, map_source
 from ucmsc.io import RawReadError, read_raw
 
+CHECKS = {"required_value", "codes", "dates", "after_cut_date", "numeric_result", "unit_conversion", "plausible_range",
+          "subject_in_dm", "duplicate_records", "visit_label", "arm_not_in_plan"}  # those that quarantine
+
 CONFIG = {
-    "studyid": "T", "arms": [{"arm": "A", "armcd": "A", "role": "active"}, {"arm": "B", "armcd": "B", "role": "control"}],
-    "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0}, {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3}],
+    "studyid": "T", "arms": [{"arm": "A", "armcd": "A", "role": "active"},
+                             {"arm": "B", "armcd": "B", "role": "control"}],
+    "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
+               {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3}],
     "visit_labels": {"BASELINE": 0, "WEEK 4": 4},
-    "sources": [{"file": f"{d.lower()}.csv", "domain": d, "columns": {}, "codes": {"ARM": {"1": "A", "2": "B"}, "SEX": {"M": "M", "F": "F"}}}
+    "sources": [{"file": f"{d.lower()}.csv", "domain": d, "columns": {},
+                 "codes": {"ARM": {"1": "A", "2": "B"}, "SEX": {"M": "M", "F": "F"}}}
                 for d in DOMAINS],
     "tests": {"GLUC": {"test": "Glucose", "unit": "mmol/L", "range": [1, 35], "divide": {"mg/dL": 18.016}},
               "ALT": {"test": "ALT", "unit": "U/L", "range": [1, 3000]}},
 }
 
 messy_text = st.one_of(
-    st.sampled_from(["", " ", "1", "2", "M", "F", "x", "<0.5", ">3", "NaN", "1e400", "-0", "12.5", "BASELINE", "WEEK 4", "4",
-                     "GLUC", "ALT", "mg/dL", "mmol/L", "U/L", "2020-01-01", "2020-02-30", "01/02/2020", "2020-01-29T08:00",
-                     "S1", "S2", "S3"]),
+    st.sampled_from(["", " ", "1", "2", "M", "F", "x", "<0.5", ">3", "NaN", "1e400", "-0", "12.5", "BASELINE", "WEEK 4",
+                     "4", "GLUC", "ALT", "mg/dL", "mmol/L", "U/L", "2020-01-01", "2020-02-30", "01/02/2020",
+                     "2020-01-29T08:00", "S1", "S2", "S3"]),
     st.text(max_size=6),
 )
 
@@ -67,9 +70,11 @@ def test_messy_records_become_queries_not_crashes(tables):
 
 
 VALID = {
-    "SUBJID": ["S1", "S2", "S3"], "SITEID": ["01"], "SEX": ["M", "F"], "AGE": ["45", "60"], "RANDDT": ["2020-01-01", "2020-01-15"],
+    "SUBJID": ["S1", "S2", "S3"], "SITEID": ["01"], "SEX": ["M", "F"], "AGE": ["45", "60"],
+    "RANDDT": ["2020-01-01", "2020-01-15"],
     "ARM": ["1", "2"], "DSDECOD": ["COMPLETED", "WITHDRAWAL BY SUBJECT"], "DSSTDTC": ["2020-03-01"], "DSTERM": ["x"],
-    "EXSEQ": ["1", "2"], "EXSTDTC": ["2020-01-01T09:00", "2020-01-08T09:00"], "EXDOSE": ["1"], "EXDOSU": ["10^6 cells/kg"],
+    "EXSEQ": ["1", "2"], "EXSTDTC": ["2020-01-01T09:00", "2020-01-08T09:00"], "EXDOSE": ["1"],
+    "EXDOSU": ["10^6 cells/kg"],
     "EXTRT": ["UC-MSC"], "VISIT": ["BASELINE", "WEEK 4", "4"], "DTC": ["2020-01-01", "2020-01-29", "2020-03-15"],
     "TESTCD": ["GLUC", "ALT"], "ORRES": ["7.2", "145", "<0.5", "35"], "ORRESU": ["mmol/L", "mg/dL", "U/L"],
     "AETERM": ["Fever"], "AESTDTC": ["2020-01-02T10:00", "2019-12-30T10:00"], "AEENDTC": ["", "2020-01-03T10:00"],
@@ -98,7 +103,8 @@ def test_near_valid_records_are_cleaned_or_queried(tables):
         table = clean[domain]
         values = table[f"{domain}STRESN"].dropna()
         assert values.between(1, 3000).all(), "an implausible value passed the range check"
-        assert not table.duplicated(["USUBJID", f"{domain}TESTCD", "VISITNUM"]).any(), "two records for one subject, test, visit"
+        assert not table.duplicated(["USUBJID", f"{domain}TESTCD", "VISITNUM"]).any(), (
+            "two records for one subject, test, visit")
 
 
 @settings(max_examples=60, deadline=None)
@@ -106,7 +112,8 @@ def test_near_valid_records_are_cleaned_or_queried(tables):
 def test_mapping_with_missing_columns_names_the_file_and_column(columns):
     raw = pd.DataFrame({c: ["x"] for c in columns})
     source = {"file": "lb.xpt", "domain": "LB", "columns": {"SUBJID": "SUBJID", "VISIT": "VISIT", "DTC": "LBDAT",
-                                                             "TESTCD": "LBTESTCD", "ORRES": "LBORRES", "ORRESU": "LBORRESU"}}
+                                                            "TESTCD": "LBTESTCD", "ORRES": "LBORRES",
+                                                            "ORRESU": "LBORRESU"}}
     required = set(source["columns"].values())
     if required <= set(columns):
         assert len(map_source(raw, source)) == 1
@@ -116,7 +123,8 @@ def test_mapping_with_missing_columns_names_the_file_and_column(columns):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.binary(max_size=2048), st.sampled_from([".xpt", ".sas7bdat", ".csv"]), st.sampled_from([None, "latin-1", "utf-8"]))
+@given(st.binary(max_size=2048), st.sampled_from([".xpt", ".sas7bdat", ".csv"]),
+       st.sampled_from([None, "latin-1", "utf-8"]))
 def test_any_bytes_read_or_fail_with_the_file_named(tmp_path_factory, content, suffix, encoding):
     path = tmp_path_factory.mktemp("raw") / f"delivery{suffix}"
     path.write_bytes(content)

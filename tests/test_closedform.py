@@ -240,7 +240,8 @@ def _with_options(trial: dict, options: dict) -> dict:
     """The trial with ``options`` set on every analysis whose method takes them."""
     from ucmsc.plan import METHODS
 
-    analyses = [a | {"options": a.get("options", {}) | {k: v for k, v in options.items() if k in METHODS[a["method"]]["options"]}}
+    analyses = [a | {"options": a.get("options", {}) | {k: v for k, v in options.items()
+                                                        if k in METHODS[a["method"]]["options"]}}
                 for a in trial["analyses"]]
     return trial | {"analyses": analyses}
 

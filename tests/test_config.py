@@ -21,7 +21,8 @@ def small_trial() -> dict:
     return {
         "trial": "demo", "studyid": "DEMO", "design": "efficacy", "title": "Demo",
         "publication": {"seed_file": "seed.txt", "citation": "Demo 2024"},
-        "arms": [{"arm": "Cells", "armcd": "MSC", "role": "active"}, {"arm": "Placebo", "armcd": "PBO", "role": "control"}],
+        "arms": [{"arm": "Cells", "armcd": "MSC", "role": "active"},
+                 {"arm": "Placebo", "armcd": "PBO", "role": "control"}],
         "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
                    {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3},
                    {"visitnum": 12, "avisit": "Week 12", "day": 84, "window": 7}],
@@ -47,17 +48,21 @@ def small_trial() -> dict:
         },
         "derived": {"HOMAIR": {"derivation": "homa_ir"},
                     "HBA1CTGT": {"derivation": "target_attainment", "parameter": "HBA1C", "below": 7.0},
-                    "STEATIMP": {"derivation": "grade_change", "parameter": "STEATOS", "direction": "improvement", "by": 1}},
+                    "STEATIMP": {"derivation": "grade_change", "parameter": "STEATOS", "direction": "improvement",
+                                 "by": 1}},
         "adsl_baseline": ["GLUC", "HOMAIR"],
         "analyses": [
             {"id": "POP", "method": "populations"},
-            {"id": "CONT", "method": "by_visit", "population": "FASFL", "parameters": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"]},
-            {"id": "ANCOVA", "method": "ancova", "population": "FASFL", "parameters": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"]},
+            {"id": "CONT", "method": "by_visit", "population": "FASFL",
+             "parameters": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"]},
+            {"id": "ANCOVA", "method": "ancova", "population": "FASFL",
+             "parameters": ["GLUC", "INSULIN", "HOMAIR", "HBA1C"]},
             {"id": "MMRM", "method": "mmrm", "population": "FASFL", "parameters": ["GLUC", "HOMAIR"]},
             {"id": "RESP", "method": "responders", "population": "FASFL", "parameters": ["HBA1CTGT", "STEATIMP"]},
             {"id": "GEE", "method": "gee", "population": "FASFL", "parameters": ["HBA1CTGT"]},
             {"id": "SHIFT", "method": "shift", "population": "SAFFL", "parameters": ["GLUC", "DDIMER"]},
-            {"id": "GRADE", "method": "grade_shift", "population": "FASFL", "parameters": ["STEATOS"], "visits": [4, 12]},
+            {"id": "GRADE", "method": "grade_shift", "population": "FASFL", "parameters": ["STEATOS"],
+             "visits": [4, 12]},
         ],
         "families": {"secondary": {"analysis": "ANCOVA", "parameters": ["INSULIN", "HOMAIR"]}},
         "figures": {"forest": {"analysis": "ANCOVA", "parameters": ["GLUC", "HOMAIR"]}},
@@ -141,7 +146,8 @@ def test_arms_need_one_control_and_an_active_arm():
     assert problems_after(lambda trial: trial["arms"][1].update(role="active")) == [
         "arms: exactly one arm must have role: control (found 0: none)"]
     assert problems_after(lambda trial: trial["arms"][0].update(role="control")) == [
-        "arms: exactly one arm must have role: control (found 2: Cells, Placebo)", "arms: at least one arm must have role: active"]
+        "arms: exactly one arm must have role: control (found 2: Cells, Placebo)",
+        "arms: at least one arm must have role: active"]
     three = [{"arm": "Low", "armcd": "LOW", "role": "active", "dose": 1}]
     assert problems_after(lambda trial: trial["arms"].extend(three)) == [
         "arms: a dose order is given for some arms but not all (a trend test needs every arm's)"]
@@ -213,7 +219,8 @@ def test_codes_of_an_unmapped_variable_or_to_an_unknown_arm():
     def edit(trial):
         trial["sources"][0]["codes"]["AESEV"] = {"1": "MILD"}
         trial["sources"][0]["codes"]["ARM"]["2"] = "placebo "
-        trial["sources"][0]["codes"]["ARM"]["3"] = "Low dose"  # an arm of the delivery this analysis leaves out: allowed
+        # an arm of the delivery this analysis leaves out: allowed
+        trial["sources"][0]["codes"]["ARM"]["3"] = "Low dose"
     assert problems_after(edit) == [
         "sources[0].codes.ARM: code '2' gives 'placebo ', which differs from the arm 'Placebo' only in case or spaces",
         "sources[0].codes.AESEV: AESEV is not a mapped standard variable of dm.csv "
@@ -263,7 +270,8 @@ def test_derived_parameter_whose_inputs_are_not_configured():
         _analysis(trial, "CONT")["parameters"] += ["NFS", "BMI"]
         trial["adsl_baseline"].append("NFS")
     assert problems_after(edit) == [  # each once, on the derived parameter
-        "derived.NFS: nafld_fibrosis_score needs AST, ALT, PLAT, ALB, which are neither a configured test nor a derived number",
+        "derived.NFS: nafld_fibrosis_score needs AST, ALT, PLAT, ALB, which are neither a configured test nor a "
+        "derived number",
         "derived.BMI: bmi needs WEIGHT, HEIGHT, which are neither a configured test nor a derived number",
         "derived.LOWB: target_attainment needs BMIX, which is neither a configured test nor a derived number"]
 
@@ -297,7 +305,8 @@ def test_a_method_gets_what_it_needs_and_only_its_options():
         del _analysis(trial, "ANCOVA")["population"]
         del _analysis(trial, "MMRM")["parameters"]
         trial["analyses"].append({"id": "TREND", "method": "trend", "population": "FASFL", "parameters": ["GLUC"]})
-        trial["analyses"].append({"id": "AE", "method": "adverse_events", "population": "SAFFL", "parameters": ["GLUC"]})
+        trial["analyses"].append({"id": "AE", "method": "adverse_events", "population": "SAFFL",
+                                  "parameters": ["GLUC"]})
     assert problems_after(edit) == [
         "analyses[1] (CONT).options.ci: not an option of by_visit (ttest)",
         "analyses[2] (ANCOVA): ancova needs a population",
@@ -436,7 +445,8 @@ def test_the_derivation_library_matches_derive():
     bds = pd.DataFrame({"USUBJID": ["S1"] * 3, "AVISITN": [0, 0, 4], "AVISIT": ["Week 0", "Week 0", "Week 4"],
                         "ADT": [""] * 3, "PARAMCD": ["HBA1C", "STEATOS", "STEATOS"], "AVAL": [6.5, 2.0, 1.0],
                         "BASE": [6.5, 2.0, 2.0]})
-    target = derive.derive_param_yes_no(bds, "T", {"derivation": "target_attainment", "parameter": "HBA1C", "below": 7.0})
+    target = derive.derive_param_yes_no(bds, "T", {"derivation": "target_attainment", "parameter": "HBA1C",
+                                                   "below": 7.0})
     assert target.iloc[3:][["PARAMCD", "PARAM", "AVAL", "AVALC"]].values.tolist() == [["T", "HBA1C < 7", 1.0, "Y"]]
     better = derive.derive_param_yes_no(bds, "I", {"derivation": "grade_change", "parameter": "STEATOS",
                                                    "direction": "improvement", "by": 1})

@@ -105,7 +105,8 @@ def test_a_header_only_source_is_an_error_unless_it_may_be_empty(cut, config):
 
 def _n(ard, analysis, paramcd, visit, group, variable="AVAL", stat="n"):
     rows = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == paramcd) & (ard["AVISITN"] == visit)
-               & (ard["GROUP1_LEVEL"] == group) & (ard["COMPARATOR"] == "") & (ard["VARIABLE"] == variable) & (ard["STAT_NAME"] == stat)]
+               & (ard["GROUP1_LEVEL"] == group) & (ard["COMPARATOR"] == "") & (ard["VARIABLE"] == variable)
+               & (ard["STAT_NAME"] == stat)]
     return rows["VALUE"].tolist()
 
 
@@ -114,7 +115,8 @@ def test_records_dated_after_the_cut_are_queried_and_not_analysed(cut, config):
     dm = before["sdtm"]["DM"]
     with_week9 = set(before["sdtm"]["LB"].query("LBTESTCD == 'HBA1C' and VISITNUM == 9")["USUBJID"])
     late = dm[~dm["USUBJID"].isin(with_week9)].sort_values("RANDDT").iloc[-1]
-    dl.edit_csv(cut / "central_lab.csv", lambda rows: rows.append([late["SUBJID"], "WEEK 9", "14/08/2017", "HBA1C", "6.5", "%"]))
+    dl.edit_csv(cut / "central_lab.csv",
+                lambda rows: rows.append([late["SUBJID"], "WEEK 9", "14/08/2017", "HBA1C", "6.5", "%"]))
     ae_row = {"SUBJID": "E002", "AETERM": "Pyrexia", "AESTDTC": "2017-08-01T10:00", "AEENDTC": "2017-08-02T10:00",
               "AESEV": "MILD", "AESER": "N", "AEREL": "RELATED", "AEOUT": "RECOVERED/RESOLVED"}
     dl.edit_xpt(cut / "ae.xpt", lambda frame: pd.concat([frame, pd.DataFrame([ae_row])], ignore_index=True))
@@ -124,10 +126,12 @@ def test_records_dated_after_the_cut_are_queried_and_not_analysed(cut, config):
     lab_rows = dl.raw_data_rows(cut / "central_lab.csv")
     ae_rows = dl.raw_data_rows(cut / "ae.xpt")
     assert set(zip(late_queries["FILE"], late_queries["ROW"])) == {("central_lab.csv", lab_rows), ("ae.xpt", ae_rows)}
-    assert set(zip(after["quarantine"]["SRCFILE"], after["quarantine"]["SRCROW"])) >= {("central_lab.csv", lab_rows), ("ae.xpt", ae_rows)}
+    assert (set(zip(after["quarantine"]["SRCFILE"], after["quarantine"]["SRCROW"]))
+            >= {("central_lab.csv", lab_rows), ("ae.xpt", ae_rows)})
     for arm in ("UC-MSC", "Placebo"):
         assert _n(after["ard"], "CONT", "HBA1C", 9, arm) == _n(before["ard"], "CONT", "HBA1C", 9, arm)
-        assert _n(after["ard"], "AE", "ANY", None, arm, "USUBJID", "events") == _n(before["ard"], "AE", "ANY", None, arm, "USUBJID", "events")
+        assert (_n(after["ard"], "AE", "ANY", None, arm, "USUBJID", "events")
+                == _n(before["ard"], "AE", "ANY", None, arm, "USUBJID", "events"))
 
 
 def test_an_end_date_after_the_cut_is_set_missing_and_queried(cut, config):
@@ -139,7 +143,8 @@ def test_an_end_date_after_the_cut_is_set_missing_and_queried(cut, config):
     result = run_pipeline(EFF, INTERIM, config, folder=cut)
     ae = result["sdtm"]["AE"]
     assert ae.loc[ae["SRCROW"] == 1, "AEENDTC"].tolist() == [""]
-    query = result["queries"][(result["queries"]["CHECK"] == "after_cut_date") & (result["queries"]["FILE"] == "ae.xpt")]
+    query = result["queries"][(result["queries"]["CHECK"] == "after_cut_date")
+                              & (result["queries"]["FILE"] == "ae.xpt")]
     assert query[["ROW", "VARIABLE", "VALUE"]].values.tolist() == [[1, "AEENDTC", "2017-07-15T10:00"]]
 
 
@@ -155,7 +160,8 @@ def test_an_identical_duplicate_dm_row_keeps_the_subject_and_its_records(cut, co
     assert (after["bds"]["USUBJID"] == subject).sum() == (before["bds"]["USUBJID"] == subject).sum() > 0
     query = after["queries"][after["queries"]["CHECK"] == "duplicate_records"]
     dm_rows = dl.raw_data_rows(cut / "dm.xpt")
-    assert query[query["DOMAIN"] == "DM"][["ROW", "ACTION"]].values.tolist() == [[dm_rows, "quarantined; first copy kept"]]
+    assert query[query["DOMAIN"] == "DM"][["ROW", "ACTION"]].values.tolist() == [
+        [dm_rows, "quarantined; first copy kept"]]
 
 
 # --- values set missing or dropped ---------------------------------------------------------
@@ -188,8 +194,10 @@ def test_text_in_dose_and_diabetes_duration_is_queried(cut, config):
     dl.refresh_manifest(cut)
     result = run_pipeline(EFF, INTERIM, config, folder=cut)
     queries = result["queries"].set_index(["FILE", "ROW"])
-    assert queries.loc[("dm.xpt", 2), ["COLUMN", "VARIABLE", "VALUE", "CHECK"]].tolist() == ["DMDUR", "DIABDUR", "about 5", "numeric_result"]
-    assert queries.loc[("ex.xpt", 3), ["COLUMN", "VARIABLE", "VALUE", "CHECK"]].tolist() == ["DOSE", "EXDOSE", "1,0", "numeric_result"]
+    assert (queries.loc[("dm.xpt", 2), ["COLUMN", "VARIABLE", "VALUE", "CHECK"]].tolist()
+            == ["DMDUR", "DIABDUR", "about 5", "numeric_result"])
+    assert (queries.loc[("ex.xpt", 3), ["COLUMN", "VARIABLE", "VALUE", "CHECK"]].tolist()
+            == ["DOSE", "EXDOSE", "1,0", "numeric_result"])
     ex = result["sdtm"]["EX"]
     assert pd.isna(ex.loc[ex["SRCROW"] == 3, "EXDOSE"]).all() and ex["EXDOSE"].notna().sum() == len(ex) - 1
 
@@ -232,7 +240,8 @@ def test_every_garbled_value_is_carried_queried_or_its_record_quarantined(cut, c
         else:
             def edit(frame, columns=columns, file=source["file"]):
                 for k, column in enumerate(columns):
-                    frame[column] = frame[column].map(lambda v: "" if pd.isna(v) else v.isoformat() if hasattr(v, "isoformat")
+                    frame[column] = frame[column].map(lambda v: "" if pd.isna(v)
+                                                      else v.isoformat() if hasattr(v, "isoformat")
                                                       else f"{v:g}" if isinstance(v, float) else str(v))
                     row = 1 + (7 * k) % len(frame)
                     frame.loc[row - 1, column] = GARBAGE[k % len(GARBAGE)]
@@ -246,7 +255,8 @@ def test_every_garbled_value_is_carried_queried_or_its_record_quarantined(cut, c
     expected_in = {}
     for source in config["sources"]:
         rows = dl.raw_data_rows(cut / source["file"], source.get("encoding", "utf-8"))
-        expected_in[source["domain"]] = expected_in.get(source["domain"], 0) + rows * max(1, len(source.get("results", {})))
+        expected_in[source["domain"]] = (expected_in.get(source["domain"], 0)
+                                         + rows * max(1, len(source.get("results", {}))))
     summary = summary.set_index("DOMAIN")
     for domain, records in expected_in.items():
         assert summary.loc[domain, "RECORDS_IN"] == records, domain
@@ -270,7 +280,8 @@ def test_every_garbled_value_is_carried_queried_or_its_record_quarantined(cut, c
         else:
             name = variable if variable in mine else f"{domain}{variable}"
             assert variable is not None and name in mine and len(mine) >= 1, f"{file} row {row} {column}: value lost"
-            assert (mine[name].astype(str).str.strip() == text.strip()).all(), f"{file} row {row} {column}: '{text}' changed silently"
+            assert (mine[name].astype(str).str.strip() == text.strip()).all(), (
+                f"{file} row {row} {column}: '{text}' changed silently")
             outcomes["carried"] += 1
     assert outcomes["queried"] > 0 and outcomes["quarantined"] > 0
 
@@ -299,8 +310,9 @@ def test_a_formula_in_a_raw_cell_is_neutralised_in_the_csv_outputs(cut, config, 
     class Log:
         def info(self, *args):
             pass
-    run_clean(paths, config, date.fromisoformat(INTERIM), [str(out / f"{d}.parquet") for d in DOMAINS], str(out / "queries.csv"),
-              str(out / "quarantine.csv"), str(out / "summary.csv"), str(out / "define.csv"), Log())
+    run_clean(paths, config, date.fromisoformat(INTERIM), [str(out / f"{d}.parquet") for d in DOMAINS],
+              str(out / "queries.csv"), str(out / "quarantine.csv"), str(out / "summary.csv"), str(out / "define.csv"),
+              Log())
     assert "'=HYPERLINK" in (out / "queries.csv").read_text()
     assert "HYPERLINK" in (out / "quarantine.csv").read_text()  # inside the record's JSON, not at the start of a cell
     for name in ("queries.csv", "quarantine.csv"):
@@ -310,7 +322,8 @@ def test_a_formula_in_a_raw_cell_is_neutralised_in_the_csv_outputs(cut, config, 
 
 def test_csv_output_round_trips_text_that_begins_like_a_formula(tmp_path):
     from ucmsc.io import read_table, write_table
-    frame = pd.DataFrame({"TEXT": ["=1+1", "+44 20", "-x", "@SUM(A1)", "\tTAB", "'quoted", "plain"], "VALUE": [-1.5, 2, -3, 4, 5, 6, 7]})
+    frame = pd.DataFrame({"TEXT": ["=1+1", "+44 20", "-x", "@SUM(A1)", "\tTAB", "'quoted", "plain"],
+                          "VALUE": [-1.5, 2, -3, 4, 5, 6, 7]})
     write_table(frame, tmp_path / "t.csv")
     cells = [line[0] for line in dl.csv_rows(tmp_path / "t.csv")[1:]]
     assert cells == ["'=1+1", "'+44 20", "'-x", "'@SUM(A1)", "'\tTAB", "''quoted", "plain"]
@@ -348,10 +361,12 @@ def _damage(data: bytes, kind: str, where: float, byte: int) -> bytes:
     return data[:position] + changed + data[position + 1:]
 
 
-damage = st.tuples(st.sampled_from(BUNDLED), st.sampled_from(["truncate", "edit"]), st.floats(0, 1), st.integers(0, 255))
+damage = st.tuples(st.sampled_from(BUNDLED), st.sampled_from(["truncate", "edit"]), st.floats(0, 1),
+                   st.integers(0, 255))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(damage)
 def test_any_damage_to_a_file_of_a_cut_with_a_manifest_stops_the_cut(tmp_path_factory, trial_configs, case):
     (trial, cut, file), kind, where, byte = case
@@ -363,7 +378,8 @@ def test_any_damage_to_a_file_of_a_cut_with_a_manifest_stops_the_cut(tmp_path_fa
     assert file in str(error.value)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(damage)
 def test_damage_without_a_manifest_is_an_error_or_accounted_for_record_by_record(tmp_path_factory, trial_configs, case):
     """Without a manifest a changed value can pass (the report says completeness is unverified), but a record
@@ -389,7 +405,8 @@ def test_damage_without_a_manifest_is_an_error_or_accounted_for_record_by_record
             assert damaged.endswith(b"\n") and rows == len([line for line in text.splitlines()[1:] if line.strip()])
     else:
         before = dl.raw_data_rows(DATACUTS / trial / cut / file, source.get("encoding", "utf-8"))
-        assert rows >= before  # never fewer records (a changed padding byte of a transport file can add a garbage one, then queried)
+        # never fewer records (a changed padding byte of a transport file can add a garbage one, then queried)
+        assert rows >= before
     clean, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
     assert (summary["RECORDS_IN"] == summary["RECORDS_OUT"] + summary["QUARANTINED"]).all()
 

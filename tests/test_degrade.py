@@ -13,8 +13,8 @@ import pytest
 from scipy import stats as sps
 
 from conftest import FINAL_CUTS, ROOT, run_pipeline
-from ucmsc import ard as ardlib
 from ucmsc import analyze, figures, provenance, report, stats
+from ucmsc import ard as ardlib
 from ucmsc.audit import audit_trial
 from ucmsc.config import load_yaml
 from ucmsc.diffcuts import result_changes
@@ -207,8 +207,10 @@ def test_an_exception_inside_one_statistic_becomes_error_text(monkeypatch):
 
 # --- MMRM on a small hand-built trial ------------------------------------------------
 
-MMRM_CONFIG = {"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"}, {"arm": CONTROL, "armcd": "C", "role": "control"}],
-               "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in (0, 9, 20)], "analysis": {"mmrm": ["X"]}}
+MMRM_CONFIG = {"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"},
+                        {"arm": CONTROL, "armcd": "C", "role": "control"}],
+               "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in (0, 9, 20)],
+               "analysis": {"mmrm": ["X"]}}
 
 
 def _mmrm_data(n_control: int, seed: int = 3):
@@ -322,23 +324,27 @@ def test_ard_keeps_its_columns_and_every_nan_has_a_reason(damaged, case):
     assert list(ard.columns) == ardlib.COLUMNS and {"WARNING", "ERROR"} <= set(ardlib.COLUMNS)
     assert ard["WARNING"].map(type).eq(str).all() and ard["ERROR"].map(type).eq(str).all()
     unexplained = ard[ard["VALUE"].isna() & (ard["WARNING"] == "") & (ard["ERROR"] == "")]
-    assert unexplained.empty, unexplained[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "STAT_NAME"]].head()
+    assert unexplained.empty, unexplained[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR",
+                                           "STAT_NAME"]].head()
     assert (ard["ERROR"] == "").all()
-    keys = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD", "STAT_NAME"]
+    keys = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD",
+            "STAT_NAME"]
     assert not ard.duplicated(keys).any()
 
 
 def test_empty_control_arm_rows_name_the_arm(damaged):
     ard = damaged["no_control"]["ard"]
-    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="", VARIABLE="AVAL")
+    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="",
+                    VARIABLE="AVAL")
     assert placebo.loc["n", "VALUE"] == 0 and placebo.drop(index="n")["VALUE"].isna().all()
     assert placebo.loc["mean", "WARNING"] == "not estimable: Placebo has 0 non-missing values (1 needed)"
-    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL, VARIABLE="AVAL",
-                  METHOD="Student t-test")
+    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL,
+                  VARIABLE="AVAL", METHOD="Student t-test")
     assert math.isnan(ttest.loc["p", "VALUE"]) and ttest.loc["p", "WARNING"] == (
         "not estimable: Placebo has 0 non-missing values (2 needed)")
     # the active arm is untouched: the published week-20 glucose of UC-MSC, 7.51 ± 1.77 (n = 33)
-    active = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR="", VARIABLE="AVAL")
+    active = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR="",
+                   VARIABLE="AVAL")
     assert active.loc["n", "VALUE"] == 33 and round(active.loc["mean", "VALUE"], 2) == 7.51
     assert round(active.loc["sd", "VALUE"], 2) == 1.77 and active.loc["sd", "WARNING"] == ""
     for analysis in ("ANCOVA", "MMRM", "RESP", "GEE", "AE", "BASELINE", "WITHIN"):
@@ -354,12 +360,13 @@ def test_one_control_subject_gives_its_value_and_no_sd(damaged):
     subject = adsl.loc[adsl["ARM"] == CONTROL, "USUBJID"].item()
     value = bds[(bds["USUBJID"] == subject) & (bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] == 20)
                 & (bds["ANL01FL"] == "Y")]["AVAL"].item()
-    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="", VARIABLE="AVAL")
+    placebo = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=CONTROL, COMPARATOR="",
+                    VARIABLE="AVAL")
     assert placebo.loc["n", "VALUE"] == 1 and placebo.loc["mean", "VALUE"] == placebo.loc["max", "VALUE"] == value
     assert math.isnan(placebo.loc["sd", "VALUE"])
     assert placebo.loc["sd", "WARNING"] == "not estimable: Placebo has 1 non-missing value (2 needed)"
-    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL, VARIABLE="AVAL",
-                  METHOD="Student t-test")
+    ttest = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR=CONTROL,
+                  VARIABLE="AVAL", METHOD="Student t-test")
     assert ttest.loc["p", "WARNING"] == "not estimable: Placebo has 1 non-missing value (2 needed)"
     # ANCOVA is estimable with one control subject: check its difference against the normal equations
     records = bds[(bds["PARAMCD"] == "GLUC") & (bds["AVISITN"] == 20) & (bds["ANL01FL"] == "Y")
@@ -373,7 +380,8 @@ def test_one_control_subject_gives_its_value_and_no_sd(damaged):
 
 def test_a_visit_without_data_is_reported_not_dropped(damaged):
     ard = damaged["no_week_20"]["ard"]
-    week20 = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR="", VARIABLE="AVAL")
+    week20 = _rows(ard, ANALYSIS_ID="CONT", PARAMCD="GLUC", AVISITN=20, GROUP1_LEVEL=ACTIVE, COMPARATOR="",
+                   VARIABLE="AVAL")
     assert week20.loc["n", "VALUE"] == 0 and week20.loc["mean", "WARNING"] == (
         "not estimable: UC-MSC has 0 non-missing values (1 needed)")
     mmrm = ard[(ard["ANALYSIS_ID"] == "MMRM") & (ard["PARAMCD"] == "GLUC")]
@@ -477,7 +485,8 @@ def test_audit_diff_and_report_read_the_ard_back_from_csv(damaged, trial_configs
     changes = result_changes(read_table(path), ard, records)
     assert changes.empty  # same cut: nothing changed, NaN included
     one = ardlib.read(path)
-    one.loc[(one["ANALYSIS_ID"] == "BASELINE") & (one["PARAMCD"] == "AGE") & (one["GROUP1_LEVEL"] == CONTROL) & (one["COMPARATOR"] == "")
+    one.loc[(one["ANALYSIS_ID"] == "BASELINE") & (one["PARAMCD"] == "AGE") & (one["GROUP1_LEVEL"] == CONTROL)
+            & (one["COMPARATOR"] == "")
             & (one["STAT_NAME"] == "mean"), "VALUE"] = 50.0
     flipped = result_changes(one, ard, records)
     assert flipped[["STAT_NAME", "OLD", "NEW", "CHANGE"]].values.tolist() == [["mean", "50.00", "NE", "changed"]]

@@ -9,7 +9,6 @@ from conftest import DATACUTS, FINAL_CUTS, run_pipeline
 from ucmsc import derive
 from ucmsc.queries import QueryLog
 
-
 # --- formulas against hand computation ------------------------------------------------
 
 def test_homa_ir_and_homa_beta_by_hand():
@@ -75,9 +74,11 @@ def test_adae_flags_by_hand():
     adsl = pd.DataFrame({"USUBJID": ["A"], "ARM": ["X"], "TRT01A": ["X"], "SAFFL": ["Y"],
                          "TRTSDTM": [pd.Timestamp("2020-01-01 09:00")]})
     ae = pd.DataFrame({"USUBJID": ["A"] * 3, "AETERM": ["Fever", "Headache", "Odd term"],
-                       "AESTDTC": ["2020-01-08T20:00", "2019-12-30T10:00", "2020-01-12T10:00"], "AEENDTC": ["", "", ""]})
+                       "AESTDTC": ["2020-01-08T20:00", "2019-12-30T10:00", "2020-01-12T10:00"],
+                       "AEENDTC": ["", "", ""]})
     log = QueryLog()
-    out = derive.derive_adae(ae, adsl, ex, {"Fever": {"decod": "Pyrexia", "soc": "General"}, "Headache": {"decod": "Headache", "soc": "Nervous"}}, log)
+    out = derive.derive_adae(ae, adsl, ex, {"Fever": {"decod": "Pyrexia", "soc": "General"},
+                                            "Headache": {"decod": "Headache", "soc": "Nervous"}}, log)
     assert out["TRTEMFL"].tolist() == ["Y", "", "Y"]
     assert out["INF24FL"].tolist() == ["Y", "", ""]  # 11 h after the 2nd infusion; before any; 4 days after
     assert out["INFDY"].tolist()[0] == 0 and np.isnan(out["INFDY"].tolist()[1]) and out["INFDY"].tolist()[2] == 4

@@ -14,8 +14,8 @@ from ucmsc.io import RawReadError, read_raw, sha256_file
 def test_missing_required_column_names_file_and_column():
     raw = pd.DataFrame({"SUBJID": ["E001"], "VISIT": ["BASELINE"]})
     source = {"file": "lb.xpt", "domain": "LB",
-              "columns": {"SUBJID": "SUBJID", "VISIT": "VISIT", "DTC": "LBDAT", "TESTCD": "LBTESTCD", "ORRES": "LBORRES",
-                          "ORRESU": "LBORRESU"}}
+              "columns": {"SUBJID": "SUBJID", "VISIT": "VISIT", "DTC": "LBDAT", "TESTCD": "LBTESTCD",
+                          "ORRES": "LBORRES", "ORRESU": "LBORRESU"}}
     with pytest.raises(MappingError, match=r"lb.xpt: required column\(s\) 'LBDAT'"):
         map_source(raw, source)
 
@@ -65,7 +65,7 @@ def test_every_planted_problem_is_caught_by_its_check(cleaned):
 
 
 def test_records_in_equal_records_out_plus_quarantined_and_each_quarantine_is_queried(cleaned):
-    for manifest, _clean, queries, quarantine, summary in cleaned.values():
+    for _manifest, _clean, queries, quarantine, summary in cleaned.values():
         assert (summary["RECORDS_IN"] == summary["RECORDS_OUT"] + summary["QUARANTINED"]).all()
         queried = set(zip(queries["FILE"], queries["ROW"]))
         assert set(zip(quarantine["SRCFILE"], quarantine["SRCROW"])) <= queried
@@ -85,7 +85,8 @@ def test_censored_text_keeps_its_censoring(cleaned):
     _, clean, _, _, _ = cleaned[("t2dm_safety", FINAL_CUTS["t2dm_safety"])]
     censored = clean["LB"][clean["LB"]["LBORRES"] == "<0.5"]
     assert len(censored) == 1
-    assert censored["LBSTRESC"].iloc[0] == "<0.5" and censored["LBLLOQ"].iloc[0] == 0.5 and pd.isna(censored["LBSTRESN"].iloc[0])
+    assert (censored["LBSTRESC"].iloc[0] == "<0.5" and censored["LBLLOQ"].iloc[0] == 0.5
+            and pd.isna(censored["LBSTRESN"].iloc[0]))
 
 
 def test_interim_entry_error_is_quarantined_and_corrected_in_the_final_cut(cleaned):
@@ -94,7 +95,8 @@ def test_interim_entry_error_is_quarantined_and_corrected_in_the_final_cut(clean
     assert quarantine["USUBJID"].str.endswith(slip["subject"]).any()
     _, final_clean, _, _, _ = cleaned[("nafld_efficacy", FINAL_CUTS["nafld_efficacy"])]
     lb = final_clean["LB"]
-    fixed = lb[lb["USUBJID"].str.endswith(slip["subject"]) & (lb["LBTESTCD"] == slip["testcd"]) & (lb["VISITNUM"] == slip["week"])]
+    fixed = lb[lb["USUBJID"].str.endswith(slip["subject"]) & (lb["LBTESTCD"] == slip["testcd"])
+               & (lb["VISITNUM"] == slip["week"])]
     assert fixed["LBSTRESN"].tolist() == [slip["final_value"]]
 
 
@@ -122,8 +124,10 @@ def _config(assignment="nominal"):
 
 def _tables(lb_rows):
     empty = {d: pd.DataFrame(columns=c + ["SRCFILE", "SRCROW"]) for d, c in {
-        "DS": ["SUBJID", "DSDECOD", "DSSTDTC", "DSTERM"], "EX": ["SUBJID", "EXSEQ", "EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"],
-        "VS": ["SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"], "XP": ["SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"],
+        "DS": ["SUBJID", "DSDECOD", "DSSTDTC", "DSTERM"],
+        "EX": ["SUBJID", "EXSEQ", "EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"],
+        "VS": ["SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"],
+        "XP": ["SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"],
         "AE": ["SUBJID", "AETERM", "AESTDTC", "AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"]}.items()}
     dm = pd.DataFrame([["S1", "01", "M", "50", "2020-01-01", "1", "dm.csv", 1]],
                       columns=["SUBJID", "SITEID", "SEX", "AGE", "RANDDT", "ARM", "SRCFILE", "SRCROW"])
@@ -155,15 +159,17 @@ def test_visit_windows_flag_or_move_a_misdated_record(assignment, expected_visit
 _VALID = {
     "DM": {"SUBJID": "S1", "SITEID": "01", "SEX": "M", "AGE": "50", "RANDDT": "2020-01-01", "ARM": "1"},
     "DS": {"SUBJID": "S1", "DSDECOD": "COMPLETED", "DSSTDTC": "2020-03-01", "DSTERM": "Completed"},
-    "EX": {"SUBJID": "S1", "EXSEQ": "1", "EXSTDTC": "2020-01-01T09:00", "EXDOSE": "1", "EXDOSU": "10^6 cells/kg", "EXTRT": "UC-MSC"},
-    "AE": {"SUBJID": "S1", "AETERM": "Fever", "AESTDTC": "2020-01-02T10:00", "AEENDTC": "", "AESEV": "MILD", "AESER": "N",
-           "AEREL": "RELATED", "AEOUT": "RECOVERED/RESOLVED"},
+    "EX": {"SUBJID": "S1", "EXSEQ": "1", "EXSTDTC": "2020-01-01T09:00", "EXDOSE": "1", "EXDOSU": "10^6 cells/kg",
+           "EXTRT": "UC-MSC"},
+    "AE": {"SUBJID": "S1", "AETERM": "Fever", "AESTDTC": "2020-01-02T10:00", "AEENDTC": "", "AESEV": "MILD",
+           "AESER": "N", "AEREL": "RELATED", "AEOUT": "RECOVERED/RESOLVED"},
     **{d: {"SUBJID": "S1", "VISIT": "WEEK 4", "DTC": "2020-01-29", "TESTCD": "ALT", "ORRES": "30", "ORRESU": "U/L"}
        for d in ("LB", "VS", "XP")},
 }
 # A second record key of the domain (another infusion, event, visit), and the variable that makes two copies conflict.
 _OTHER_KEY = {"DM": {"SUBJID": "S2"}, "DS": {"SUBJID": "S2"}, "EX": {"EXSEQ": "2", "EXSTDTC": "2020-01-08T09:00"},
-              "AE": {"AESTDTC": "2020-01-05T10:00"}, **{d: {"VISIT": "WEEK 8", "DTC": "2020-02-26"} for d in ("LB", "VS", "XP")}}
+              "AE": {"AESTDTC": "2020-01-05T10:00"},
+              **{d: {"VISIT": "WEEK 8", "DTC": "2020-02-26"} for d in ("LB", "VS", "XP")}}
 _CONFLICT = {"DM": {"AGE": "51"}, "DS": {"DSSTDTC": "2020-03-02"}, "EX": {"EXDOSE": "2"}, "AE": {"AESEV": "SEVERE"},
              **{d: {"ORRES": "41"} for d in ("LB", "VS", "XP")}}
 
@@ -175,7 +181,8 @@ def test_one_duplicate_rule_in_every_domain(domain):
     records = [base, dict(base), other, {**other, **_CONFLICT[domain]}]  # rows 1, 2 identical; rows 3, 4 conflicting
     tables = _tables([])
     columns = list(tables[domain].columns)
-    frame = pd.DataFrame([{**r, "SRCFILE": f"{domain.lower()}.csv", "SRCROW": i + 1} for i, r in enumerate(records)])[columns]
+    frame = pd.DataFrame([{**r, "SRCFILE": f"{domain.lower()}.csv", "SRCROW": i + 1}
+                          for i, r in enumerate(records)])[columns]
     if domain == "DM":
         tables["DM"] = frame
     else:
@@ -191,5 +198,7 @@ def test_one_duplicate_rule_in_every_domain(domain):
     assert kept == [1], f"{domain}: kept rows {kept}"
     moved = quarantine[quarantine["DOMAIN"] == domain]
     assert sorted(moved["SRCROW"].tolist()) == [2, 3, 4]
-    actions = queries[(queries["CHECK"] == "duplicate_records") & (queries["DOMAIN"] == domain)].set_index("ROW")["ACTION"]
-    assert actions.to_dict() == {2: "quarantined; first copy kept", 3: "quarantined; all copies", 4: "quarantined; all copies"}
+    actions = queries[(queries["CHECK"] == "duplicate_records")
+                      & (queries["DOMAIN"] == domain)].set_index("ROW")["ACTION"]
+    assert actions.to_dict() == {2: "quarantined; first copy kept", 3: "quarantined; all copies",
+                                 4: "quarantined; all copies"}

@@ -211,7 +211,8 @@ def _mmrm_ard(adsl: pd.DataFrame, bds: pd.DataFrame, visits: list[int], options:
     from ucmsc import ard as ardlib
     from ucmsc.plan import Analysis, load_trial
 
-    config = {"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"}, {"arm": CONTROL, "armcd": "C", "role": "control"}],
+    config = {"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"},
+                       {"arm": CONTROL, "armcd": "C", "role": "control"}],
               "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in visits]}
     ctx = analyze.Context(load_trial(config), adsl, bds, pd.DataFrame(), ardlib.Builder("T", "C", "test"))
     analyze.mmrm(ctx, Analysis("MMRM", "mmrm", "FASFL", ("X",), options=options))

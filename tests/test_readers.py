@@ -48,8 +48,8 @@ def test_transport_file_keeps_dataset_and_variable_labels():
 def test_a_real_adverse_event_file_maps_by_config_alone():
     frame, _ = read_raw(FIXTURES / "adae.xpt")
     source = {"file": "adae.xpt", "domain": "AE", "columns": {
-        "SUBJID": "USUBJID", "AETERM": "AETERM", "AESTDTC": "ASTDT", "AEENDTC": "AENDT", "AESEV": "AESEV", "AESER": "AESER",
-        "AEREL": "AEREL", "AEOUT": "AEOUT"}}
+        "SUBJID": "USUBJID", "AETERM": "AETERM", "AESTDTC": "ASTDT", "AEENDTC": "AENDT", "AESEV": "AESEV",
+        "AESER": "AESER", "AEREL": "AEREL", "AEOUT": "AEOUT"}}
     mapped = map_source(frame, source)
     assert len(mapped) == 1191 and mapped["SRCROW"].tolist()[:3] == [1, 2, 3]
     assert pd.to_datetime(mapped["AESTDTC"].replace("", None)).notna().mean() > 0.9

@@ -22,11 +22,14 @@ def safety_with_a_hostile_term(trial_configs):
     dictionary = load_yaml(ROOT / "config" / "ae_dictionary.yaml") | {SCRIPT: {"decod": SCRIPT, "soc": SCRIPT}}
     run = run_pipeline(trial, cut, config, edit_sdtm=hostile, dictionary=dictionary)
     ard, queries = run["ard"], run["queries"]
-    hostile_query = pd.DataFrame([{c: "" for c in queries.columns} | {"QUERYID": "Q99999", "VALUE": SCRIPT, "MESSAGE": SCRIPT}])
+    hostile_query = pd.DataFrame([{c: "" for c in queries.columns}
+                                  | {"QUERYID": "Q99999", "VALUE": SCRIPT, "MESSAGE": SCRIPT}])
     queries = pd.concat([queries.astype(str), hostile_query], ignore_index=True)
     audit = audit_trial(ard, load_yaml(ROOT / "resources" / "published" / "published_numbers.yaml")[trial])
-    context = report.build_context(ard, audit, queries, run["summary"], {"files": run["raw_meta"], "manifest": {"synthetic": True, "notice": "SYNTHETIC"}},
-                                   [], config, cut, {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"},
+    context = report.build_context(ard, audit, queries, run["summary"],
+                                   {"files": run["raw_meta"], "manifest": {"synthetic": True, "notice": "SYNTHETIC"}},
+                                   [], config, cut,
+                                   {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"},
                                    {"path": "ard.csv", "sha256": "z"})
     return ard, context, report.render_report(context)
 
@@ -55,7 +58,8 @@ def test_numbers_in_tables_come_from_the_ard(safety_with_a_hostile_term):
 
 
 def test_p_values_print_as_sas_would():
-    assert report.format_p(0.0285) == "0.029" and report.format_p(0.0004) == "<0.001" and report.format_p(float("nan")) == ""
+    assert (report.format_p(0.0285) == "0.029" and report.format_p(0.0004) == "<0.001"
+            and report.format_p(float("nan")) == "")
 
 
 def test_ae_table_names_its_ci_and_prints_an_infinite_odds_ratio(safety_with_a_hostile_term):

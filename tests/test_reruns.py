@@ -66,10 +66,12 @@ def test_config_selects_one_cut(project):
     shutil.rmtree(project / "results")
     shutil.rmtree(project / ".snakemake")
     first = planned_jobs(project, "--config", "trial=nafld_efficacy", f"cut={INTERIM_CUTS['nafld_efficacy']}")
-    assert first == {"all": 1, "analyze": 1, "audit": 1, "clean": 1, "derive": 1, "figures": 1, "ingest": 1, "report": 1}
+    assert first == {"all": 1, "analyze": 1, "audit": 1, "clean": 1, "derive": 1, "figures": 1, "ingest": 1,
+                     "report": 1}
     # A later cut's report compares it with the cut before: that cut's clean data and ARD are built too, nothing else.
     later = planned_jobs(project, "--config", "trial=nafld_efficacy", f"cut={FINAL_CUTS['nafld_efficacy']}")
-    assert later["report"] == 1 and later["diff"] == 1 and later["ingest"] == 2 and later["analyze"] == 2 and "index" not in later
+    assert (later["report"] == 1 and later["diff"] == 1 and later["ingest"] == 2 and later["analyze"] == 2
+            and "index" not in later)
 
 
 def test_a_new_cut_rebuilds_only_that_cut(project):
@@ -77,7 +79,8 @@ def test_a_new_cut_rebuilds_only_that_cut(project):
     new = project / "resources" / "datacuts" / trial / "2022-01-31"
     shutil.copytree(project / "resources" / "datacuts" / trial / final, new)
     manifest = json.loads((new / "manifest.json").read_text())
-    (new / "manifest.json").write_text(json.dumps(manifest | {"cut_date": "2022-01-31"}))  # a new delivery's own manifest
+    # a new delivery's own manifest
+    (new / "manifest.json").write_text(json.dumps(manifest | {"cut_date": "2022-01-31"}))
     config_path = project / "config" / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["trials"][trial]["cuts"].append("2022-01-31")
@@ -170,23 +173,28 @@ def test_a_failed_rebuild_leaves_no_stale_result_that_looks_current(project):
         assert not (cut / stale).exists(), f"{stale} of the failed cut is still there"
     assert not (results / trial / "diff" / f"{interim}..{final}").exists()
     assert not (results / trial / final / "report.html").exists()  # it shows the comparison with the failed cut
-    assert (results / trial / final / "ard.csv").exists()  # the later cut's own results do not depend on the earlier cut
+    # the later cut's own results do not depend on the earlier cut
+    assert (results / trial / final / "ard.csv").exists()
     assert not (results / "index.html").exists()
     assert other == {p: p.stat().st_mtime_ns for p in (results / "t2dm_safety").rglob("*") if p.is_file()}
     assert "removed results/nafld_efficacy/2017-06-30/report.html" in (cut / "logs" / "ingest.log").read_text()
 
 
 def test_cut_comparison_lists_corrections_subjects_and_results(built):
-    folder = built / "results" / "nafld_efficacy" / "diff" / f"{INTERIM_CUTS['nafld_efficacy']}..{FINAL_CUTS['nafld_efficacy']}"
+    folder = (built / "results" / "nafld_efficacy" / "diff"
+              / f"{INTERIM_CUTS['nafld_efficacy']}..{FINAL_CUTS['nafld_efficacy']}")
     records = pd.read_csv(folder / "records.csv", dtype=str, keep_default_na=False)
     subjects = pd.read_csv(folder / "subjects.csv")
     results = pd.read_csv(folder / "results.csv", dtype={"OLD": str, "NEW": str}, keep_default_na=False)
-    manifest = json.loads((built / "resources" / "datacuts" / "nafld_efficacy" / FINAL_CUTS["nafld_efficacy"] / "manifest.json").read_text())
+    manifest = json.loads((built / "resources" / "datacuts" / "nafld_efficacy" / FINAL_CUTS["nafld_efficacy"]
+                           / "manifest.json").read_text())
     transposed = next(c for c in manifest["corrections_since_previous_cut"] if c["kind"] == "transposed_digits")
     hit = records[(records["CHANGE"] == "changed") & (records["VARIABLE"] == "LBSTRESN")
-                  & records["KEY"].str.contains(transposed["subject"]) & records["KEY"].str.contains(f"LBTESTCD={transposed['testcd']}")]
+                  & records["KEY"].str.contains(transposed["subject"])
+                  & records["KEY"].str.contains(f"LBTESTCD={transposed['testcd']}")]
     assert len(hit) == 1
-    assert float(hit["OLD"].iloc[0]) == transposed["interim_value"] and float(hit["NEW"].iloc[0]) == transposed["final_value"]
+    assert (float(hit["OLD"].iloc[0]) == transposed["interim_value"]
+            and float(hit["NEW"].iloc[0]) == transposed["final_value"])
     randomised = pd.read_csv(built / "results" / "nafld_efficacy" / FINAL_CUTS["nafld_efficacy"] / "ard.csv")
     n_final = randomised[(randomised["ANALYSIS_ID"] == "POP") & (randomised["PARAMCD"] == "RANDFL")]["VALUE"].sum()
     interim = pd.read_csv(built / "results" / "nafld_efficacy" / INTERIM_CUTS["nafld_efficacy"] / "ard.csv")

@@ -76,7 +76,8 @@ def test_hba1c_target_counts_as_published(efficacy, visit, msc, placebo):
 
 
 def test_ultrasound_improvement_at_week_20_as_published(efficacy):
-    grades = efficacy["imaging"].pivot_table(index=["subject_id", "ARM"], columns="visit_week", values="steatosis_grade")
+    grades = efficacy["imaging"].pivot_table(index=["subject_id", "ARM"], columns="visit_week",
+                                             values="steatosis_grade")
     improved = (grades[20] <= grades[0] - 1).groupby(level="ARM").sum()
     assert (improved["UC-MSC"], improved["Placebo"]) == (15, 6)
 
@@ -87,7 +88,8 @@ def test_ultrasound_improvement_at_week_20_as_published(efficacy):
 ])
 def test_efficacy_directions_stated_in_the_abstract(efficacy, testcd, weeks_lower, weeks_unchanged):
     lb = efficacy["lb"]
-    wide = lb[(lb["LBTESTCD"] == testcd) & (lb["ARM"] == "UC-MSC")].pivot_table(index="SUBJID", columns="VISIT", values="VALUE")
+    wide = lb[(lb["LBTESTCD"] == testcd) & (lb["ARM"] == "UC-MSC")].pivot_table(index="SUBJID", columns="VISIT",
+                                                                                values="VALUE")
     for week in weeks_lower + weeks_unchanged:
         pair = wide[["BASELINE", f"WEEK {week}"]].dropna()
         result = stats.ttest_rel(pair[f"WEEK {week}"], pair["BASELINE"])
@@ -101,7 +103,8 @@ def test_efficacy_directions_stated_in_the_abstract(efficacy, testcd, weeks_lowe
 def safety_labs():
     dm = xpt(SAF, "dm.xpt")
     arm = dm.set_index("PATNO")["GROUP"].map({1.0: "hUC-MSC", 0.0: "Placebo"})
-    lb = xpt(SAF, "lb.xpt").rename(columns={"PATNO": "SUBJ", "VISITNAM": "VISIT", "TESTCODE": "TEST", "RESULT": "VALUE"})
+    lb = xpt(SAF, "lb.xpt").rename(columns={"PATNO": "SUBJ", "VISITNAM": "VISIT", "TESTCODE": "TEST",
+                                            "RESULT": "VALUE"})
     central = pd.read_csv(SAF / "central_lab.csv", dtype=str, encoding="latin-1").rename(
         columns={"Patient": "SUBJ", "Visit": "VISIT", "Test": "TEST", "Value": "VALUE"})
     labs = pd.concat([lb[["SUBJ", "VISIT", "TEST", "VALUE"]], central[["SUBJ", "VISIT", "TEST", "VALUE"]]])
@@ -126,7 +129,8 @@ def test_safety_group_differences_follow_the_abstract(safety_labs, testcd):
     weeks, direction = SAFETY_PATTERN[testcd]
     for week in (1, 2, 3, 4, 12, 24):
         at = wide[wide["VISIT"] == f"Week {week}"]
-        result = stats.ttest_ind(at.loc[at["ARM"] == "hUC-MSC", testcd].dropna(), at.loc[at["ARM"] == "Placebo", testcd].dropna())
+        result = stats.ttest_ind(at.loc[at["ARM"] == "hUC-MSC", testcd].dropna(),
+                                 at.loc[at["ARM"] == "Placebo", testcd].dropna())
         if week in weeks:
             assert result.pvalue < 0.05 and np.sign(result.statistic) == direction, (testcd, week, result)
         else:
@@ -140,7 +144,8 @@ def test_safety_infusions_and_adverse_events_as_published(safety_labs):
     ex = xpt(SAF, "ex.xpt")
     ex["DTM"] = pd.to_datetime(ex["INFDTC"])
     assert (ex.groupby("PATNO").size() == 3).all()
-    days_apart = ex.sort_values("DTM").groupby("PATNO")["DTM"].apply(lambda d: d.dt.normalize().diff().dt.days.dropna().tolist())
+    days_apart = (ex.sort_values("DTM").groupby("PATNO")["DTM"]
+                  .apply(lambda d: d.dt.normalize().diff().dt.days.dropna().tolist()))
     assert days_apart.map(lambda gaps: gaps == [7, 7]).all()
     ae = xpt(SAF, "ae.xpt")
     ae["ONSET"] = pd.to_datetime(ae["AESTDTC"])
@@ -171,7 +176,8 @@ def test_manifest_lists_files_with_their_hashes(trial):
 def test_every_required_planted_problem_is_in_some_final_manifest():
     kinds = set()
     for trial, cut in FINAL_CUTS.items():
-        kinds |= {p["kind"] for p in json.loads((DATACUTS / trial / cut / "manifest.json").read_text())["planted_problems"]}
+        kinds |= {p["kind"]
+                  for p in json.loads((DATACUTS / trial / cut / "manifest.json").read_text())["planted_problems"]}
     assert {"glucose_mg_dl", "duplicate_record", "missed_visit", "visit_out_of_window", "text_value", "withdrawal",
             "subject_not_in_dm"} <= kinds
 
@@ -188,8 +194,9 @@ def test_final_cut_extends_the_interim_and_corrects_its_entry_errors(trial):
     corrections = json.loads((final / "manifest.json").read_text())["corrections_since_previous_cut"]
     assert len(corrections) == 2
     for fix in corrections:
-        def value(lb):
-            rows = lb[(lb[subject] == fix["subject"]) & (lb[test] == fix["testcd"]) & lb[visit].str.contains(str(fix["week"]) if fix["week"] else "ASELINE|aseline")]
+        def value(lb, fix=fix):
+            rows = lb[(lb[subject] == fix["subject"]) & (lb[test] == fix["testcd"])
+                      & lb[visit].str.contains(str(fix["week"]) if fix["week"] else "ASELINE|aseline")]
             return float(rows[result].iloc[0])
         assert value(lb_final) != value(lb_interim)
         assert value(lb_interim) in (fix["interim_value"], round(fix["interim_value"] * 18.016))
@@ -210,7 +217,8 @@ def test_simulator_is_deterministic_and_the_bundled_cuts_are_current(tmp_path, t
 
 def test_glucose_week_9_paired_against_baseline_as_published(efficacy):
     lb = efficacy["lb"]
-    wide = lb[(lb["LBTESTCD"] == "GLUC") & (lb["ARM"] == "UC-MSC")].pivot_table(index="SUBJID", columns="VISIT", values="VALUE")
+    wide = lb[(lb["LBTESTCD"] == "GLUC") & (lb["ARM"] == "UC-MSC")].pivot_table(index="SUBJID", columns="VISIT",
+                                                                                values="VALUE")
     pair = wide[["BASELINE", "WEEK 9"]].dropna()
     assert f"{stats.ttest_rel(pair['WEEK 9'], pair['BASELINE']).pvalue:.3f}" == "0.001"  # Zhao 2024: P = 0.001
 

@@ -5,11 +5,11 @@ from ucmsc.stages import stale_outputs, start_stage
 
 def _tree(root):
     files = ["t/2020-01-01/ingest/dm.parquet", "t/2020-01-01/sdtm/dm.parquet", "t/2020-01-01/queries.csv",
-             "t/2020-01-01/adam/adsl.parquet", "t/2020-01-01/ard.csv", "t/2020-01-01/audit.csv", "t/2020-01-01/figures/a.png",
-             "t/2020-01-01/report.html", "t/2020-01-01/logs/ingest.log",
+             "t/2020-01-01/adam/adsl.parquet", "t/2020-01-01/ard.csv", "t/2020-01-01/audit.csv",
+             "t/2020-01-01/figures/a.png", "t/2020-01-01/report.html", "t/2020-01-01/logs/ingest.log",
              "t/2019-06-01/ard.csv", "t/2019-06-01/report.html", "t/2021-01-01/ard.csv", "t/2021-01-01/report.html",
-             "t/diff/2019-06-01..2020-01-01/results.csv", "t/diff/2020-01-01..2021-01-01/results.csv", "u/2020-01-01/report.html",
-             "index.html"]
+             "t/diff/2019-06-01..2020-01-01/results.csv", "t/diff/2020-01-01..2021-01-01/results.csv",
+             "u/2020-01-01/report.html", "index.html"]
     for f in files:
         (root / f).parent.mkdir(parents=True, exist_ok=True)
         (root / f).write_text("x")
@@ -20,7 +20,8 @@ def test_analyze_makes_later_stages_comparisons_the_next_report_and_the_index_st
     cut = _tree(tmp_path)
     stale = {p.relative_to(tmp_path).as_posix() for p in stale_outputs("analyze", cut)}
     assert stale == {"t/2020-01-01/audit.csv", "t/2020-01-01/figures", "t/2020-01-01/report.html",
-                     "t/diff/2019-06-01..2020-01-01", "t/diff/2020-01-01..2021-01-01", "t/2021-01-01/report.html", "index.html"}
+                     "t/diff/2019-06-01..2020-01-01", "t/diff/2020-01-01..2021-01-01", "t/2021-01-01/report.html",
+                     "index.html"}
 
 
 def test_ingest_makes_everything_of_the_cut_stale_but_its_logs_and_other_cuts_results(tmp_path):
@@ -37,14 +38,15 @@ def test_the_report_makes_only_the_index_stale(tmp_path):
 
 
 def test_each_stage_depends_on_every_package_module_its_script_imports():
-    """A module a stage's script (or anything it calls) imports is among the stage's inputs, so editing it reruns the stage."""
+    """A module a stage's script (or anything it calls) imports is among the stage's inputs, so editing it reruns the
+    stage."""
     import ast
 
     from conftest import ROOT
     from ucmsc.stages import STAGE_ENTRY, stage_files
 
     scripts = ROOT / "workflow" / "scripts"
-    for stage, module in STAGE_ENTRY.items():
+    for stage in STAGE_ENTRY:
         tree = ast.parse((scripts / f"{stage}.py").read_text())
         imported = {node.module.split(".")[1] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                     and node.module and node.module.startswith("ucmsc.")}

@@ -139,7 +139,8 @@ def test_paired_t_matches_r_t_test():
     from conftest import ROOT
 
     data = pd.read_csv(ROOT / "tests" / "reference" / "data" / "misc_changes.csv")
-    reference = pd.read_csv(ROOT / "tests" / "reference" / "misc_paired_t.csv", skipinitialspace=True).set_index("sample")
+    reference = pd.read_csv(ROOT / "tests" / "reference" / "misc_paired_t.csv",
+                            skipinitialspace=True).set_index("sample")
     for sample, changes in data.groupby("sample")["change"]:
         got = {r["STAT_NAME"]: r["VALUE"] for r in stats.paired_t(changes)}
         for name in ("estimate", "lcl", "ucl", "statistic", "df", "p"):
@@ -153,4 +154,5 @@ def test_holm_and_benjamini_hochberg_match_r_p_adjust():
 
     reference = pd.read_csv(ROOT / "tests" / "reference" / "misc_p_adjust.csv")
     holm, bh = stats.adjust_pvalues(reference["p"])
-    assert np.allclose(holm, reference["holm"], rtol=1e-12, atol=0) and np.allclose(bh, reference["bh"], rtol=1e-12, atol=0)
+    assert (np.allclose(holm, reference["holm"], rtol=1e-12, atol=0)
+            and np.allclose(bh, reference["bh"], rtol=1e-12, atol=0))

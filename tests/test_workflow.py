@@ -65,7 +65,8 @@ def test_every_figure_carries_its_provenance_in_sidecar_png_and_svg(built):
         sidecar = json.loads(png.with_suffix(".json").read_text())
         assert sidecar["files"]["png"]["sha256"] == sha256_file(png)
         assert sidecar["files"]["svg"]["sha256"] == sha256_file(png.with_suffix(".svg"))
-        assert sidecar["raw_files"] and sidecar["ard_rows"] and sidecar["code"]["code_sha256"] and sidecar["packages"]["pandas"]
+        assert (sidecar["raw_files"] and sidecar["ard_rows"] and sidecar["code"]["code_sha256"]
+                and sidecar["packages"]["pandas"])
         embedded = json.loads(Image.open(png).text["Provenance"])
         assert embedded["raw_files"] == sidecar["raw_files"] and embedded["ard_rows"] == sidecar["ard_rows"]
         svg = png.with_suffix(".svg").read_text()
@@ -102,7 +103,8 @@ def test_reports_open_offline_in_a_headless_browser(built, tmp_path):
         for report in sorted(built.glob("results/*/*/report.html")):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             outside = []
-            page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(("file:", "data:")) else None)
+            page.on("request", lambda request, outside=outside: outside.append(request.url)
+                    if not request.url.startswith(("file:", "data:")) else None)
             page.goto(report.as_uri())
             images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
             assert images and all(images), f"{report}: a figure did not load"
@@ -120,6 +122,14 @@ def test_snakemake_lint_is_clean():
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout[-3000:]
 
 
+def test_ruff_check_passes():
+    """The Python code is clean under the project's ruff rules ([tool.ruff] in pyproject.toml), as make lint checks."""
+    result = subprocess.run([str(BIN / "ruff"), "check", "src", "tests", "workflow", "benchmarks"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+
+
 def test_snakefmt_check_passes():
-    result = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"], cwd=ROOT,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -46,7 +46,8 @@ def _arm_records(records: pd.DataFrame, arm: str, variable: str) -> pd.Series:
 def _visits(records: pd.DataFrame, bds: pd.DataFrame, trial: Trial, planned: tuple[int, ...] = ()) -> list[int]:
     """The visits to analyse for one parameter: the plan's, or those it has records at plus scheduled visits without
     a record of any parameter (a visit without data is reported as not estimable, not dropped). A parameter without
-    any record: every scheduled visit. A visit some parameters skip by design (e.g. no clamp at week 20) is not added."""
+    any record: every scheduled visit. A visit some parameters skip by design (e.g. no clamp at week 20) is not
+    added."""
     if planned:
         return list(planned)
     scheduled = [v.visitnum for v in trial.visits]
@@ -87,7 +88,8 @@ def populations(ctx: Context, analysis: Analysis) -> None:
                         ANALYSIS_ID=analysis.id, ANALYSIS="Analysis populations", POPULATION=flag, PARAMCD=flag,
                         PARAM=label, METHOD="count", **arm_group(arm))
         for status in ("COMPLETED", "DISCONTINUED", "ONGOING"):
-            ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset["EOSSTT"] == status).sum())}],
+            ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects",
+                          "VALUE": float((subset["EOSSTT"] == status).sum())}],
                         ANALYSIS_ID="DISP", ANALYSIS="Disposition", POPULATION="RANDFL", PARAMCD=status,
                         PARAM=status.title(), METHOD="count", **arm_group(arm))
     reasons = adsl["EXCLREAS"].fillna("") if "EXCLREAS" in adsl else pd.Series("", index=adsl.index)
@@ -112,17 +114,18 @@ def baseline(ctx: Context, analysis: Analysis) -> None:
     for contrast in trial.contrasts:
         active, control = contrast.levels
         ard.add(stats.ttest(_arm_records(population, active, "AGE"), _arm_records(population, control, "AGE"), ttest,
-                            groups=contrast.levels), PARAMCD="AGE", PARAM="Age (years)", VARIABLE="AGE", METHOD=t_method,
-                **keys, **contrast_group(active, control))
+                            groups=contrast.levels), PARAMCD="AGE", PARAM="Age (years)", VARIABLE="AGE",
+                METHOD=t_method, **keys, **contrast_group(active, control))
     males = {arm: (int((_arm_records(population, arm, "SEX") == "M").sum()), int((population["ARM"] == arm).sum()))
              for arm in trial.arm_names}
     for arm, (count, total) in males.items():
-        ard.add(stats.proportion(count, total, group=arm), PARAMCD="SEXM", PARAM="Male sex", VARIABLE="SEX", METHOD="count",
-                **keys, **arm_group(arm))
+        ard.add(stats.proportion(count, total, group=arm), PARAMCD="SEXM", PARAM="Male sex", VARIABLE="SEX",
+                METHOD="count", **keys, **arm_group(arm))
     for contrast in trial.contrasts:
         active, control = contrast.levels
-        ard.add(stats.compare_proportions(*males[active], *males[control], groups=contrast.levels, ci=ci), PARAMCD="SEXM",
-                PARAM="Male sex", VARIABLE="SEX", METHOD="Pearson chi-square", **keys, **contrast_group(active, control))
+        ard.add(stats.compare_proportions(*males[active], *males[control], groups=contrast.levels, ci=ci),
+                PARAMCD="SEXM", PARAM="Male sex", VARIABLE="SEX", METHOD="Pearson chi-square", **keys,
+                **contrast_group(active, control))
     base = ctx.bds[(ctx.bds["ABLFL"] == "Y") & ctx.bds["PARAMCD"].isin(analysis.parameters)
                    & ctx.bds["USUBJID"].isin(population["USUBJID"])]
     by_param = dict(tuple(base.groupby("PARAMCD")))
@@ -143,7 +146,8 @@ def baseline(ctx: Context, analysis: Analysis) -> None:
 
 
 def _by_visit_records(ctx: Context, analysis: Analysis):
-    """(paramcd, visit, keys, records of the analysis population at that visit) for every planned parameter and visit."""
+    """(paramcd, visit, keys, records of the analysis population at that visit) for every planned parameter and
+    visit."""
     members = ctx.members(analysis.population)
     bds = ctx.bds
     data = bds[bds["USUBJID"].isin(members) & bds["PARAMCD"].isin(analysis.parameters) & (bds["ANL01FL"] == "Y")]
@@ -172,8 +176,8 @@ def by_visit(ctx: Context, analysis: Analysis) -> None:
                 group = contrast_group(*contrast.levels)
                 ctx.ard.add(stats.ttest(x, y, ttest, groups=contrast.levels), VARIABLE=variable, METHOD=t_method,
                             **keys, **group)
-                ctx.ard.add(stats.mann_whitney(x, y, groups=contrast.levels), VARIABLE=variable, METHOD="Mann-Whitney U",
-                            **keys, **group)
+                ctx.ard.add(stats.mann_whitney(x, y, groups=contrast.levels), VARIABLE=variable,
+                            METHOD="Mann-Whitney U", **keys, **group)
 
 
 def within_arm(ctx: Context, analysis: Analysis) -> None:
@@ -246,17 +250,18 @@ def responders(ctx: Context, analysis: Analysis) -> None:
                         AVISITN=int(visitn), AVISIT=avisit, VARIABLE="AVAL")
             no_data = "" if at_visit["AVAL"].notna().any() else \
                 f"not estimable: no subject of the {POPULATION_NOUNS[analysis.population]} has a value at {avisit}"
-            counts = {arm: (int(_arm_records(at_visit, arm, "AVAL").sum()), int(size.get(arm, 0))) for arm in trial.arm_names}
+            counts = {arm: (int(_arm_records(at_visit, arm, "AVAL").sum()), int(size.get(arm, 0)))
+                      for arm in trial.arm_names}
             for arm, (r, n) in counts.items():
                 rows = stats.proportion(r, n, group=arm)
-                ctx.ard.add(stats.not_estimable(rows, no_data, keep=("N",)) if no_data else rows, METHOD="count", **keys,
-                            **arm_group(arm))
+                ctx.ard.add(stats.not_estimable(rows, no_data, keep=("N",)) if no_data else rows, METHOD="count",
+                            **keys, **arm_group(arm))
             for contrast in trial.contrasts:
                 active, control = contrast.levels
                 rows = stats.compare_proportions(*counts[active], *counts[control], groups=contrast.levels,
                                                  ci=analysis.option("proportion_ci", "newcombe"))
-                ctx.ard.add(stats.not_estimable(rows, no_data) if no_data else rows, METHOD="Pearson chi-square", **keys,
-                            **contrast_group(active, control))
+                ctx.ard.add(stats.not_estimable(rows, no_data) if no_data else rows, METHOD="Pearson chi-square",
+                            **keys, **contrast_group(active, control))
 
 
 INCIDENCE_STATS = ("fisher_p", "estimate", "lcl", "ucl", "ci_method", "or", "or_lcl", "or_ucl")
@@ -295,7 +300,8 @@ def adverse_events(ctx: Context, analysis: Analysis) -> None:
 
 
 MMRM_SUBJECTS = ("subject with a change from baseline", "subjects with a change from baseline")
-# Plan options (covariance, ddfm) -> the number written to the ARD's option row and the SAS PROC MIXED spelling in METHOD.
+# Plan options (covariance, ddfm) -> the number written to the ARD's option row and the SAS PROC MIXED spelling in
+# METHOD.
 MMRM_TYPES = {"unstructured": (1, "UN"), "compound-symmetry": (2, "CS")}
 MMRM_DDFMS = {"satterthwaite": (1, "DDFM=SATTERTHWAITE", "Satterthwaite"),
               "kenward-roger": (2, "DDFM=KR", "Kenward-Roger"),
@@ -408,7 +414,8 @@ def mmrm(ctx: Context, analysis: Analysis) -> None:
                         ctx.ard.add(stats.stat_rows(lsmean_labels, fit.lsmean(k, is_active)), **keys, **arm_group(arm))
                     ctx.ard.add(stats.stat_rows(contrast_labels, fit.contrast(k) | subjects), **keys, **group)
                     continue
-                warning = "" if error else (reason or f"not estimable: no subject has a change from baseline at {avisit}")
+                warning = "" if error else (
+                    reason or f"not estimable: no subject has a change from baseline at {avisit}")
                 for arm, _ in arm_rows:
                     ctx.ard.add(stats.stat_rows(lsmean_labels, {}, warning, error), **keys, **arm_group(arm))
                 ctx.ard.add(stats.stat_rows(contrast_labels, subjects, warning, error), **keys, **group)
@@ -424,7 +431,8 @@ def mmrm(ctx: Context, analysis: Analysis) -> None:
             absent = next((f"not estimable: no subject has a change from baseline at {label}" for v, label in visits
                            if v not in fitted), "")
             warning = "" if error else (reason or absent)
-            ctx.ard.add(stats.stat_rows(_mmrm_model_labels(visits), model, warning, error), AVISIT="", **common, **group)
+            ctx.ard.add(stats.stat_rows(_mmrm_model_labels(visits), model, warning, error),
+                        AVISIT="", **common, **group)
 
 
 GEE_METHOD = "GEE logistic (visit + arm; exchangeable, moment estimators as geepack (divisors N and pairs); robust SE)"
@@ -466,7 +474,8 @@ def shift(ctx: Context, analysis: Analysis) -> None:
                      "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
                     for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
             empty = "" if len(mine) else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
-            ctx.ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}],
+            ctx.ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)),
+                                 "WARNING": empty}],
                         ANALYSIS_ID=analysis.id, ANALYSIS="Shift from baseline to worst post-baseline range indicator",
                         POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(records, paramcd),
                         VARIABLE="ANRIND", METHOD="count", **arm_group(arm))
@@ -484,7 +493,8 @@ def grade_shift(ctx: Context, analysis: Analysis) -> None:
             for arm in ctx.trial.arm_names:
                 mine = at[at["ARM"] == arm]
                 rows = [{"STAT_NAME": f"{b:g}>{g:g}", "STAT_LABEL": f"Baseline {b:g}, week {visitn} {g:g}",
-                         "VALUE": float(((mine["BASE"] == b) & (mine["AVAL"] == g)).sum())} for b in grades for g in grades]
+                         "VALUE": float(((mine["BASE"] == b) & (mine["AVAL"] == g)).sum())}
+                        for b in grades for g in grades]
                 empty = f"no data: {arm} has 0 subjects with a grade at baseline and at {avisit}" if mine.empty else ""
                 n_row = {"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)), "WARNING": empty}
                 ctx.ard.add(rows + [n_row], ANALYSIS_ID=analysis.id, ANALYSIS="Shift in grade from baseline",
@@ -527,8 +537,8 @@ def add_multiplicity(ard: pd.DataFrame, trial: Trial) -> pd.DataFrame:
     return pd.concat([ard, *new], ignore_index=True) if new else ard
 
 
-def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict | Trial, trial_id: str, cut: str,
-                 inputs: str) -> pd.DataFrame:
+def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict | Trial, trial_id: str,
+                 cut: str, inputs: str) -> pd.DataFrame:
     """Every analysis of the plan, in the plan's order, into one ARD."""
     trial = config if isinstance(config, Trial) else load_trial(config)
     ctx = Context(trial, adsl, bds, adae, ardlib.Builder(trial_id, cut, inputs))
@@ -537,16 +547,19 @@ def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, conf
     return add_multiplicity(ctx.ard.frame(), trial)
 
 
-def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str, log) -> None:
+def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str,
+                log) -> None:
     """Stage runner: one cut's analysis plan into its ARD, stamped with the SHA-256 of the datasets it read."""
     from ucmsc.io import read_table, sha256_file, write_table
 
-    inputs = ";".join(f"{name}:{sha256_file(path)}" for name, path in (("adsl", adsl_path), ("adbds", adbds_path), ("adae", adae_path)))
+    inputs = ";".join(f"{name}:{sha256_file(path)}"
+                      for name, path in (("adsl", adsl_path), ("adbds", adbds_path), ("adae", adae_path)))
     ard = run_analyses(read_table(adsl_path), read_table(adbds_path), read_table(adae_path), config, trial, cut, inputs)
     write_table(ard, ard_path)
     log.info("ARD: %d rows, %d analyses; %d rows not estimable (WARNING), %d failed (ERROR)", len(ard),
              ard["ANALYSIS_ID"].nunique(), (ard["WARNING"] != "").sum(), (ard["ERROR"] != "").sum())
-    failed = ard[ard["ERROR"] != ""].drop_duplicates(["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "METHOD"])
+    failed = ard[ard["ERROR"] != ""].drop_duplicates(["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR",
+                                                      "METHOD"])
     for row in failed.itertuples():
         log.warning("%s %s %s %s %s: %s", row.ANALYSIS_ID, row.PARAMCD, row.AVISIT, ardlib.group_label(row._asdict()),
                     row.METHOD, row.ERROR)

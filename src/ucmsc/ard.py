@@ -121,11 +121,13 @@ def compare(old: pd.DataFrame, new: pd.DataFrame, keys: list[str] | None = None)
         frame = key_frame(ard)[keys].assign(VALUE=ard["VALUE"].to_numpy(), WARNING=ard["WARNING"].to_numpy())
         repeated = frame.duplicated(keys, keep=False)
         if repeated.any():
-            raise ValueError(f"{int(repeated.sum())} ARD rows share a key, e.g. {frame[repeated].iloc[0][keys].to_dict()}")
+            raise ValueError(f"{int(repeated.sum())} ARD rows share a key, "
+                             f"e.g. {frame[repeated].iloc[0][keys].to_dict()}")
         return frame
 
     merged = keyed(old).merge(keyed(new), on=keys, how="outer", suffixes=("_OLD", "_NEW"), indicator=True)
-    merged["FOUND"] = merged.pop("_merge").map({"both": "both", "left_only": "old only", "right_only": "new only"}).astype(str)
+    merged["FOUND"] = merged.pop("_merge").map({"both": "both", "left_only": "old only",
+                                                "right_only": "new only"}).astype(str)
     return merged.rename(columns={"VALUE_OLD": "OLD", "VALUE_NEW": "NEW"})
 
 

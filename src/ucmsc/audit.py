@@ -24,7 +24,8 @@ from scipy import stats as sps
 from ucmsc import ard as ardlib
 from ucmsc.rounding import format_half_up, round_half_up
 
-AUDIT_COLUMNS = ["CHECK_ID", "SOURCE", "SENTENCE", "ARD_ROW", "PUBLISHED", "RULE", "REPRODUCED", "VALUE", "STATUS", "DETAIL"]
+AUDIT_COLUMNS = ["CHECK_ID", "SOURCE", "SENTENCE", "ARD_ROW", "PUBLISHED", "RULE", "REPRODUCED", "VALUE", "STATUS",
+                 "DETAIL"]
 SELECTOR_KEYS = ("ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "STAT_NAME", "METHOD")
 NUMBER = re.compile(r"[-+]?\d*\.?\d+")
 
@@ -34,6 +35,11 @@ def expand(entry: dict) -> list[dict]:
     parameters or visits in the selector expands to one check each (all against the one published text)."""
     selector = dict(entry.get("ard", {}))
     published = entry["published"]
+    for key in ("arms", "cells"):
+        if key in entry and (not isinstance(published, list) or len(published) != len(entry[key])):
+            # zip would silently drop (or pair characters with) the rest
+            raise ValueError(f"{entry['id']}: {len(entry[key])} {key} need a list of {len(entry[key])} "
+                             f"published values, not {published!r}")
     if "arms" in entry:
         cases = [({**selector, "GROUP1_LEVEL": arm, "COMPARATOR": ""}, p) for arm, p in zip(entry["arms"], published)]
     elif "cells" in entry:
@@ -81,8 +87,8 @@ def summaries_p(summary: dict) -> float:
     """The P-value the publication's own summary statistics give (Student t-test from means, SDs and sizes)."""
     if summary["test"] != "student_t":
         raise ValueError(f"unknown test {summary['test']!r} for published summaries")
-    return float(sps.ttest_ind_from_stats(summary["mean1"], summary["sd1"], summary["n1"], summary["mean2"], summary["sd2"],
-                                          summary["n2"], equal_var=True).pvalue)
+    return float(sps.ttest_ind_from_stats(summary["mean1"], summary["sd1"], summary["n1"], summary["mean2"],
+                                          summary["sd2"], summary["n2"], equal_var=True).pvalue)
 
 
 def _describe(selector: dict) -> str:
@@ -97,8 +103,8 @@ def audit_trial(ard: pd.DataFrame, published: dict, cut: str | None = None) -> p
     for entry in published["numbers"]:
         for check in expand(entry):
             row = {"CHECK_ID": check["id"], "SOURCE": published["source"], "SENTENCE": check["sentence"],
-                   "ARD_ROW": _describe(check["selector"]), "PUBLISHED": check["published"], "RULE": "", "REPRODUCED": "",
-                   "VALUE": math.nan, "DETAIL": check.get("note", "")}
+                   "ARD_ROW": _describe(check["selector"]), "PUBLISHED": check["published"], "RULE": "",
+                   "REPRODUCED": "", "VALUE": math.nan, "DETAIL": check.get("note", "")}
             if "ard" not in entry:
                 rows.append(row | {"STATUS": "design", "DETAIL": "describes the protocol; no ARD row"})
                 continue
@@ -120,7 +126,8 @@ def audit_trial(ard: pd.DataFrame, published: dict, cut: str | None = None) -> p
                     if not implied_holds:
                         status = "inconsistent publication"
                         detail = (f"the publication's own summary statistics give P = {format_half_up(implied, 3)} "
-                                  f"(Student t-test), not {check['published']}; the reproduced value is what the data give")
+                                  f"(Student t-test), not {check['published']}; "
+                                  "the reproduced value is what the data give")
             if interim:
                 detail = f"would be '{status}'; this is not the cut the publication reports ({published['cut']})"
                 status = "interim cut: not scored"

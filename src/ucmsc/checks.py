@@ -83,7 +83,8 @@ def required_value(frame: pd.DataFrame, columns: list[str]) -> CheckResult:
 
 
 def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
-    """Text -> datetime64 by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside 1900-2100.
+    """Text -> datetime64 by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside
+    1900-2100.
 
     Each distinct value is parsed once, so a million records with a few thousand dates stay fast.
     """
@@ -98,7 +99,8 @@ def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
     return pd.to_datetime(stripped.map(lookup), errors="coerce").astype("datetime64[ns]")
 
 
-def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with_time: bool, required: bool) -> CheckResult:
+def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with_time: bool,
+          required: bool) -> CheckResult:
     """``dates``: parse ``column`` by each file's format into ISO 8601 text (blank where missing).
 
     A required date that is missing or does not parse quarantines the record; an optional one is set missing.
@@ -106,9 +108,10 @@ def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with
     parsed = pd.to_datetime(_by_file(frame, formats, parse_datetimes, column, pd.NaT)).astype("datetime64[ns]")
     blank = _blank(frame[column])
     bad = parsed.isna() & ~blank
-    result = CheckResult(updates={column: parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")})
-    result.found("dates", bad, column, f"{column} is not a valid date", "quarantined" if required else "set to missing; record kept",
-                 QUARANTINE if required else SET_MISSING)
+    result = CheckResult(updates={
+        column: parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")})
+    result.found("dates", bad, column, f"{column} is not a valid date",
+                 "quarantined" if required else "set to missing; record kept", QUARANTINE if required else SET_MISSING)
     if required:
         result.found("required_value", blank, column, f"{column} is missing", "quarantined", QUARANTINE)
     return result
@@ -127,7 +130,8 @@ def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str
         action = "set to missing (not yet known at the cut date); record kept"
     else:
         action = "quarantined; not analysed in this cut"
-    result.found("after_cut_date", late, column, f"{column} is after the cut date {cut_date.isoformat()}", action, effect)
+    result.found("after_cut_date", late, column, f"{column} is after the cut date {cut_date.isoformat()}",
+                 action, effect)
     return result
 
 
@@ -141,14 +145,15 @@ def numbers(frame: pd.DataFrame, column: str, required: bool = False) -> CheckRe
     value = value.where(np.isfinite(value))
     blank = text == ""
     result = CheckResult(updates={column: value})
-    result.found("numeric_result", value.isna() & ~blank, column, f"{column} is not a number", "set to missing; record kept",
-                 SET_MISSING)
+    result.found("numeric_result", value.isna() & ~blank, column, f"{column} is not a number",
+                 "set to missing; record kept", SET_MISSING)
     if required:
         result.found("required_value", blank, column, f"{column} is missing", "kept; value missing", NOTE)
     return result
 
 
-def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed: set[str] | None, unknown: str) -> CheckResult:
+def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed: set[str] | None,
+          unknown: str) -> CheckResult:
     """``codes``: decode ``column`` through each file's code list (raw code -> standard value).
 
     Without a code list the stripped raw value is taken as the standard value. A value that is not in
@@ -166,7 +171,8 @@ def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed
     message = (frame[column].fillna("").astype(str).map(lambda v: f"{column} '{v}' is not in the code list"
                                                         + (f" ({', '.join(listed)})" if listed else "")))
     result = CheckResult(updates={column: decoded.where(~bad, "")})
-    result.found("codes", bad, column, message, "quarantined" if unknown == QUARANTINE else "set to missing; record kept", unknown)
+    result.found("codes", bad, column, message,
+                 "quarantined" if unknown == QUARANTINE else "set to missing; record kept", unknown)
     return result
 
 
@@ -194,8 +200,8 @@ def planned_arm(frame: pd.DataFrame, code_lists: dict[str, dict], arms: list[str
     result = CheckResult(updates={"ARM": arm})
     result.found("required_value", blank, "ARM", "ARM is missing", EXCLUDED, NOTE)
     result.found("codes", unknown_code, "ARM", "ARM code '" + raw + "' is not in the code list", EXCLUDED, NOTE)
-    result.found("arm_not_in_plan", other, "ARM", "arm '" + arm + f"' is not one of the arms compared ({', '.join(arms)})",
-                 EXCLUDED, NOTE)
+    result.found("arm_not_in_plan", other, "ARM",
+                 "arm '" + arm + f"' is not one of the arms compared ({', '.join(arms)})", EXCLUDED, NOTE)
     return result
 
 
@@ -213,12 +219,13 @@ def yes_no(frame: pd.DataFrame, column: str, unknown_as: str, consequence: str) 
 def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series) -> CheckResult:
     """``subject_in_dm``: every record belongs to a subject randomised in DM (in this cut)."""
     result = CheckResult()
-    result.found("subject_in_dm", ~frame["USUBJID"].isin(subjects), "USUBJID", "subject not in DM (not randomised in this cut)",
-                 "quarantined", QUARANTINE)
+    result.found("subject_in_dm", ~frame["USUBJID"].isin(subjects), "USUBJID",
+                 "subject not in DM (not randomised in this cut)", "quarantined", QUARANTINE)
     return result
 
 
-def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str], what: Callable[[pd.DataFrame], pd.Series]) -> CheckResult:
+def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str],
+                      what: Callable[[pd.DataFrame], pd.Series]) -> CheckResult:
     """``duplicate_records``: one record per ``key``. The same rule for every domain:
 
     copies that agree on every ``compare`` variable keep the first (in file order) and quarantine the
@@ -231,13 +238,15 @@ def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str], w
     copies = frame[repeated]
     signature = as_text(copies[compare]).agg("|".join, axis=1)
     conflicting = pd.Series(False, index=frame.index)
-    conflicting[copies.index] = signature.groupby(list(as_text(copies[key]).to_dict("series").values())).transform("nunique").to_numpy() > 1
+    by_key = list(as_text(copies[key]).to_dict("series").values())
+    conflicting[copies.index] = signature.groupby(by_key).transform("nunique").to_numpy() > 1
     extra_copy = frame.duplicated(key + compare, keep="first") & repeated & ~conflicting
     label = what(copies)
     variable = key[-1]
     result.found("duplicate_records", extra_copy, variable, "exact duplicate of an earlier " + label + " record",
                  "quarantined; first copy kept", QUARANTINE)
-    result.found("duplicate_records", conflicting, variable, "conflicting records for " + label, "quarantined; all copies", QUARANTINE)
+    result.found("duplicate_records", conflicting, variable, "conflicting records for " + label,
+                 "quarantined; all copies", QUARANTINE)
     return result
 
 
@@ -252,7 +261,8 @@ def visit_label(frame: pd.DataFrame, labels: dict, visits: list[dict]) -> CheckR
     number = number.where(number.notna(), as_week.where(as_week.isin(list(scheduled))))
     unknown = number.isna()
     result = CheckResult(updates={"VISITNUM": number, "VISIT": number.map(scheduled).fillna(frame["VISIT"])})
-    result.found("visit_label", unknown, "VISIT", "visit is not in the schedule", "quarantined", QUARANTINE, frame["VISIT"])
+    result.found("visit_label", unknown, "VISIT", "visit is not in the schedule", "quarantined", QUARANTINE,
+                 frame["VISIT"])
     return result
 
 
@@ -263,7 +273,8 @@ def visit_window(frame: pd.DataFrame, randdt: pd.Series, visits: list[dict], ass
     subject, visit, date and file; with ``assignment == "window"`` a date inside another visit's
     window moves the record there, otherwise it stays at its nominal visit.
     """
-    day = (pd.to_datetime(frame["DTC"], errors="coerce") - pd.to_datetime(frame["USUBJID"].map(randdt), errors="coerce")).dt.days
+    day = (pd.to_datetime(frame["DTC"], errors="coerce")
+           - pd.to_datetime(frame["USUBJID"].map(randdt), errors="coerce")).dt.days
     result = CheckResult(updates={"DY": day})
     schedule = {int(v["visitnum"]): (v["day"], v["window"]) for v in visits}
     names = {int(v["visitnum"]): v["avisit"] for v in visits}
@@ -302,8 +313,8 @@ def known_test(frame: pd.DataFrame, tests: dict) -> CheckResult:
     """``codes``: the test code is one the trial config defines."""
     code = frame["TESTCD"].fillna("").astype(str).str.strip().str.upper()
     result = CheckResult(updates={"TESTCD": code})
-    result.found("codes", ~code.isin(list(tests)), "TESTCD", "test code not defined in the trial config", "quarantined", QUARANTINE,
-                 frame["TESTCD"])
+    result.found("codes", ~code.isin(list(tests)), "TESTCD", "test code not defined in the trial config",
+                 "quarantined", QUARANTINE, frame["TESTCD"])
     return result
 
 
@@ -317,12 +328,13 @@ def numeric_result(frame: pd.DataFrame) -> CheckResult:
     below = is_censored & censored[0].fillna("").str.startswith("<")
     blank = text == ""
     result = CheckResult(updates={"STRESC": text, "VALUE": value,
-                                  "LLOQ": pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"), np.nan),
+                                  "LLOQ": pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"),
+                                                             np.nan),
                                                     index=frame.index)})
     result.found("numeric_result", is_censored, "ORRES", "result reported as a censored value",
                  "parsed: numeric result missing, censoring kept in STRESC and LLOQ", NOTE)
-    result.found("numeric_result", value.isna() & ~is_censored & ~blank, "ORRES", "result is neither a number nor a censored value",
-                 "quarantined", QUARANTINE)
+    result.found("numeric_result", value.isna() & ~is_censored & ~blank, "ORRES",
+                 "result is neither a number nor a censored value", "quarantined", QUARANTINE)
     result.found("required_value", blank, "ORRES", "result is missing (not done?)", "quarantined", QUARANTINE)
     return result
 
@@ -351,9 +363,11 @@ def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
     result = CheckResult(updates={"ORRESU": unit, "STRESN": stresn, "LLOQ": lloq, "STRESC": stresc})
     code = frame["TESTCD"]
     result.found("unit_conversion", unknown, "ORRESU",
-                 code[unknown].map(lambda t: f"unit not accepted for {t} (standard {tests[t]['unit']})"), "quarantined", QUARANTINE)
+                 code[unknown].map(lambda t: f"unit not accepted for {t} (standard {tests[t]['unit']})"),
+                 "quarantined", QUARANTINE)
     result.found("unit_conversion", converted, "ORRESU", code[converted] + " in " + unit[converted],
-                 pd.Series([f"converted to {tests[t]['unit']}: value / {f:g}" for t, f in zip(code[converted], divisor[converted])],
+                 pd.Series([f"converted to {tests[t]['unit']}: value / {f:g}"
+                            for t, f in zip(code[converted], divisor[converted])],
                            index=code.index[converted], dtype=object), NOTE)
     return result
 
@@ -364,7 +378,8 @@ def plausible_range(frame: pd.DataFrame, tests: dict) -> CheckResult:
     high = frame["TESTCD"].map({t: spec["range"][1] for t, spec in tests.items()}).astype(float)
     out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
     message = pd.Series([f"{t} {v:g} {tests[t]['unit']} outside plausible range {lo:g}-{hi:g}"
-                         for t, v, lo, hi in zip(frame.loc[out, "TESTCD"], frame.loc[out, "STRESN"], low[out], high[out])],
+                         for t, v, lo, hi in zip(frame.loc[out, "TESTCD"], frame.loc[out, "STRESN"],
+                                                 low[out], high[out])],
                         index=frame.index[out], dtype=object)
     result = CheckResult()
     result.found("plausible_range", out, "ORRES", message, "quarantined", QUARANTINE)

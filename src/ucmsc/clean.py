@@ -74,14 +74,17 @@ class CutLog:
     def add_queries(self, domain: str, frame: pd.DataFrame, finding: checks.Finding) -> None:
         rows = frame[finding.rows.reindex(frame.index, fill_value=False)]
         value = (finding.value if finding.value is not None else frame[finding.variable])[rows.index]
-        pick = (lambda x: x[rows.index] if isinstance(x, pd.Series) else x)
+
+        def pick(x):
+            return x[rows.index] if isinstance(x, pd.Series) else x
+
         testcd = rows["TESTCD"] if "TESTCD" in rows else pd.Series(None, index=rows.index)
         column = [self.spec.raw_column(f, finding.variable, t) for f, t in zip(rows["SRCFILE"], testcd)]
         self.queries.append(pd.DataFrame({
             "DOMAIN": domain, "FILE": rows["SRCFILE"], "ROW": rows["SRCROW"], "COLUMN": column,
             "USUBJID": rows["USUBJID"] if "USUBJID" in rows else "", "VARIABLE": finding.variable,
-            "VALUE": value.map(checks.cell_text), "CHECK": finding.check, "MESSAGE": pick(finding.message), "ACTION": pick(finding.action),
-            "_INDEX": rows.index, "_EFFECT": finding.effect, "_TESTCD": testcd,
+            "VALUE": value.map(checks.cell_text), "CHECK": finding.check, "MESSAGE": pick(finding.message),
+            "ACTION": pick(finding.action), "_INDEX": rows.index, "_EFFECT": finding.effect, "_TESTCD": testcd,
         }, index=rows.index))
 
     def add_quarantine(self, domain: str, records: pd.DataFrame, check: pd.Series, reason: pd.Series) -> None:
@@ -113,7 +116,8 @@ def apply(result: CheckResult, domain: str, frame: pd.DataFrame, log: CutLog) ->
         if finding.effect != QUARANTINE:
             continue
         new = finding.rows.reindex(frame.index, fill_value=False) & ~leaving  # the first finding names the reason
-        message = finding.message if isinstance(finding.message, pd.Series) else pd.Series(finding.message, index=frame.index)
+        message = (finding.message if isinstance(finding.message, pd.Series)
+                   else pd.Series(finding.message, index=frame.index))
         check[new], reason[new] = finding.check, message.reindex(frame.index)[new]
         leaving |= new
     if leaving.any():
@@ -133,7 +137,8 @@ def with_usubjid(raw: pd.DataFrame, studyid: str) -> pd.DataFrame:
     return raw.assign(USUBJID=studyid + "-" + raw["SUBJID"].fillna("").astype(str).str.strip())
 
 
-def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: CutLog, numeric_of: dict[str, str] | None = None) -> dict:
+def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: CutLog,
+                        numeric_of: dict[str, str] | None = None) -> dict:
     """Stop unless every raw record is out or quarantined, and every raw value missing in the output was queried.
 
     ``raw`` and ``out`` share the raw frame's index. ``numeric_of`` maps a raw text variable to the
@@ -160,7 +165,8 @@ def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: 
     in_out = queries[queries["_INDEX"].isin(out.index)]
     set_missing = in_out[in_out["_EFFECT"] == SET_MISSING].drop_duplicates(["_INDEX", "VARIABLE"])
     corrected = in_out[in_out["_EFFECT"].isin([NOTE, SET_MISSING])
-                       & in_out["ACTION"].astype(str).str.startswith(("converted", "parsed", "set to missing", "moved"))]
+                       & in_out["ACTION"].astype(str).str.startswith(
+                           ("converted", "parsed", "set to missing", "moved"))]
     return {"DOMAIN": domain, "RECORDS_IN": len(raw), "RECORDS_OUT": len(out), "QUARANTINED": len(quarantine),
             "VALUES_SET_MISSING": len(set_missing), "CORRECTED": int(corrected["_INDEX"].nunique())}
 
@@ -170,7 +176,8 @@ def _duplicates(domain: str, compare: list[str]):
     key = [k.replace("--", "") for k in RECORD_KEYS[domain]]
 
     def describe(frame: pd.DataFrame) -> pd.Series:
-        return checks.as_text(frame[key[1:]]).agg(" ".join, axis=1) if len(key) > 1 else pd.Series("subject", index=frame.index)
+        return (checks.as_text(frame[key[1:]]).agg(" ".join, axis=1) if len(key) > 1
+                else pd.Series("subject", index=frame.index))
 
     def step(frame: pd.DataFrame) -> CheckResult:
         return checks.duplicate_records(frame, key, [c for c in compare if c in frame], describe)
@@ -195,7 +202,8 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
     frame = run_checks("DM", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("DM", raw, frame, log))
     out = pd.DataFrame({
-        "STUDYID": spec.config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"], "SUBJID": frame["SUBJID"].str.strip(),
+        "STUDYID": spec.config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"],
+        "SUBJID": frame["SUBJID"].str.strip(),
         "SITEID": frame["SITEID"], "AGE": frame["AGE"].astype(float), "AGEU": "YEARS", "SEX": frame["SEX"],
         "DIABDUR": frame["DIABDUR"].astype(float) if "DIABDUR" in frame else np.nan,
         "ARMCD": frame["ARM"].map(arms), "ARM": frame["ARM"], "RANDDT": frame["RANDDT"],
@@ -215,7 +223,8 @@ def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     frame = run_checks("DS", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("DS", raw, frame, log))
     return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
-                         "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"], "DSSTDTC": frame["DSSTDTC"],
+                         "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"],
+                         "DSSTDTC": frame["DSSTDTC"],
                          "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -231,7 +240,8 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     frame = run_checks("EX", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("EX", raw, frame, log))
     return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
-                         "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"], "EXDOSE": frame["EXDOSE"].astype(float),
+                         "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"],
+                         "EXDOSE": frame["EXDOSE"].astype(float),
                          "EXDOSU": frame["EXDOSU"], "EXSTDTC": frame["EXSTDTC"], "SRCFILE": frame["SRCFILE"],
                          "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
@@ -251,11 +261,12 @@ def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"],
                          "AETERM": frame["AETERM"], "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"],
                          "AESEV": frame["AESEV"].str.strip().str.upper(), "AESER": frame["AESER"],
-                         "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"], "SRCFILE": frame["SRCFILE"],
-                         "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+                         "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"],
+                         "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
-def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series, randdt: pd.Series) -> pd.DataFrame:
+def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series,
+                   randdt: pd.Series) -> pd.DataFrame:
     config = spec.config
     steps = [
         lambda f: checks.subject_in_dm(f, subjects),
@@ -279,13 +290,16 @@ def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, s
         "STUDYID": config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
         f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: s["test"] for t, s in tests.items()}),
         f"{p}ORRES": frame["ORRES"], f"{p}ORRESU": frame["ORRESU"], f"{p}STRESC": frame["STRESC"],
-        f"{p}STRESN": frame["STRESN"].astype(float), f"{p}STRESU": frame["TESTCD"].map({t: s["unit"] for t, s in tests.items()}),
+        f"{p}STRESN": frame["STRESN"].astype(float),
+        f"{p}STRESU": frame["TESTCD"].map({t: s["unit"] for t, s in tests.items()}),
         f"{p}LLOQ": frame["LLOQ"].astype(float), "VISITNUM": frame["VISITNUM"].astype("int64"), "VISIT": frame["VISIT"],
-        f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
+        f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), "SRCFILE": frame["SRCFILE"],
+        "SRCROW": frame["SRCROW"],
     }).reset_index(drop=True)
 
 
-def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
+              ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clean all domains of one cut. Returns (domains, queries, quarantine, summary)."""
     spec = CutSpec(config, cut_date)
     log = CutLog(spec)

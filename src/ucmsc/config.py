@@ -20,7 +20,8 @@ def setup_logging(log_path: str | Path | None) -> logging.Logger:
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
+                        force=True)
     logger = logging.getLogger("ucmsc")
 
     def log_uncaught(kind, error, trace):  # the reason a rule failed belongs in its log file too

@@ -80,7 +80,8 @@ def compute_nafld_fibrosis_score(age_years, bmi, diabetes, ast_u_l, alt_u_l, pla
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(alt > 0, np.asarray(ast_u_l, dtype=float) / alt, np.nan)
     return (-1.675 + 0.037 * np.asarray(age_years, dtype=float) + 0.094 * np.asarray(bmi, dtype=float)
-            + 1.13 * np.asarray(diabetes, dtype=float) + 0.99 * ratio - 0.013 * np.asarray(platelets_10e9_l, dtype=float)
+            + 1.13 * np.asarray(diabetes, dtype=float) + 0.99 * ratio
+            - 0.013 * np.asarray(platelets_10e9_l, dtype=float)
             - 0.66 * np.asarray(albumin_g_l, dtype=float) / 10)
 
 
@@ -100,7 +101,8 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     # A subject whose arm is not one the plan compares (queried in cleaning) is in no analysis population.
     planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
     adsl["EXCLREAS"] = np.where(planned, "", np.where(adsl["ARM"].fillna("") == "", "arm missing",
-                                                      "arm '" + adsl["ARM"].fillna("") + "' is not compared by the plan"))
+                                                      "arm '" + adsl["ARM"].fillna("")
+                                                      + "' is not compared by the plan"))
     adsl["RANDFL"] = np.where(planned, "Y", "N")
     adsl["SAFFL"] = np.where(planned & (adsl["NINFUS"] > 0), "Y", "N")
     status = ds.drop_duplicates("USUBJID").set_index("USUBJID")
@@ -112,7 +114,8 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
 
 
 def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, n_visits: int) -> pd.DataFrame:
-    """FASFL: treated, with a baseline and a post-baseline value; PPROTFL: FAS with an assessment at every scheduled visit."""
+    """FASFL: treated, with a baseline and a post-baseline value; PPROTFL: FAS with an assessment at every scheduled
+    visit."""
     adsl = adsl.copy()
     measured = bds[bds["AVAL"].notna() & (bds["PARCAT1"] != "RESPONSE")].groupby("USUBJID")["AVISITN"]
     has_base = measured.min().eq(0)
@@ -128,7 +131,8 @@ def derive_vars_baseline(adsl: pd.DataFrame, bds: pd.DataFrame, paramcds: list[s
     adsl = adsl.copy()
     base = bds[bds["ABLFL"] == "Y"].set_index(["PARAMCD", "USUBJID"])["AVAL"]
     for paramcd in paramcds:
-        adsl[f"{paramcd}BL"] = adsl["USUBJID"].map(base[paramcd]) if paramcd in base.index.get_level_values(0) else np.nan
+        adsl[f"{paramcd}BL"] = (adsl["USUBJID"].map(base[paramcd]) if paramcd in base.index.get_level_values(0)
+                                else np.nan)
     return adsl
 
 
@@ -189,16 +193,23 @@ def _ast_uln(spec: dict, config: dict) -> float:
     return float(normal[1])
 
 
-# The formulas of the named derivations (ucmsc.paramcodes.DERIVATIONS): spec and trial config -> (formula, why undefined).
+def _apri(spec: dict, config: dict) -> tuple[Callable[[pd.DataFrame], np.ndarray], str]:
+    uln = _ast_uln(spec, config)  # read (and checked) when the derivation is set up, not per call
+    return (lambda w: compute_apri(w["AST"], uln, w["PLAT"])), "platelets of zero"
+
+
+# The formulas of the named derivations (ucmsc.paramcodes.DERIVATIONS): spec and trial config -> (formula, why
+# undefined).
 FORMULAS: dict[str, Callable[[dict, dict], tuple[Callable[[pd.DataFrame], np.ndarray], str]]] = {
     "homa_ir": lambda spec, config: (lambda w: compute_homa_ir(w["GLUC"], w["INSULIN"]), ""),
-    "homa_beta": lambda spec, config: (lambda w: compute_homa_beta(w["GLUC"], w["INSULIN"]), "glucose at or below 3.5 mmol/L"),
+    "homa_beta": lambda spec, config: (lambda w: compute_homa_beta(w["GLUC"], w["INSULIN"]),
+                                       "glucose at or below 3.5 mmol/L"),
     "tyg": lambda spec, config: (lambda w: compute_tyg(w["TG"], w["GLUC"]), "non-positive TG or glucose"),
     "bmi": lambda spec, config: (lambda w: compute_bmi(w["WEIGHT"], w["HEIGHT"]), "height of zero"),
     "nlr": lambda spec, config: (lambda w: compute_nlr(w["NEUT"], w["LYM"]), "lymphocyte count of zero"),
-    "fib4": lambda spec, config: (lambda w: compute_fib4(w["AGE"], w["AST"], w["ALT"], w["PLAT"]), "platelets or ALT of zero"),
-    "apri": lambda spec, config: ((lambda w, uln=_ast_uln(spec, config): compute_apri(w["AST"], uln, w["PLAT"])),
-                                  "platelets of zero"),
+    "fib4": lambda spec, config: (lambda w: compute_fib4(w["AGE"], w["AST"], w["ALT"], w["PLAT"]),
+                                  "platelets or ALT of zero"),
+    "apri": _apri,
     "nafld_fibrosis_score": lambda spec, config: (
         lambda w, diabetes=float(spec["diabetes"]): compute_nafld_fibrosis_score(
             w["AGE"], w["BMI"], diabetes, w["AST"], w["ALT"], w["PLAT"], w["ALB"]), "ALT of zero"),
@@ -264,13 +275,15 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     keep = np.isfinite(values)
     new = wide.loc[keep, ["USUBJID", "AVISITN", "AVISIT"]].copy()
     new["AVAL"] = values[keep]
-    new["PARAMCD"], new["PARAM"], new["AVALU"], new["PARCAT1"], new["SRCDOM"] = spec.paramcd, spec.param, spec.unit, "DERIVED", "DERIVED"
+    new["PARAMCD"], new["PARAM"], new["AVALU"] = spec.paramcd, spec.param, spec.unit
+    new["PARCAT1"], new["SRCDOM"] = "DERIVED", "DERIVED"
     new["AVALC"], new["DTYPE"] = "", ""
     return pd.concat([bds, new], ignore_index=True)
 
 
 def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
-    """ABLFL on the week-0 record; BASE, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0, as admiral)."""
+    """ABLFL on the week-0 record; BASE, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0, as
+    admiral)."""
     bds = bds.copy()
     bds["ABLFL"] = np.where(bds["AVISITN"] == 0, "Y", "")
     base = bds[bds["ABLFL"] == "Y"].drop_duplicates(["USUBJID", "PARAMCD"]).set_index(["USUBJID", "PARAMCD"])["AVAL"]
@@ -307,8 +320,10 @@ def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataF
     elif spec["derivation"] == "grade_change":
         source = source[(source["AVISITN"] > 0) & source["BASE"].notna()]
         improve = spec["direction"] == "improvement"
-        label = derived_label(spec) or (f"{spec['parameter']} {'improved' if improve else 'worsened'} by at least {spec['by']}")
-        met = source["AVAL"] <= source["BASE"] - spec["by"] if improve else source["AVAL"] >= source["BASE"] + spec["by"]
+        label = derived_label(spec) or (f"{spec['parameter']} {'improved' if improve else 'worsened'} "
+                                        f"by at least {spec['by']}")
+        met = (source["AVAL"] <= source["BASE"] - spec["by"] if improve
+               else source["AVAL"] >= source["BASE"] + spec["by"])
     else:
         raise ValueError(f"derived.{paramcd}: {spec['derivation']} is not a yes/no derivation")
     source = source[source["AVAL"].notna()]
@@ -339,14 +354,16 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
 
 # --- ADAE ---------------------------------------------------------------------------
 
-def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict, log: QueryLog) -> pd.DataFrame:
+def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict,
+                log: QueryLog) -> pd.DataFrame:
     """Adverse events with coding, treatment-emergence and timing relative to the latest infusion.
 
     TRTEMFL: onset on or after the first infusion. INFDY: whole days from the latest
     infusion before onset. INF24FL: onset within 24 h after an infusion. AEDECOD/AEBODSYS
     from the config dictionary; an uncoded term is a data query.
     """
-    adae = ae.merge(adsl[["USUBJID", "ARM", "TRT01A", "TRTSDTM", "SAFFL"]], on="USUBJID", how="left", validate="many_to_one")
+    adae = ae.merge(adsl[["USUBJID", "ARM", "TRT01A", "TRTSDTM", "SAFFL"]], on="USUBJID", how="left",
+                    validate="many_to_one")
     adae["ASTDTM"] = pd.to_datetime(adae["AESTDTC"], errors="coerce")
     adae["AENDTM"] = pd.to_datetime(adae["AEENDTC"].replace("", None), errors="coerce")
     adae["AEDECOD"] = adae["AETERM"].map(lambda t: dictionary.get(t, {}).get("decod", "UNCODED"))
@@ -355,7 +372,8 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
         log.add("ADAE", record, "AETERM", record["AETERM"], "coding", "term not in the AE dictionary",
                 "coded UNCODED; add it to config/ae_dictionary.yaml")
     adae["TRTEMFL"] = np.where(adae["TRTSDTM"].notna() & (adae["ASTDTM"] >= adae["TRTSDTM"]), "Y", "")
-    infusions = ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"], errors="coerce"))[["USUBJID", "DTM"]].dropna().sort_values("DTM")
+    infusions = (ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"], errors="coerce"))[["USUBJID", "DTM"]]
+                 .dropna().sort_values("DTM"))
     onsets = adae[["ASTDTM", "USUBJID"]].reset_index().dropna(subset=["ASTDTM"]).sort_values("ASTDTM")
     latest = pd.merge_asof(onsets, infusions, left_on="ASTDTM", right_on="DTM", by="USUBJID", direction="backward")
     adae["LINFDTM"] = latest.set_index("index")["DTM"].reindex(adae.index)
@@ -365,7 +383,8 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
     return adae.drop(columns=["TRTSDTM"])
 
 
-def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame) -> None:
+def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: pd.DataFrame,
+                        adae: pd.DataFrame) -> None:
     """Stop unless every clean record reached its analysis dataset: one ADSL row per DM subject, one BDS
     record per findings record (with its numeric value where the finding has one), one ADAE row per AE."""
     problems = []
@@ -401,5 +420,5 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     write_table(adbds, adbds_path)
     write_table(adae, adae_path)
     write_table(queries.frame(), queries_path)
-    log.info("ADSL %d subjects, ADBDS %d records, ADAE %d events, %d derivation queries", len(adsl), len(adbds), len(adae),
-             len(queries.rows))
+    log.info("ADSL %d subjects, ADBDS %d records, ADAE %d events, %d derivation queries", len(adsl), len(adbds),
+             len(adae), len(queries.rows))

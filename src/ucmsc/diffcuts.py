@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ucmsc.domains import DOMAINS, FINDINGS, record_key
 from ucmsc import ard as ardlib
+from ucmsc.domains import DOMAINS, FINDINGS, record_key
 from ucmsc.rounding import display_decimals, format_half_up
 
 RECORD_KEYS = {domain: record_key(domain) for domain in DOMAINS}
@@ -51,7 +51,8 @@ def record_changes(old: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -
             differ = ~((left == right) | (left.isna() & right.isna()))
             for key in common[differ.to_numpy()]:
                 rows.append({"DOMAIN": domain, "KEY": _key_text(keys, key), "CHANGE": "changed", "VARIABLE": column,
-                             "OLD": _text(a.loc[key, column]), "NEW": _text(b.loc[key, column]), "USUBJID": _subject(keys, key)})
+                             "OLD": _text(a.loc[key, column]), "NEW": _text(b.loc[key, column]),
+                             "USUBJID": _subject(keys, key)})
     return pd.DataFrame(rows, columns=["DOMAIN", "KEY", "USUBJID", "CHANGE", "VARIABLE", "OLD", "NEW"])
 
 
@@ -82,7 +83,8 @@ def result_changes(old_ard: pd.DataFrame, new_ard: pd.DataFrame, records: pd.Dat
     rows = []
     for row in matched.to_dict("records"):
         old_found, new_found = row["FOUND"] != "new only", row["FOUND"] != "old only"
-        old_text, new_text = printed(row["STAT_NAME"], row["OLD"], old_found), printed(row["STAT_NAME"], row["NEW"], new_found)
+        old_text, new_text = (printed(row["STAT_NAME"], row["OLD"], old_found),
+                              printed(row["STAT_NAME"], row["NEW"], new_found))
         if old_text == new_text:
             continue
         flipped = row["STAT_NAME"] in ("p", "fisher_p") and old_found and new_found and not pd.isna(row["OLD"]) \
@@ -92,11 +94,13 @@ def result_changes(old_ard: pd.DataFrame, new_ard: pd.DataFrame, records: pd.Dat
                      "CHANGE": "added" if not old_found else ("removed" if not new_found else "changed"),
                      "SIGNIFICANCE_FLIPPED": "Y" if flipped else "", "RECORDS_MOVED": len(behind),
                      "SUBJECTS": " ".join(sorted(set(behind))[:10])})
-    return pd.DataFrame(rows, columns=ardlib.KEYS + ["OLD", "NEW", "CHANGE", "SIGNIFICANCE_FLIPPED", "RECORDS_MOVED", "SUBJECTS"])
+    return pd.DataFrame(rows, columns=ardlib.KEYS + ["OLD", "NEW", "CHANGE", "SIGNIFICANCE_FLIPPED",
+                                                     "RECORDS_MOVED", "SUBJECTS"])
 
 
 def _moved_findings(records: pd.DataFrame) -> dict:
-    """(PARAMCD, visit) -> subjects whose finding records were added, deleted or changed; (PARAMCD, None) for any visit."""
+    """(PARAMCD, visit) -> subjects whose finding records were added, deleted or changed; (PARAMCD, None) for any
+    visit."""
     moved: dict = {}
     findings = records[records["DOMAIN"].isin(FINDINGS)]
     for _, row in findings.drop_duplicates(["DOMAIN", "KEY"]).iterrows():
@@ -114,7 +118,8 @@ def compare_cuts(old_sdtm, new_sdtm, old_ard, new_ard) -> dict[str, pd.DataFrame
             "results": result_changes(old_ard, new_ard, records)}
 
 
-def run_diff(old_tables: list[str], new_tables: list[str], old_ard: str, new_ard: str, out_paths: dict[str, str], log) -> None:
+def run_diff(old_tables: list[str], new_tables: list[str], old_ard: str, new_ard: str, out_paths: dict[str, str],
+             log) -> None:
     """Stage runner: compare two cuts and write subjects.csv, records.csv and results.csv."""
     from ucmsc.domains import DOMAINS
     from ucmsc.io import read_table, write_table

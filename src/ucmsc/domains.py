@@ -32,8 +32,8 @@ OPTIONAL = {"DM": ("DIABDUR",), "DS": (), "EX": (), "LB": (), "VS": (), "XP": ()
 
 # What identifies one record of each clean domain ("--" stands for the findings prefix): the
 # duplicate rule of cleaning and the record matching between cuts both use these keys.
-RECORD_KEYS = {"DM": ("USUBJID",), "DS": ("USUBJID",), "EX": ("USUBJID", "EXSEQ"), "AE": ("USUBJID", "AETERM", "AESTDTC"),
-               **{d: ("USUBJID", "--TESTCD", "VISITNUM") for d in FINDINGS}}
+RECORD_KEYS = {"DM": ("USUBJID",), "DS": ("USUBJID",), "EX": ("USUBJID", "EXSEQ"),
+               "AE": ("USUBJID", "AETERM", "AESTDTC"), **{d: ("USUBJID", "--TESTCD", "VISITNUM") for d in FINDINGS}}
 
 
 def record_key(domain: str) -> list[str]:
@@ -47,15 +47,20 @@ SOURCE_COLUMNS = ("SRCFILE", "SRCROW")  # raw file name and 1-based data row: ev
 VARIABLE_LABELS = {
     "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
     "SUBJID": "Subject Identifier for the Study", "SITEID": "Study Site Identifier", "AGE": "Age", "AGEU": "Age Units",
-    "SEX": "Sex", "DIABDUR": "Diabetes Duration (years)", "ARMCD": "Planned Arm Code", "ARM": "Description of Planned Arm",
-    "RANDDT": "Date of Randomization", "DSDECOD": "Standardized Disposition Term", "DSTERM": "Reported Disposition Term",
+    "SEX": "Sex", "DIABDUR": "Diabetes Duration (years)", "ARMCD": "Planned Arm Code",
+    "ARM": "Description of Planned Arm",
+    "RANDDT": "Date of Randomization", "DSDECOD": "Standardized Disposition Term",
+    "DSTERM": "Reported Disposition Term",
     "DSSTDTC": "Start Date of Disposition Event", "EXSEQ": "Infusion Number", "EXTRT": "Name of Treatment",
-    "EXDOSE": "Dose", "EXDOSU": "Dose Units", "EXSTDTC": "Start Date/Time of Infusion", "AETERM": "Reported Term for the Adverse Event",
-    "AESTDTC": "Start Date/Time of Adverse Event", "AEENDTC": "End Date/Time of Adverse Event", "AESEV": "Severity/Intensity",
-    "AESER": "Serious Event", "AEREL": "Causality", "AEOUT": "Outcome of Adverse Event",
+    "EXDOSE": "Dose", "EXDOSU": "Dose Units", "EXSTDTC": "Start Date/Time of Infusion",
+    "AETERM": "Reported Term for the Adverse Event",
+    "AESTDTC": "Start Date/Time of Adverse Event", "AEENDTC": "End Date/Time of Adverse Event",
+    "AESEV": "Severity/Intensity", "AESER": "Serious Event", "AEREL": "Causality", "AEOUT": "Outcome of Adverse Event",
     "--TESTCD": "Test Short Name", "--TEST": "Test Name", "--ORRES": "Result in Original Units (as reported)",
-    "--ORRESU": "Original Units", "--STRESC": "Result in Standard Format (character)", "--STRESN": "Numeric Result in Standard Units",
-    "--STRESU": "Standard Units", "--LLOQ": "Lower Limit of Quantitation (censored results)", "VISITNUM": "Visit Number (week)",
+    "--ORRESU": "Original Units", "--STRESC": "Result in Standard Format (character)",
+    "--STRESN": "Numeric Result in Standard Units",
+    "--STRESU": "Standard Units", "--LLOQ": "Lower Limit of Quantitation (censored results)",
+    "VISITNUM": "Visit Number (week)",
     "VISIT": "Visit Name", "--DTC": "Date of Collection", "--DY": "Study Day (days since randomisation)",
     "SRCFILE": "Raw File", "SRCROW": "Row in Raw File (1-based data row)",
 }
@@ -70,7 +75,8 @@ def data_dictionary(tables: dict) -> "pd.DataFrame":  # noqa: F821 (pandas impor
         for column in table.columns:
             generic = "--" + column[len(domain):] if column.startswith(domain) and domain in FINDINGS else column
             blank = table[column].isna() | (table[column].astype(str) == "")
-            rows.append({"DOMAIN": domain, "VARIABLE": column, "LABEL": VARIABLE_LABELS.get(generic, VARIABLE_LABELS.get(column, "")),
+            rows.append({"DOMAIN": domain, "VARIABLE": column,
+                         "LABEL": VARIABLE_LABELS.get(generic, VARIABLE_LABELS.get(column, "")),
                          "TYPE": "Num" if pd.api.types.is_numeric_dtype(table[column]) else "Char",
                          "RECORDS": int(len(table)), "MISSING": int(blank.sum())})
     return pd.DataFrame(rows)

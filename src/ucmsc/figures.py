@@ -29,6 +29,7 @@ from ucmsc.rounding import format_half_up  # noqa: E402
 # then green, purple, vermillion, sky blue.
 ACTIVE_COLOURS, CONTROL_COLOUR, GREY = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"), "#E69F00", "#999999"
 ACTIVE_COLOUR = ACTIVE_COLOURS[0]
+ACTIVE_MARKERS, CONTROL_MARKER = ("o", "D", "^", "v", "P", "X"), "s"  # the AE dot plot's; cycled like the colours
 plt.rcParams.update({"font.size": 10, "svg.hashsalt": "ucmsc", "figure.dpi": 100, "axes.spines.top": False,
                      "axes.spines.right": False})
 PANELS_PER_PAGE = 6
@@ -36,7 +37,8 @@ PANELS_PER_PAGE = 6
 
 def _colours(arms: list[str]) -> dict[str, str]:
     """Arms in display order (active arms, then control last) -> colour."""
-    return {arm: ACTIVE_COLOURS[i % len(ACTIVE_COLOURS)] for i, arm in enumerate(arms[:-1])} | {arms[-1]: CONTROL_COLOUR}
+    return {arm: ACTIVE_COLOURS[i % len(ACTIVE_COLOURS)]
+            for i, arm in enumerate(arms[:-1])} | {arms[-1]: CONTROL_COLOUR}
 
 
 def _offsets(n: int, spread: float = 0.24) -> list[float]:
@@ -94,7 +96,8 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
     A star marks a visit where a comparison with control has P < 0.05 (coloured as the active arm)."""
     cont = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["VARIABLE"] == "AVAL")]
     t_method = "Welch t-test" if (cont["METHOD"] == "Welch t-test").any() else "Student t-test"  # plan option ttest
-    ranges = ard[ard["ANALYSIS_ID"] == ranges_analysis].pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE")
+    ranges = ard[ard["ANALYSIS_ID"] == ranges_analysis].pivot_table(index="PARAMCD", columns="STAT_NAME",
+                                                                    values="VALUE")
     present = [p for p in paramcds if p in set(cont["PARAMCD"])]
     pages = []
     for start in range(0, len(present), PANELS_PER_PAGE):
@@ -112,7 +115,8 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
             visits = sorted(rows["AVISITN"].unique())
             missing = {}
             for offset, arm in zip(_offsets(len(arms)), arms):
-                mine = _wide(_arm_rows(rows, arm)[lambda r: r["STAT_NAME"].isin(["mean", "se"])], "AVISITN", ["mean", "se"])
+                mine = _wide(_arm_rows(rows, arm)[lambda r: r["STAT_NAME"].isin(["mean", "se"])], "AVISITN",
+                             ["mean", "se"])
                 mine = mine[mine["mean"].notna()]  # a visit where the arm has no value: no point (SE NaN: no bar)
                 used.append(_arm_rows(rows, arm)[lambda r: r["STAT_NAME"].isin(["mean", "se", "n"])])
                 missing[arm] = [v for v in visits if v not in mine.index]
@@ -167,7 +171,8 @@ def responder_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "RESP")
         for i, visit in enumerate(visits):
             for j, p in enumerate(p_rows[p_rows["AVISITN"] == visit].itertuples()):
                 text = "P not estimable" if pd.isna(p.VALUE) else f"P = {format_half_up(p.VALUE, 3)}"
-                ax.text(i, 96 - 5 * j, f"{p.GROUP1_LEVEL}: {text}" if several else text, ha="center", fontsize=7 if several else 8)
+                ax.text(i, 96 - 5 * j, f"{p.GROUP1_LEVEL}: {text}" if several else text, ha="center",
+                        fontsize=7 if several else 8)
         ax.set_xticks(range(len(visits)), [f"Week {v:g}" for v in visits])
         ax.set_ylim(0, 105)
         ax.set_ylabel("% of full analysis set")
@@ -200,7 +205,8 @@ def grade_shift_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "GRAD
             ax.imshow(grid, cmap="Blues", vmin=0)
             for i in range(len(grades)):
                 for j in range(len(grades)):
-                    ax.text(j, i, f"{grid[i, j]:g}", ha="center", va="center", color="black" if grid[i, j] < grid.max() / 2 else "white")
+                    ax.text(j, i, f"{grid[i, j]:g}", ha="center", va="center",
+                            color="black" if grid[i, j] < grid.max() / 2 else "white")
             labels = [f"{g:g}" for g in grades]
             ax.set_xticks(range(len(grades)), labels)
             ax.set_yticks(range(len(grades)), labels)
@@ -225,7 +231,8 @@ def forest_figure(ard: pd.DataFrame, arms: list[str], paramcds: list[str], analy
     ncols = min(3, len(params))
     nrows = -(-len(params) // ncols)
     n_visits = wide.groupby("PARAMCD")["AVISITN"].nunique().max()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, (0.45 * n_visits * max(1, len(actives) / 1.5) + 1.3) * nrows),
+    fig, axes = plt.subplots(nrows, ncols,
+                             figsize=(4.3 * ncols, (0.45 * n_visits * max(1, len(actives) / 1.5) + 1.3) * nrows),
                              squeeze=False)
     colours = _colours(arms)
     for ax, paramcd in zip(axes.flat, params):
@@ -240,8 +247,8 @@ def forest_figure(ard: pd.DataFrame, arms: list[str], paramcds: list[str], analy
             arm = arm[drawn]
             y = np.array([y_of[v] for v in arm["AVISITN"]]) - offset
             significant = arm["p"].to_numpy() < 0.05
-            ax.errorbar(arm["estimate"], y, xerr=[arm["estimate"] - arm["lcl"], arm["ucl"] - arm["estimate"]], fmt="none",
-                        ecolor=colours[active], capsize=2)
+            ax.errorbar(arm["estimate"], y, xerr=[arm["estimate"] - arm["lcl"], arm["ucl"] - arm["estimate"]],
+                        fmt="none", ecolor=colours[active], capsize=2)
             ax.scatter(arm["estimate"], y, marker="s", color=np.where(significant, colours[active], "white"),
                        edgecolor=colours[active], zorder=3, label=active)
         ax.axvline(0, color=GREY, lw=1)
@@ -269,7 +276,8 @@ def ae_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "AE"):
                                       gridspec_kw={"width_ratios": [1.2, 1]})
     y = np.arange(len(terms))
     missing = {}
-    for arm, marker in zip(arms, ("o", "D", "^", "v", "P", "X")[:len(arms) - 1] + ("s",)):
+    markers = [ACTIVE_MARKERS[i % len(ACTIVE_MARKERS)] for i in range(len(arms) - 1)] + [CONTROL_MARKER]
+    for arm, marker in zip(arms, markers):
         pct = _arm_rows(ae, arm)[lambda r: r["STAT_NAME"] == "pct"].set_index("PARAMCD")["VALUE"]
         xs = [pct.get(t, 0) for t in terms]  # NaN: the arm has no subject in the safety population
         missing[arm] = [t for t, x in zip(terms, xs) if pd.isna(x)]
@@ -311,8 +319,11 @@ def consort_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "POP"):
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
 
-    def box(x, y, text, width=min(3.6, 9.6 / len(arms))):
-        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.55), width, 1.1, boxstyle="round,pad=0.05", fc="white", ec="black"))
+    box_width = min(3.6, 9.6 / len(arms))
+
+    def box(x, y, text, width=box_width):
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.55), width, 1.1, boxstyle="round,pad=0.05", fc="white",
+                                    ec="black"))
         ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
 
     total = int(sum(n.get(("RANDFL", a), 0) for a in arms))
@@ -322,9 +333,11 @@ def consort_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "POP"):
         ax.annotate("", (x, 8.0), (5, 8.6), arrowprops={"arrowstyle": "->"})
         box(x, 7.4, f"Allocated to {arm}\nn = {int(n.get(('RANDFL', arm), 0))}")
         box(x, 5.7, f"Received at least one infusion\nn = {int(n.get(('SAFFL', arm), 0))}")
-        box(x, 4.0, f"Discontinued n = {int(n.get(('DISCONTINUED', arm), 0))}\nOngoing at cut n = {int(n.get(('ONGOING', arm), 0))}")
+        box(x, 4.0, f"Discontinued n = {int(n.get(('DISCONTINUED', arm), 0))}\n"
+                    f"Ongoing at cut n = {int(n.get(('ONGOING', arm), 0))}")
         box(x, 2.3, f"Completed\nn = {int(n.get(('COMPLETED', arm), 0))}")
-        box(x, 0.6, f"Full analysis set n = {int(n.get(('FASFL', arm), 0))}\nPer protocol n = {int(n.get(('PPROTFL', arm), 0))}")
+        box(x, 0.6, f"Full analysis set n = {int(n.get(('FASFL', arm), 0))}\n"
+                    f"Per protocol n = {int(n.get(('PPROTFL', arm), 0))}")
         for top, bottom in ((6.85, 6.25), (5.15, 4.55), (3.45, 2.85), (1.75, 1.15)):
             ax.annotate("", (x, bottom), (x, top), arrowprops={"arrowstyle": "->"})
     ax.set_title("Participant flow", fontsize=11)
@@ -346,7 +359,8 @@ def save_figure(fig: plt.Figure, out_dir: Path, stem: str, provenance: dict) -> 
 
 
 def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, str, plt.Figure, pd.DataFrame]]:
-    """(stem, title, figure, ARD rows drawn) for every figure the trial's plan asks for (``figures:``), in report order."""
+    """(stem, title, figure, ARD rows drawn) for every figure the trial's plan asks for (``figures:``), in report
+    order."""
     trial = load_trial(config)
     arms = list(trial.arm_names)  # active arm(s), then control, whatever the config's order
     spec = trial.figures
@@ -363,7 +377,8 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, str, plt.Fig
         for i, (fig, rows) in enumerate(pages, start=1):
             out.append((f"02_trajectories_{i}", f"{label} by visit and arm, page {i}", fig, rows))
     for stem, name, default_title, draw in (
-            ("03_responders", "responders", "Responders by visit and arm", lambda s: responder_figure(ard, arms, s["analysis"])),
+            ("03_responders", "responders", "Responders by visit and arm",
+             lambda s: responder_figure(ard, arms, s["analysis"])),
             ("04_grade_shift", "grade_shift", "Grade: baseline vs follow-up",
              lambda s: grade_shift_figure(ard, arms, s["analysis"])),
             ("05_forest", "forest", "Between-arm differences (ANCOVA)",
@@ -377,7 +392,8 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, str, plt.Fig
     return out
 
 
-def run_figures(ard_path: str, raw_files_path: str, config: dict, trial: str, cut: str, out_dir: str, project_dir: Path, log) -> None:
+def run_figures(ard_path: str, raw_files_path: str, config: dict, trial: str, cut: str, out_dir: str, project_dir: Path,
+                log) -> None:
     """Stage runner: every figure of one cut, each with its provenance record (sidecar, PNG, SVG)."""
     from ucmsc import provenance
 

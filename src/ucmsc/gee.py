@@ -138,7 +138,7 @@ def fit_exchangeable_logistic(y: np.ndarray, x: np.ndarray, subjects: np.ndarray
     r, _ = _state(beta, x, y)
     phi, alpha = float(r @ r) / r.size, 0.0
     converged, change, iterations = False, np.inf, 0
-    for iterations in range(1, max_iterations + 1):
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 (the count is read after the loop)
         u, h = _scores(*_state(beta, x, y), alpha, clusters)
         step = _solve(h, u.sum(axis=0))
         beta = beta + step  # Fisher scoring: beta + H^-1 sum_i U_i (phi cancels)

@@ -60,7 +60,8 @@ class EmptySourceError(ValueError):
     """A raw file has no data rows and its config does not say it may be empty."""
 
 
-def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = None) -> tuple[dict[str, pd.DataFrame], list[dict], dict | None]:
+def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = None
+               ) -> tuple[dict[str, pd.DataFrame], list[dict], dict | None]:
     """Read, check and map every source of one data cut.
 
     Each file is checked before use: against the cut's manifest when there is one (SHA-256
@@ -82,8 +83,8 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = N
         if manifest is not None:
             check_rows(manifest, source["file"], meta["rows"], raw_dir)
         if meta["rows"] == 0 and not source.get("may_be_empty", False):
-            raise EmptySourceError(f"{path}: no data rows (empty or header only); if this delivery may legitimately hold "
-                                   f"no records, set 'may_be_empty: true' for this source in the trial config")
+            raise EmptySourceError(f"{path}: no data rows (empty or header only); if this delivery may legitimately "
+                                   f"hold no records, set 'may_be_empty: true' for this source in the trial config")
         mapped = map_source(raw, source)
         parts[source["domain"]].append(mapped)
         meta.update({"domain": source["domain"], "records_mapped": int(len(mapped)),
@@ -113,8 +114,9 @@ def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], raw_fi
     configured = {s["file"] for s in config["sources"]}
     unmapped = sorted(e["name"] for e in (manifest or {}).get("files", []) if e["name"] not in configured)
     if manifest is None:
-        log.warning("%s: no manifest.json; files were checked by the readers only, their completeness is not verified", cut_dir)
+        log.warning("%s: no manifest.json; files were checked by the readers only, their completeness is not verified",
+                    cut_dir)
     if unmapped:
         log.warning("delivered but not mapped by the trial config (not read): %s", ", ".join(unmapped))
-    write_json({"cut_dir": str(cut_dir), "files": metadata, "manifest": manifest, "manifest_verified": manifest is not None,
-                "unmapped_files": unmapped}, raw_files_path)
+    write_json({"cut_dir": str(cut_dir), "files": metadata, "manifest": manifest,
+                "manifest_verified": manifest is not None, "unmapped_files": unmapped}, raw_files_path)

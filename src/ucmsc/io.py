@@ -83,7 +83,8 @@ def read_raw(path: str | Path, encoding: str | None = None,
             frame = rawformats.read_csv_text(path.read_bytes(), encoding or "utf-8", allow_unterminated_last_line)
             metadata = {"labels": {}, "formats": {}, "dataset_label": None, "encoding": encoding or "utf-8"}
         else:
-            raise RawReadError(f"{path}: cannot read: unsupported file type '{suffix}' (expected .sas7bdat, .xpt or .csv)")
+            raise RawReadError(f"{path}: cannot read: unsupported file type '{suffix}' "
+                               "(expected .sas7bdat, .xpt or .csv)")
     except RawReadError:
         raise
     except rawformats.DamagedFile as error:
@@ -95,7 +96,8 @@ def read_raw(path: str | Path, encoding: str | None = None,
                            " set the file's encoding in the trial config") from error
     except Exception as error:  # pyreadstat and pandas raise many types; name the file whatever it was
         raise RawReadError(f"{path}: cannot read: {type(error).__name__}: {error}") from error
-    metadata.update({"file": path.name, "rows": int(len(frame)), "columns": list(frame.columns), "sha256": sha256_file(path)})
+    metadata.update({"file": path.name, "rows": int(len(frame)), "columns": list(frame.columns),
+                     "sha256": sha256_file(path)})
     return frame, metadata
 
 

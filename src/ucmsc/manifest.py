@@ -34,7 +34,8 @@ def load_manifest(cut_dir: str | Path, cut_date: str | None = None) -> dict | No
     except UnicodeDecodeError as error:
         raise ManifestError(f"{path}: not UTF-8 text (byte {error.start})") from error
     except json.JSONDecodeError as error:
-        raise ManifestError(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from error
+        raise ManifestError(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, "
+                            f"column {error.colno}") from error
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise ManifestError(f"{path}: expected an object with a 'files' list")
     seen = set()
@@ -46,7 +47,8 @@ def load_manifest(cut_dir: str | Path, cut_date: str | None = None) -> dict | No
             raise ManifestError(f"{where}: file '{entry['name']}' is listed twice")
         seen.add(entry["name"])
         if not isinstance(entry.get("sha256"), str) or not _SHA256.match(entry["sha256"].lower()):
-            raise ManifestError(f"{where} ('{entry['name']}'): 'sha256' must be 64 hexadecimal digits, got {entry.get('sha256')!r}")
+            raise ManifestError(f"{where} ('{entry['name']}'): 'sha256' must be 64 hexadecimal digits, "
+                                f"got {entry.get('sha256')!r}")
         rows = entry.get("rows")
         if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
             raise ManifestError(f"{where} ('{entry['name']}'): 'rows' must be a whole number >= 0, got {rows!r}")
@@ -67,8 +69,9 @@ def check_file(manifest: dict, file: str, sha256: str, cut_dir: str | Path) -> N
     if entry is None:
         raise ManifestError(f"{Path(cut_dir) / file}: not listed in {where}; the delivery and its manifest disagree")
     if entry["sha256"].lower() != sha256:
-        raise ManifestError(f"{Path(cut_dir) / file}: SHA-256 {sha256} differs from {entry['sha256'].lower()} in {where}; "
-                            "the file changed after the manifest was written (edited, truncated or replaced)")
+        raise ManifestError(f"{Path(cut_dir) / file}: SHA-256 {sha256} differs from {entry['sha256'].lower()} "
+                            f"in {where}; the file changed after the manifest was written "
+                            "(edited, truncated or replaced)")
 
 
 def check_rows(manifest: dict, file: str, rows: int, cut_dir: str | Path) -> None:

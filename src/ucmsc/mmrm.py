@@ -54,8 +54,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
-from scipy import optimize
+from scipy import linalg, optimize
 from scipy import stats as sps
 
 COVARIANCE_TYPES = {"unstructured": "UN", "compound-symmetry": "CS"}
@@ -111,8 +110,9 @@ class MmrmFit:
 
     @cached_property
     def cov_beta_kr(self) -> np.ndarray:
-        """Phi_A = Phi + 2 Phi {sum W_ij (Q_ij - P_i Phi P_j)} Phi (R_ij = 0): Kenward & Roger 1997's adjusted estimator,
-        as SAS documents it ("Kenward-Roger Degrees of Freedom Approximation") and pbkrtest's vcovAdj computes it."""
+        """Phi_A = Phi + 2 Phi {sum W_ij (Q_ij - P_i Phi P_j)} Phi (R_ij = 0): Kenward & Roger 1997's adjusted
+        estimator, as SAS documents it ("Kenward-Roger Degrees of Freedom Approximation") and pbkrtest's vcovAdj
+        computes it."""
         phi, m, w = self.cov_beta, self.m_matrices, self.theta_cov
         lam = np.einsum("ij,ijpq->pq", w, self.q_matrices) - np.einsum("ij,ipr,rs,jsq->pq", w, m, phi, m)
         return phi + 2 * phi @ lam @ phi

@@ -25,7 +25,8 @@ DERIVATIONS = {
                              "unit": "", "required": ("diabetes",)},
     "target_attainment": {"inputs": (), "label": "", "unit": "", "yes_no": True, "required": ("parameter",),
                           "optional": ("below", "above")},
-    "grade_change": {"inputs": (), "label": "", "unit": "", "yes_no": True, "required": ("parameter", "direction", "by")},
+    "grade_change": {"inputs": (), "label": "", "unit": "", "yes_no": True,
+                     "required": ("parameter", "direction", "by")},
 }
 
 

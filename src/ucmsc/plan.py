@@ -61,7 +61,8 @@ METHODS = {
     "mmrm": {"parameters": True, "options": {"covariance": ("unstructured", "compound-symmetry"),
                                              "ddfm": ("satterthwaite", "kenward-roger", "between-within")}},
     "responders": {"parameters": True, "yes_no": True,
-                   "options": {"proportion_ci": ("newcombe", "miettinen-nurminen", "wald"), "missing": ("non-responder",)}},
+                   "options": {"proportion_ci": ("newcombe", "miettinen-nurminen", "wald"),
+                               "missing": ("non-responder",)}},
     "gee": {"parameters": True, "yes_no": True, "options": {}},
     "adverse_events": {"parameters": False, "options": {"by": ("any", "preferred_term", "system_organ_class"),
                                                         "proportion_ci": ("newcombe", "miettinen-nurminen", "wald")}},
@@ -90,7 +91,8 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Family:
-    """Multiplicity family: Holm and Benjamini-Hochberg across the comparisons' P-values of one analysis's parameters."""
+    """Multiplicity family: Holm and Benjamini-Hochberg across the comparisons' P-values of one analysis's
+    parameters."""
 
     name: str
     analysis: str
@@ -146,7 +148,8 @@ def arm_problems(arms: list[dict]) -> list[str]:
     problems = []
     controls = [a["arm"] for a in arms if a.get("role") == CONTROL]
     if len(controls) != 1:
-        problems.append(f"arms: exactly one arm must have role: control (found {len(controls)}: {', '.join(controls) or 'none'})")
+        problems.append(f"arms: exactly one arm must have role: control "
+                        f"(found {len(controls)}: {', '.join(controls) or 'none'})")
     if not any(a.get("role") == ACTIVE for a in arms):
         problems.append("arms: at least one arm must have role: active")
     for key in ("arm", "armcd"):
@@ -167,11 +170,13 @@ def load_trial(config: Mapping[str, Any]) -> Trial:
     if problems:
         raise PlanError("; ".join(problems))
     arms = tuple(Arm(a["arm"], a["armcd"], a["role"], a.get("dose")) for a in config["arms"])
-    visits = tuple(Visit(int(v["visitnum"]), v["avisit"], int(v["day"]), int(v["window"])) for v in config.get("visits", ()))
+    visits = tuple(Visit(int(v["visitnum"]), v["avisit"], int(v["day"]), int(v["window"]))
+                   for v in config.get("visits", ()))
     analyses = tuple(Analysis(a["id"], a["method"], a.get("population", ""), tuple(a.get("parameters", ())),
                               tuple(int(v) for v in a.get("visits", ())), MappingProxyType(dict(a.get("options", {}))),
                               a.get("title", "")) for a in config.get("analyses", ()))
-    families = tuple(Family(name, f["analysis"], tuple(f["parameters"])) for name, f in config.get("families", {}).items())
+    families = tuple(Family(name, f["analysis"], tuple(f["parameters"]))
+                     for name, f in config.get("families", {}).items())
     return Trial(trial=config.get("trial", ""), studyid=config.get("studyid", ""), title=config.get("title", ""),
                  arms=arms, visits=visits, analyses=analyses, families=families,
                  figures=MappingProxyType(dict(config.get("figures", {}))),

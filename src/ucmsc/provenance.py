@@ -11,7 +11,8 @@ from pathlib import Path
 from ucmsc.ard import KEYS as ARD_KEYS
 from ucmsc.io import sha256_file
 
-PACKAGES = ("ucmsc", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "pyreadstat", "matplotlib", "jinja2", "pyarrow")
+PACKAGES = ("ucmsc", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "pyreadstat", "matplotlib", "jinja2",
+            "pyarrow")
 
 
 def package_versions() -> dict[str, str]:
@@ -28,7 +29,8 @@ def code_hash(roots: list[Path]) -> str:
     """SHA-256 over every source file under ``roots`` (path and content), so an uncommitted edit shows."""
     digest = hashlib.sha256()
     for root in roots:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
         for path in files:
             if path.suffix in (".py", ".smk", ".j2", ".yaml", ".yml", ".json", ".rst") or path.name == "Snakefile":
                 digest.update(str(path.relative_to(root.parent if root.is_dir() else root.parent)).encode())

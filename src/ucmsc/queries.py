@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-QUERY_COLUMNS = ["QUERYID", "DOMAIN", "FILE", "ROW", "COLUMN", "USUBJID", "VARIABLE", "VALUE", "CHECK", "MESSAGE", "ACTION"]
+QUERY_COLUMNS = ["QUERYID", "DOMAIN", "FILE", "ROW", "COLUMN", "USUBJID", "VARIABLE", "VALUE", "CHECK", "MESSAGE",
+                 "ACTION"]
 
 
 @dataclass

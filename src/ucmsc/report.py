@@ -86,7 +86,7 @@ class Cells:
         self.infinite = {k for k, w in zip(keys, warning) if w.startswith("not finite:") and "infinite" in w}
         self.infinite_by_stat = {(a, p, v, g, var, st) for a, p, v, g, var, _, st in self.infinite}
         self.by_stat: dict[tuple, float] = {}
-        for (analysis, paramcd, visit, group, variable, method, stat), value in self.values.items():
+        for (analysis, paramcd, visit, group, variable, _method, stat), value in self.values.items():
             self.by_stat.setdefault((analysis, paramcd, visit, group, variable, stat), value)
 
     @staticmethod
@@ -108,7 +108,8 @@ class Cells:
             return ""
         if n == 0:
             return f"{NE} (0)"
-        mean, sd = self.get(analysis, paramcd, visit, group, variable, "mean"), self.get(analysis, paramcd, visit, group, variable, "sd")
+        mean, sd = (self.get(analysis, paramcd, visit, group, variable, "mean"),
+                    self.get(analysis, paramcd, visit, group, variable, "sd"))
         return f"{_num(mean, decimals)} ± {_num(sd, decimals)} ({int(n)})"
 
     def median_iqr(self, analysis, paramcd, visit, group, variable="AVAL", decimals=2) -> str:
@@ -241,7 +242,8 @@ def baseline_tables(ard, cells, layout: Layout) -> list[Table]:
                 rows.append([f"{labels[p]}, mean ± SD (n)"] + [cells.mean_sd(analysis, p, 0, a) for a in arms]
                             + [cells.p(analysis, p, 0, c, "AVAL", "p", t_method) for c in layout.contrasts] + [t_name])
         population = mine["POPULATION"].iloc[0] if len(mine) else ""
-        tables.append(Table("Baseline characteristics", f"Baseline characteristics ({POPULATION_NAMES.get(population, population)})",
+        tables.append(Table("Baseline characteristics",
+                            f"Baseline characteristics ({POPULATION_NAMES.get(population, population)})",
                             ["Characteristic"] + arms + p_header + ["Test"], rows,
                             "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without "
                             "continuity correction, Fisher exact when an expected count is below 5.", [analysis],
@@ -264,7 +266,8 @@ def endpoint_tables(ard, cells, layout: Layout) -> list[Table]:
                 row += [cells.p(within, p, v, a, "CHG", "p", "Paired t-test") for a in arms]
                 row += [cells.p(analysis, p, v, c, "CHG", "p", t_method) for c in layout.contrasts]
                 rows.append(row)
-            header = (["Visit"] + [f"{a}: value" for a in arms] + [layout.versus(c, "P between") for c in layout.contrasts]
+            header = (["Visit"] + [f"{a}: value" for a in arms]
+                      + [layout.versus(c, "P between") for c in layout.contrasts]
                       + [f"{a}: change" for a in arms] + [f"{a}: P vs week 0" for a in arms]
                       + [layout.versus(c, "P change between") for c in layout.contrasts])
             ids = [analysis, within]
@@ -302,7 +305,8 @@ def model_tables(ard, cells, layout: Layout) -> list[Table]:
         for analysis in layout.ids.get(method, []):
             rows = []
             for p in _params(ard, analysis):
-                visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].dropna().unique())
+                visits = sorted(ard[(ard["ANALYSIS_ID"] == analysis)
+                                    & (ard["PARAMCD"] == p)]["AVISITN"].dropna().unique())
                 for v in visits:
                     lsm = [cells.get(analysis, p, v, a, "CHG", "lsmean") for a in arms]
                     row = [labels[p], f"Week {v:g}"] + [_num(x, 2) for x in lsm]
@@ -313,21 +317,24 @@ def model_tables(ard, cells, layout: Layout) -> list[Table]:
             if rows:
                 header = ["Parameter", "Visit"] + [f"{a}: LS mean" for a in arms]
                 for c in layout.contrasts:
-                    header += [layout.versus(c, "Difference (95% CI)"), layout.versus(c, "P"), layout.versus(c, "P (Holm)"),
-                               layout.versus(c, "P (BH)")]
-                tables.append(Table("Model-based analyses", MODEL_TITLES[method], header, rows, model_note(ard, analysis, method),
-                                    [analysis], _count(ard, [analysis])))
+                    header += [layout.versus(c, "Difference (95% CI)"), layout.versus(c, "P"),
+                               layout.versus(c, "P (Holm)"), layout.versus(c, "P (BH)")]
+                tables.append(Table("Model-based analyses", MODEL_TITLES[method], header, rows,
+                                    model_note(ard, analysis, method), [analysis], _count(ard, [analysis])))
     for analysis in layout.ids.get("gee", []):
-        gee = [[labels[p]] + [x for c in layout.contrasts for x in (cells.estimate_ci(analysis, p, -1, c, "AVAL", stat="or"),
-                                                                     cells.p(analysis, p, -1, c, "AVAL"))]
+        gee = [[labels[p]] + [x for c in layout.contrasts
+                              for x in (cells.estimate_ci(analysis, p, -1, c, "AVAL", stat="or"),
+                                        cells.p(analysis, p, -1, c, "AVAL"))]
                for p in _params(ard, analysis)]
         if gee:
             header = ["Endpoint"] + [x for c in layout.contrasts for x in (f"Odds ratio {c[0]} vs {c[1]} (95% CI)",
                                                                           layout.versus(c, "P"))]
-            tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint", header, gee,
-                                "All post-baseline visits, observed values; logit model with visit and arm; exchangeable "
-                                "working correlation and scale by geepack's moment estimators (divisors N and pairs; SAS "
-                                "GENMOD: N - p, pairs - p); robust (sandwich) SE, Wald P.", [analysis], _count(ard, [analysis])))
+            tables.append(Table("Model-based analyses", "GEE logistic model of the repeated responder endpoint",
+                                header, gee,
+                                "All post-baseline visits, observed values; logit model with visit and arm; "
+                                "exchangeable working correlation and scale by geepack's moment estimators (divisors N "
+                                "and pairs; SAS GENMOD: N - p, pairs - p); robust (sandwich) SE, Wald P.",
+                                [analysis], _count(ard, [analysis])))
     return tables
 
 
@@ -352,7 +359,8 @@ def responder_tables(ard, cells, layout: Layout) -> list[Table]:
         population = POPULATION_NAMES.get(resp["POPULATION"].iloc[0], resp["POPULATION"].iloc[0])
         note = (f"Denominator: {population.lower()}; a subject without a value counts as a non-responder. Difference: "
                 f"{_ci_methods(ard, [analysis])} 95% CI. {ODDS_RATIO_NOTE}")
-        tables.append(Table("Responders", "Responders by visit", header, rows, note, [analysis], _count(ard, [analysis])))
+        tables.append(Table("Responders", "Responders by visit", header, rows, note, [analysis],
+                            _count(ard, [analysis])))
     return tables
 
 
@@ -386,13 +394,16 @@ def shift_tables(ard, cells, layout: Layout) -> list[Table]:
         rows = []
         for p in _params(ard, analysis):
             for a in arms:
-                counts = [int(cells.get(analysis, p, -1, a, "ANRIND", f"{b}>{w}") or 0) for b in ("LOW", "NORMAL", "HIGH")
+                counts = [int(cells.get(analysis, p, -1, a, "ANRIND", f"{b}>{w}") or 0)
+                          for b in ("LOW", "NORMAL", "HIGH")
                           for w in ("LOW", "NORMAL", "HIGH")]
                 rows.append([labels[p], a] + [str(c) for c in counts])
         if rows:
-            header = ["Parameter", "Arm"] + [f"{b[0]}→{w[0]}" for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
-            tables.append(Table("Laboratory shifts", "Shift from baseline to worst post-baseline reference-range indicator",
-                                header, rows, "L/N/H: below, within, above the reference range; worst post-baseline: any H, "
+            header = ["Parameter", "Arm"] + [f"{b[0]}→{w[0]}" for b in ("LOW", "NORMAL", "HIGH")
+                                             for w in ("LOW", "NORMAL", "HIGH")]
+            tables.append(Table("Laboratory shifts",
+                                "Shift from baseline to worst post-baseline reference-range indicator", header, rows,
+                                "L/N/H: below, within, above the reference range; worst post-baseline: any H, "
                                 "else any L, else N.", [analysis], _count(ard, [analysis])))
     return tables
 
@@ -403,7 +414,8 @@ def trend_tables(ard, cells, layout: Layout) -> list[Table]:
         rows = [[labels[p], f"Week {v:g}", cells.estimate_ci(analysis, p, v, ("", ""), "CHG"),
                  cells.p(analysis, p, v, ("", ""), "CHG")]
                 for p in _params(ard, analysis)
-                for v in sorted(ard[(ard["ANALYSIS_ID"] == analysis) & (ard["PARAMCD"] == p)]["AVISITN"].dropna().unique())]
+                for v in sorted(ard[(ard["ANALYSIS_ID"] == analysis)
+                                    & (ard["PARAMCD"] == p)]["AVISITN"].dropna().unique())]
         if rows:
             tables.append(Table("Model-based analyses", "Linear trend across doses (ANCOVA of change from baseline)",
                                 ["Parameter", "Visit", "Trend contrast (95% CI)", "P"], rows,
@@ -425,7 +437,8 @@ def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
     layout = Layout(list(trial.arm_names), [c.levels for c in trial.contrasts], ids)
     cells = Cells(ard)
     tables = [flow_table(ard, cells, layout)]
-    for build in (baseline_tables, endpoint_tables, model_tables, trend_tables, responder_tables, ae_tables, shift_tables):
+    for build in (baseline_tables, endpoint_tables, model_tables, trend_tables, responder_tables, ae_tables,
+                  shift_tables):
         tables += build(ard, cells, layout)
     for table in tables:  # a table with a not-estimable cell says what NE means and where the reasons are
         if any(re.search(rf"\b{NE}\b", cell) for row in table.rows for cell in row[1:]):
@@ -458,8 +471,8 @@ def problem_context(ard: pd.DataFrame) -> dict:
 
 
 def table_provenance(table: Table, ard_file: dict, code: dict, raw_files: list[dict]) -> dict:
-    return {"table": table.title, "section": table.section, "drawn_from": {"ard": ard_file, "analysis_ids": table.analysis_ids,
-                                                                           "ard_rows": table.ard_rows},
+    return {"table": table.title, "section": table.section,
+            "drawn_from": {"ard": ard_file, "analysis_ids": table.analysis_ids, "ard_rows": table.ard_rows},
             "rule": "report", "script": "workflow/scripts/report.py", "code": code,
             "raw_files": [{"file": f["file"], "sha256": f["sha256"]} for f in raw_files],
             "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -471,7 +484,8 @@ def figure_entries(figure_dir: Path) -> list[dict]:
     for sidecar in sorted(Path(figure_dir).glob("*.json")):
         provenance = json.loads(sidecar.read_text())
         png = sidecar.with_suffix(".png")
-        entries.append({"title": provenance["title"], "stem": sidecar.stem, "png": base64.b64encode(png.read_bytes()).decode("ascii"),
+        entries.append({"title": provenance["title"], "stem": sidecar.stem,
+                        "png": base64.b64encode(png.read_bytes()).decode("ascii"),
                         "provenance": json.dumps(provenance, indent=2)})
     return entries
 
@@ -483,10 +497,12 @@ def change_context(diff: dict[str, pd.DataFrame] | None, previous: str | None) -
     records, results, subjects = diff["records"], diff["results"], diff["subjects"]
     notable = results[(results["SIGNIFICANCE_FLIPPED"] == "Y") | results["STAT_NAME"].isin(["p", "estimate"])]
     notable = notable.sort_values(["SIGNIFICANCE_FLIPPED", "RECORDS_MOVED"], ascending=False).head(40)
-    notable = notable.assign(GROUP=[group_label(r) for r in notable[["GROUP1_LEVEL", "COMPARATOR"]].fillna("").to_dict("records")])
+    notable = notable.assign(GROUP=[group_label(r)
+                                    for r in notable[["GROUP1_LEVEL", "COMPARATOR"]].fillna("").to_dict("records")])
     return {"previous": previous,
             "subjects": subjects["CHANGE"].value_counts().to_dict(),
-            "records": records.drop_duplicates(["DOMAIN", "KEY"]).groupby(["DOMAIN", "CHANGE"]).size().reset_index(name="N").to_dict("records"),
+            "records": (records.drop_duplicates(["DOMAIN", "KEY"]).groupby(["DOMAIN", "CHANGE"]).size()
+                        .reset_index(name="N").to_dict("records")),
             "changed_values": records[records["CHANGE"] == "changed"].head(50).astype(str).to_dict("records"),
             "results_changed": int(len(results)), "flipped": int((results["SIGNIFICANCE_FLIPPED"] == "Y").sum()),
             "notable": notable.astype(object).where(notable.notna(), "").to_dict("records")}
@@ -497,12 +513,14 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
                   diff: dict[str, pd.DataFrame] | None = None, previous: str | None = None) -> dict:
     tables = build_tables(ard, config)
     provenance = [table_provenance(t, ard_file, code, raw_files["files"]) for t in tables]
-    by_check = queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records") if len(queries) else []
+    by_check = (queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records")
+                if len(queries) else [])
     queries = queries.assign(**{c: queries[c].map(_whole) for c in ("ROW",) if c in queries},
                              **({} if "COLUMN" in queries else {"COLUMN": ""}))
     manifest = raw_files.get("manifest") or {}
     return {
-        "config": config, "cut": cut, "arms": list(load_trial(config).arm_names), "sections": SECTIONS, "section_id": section_id,
+        "config": config, "cut": cut, "arms": list(load_trial(config).arm_names), "sections": SECTIONS,
+        "section_id": section_id,
         "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
         "manifest_verified": bool(raw_files.get("manifest_verified", raw_files.get("manifest") is not None)),
         "unmapped_files": raw_files.get("unmapped_files", []),
@@ -510,7 +528,8 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
         "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
         "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard), "ard_file": ard_file,
         "changes": change_context(diff, previous), "problems": problem_context(ard),
-        "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"), "audit_counts": audit["STATUS"].value_counts().to_dict(),
+        "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"),
+        "audit_counts": audit["STATUS"].value_counts().to_dict(),
     }
 
 
@@ -535,12 +554,14 @@ def run_report(paths: dict, config: dict, cut: str, previous: str | None, projec
 
     diff = None
     if paths.get("diff_results"):
-        diff = {name: read_table(paths[f"diff_{name}"], text_columns=("OLD", "NEW")) for name in ("results", "records", "subjects")}
+        diff = {name: read_table(paths[f"diff_{name}"], text_columns=("OLD", "NEW"))
+                for name in ("results", "records", "subjects")}
     context = build_context(
         ard=ardlib.read(paths["ard"]), audit=read_table(paths["audit"], text_columns=("PUBLISHED", "REPRODUCED")),
         queries=pd.concat([read_table(paths["queries"]), read_table(paths["derive_queries"])]).fillna(""),
         summary=read_table(paths["summary"]), raw_files=json.loads(Path(paths["raw_files"]).read_text()),
-        figures=figure_entries(Path(paths["figures"])), config=config, cut=cut, code=provenance.code_version(project_dir),
+        figures=figure_entries(Path(paths["figures"])), config=config, cut=cut,
+        code=provenance.code_version(project_dir),
         ard_file=provenance.file_entry(paths["ard"], "ARD"), diff=diff, previous=previous)
     write_text(render_report(context), html_path)
     write_json(context["table_provenance"], tables_provenance_path)

@@ -66,7 +66,8 @@ STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
     "derive": ("trial", "studyid", "arms", "visits", "tests", "derived", "adsl_baseline"),
-    "analyze": ("trial", "design", "arms", "visits", "analyses", "families"),  # visits: a visit without data is reported
+    # visits: a visit without data is reported
+    "analyze": ("trial", "design", "arms", "visits", "analyses", "families"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families"),
 }

@@ -460,8 +460,8 @@ def ancova_arms(response, arm, base, arms: tuple[str, ...], alpha: float = 0.05,
     contrast_labels = {"estimate": "LS mean difference", "se": "SE", **ci_labels, "statistic": "t",
                        "df": "Degrees of freedom", "p": "P-value (t)", "rmse": "Root mean squared error",
                        "ci_normal": "CI from normal quantiles (1 = yes, 0 = t)"}
-    trend_labels = {"estimate": "Linear trend contrast of LS means (weights: dose - mean dose)", "se": "SE", **ci_labels,
-                    "statistic": "t", "df": "Degrees of freedom", "p": "P-value (t)"}
+    trend_labels = {"estimate": "Linear trend contrast of LS means (weights: dose - mean dose)", "se": "SE",
+                    **ci_labels, "statistic": "t", "df": "Degrees of freedom", "p": "P-value (t)"}
     option = {"ci_normal": 1.0 if ci == "normal" else 0.0}
     x = np.column_stack([np.ones_like(y)] + [(labels_of == name).astype(float) for name in actives] + [b])
     reason = too_few(n, 1, ANCOVA_SUBJECTS)
@@ -498,13 +498,13 @@ def ancova_arms(response, arm, base, arms: tuple[str, ...], alpha: float = 0.05,
         for name in actives:
             e = estimate(lsmean_c[name] - lsmean_c[control])  # = the arm's coefficient
             out["contrasts"][name] = stat_rows(contrast_labels, {"estimate": e["est"], "se": e["se"], "lcl": e["lcl"],
-                                                                 "ucl": e["ucl"], "statistic": e["t"], "df": df, "p": e["p"],
-                                                                 "rmse": math.sqrt(sigma2), **option})
+                                                                 "ucl": e["ucl"], "statistic": e["t"], "df": df,
+                                                                 "p": e["p"], "rmse": math.sqrt(sigma2), **option})
         if doses:
             weights = np.asarray(doses, dtype=float) - np.mean(doses)  # linear trend contrast (e.g. SAS CONTRAST)
             e = estimate(sum(w * lsmean_c[name] for w, name in zip(weights, arms)))
-            out["trend"] = stat_rows(trend_labels, {"estimate": e["est"], "se": e["se"], "lcl": e["lcl"], "ucl": e["ucl"],
-                                                    "statistic": e["t"], "df": df, "p": e["p"]})
+            out["trend"] = stat_rows(trend_labels, {"estimate": e["est"], "se": e["se"], "lcl": e["lcl"],
+                                                    "ucl": e["ucl"], "statistic": e["t"], "df": df, "p": e["p"]})
     except Exception as failure:  # a numerical failure of this model: recorded in its rows, the plan goes on
         return failed(error=error_text(failure))
     return out

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from ucmsc.domains import FINDINGS, REQUIRED
 from ucmsc.manifest import ManifestError, load_manifest
-from ucmsc.plan import METHODS, arm_problems
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
+from ucmsc.plan import METHODS, arm_problems
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
 # Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
 FAMILY_METHODS = ("baseline", "by_visit", "ancova", "mmrm", "gee", "responders")
 # Each figure and the method of the analysis it draws.
-FIGURE_METHODS = {"trajectories": "by_visit", "forest": "ancova", "responders": "responders", "grade_shift": "grade_shift",
-                  "adverse_events": "adverse_events"}
+FIGURE_METHODS = {"trajectories": "by_visit", "forest": "ancova", "responders": "responders",
+                  "grade_shift": "grade_shift", "adverse_events": "adverse_events"}
 _CUT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -228,7 +228,8 @@ def _source_problems(trial: dict) -> list[str]:
             if variable not in columns:
                 problems.append(f"{key}.codes.{variable}: {variable} is not a mapped standard variable of {file} "
                                 f"(columns: {', '.join(columns)})")
-            elif variable == "ARM":  # another arm of the delivery is allowed (its subjects are excluded); a near miss is a typo
+            elif variable == "ARM":
+                # another arm of the delivery is allowed (its subjects are excluded); a near miss is a typo
                 near = {" ".join(a.split()).casefold(): a for a in arm_names}
                 problems += [f"{key}.codes.ARM: code {raw!r} gives {arm!r}, which differs from the arm "
                              f"{near[' '.join(arm.split()).casefold()]!r} only in case or spaces"
@@ -254,8 +255,10 @@ def _derived_problems(trial: dict) -> list[str]:
         if code in tests:
             problems.append(f"{key}: {code} is also a configured test (tests:)")
         allowed = set(entry.get("required", ())) | set(entry.get("optional", ())) | {"derivation", "label"}
-        problems += [f"{key}: {spec['derivation']} needs '{option}'" for option in entry.get("required", ()) if option not in spec]
-        problems += [f"{key}.{option}: not an option of {spec['derivation']}" for option in spec if option not in allowed]
+        problems += [f"{key}: {spec['derivation']} needs '{option}'"
+                     for option in entry.get("required", ()) if option not in spec]
+        problems += [f"{key}.{option}: not an option of {spec['derivation']}"
+                     for option in spec if option not in allowed]
         if spec["derivation"] == "target_attainment" and ("below" in spec) == ("above" in spec):
             problems.append(f"{key}: target_attainment needs exactly one of 'below' and 'above'")
         if spec["derivation"] == "apri" and "ast_uln" not in spec and not tests.get("AST", {}).get("normal"):
@@ -270,7 +273,8 @@ def _derived_problems(trial: dict) -> list[str]:
 
 
 def _analysis_problems(trial: dict) -> list[str]:
-    """The plan (``analyses``, ``families``, ``figures``, ``adsl_baseline``) names only what exists and fits its method."""
+    """The plan (``analyses``, ``families``, ``figures``, ``adsl_baseline``) names only what exists and fits its
+    method."""
     tests, derived = trial["tests"], trial.get("derived", {})
     weeks = {visit["visitnum"] for visit in trial["visits"]}
     analyses = trial["analyses"]
@@ -315,7 +319,8 @@ def _analysis_problems(trial: dict) -> list[str]:
     for figure, spec in trial.get("figures", {}).items():
         key, target = f"figures.{figure}", by_id.get(spec["analysis"])
         if target is None or target["method"] != FIGURE_METHODS[figure]:
-            problems.append(f"{key}.analysis: '{spec['analysis']}' is not a {FIGURE_METHODS[figure]} analysis of the plan")
+            problems.append(f"{key}.analysis: '{spec['analysis']}' is not a {FIGURE_METHODS[figure]} "
+                            "analysis of the plan")
             continue
         problems += [f"{key}.parameters[{i}]: {param} is not analysed by {spec['analysis']}"
                      for i, param in enumerate(spec.get("parameters", [])) if param not in target.get("parameters", [])]

@@ -82,7 +82,8 @@ def assign_below_threshold(values: np.ndarray, count: int, threshold: float, rng
 
 def pair_for_paired_p(baseline: np.ndarray, follow_up: np.ndarray, target_p: float, rng: np.random.Generator,
                       decimals: int = 3, max_swaps: int = 20000) -> np.ndarray:
-    """Reorder ``follow_up`` among subjects so the paired t-test against ``baseline`` gives ``target_p`` (at ``decimals``).
+    """Reorder ``follow_up`` among subjects so the paired t-test against ``baseline`` gives ``target_p`` (at
+    ``decimals``).
 
     Swapping two subjects' follow-up values keeps the follow-up mean and SD exactly (the
     same multiset of values), and only changes how strongly the visits are correlated.

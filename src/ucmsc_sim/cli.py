@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("resources/datacuts"), help="root folder of the data cuts")
     parser.add_argument("--trial", choices=sorted(TRIALS), action="append", help="trial to simulate (default: all)")
     parser.add_argument("--seed", type=int, help="override the trial's default seed")
-    parser.add_argument("--subjects", type=int, help="enlarge the trial to this many subjects (benchmarks; not calibrated)")
+    parser.add_argument("--subjects", type=int,
+                        help="enlarge the trial to this many subjects (benchmarks; not calibrated)")
     parser.add_argument("--final-only", action="store_true", help="write only the final cut")
     args = parser.parse_args(argv)
     for trial in args.trial or sorted(TRIALS):

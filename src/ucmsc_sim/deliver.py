@@ -172,7 +172,8 @@ def _shift_visit_out_of_window(truth: TrueTrial, data: dict) -> dict | None:
         return None
     findings.loc[rows, "VISITDT"] = findings.loc[rows, "VISITDT"] + timedelta(days=days)
     return {"kind": "visit_out_of_window", "check": "visit_window", "subject": subj, "week": week,
-            "detail": f"all week-{week} assessments dated {days} days after the nominal day (window ±{spec.visit_window_days[week]} d)"}
+            "detail": f"all week-{week} assessments dated {days} days after the nominal day "
+                      f"(window ±{spec.visit_window_days[week]} d)"}
 
 
 def _lb_rows(truth: TrueTrial, data: dict) -> pd.DataFrame:
@@ -195,7 +196,8 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
     # the test among records already in the first cut, so every cut carries the same one.
     text_test, text_value = planted.text_test, planted.text_value
     text_source = next(p.source for p in spec.params if p.testcd == text_test)
-    pool = truth.findings[(truth.findings["TESTCD"] == text_test) & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
+    pool = truth.findings[(truth.findings["TESTCD"] == text_test)
+                          & (truth.findings["VISITDT"] <= _first_cut_date(truth))]
     row = pool["VALUE"].idxmin()
     findings.loc[row, "TEXT"] = text_value
     problems.append({"kind": "text_value", "check": "numeric_result", "subject": findings.loc[row, "SUBJID"],
@@ -207,7 +209,8 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
     dup = lb[(lb["TESTCD"] == dup_test) & (lb["WEEK"] == lb["WEEK"].max())].index[0]
     data["duplicate_index"] = dup
     problems.append({"kind": "duplicate_record", "check": "duplicate_records", "file": "lb.xpt",
-                     "subject": findings.loc[dup, "SUBJID"], "week": int(findings.loc[dup, "WEEK"]), "testcd": dup_test})
+                     "subject": findings.loc[dup, "SUBJID"], "week": int(findings.loc[dup, "WEEK"]),
+                     "testcd": dup_test})
     # A laboratory record for a subject who is not in DM.
     orphan = findings.loc[lb.index[0]].copy()
     orphan["SUBJID"] = spec.subject_prefix + "099"
@@ -218,7 +221,8 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
         site = planted.glucose_mgdl_site
         site_b = truth.subjects.loc[truth.subjects["SITEID"] == site, "SUBJID"]
         problems.append({"kind": "glucose_mg_dl", "check": "unit_conversion", "file": "lb.xpt", "site": site,
-                         "testcd": "GLUC", "records": int(((findings["TESTCD"] == "GLUC") & findings["SUBJID"].isin(site_b)).sum()),
+                         "testcd": "GLUC", "records": int(((findings["TESTCD"] == "GLUC")
+                                                           & findings["SUBJID"].isin(site_b)).sum()),
                          "detail": f"site {site} reports fasting glucose in mg/dL"})
     interim_errors = _interim_entry_errors(truth, dup)
     if not final:  # the interim cut carries entry errors that the final cut corrects
@@ -228,7 +232,8 @@ def _plant(truth: TrueTrial, data: dict, final: bool) -> tuple[list[dict], list[
                 findings.loc[row, "VALUE"] = error["interim_value"]
         first = interim_errors[0]
         problems.append({"kind": "implausible_value", "check": "plausible_range", "subject": first["subject"],
-                         "week": first["week"], "testcd": first["testcd"], "file": first["file"], "value": first["interim_value"]})
+                         "week": first["week"], "testcd": first["testcd"], "file": first["file"],
+                         "value": first["interim_value"]})
     else:
         for error in interim_errors:
             error.pop("index")
@@ -244,12 +249,13 @@ def _interim_entry_errors(truth: TrueTrial, duplicate_index) -> list[dict]:
         decimals = _decimals(truth)[testcd]
         pool = early[(early["TESTCD"] == testcd) & (early.index != duplicate_index)]
         if how == "transposed_digits":
-            pool = pool[pool["VALUE"].map(lambda v: _transpose(v, decimals) is not None)]
+            pool = pool[pool["VALUE"].map(lambda v, decimals=decimals: _transpose(v, decimals) is not None)]
         row = pool.index[int(rng.integers(len(pool)))]
         old = float(truth.findings.loc[row, "VALUE"])
         new = round(old * 10, 6) if how == "decimal_slip" else _transpose(old, decimals)
-        errors.append({"kind": how, "subject": truth.findings.loc[row, "SUBJID"], "week": int(truth.findings.loc[row, "WEEK"]),
-                       "testcd": testcd, "interim_value": new, "final_value": old, "file": "lb.xpt", "index": row})
+        errors.append({"kind": how, "subject": truth.findings.loc[row, "SUBJID"],
+                       "week": int(truth.findings.loc[row, "WEEK"]), "testcd": testcd, "interim_value": new,
+                       "final_value": old, "file": "lb.xpt", "index": row})
     return errors
 
 
@@ -321,9 +327,10 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
     product = np.where(ex["SUBJID"].map(arm_of) == spec.control, "SALINE", "UC-MSC")
     ex_frame = pd.DataFrame({subj: ex["SUBJID"], "INFNO": ex["INFNO"].astype(float),
                              "INFDTC": ex["EXSTDTM"].dt.strftime(layout.datetime_format),
-                             "DOSE": np.where(product == "SALINE", 0.0, ex["DOSE"]), "DOSEU": "10^6 cells/kg", "PRODUCT": product})
-    out["ex.xpt"] = (ex_frame, {"labels": ["Subject", "Infusion Number", "Infusion Start Date/Time", "Dose", "Dose Unit",
-                                           "Product Infused"], "table": "EX", "file_label": "Infusions"})
+                             "DOSE": np.where(product == "SALINE", 0.0, ex["DOSE"]), "DOSEU": "10^6 cells/kg",
+                             "PRODUCT": product})
+    out["ex.xpt"] = (ex_frame, {"labels": ["Subject", "Infusion Number", "Infusion Start Date/Time", "Dose",
+                                           "Dose Unit", "Product Infused"], "table": "EX", "file_label": "Infusions"})
 
     lb = by_source("lb")
     dup = data.get("duplicate_index")
@@ -337,28 +344,32 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
     lb_text = _result_text(lb, dec)
     if _planted(spec).glucose_mgdl_site:  # one site reports glucose in mg/dL
         mgdl = (lb["TESTCD"] == "GLUC") & (lb["SUBJID"].map(site_of) == _planted(spec).glucose_mgdl_site)
-        lb_text[mgdl] = (lb.loc[mgdl, "VALUE"].astype(float) * MGDL_PER_MMOLL_GLUCOSE).round(0).map(lambda v: f"{v:.0f}")
+        lb_text[mgdl] = ((lb.loc[mgdl, "VALUE"].astype(float) * MGDL_PER_MMOLL_GLUCOSE).round(0)
+                         .map(lambda v: f"{v:.0f}"))
         lb_units[mgdl] = "mg/dL"
     lb_vars = {"SUBJID": lb["SUBJID"], "SITEID": lb["SUBJID"].map(site_of).fillna("01"),
                "VISIT": lb["WEEK"].map(layout.visit_label), "DTC": lb["VISITDT"], "TESTCD": lb["TESTCD"],
                "ORRES": lb_text, "ORRESU": lb_units}
     lb_frame = pd.DataFrame({column: lb_vars[var] for column, var, _ in layout.lb})
     labels = [label for _, _, label in layout.lb]
-    out["lb.xpt"] = (lb_frame.reset_index(drop=True), {"labels": labels, "table": "LB", "file_label": "Local laboratory"})
+    out["lb.xpt"] = (lb_frame.reset_index(drop=True), {"labels": labels, "table": "LB",
+                                                       "file_label": "Local laboratory"})
 
     vs = by_source("vs")
     vs_frame = pd.DataFrame({subj: vs["SUBJID"], "VISIT": vs["WEEK"].map(layout.visit_label), "VSDAT": vs["VISITDT"],
                              "VSTESTCD": vs["TESTCD"], "VSORRES": vs["VALUE"].astype(float), "VSORRESU": vs["UNIT"]})
-    out["vs.xpt"] = (vs_frame.reset_index(drop=True), {"labels": ["Subject", "Visit", "Measurement Date", "Test Code", "Result",
-                                                                  "Unit"], "table": "VS", "file_label": "Vital signs"})
+    out["vs.xpt"] = (vs_frame.reset_index(drop=True), {"labels": ["Subject", "Visit", "Measurement Date", "Test Code",
+                                                                  "Result", "Unit"],
+                                                       "table": "VS", "file_label": "Vital signs"})
 
     ae = data["adverse_events"]
     ae_frame = pd.DataFrame({subj: ae["SUBJID"], "AETERM": ae["AETERM"],
                              "AESTDTC": ae["AESTDTM"].dt.strftime(layout.datetime_format),
                              "AEENDTC": pd.to_datetime(ae["AEENDTM"]).dt.strftime(layout.datetime_format).fillna(""),
                              "AESEV": ae["AESEV"], "AESER": ae["AESER"], "AEREL": ae["AEREL"], "AEOUT": ae["AEOUT"]})
-    out["ae.xpt"] = (ae_frame.reset_index(drop=True), {"labels": ["Subject", "Reported Term", "Onset Date/Time", "End Date/Time",
-                                                                  "Severity", "Serious", "Relationship to Product", "Outcome"],
+    out["ae.xpt"] = (ae_frame.reset_index(drop=True), {"labels": ["Subject", "Reported Term", "Onset Date/Time",
+                                                                  "End Date/Time", "Severity", "Serious",
+                                                                  "Relationship to Product", "Outcome"],
                                                        "table": "AE", "file_label": "Adverse events"})
 
     central = by_source("central_lab")
@@ -374,18 +385,20 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
     sources = {p.source for p in spec.params}
     if "clamp" in sources:
         clamp = by_source("clamp")
-        out["clamp.csv"] = (pd.DataFrame({"subject_id": clamp["SUBJID"], "visit_week": clamp["WEEK"],
-                                          "clamp_date": pd.to_datetime(clamp["VISITDT"]).dt.strftime("%Y-%m-%d"),
-                                          "gir_mg_kg_min": clamp["VALUE"].map(lambda v: f"{v:.2f}")}).reset_index(drop=True),
-                            {"encoding": "utf-8"})
+        out["clamp.csv"] = (
+            pd.DataFrame({"subject_id": clamp["SUBJID"], "visit_week": clamp["WEEK"],
+                          "clamp_date": pd.to_datetime(clamp["VISITDT"]).dt.strftime("%Y-%m-%d"),
+                          "gir_mg_kg_min": clamp["VALUE"].map(lambda v: f"{v:.2f}")}).reset_index(drop=True),
+            {"encoding": "utf-8"})
     if "imaging" in sources:  # ultrasound steatosis grade and liver stiffness, one row per exam
-        imaging = by_source("imaging").pivot_table(index=["SUBJID", "WEEK", "VISITDT"], columns="TESTCD", values="VALUE",
-                                                   aggfunc="first").reset_index()
-        out["liver_imaging.csv"] = (pd.DataFrame({"subject_id": imaging["SUBJID"], "visit_week": imaging["WEEK"],
-                                                  "exam_date": pd.to_datetime(imaging["VISITDT"]).dt.strftime("%Y-%m-%d"),
-                                                  "steatosis_grade": imaging["STEATOS"].map(lambda v: f"{v:.0f}"),
-                                                  "lsm_kpa": imaging["LSM"].map(lambda v: f"{v:.1f}")}),
-                                    {"encoding": "utf-8"})
+        imaging = by_source("imaging").pivot_table(index=["SUBJID", "WEEK", "VISITDT"], columns="TESTCD",
+                                                   values="VALUE", aggfunc="first").reset_index()
+        out["liver_imaging.csv"] = (
+            pd.DataFrame({"subject_id": imaging["SUBJID"], "visit_week": imaging["WEEK"],
+                          "exam_date": pd.to_datetime(imaging["VISITDT"]).dt.strftime("%Y-%m-%d"),
+                          "steatosis_grade": imaging["STEATOS"].map(lambda v: f"{v:.0f}"),
+                          "lsm_kpa": imaging["LSM"].map(lambda v: f"{v:.1f}")}),
+            {"encoding": "utf-8"})
     ds = data["disposition"]
     out["disposition.csv"] = (pd.DataFrame({"subject_id": ds["SUBJID"], "status": ds["DSDECOD"],
                                             "status_date": pd.to_datetime(ds["DSSTDT"]).dt.strftime("%Y-%m-%d"),

@@ -104,7 +104,8 @@ def _visits(spec: TrialSpec, subjects: pd.DataFrame, absent: set, rng: np.random
     return pd.DataFrame(rows)
 
 
-def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame,
+                rng: np.random.Generator) -> pd.DataFrame:
     present = visits.set_index(["SUBJID", "WEEK"]).index
     arm_of = subjects.set_index("SUBJID")["ARM"]
     frames = []
@@ -197,14 +198,16 @@ def _exposure(spec: TrialSpec, subjects: pd.DataFrame, rng: np.random.Generator)
     return pd.DataFrame(rows)
 
 
-def _adverse_events(spec: TrialSpec, subjects: pd.DataFrame, exposure: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def _adverse_events(spec: TrialSpec, subjects: pd.DataFrame, exposure: pd.DataFrame,
+                    rng: np.random.Generator) -> pd.DataFrame:
     rows = []
     horizon = 7 * spec.weeks[-1]
     for subj, randdt in zip(subjects["SUBJID"], subjects["RANDDT"]):
         for _ in range(int(rng.poisson(0.5))):
             term, severity = BACKGROUND_AE_TERMS[int(rng.integers(len(BACKGROUND_AE_TERMS)))]
             start = _at(randdt + timedelta(days=int(rng.integers(3, horizon))), int(rng.integers(7, 22)), 0)
-            rows.append(_ae(subj, term, start, start + timedelta(days=int(rng.integers(1, 8))), severity, "NOT RELATED"))
+            rows.append(_ae(subj, term, start, start + timedelta(days=int(rng.integers(1, 8))), severity,
+                            "NOT RELATED"))
     # One event before the first infusion, so the treatment-emergent flag has a "N" to find.
     first = subjects.iloc[int(rng.integers(len(subjects)))]
     pre = _at(first["RANDDT"] - timedelta(days=3), 10, 0)
@@ -217,7 +220,8 @@ def _adverse_events(spec: TrialSpec, subjects: pd.DataFrame, exposure: pd.DataFr
             number = int(rng.integers(first_inf, last_inf + 1))
             infusion = exposure[(exposure["SUBJID"] == subj) & (exposure["INFNO"] == number)]
             onset = infusion["EXSTDTM"].iloc[0] + timedelta(hours=int(rng.integers(4, 21)))
-            rows.append(_ae(subj, "Fever", onset, onset + timedelta(hours=int(rng.integers(6, 20))), "MILD", "POSSIBLY RELATED"))
+            rows.append(_ae(subj, "Fever", onset, onset + timedelta(hours=int(rng.integers(6, 20))), "MILD",
+                            "POSSIBLY RELATED"))
     if spec.hypoglycaemia_arms:  # one hypoglycaemic attack within a month of transplantation
         subj = rng.choice(subjects.loc[subjects["ARM"].isin(spec.hypoglycaemia_arms), "SUBJID"].to_numpy())
         randdt = subjects.loc[subjects["SUBJID"] == subj, "RANDDT"].iloc[0]

@@ -344,4 +344,5 @@ def scaled(spec: TrialSpec, n_subjects: int) -> TrialSpec:
     arms = {arm: max(2, round(n * factor)) for arm, n in spec.arms.items()}
     males = {arm: min(arms[arm], round(n * factor)) for arm, n in spec.male_counts.items()}
     params = tuple(dataclasses.replace(p, exact=frozenset(), paired_p=()) for p in spec.params)
-    return dataclasses.replace(spec, arms=arms, male_counts=males, params=params, demographics_published=False, scale=factor)
+    return dataclasses.replace(spec, arms=arms, male_counts=males, params=params, demographics_published=False,
+                               scale=factor)

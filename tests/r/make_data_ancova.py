@@ -45,7 +45,8 @@ def three_arms() -> None:
     result = run_pipeline("dose_ranging", "2022-11-30", config)
     adsl, bds = result["adsl"], result["bds"]
     fas = set(adsl.loc[adsl["FASFL"] == "Y", "USUBJID"])
-    data = bds[(bds["PARAMCD"] == "HBA1C") & (bds["AVISITN"] == 24) & bds["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])
+    data = bds[(bds["PARAMCD"] == "HBA1C") & (bds["AVISITN"] == 24)
+               & bds["USUBJID"].isin(fas)].dropna(subset=["CHG", "BASE"])
     out = ROOT / "tests" / "reference" / "data" / "ancova_hba1c_week24_dose_ranging.csv"
     data[["USUBJID", "ARM", "BASE", "CHG"]].to_csv(out, index=False, float_format="%.17g")
 
