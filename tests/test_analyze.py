@@ -196,3 +196,18 @@ def test_a_family_adjusts_every_comparison_p_of_its_analysis(ard):
     smallest = p["VALUE"].min()
     assert holm["VALUE"].min() == pytest.approx(min(1.0, smallest * len(p)))  # Holm: smallest P times the family size
     assert not ard.duplicated(ardlib.KEYS).any()
+
+
+def test_the_ard_in_the_cards_layout_keeps_every_statistic_and_its_groups(ard):
+    """The pharmaverse cards layout (group1/group1_level, variable, context, stat_name, stat, warning, error)."""
+    cards = ardlib.to_cards(ard)
+    assert len(cards) == len(ard) and list(cards.columns[:8]) == ["group1", "group1_level", "group2", "group2_level",
+                                                                   "group3", "group3_level", "group4", "group4_level"]
+    named = {"variable", "variable_level", "context", "stat_name", "stat_label", "stat", "fmt_fn", "warning", "error"}
+    assert named <= set(cards.columns)
+    row = cards[(cards["context"] == "cont") & (cards["group1_level"] == "Cells") & (cards["group4_level"] == "Saline")
+                & (cards["group3_level"] == "Week 4") & (cards["variable"] == "AVAL") & (cards["stat_name"] == "df")
+                & (cards["method"] == "Student t-test")]
+    assert row[["group1", "group2", "group2_level", "group4", "stat", "fmt_fn"]].values.tolist() == [
+        ["ARM", "PARAMCD", "GLUC", "COMPARATOR", 3.0, 1]]
+    assert (cards["stat"].isna() == ard["VALUE"].isna()).all()

@@ -27,9 +27,12 @@ def test_student_t_matches_the_textbook_formula():
 
 
 def test_published_glucose_week20_p_from_summary_statistics():
+    """The audit's recomputation from a publication's summaries gives the P the publication prints."""
+    from ucmsc.audit import summaries_p
+
     # Zhao 2024: 7.51 ± 1.77 vs 9.10 ± 2.78, P = 0.008 (n 33 vs 31: one placebo subject withdrew after week 9)
-    result = sps.ttest_ind_from_stats(7.51, 1.77, 33, 9.10, 2.78, 31, equal_var=True)
-    assert f"{result.pvalue:.3f}" == "0.008"
+    p = summaries_p({"test": "student_t", "mean1": 7.51, "sd1": 1.77, "n1": 33, "mean2": 9.10, "sd2": 2.78, "n2": 31})
+    assert f"{p:.3f}" == "0.008"
 
 
 def test_pearson_chi_square_without_correction_by_hand():
@@ -47,8 +50,12 @@ def test_pearson_chi_square_without_correction_by_hand():
 def test_fisher_is_flagged_when_an_expected_count_is_below_five():
     got = _by_name(stats.compare_proportions(4, 24, 0, 10))
     assert got["test_used"] == 2
-    # Fisher one table by hand: P(X = 4) + ... two-sided via hypergeometric
-    assert math.isclose(got["fisher_p"], sps.fisher_exact([[4, 20], [0, 10]]).pvalue)
+    # Fisher's two-sided P by hand: tables with the margins of [[4, 20], [0, 10]] (4 events among 34, 24 in row 1),
+    # hypergeometric P(X = k) = C(24, k) C(10, 4 - k) / C(34, 4); sum those no more likely than the observed k = 4
+    probability = {k: math.comb(24, k) * math.comb(10, 4 - k) / math.comb(34, 4) for k in range(5)}
+    by_hand = sum(q for q in probability.values() if q <= probability[4] * (1 + 1e-7))
+    assert math.isclose(got["fisher_p"], by_hand, rel_tol=1e-12)
+    assert f"{got['fisher_p']:.3f}" == "0.296"  # as R fisher.test prints for this table
 
 
 def test_describe_quartiles_and_se():
@@ -96,21 +103,25 @@ def test_fisher_exact_on_the_lady_tasting_tea():
     assert math.isclose(got["fisher_p"], 0.4857, abs_tol=5e-5)  # Fisher 1935: 34/70
 
 
-def test_ancova_against_the_normal_equations():
-    rng = np.random.default_rng(5)
-    base = rng.normal(8, 2, 40)
-    active = np.repeat([1.0, 0.0], 20)
-    response = -0.8 * active - 0.3 * base + rng.normal(0, 1, 40)
-    fit = stats.ancova(response, active, base)
-    x = np.column_stack([np.ones(40), active, base])
-    beta = np.linalg.solve(x.T @ x, x.T @ response)
-    resid = response - x @ beta
-    se = math.sqrt(resid @ resid / 37 * np.linalg.inv(x.T @ x)[1, 1])
-    got = _by_name(fit["contrast"])
-    assert math.isclose(got["estimate"], beta[1], rel_tol=1e-10) and math.isclose(got["se"], se, rel_tol=1e-10)
-    lsm_active, lsm_control = _by_name(fit["active"])["lsmean"], _by_name(fit["control"])["lsmean"]
-    assert math.isclose(lsm_active - lsm_control, beta[1], rel_tol=1e-10)
-    assert math.isclose(lsm_control, beta[0] + beta[2] * base.mean(), rel_tol=1e-10)
+def test_ancova_matches_r_lm_and_emmeans():
+    """stats.ancova on the records R analysed (tests/r/ancova_two_of_three_arms.R: lm and emmeans)."""
+    import pandas as pd
+
+    from conftest import ROOT
+
+    reference = ROOT / "tests" / "reference"
+    data = pd.read_csv(reference / "data" / "ancova_gluc_week20_three_arms.csv")
+    data = data[data["ARM"].isin(["UC-MSC", "Placebo"]) & (data["FASFL"] == "Y")]
+    r = pd.read_csv(reference / "ancova_two_of_three_arms.csv", dtype=str).set_index("name")["value"]
+    fit = stats.ancova(data["CHG"], (data["ARM"] == "UC-MSC").astype(float), data["BASE"], groups=("UC-MSC", "Placebo"))
+    contrast = _by_name(fit["contrast"])
+    for name, key in (("estimate", "estimate"), ("se", "se"), ("statistic", "t"), ("p", "p"), ("lcl", "lcl_t"),
+                      ("ucl", "ucl_t"), ("rmse", "rmse"), ("df", "df")):
+        assert math.isclose(contrast[name], float(r[key]), rel_tol=1e-10), name
+    for part, arm in (("active", "ucmsc"), ("control", "placebo")):
+        got = _by_name(fit[part])
+        assert math.isclose(got["lsmean"], float(r[f"lsmean_{arm}"]), rel_tol=1e-10)
+        assert math.isclose(got["se"], float(r[f"lsmean_se_{arm}"]), rel_tol=1e-10)
 
 
 def test_gee_on_one_visit_gives_the_two_by_two_log_odds_ratio():

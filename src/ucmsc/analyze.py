@@ -548,14 +548,17 @@ def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, conf
 
 
 def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str,
-                log) -> None:
-    """Stage runner: one cut's analysis plan into its ARD, stamped with the SHA-256 of the datasets it read."""
+                log, cards_path: str | None = None) -> None:
+    """Stage runner: one cut's analysis plan into its ARD, stamped with the SHA-256 of the datasets it read, and the
+    same ARD in the layout of the pharmaverse cards package (``cards_path``) for R users."""
     from ucmsc.io import read_table, sha256_file, write_table
 
     inputs = ";".join(f"{name}:{sha256_file(path)}"
                       for name, path in (("adsl", adsl_path), ("adbds", adbds_path), ("adae", adae_path)))
     ard = run_analyses(read_table(adsl_path), read_table(adbds_path), read_table(adae_path), config, trial, cut, inputs)
     write_table(ard, ard_path)
+    if cards_path:
+        write_table(ardlib.to_cards(ard), cards_path)
     log.info("ARD: %d rows, %d analyses; %d rows not estimable (WARNING), %d failed (ERROR)", len(ard),
              ard["ANALYSIS_ID"].nunique(), (ard["WARNING"] != "").sum(), (ard["ERROR"] != "").sum())
     failed = ard[ard["ERROR"] != ""].drop_duplicates(["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR",

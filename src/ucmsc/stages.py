@@ -95,7 +95,7 @@ STAGE_OUTPUTS = {
     "ingest": ("ingest",),
     "clean": ("sdtm", "queries.csv", "quarantine.csv", "cleaning_summary.csv"),
     "derive": ("adam",),
-    "analyze": ("ard.csv",),
+    "analyze": ("ard.csv", "ard_cards.csv"),
     "audit": ("audit.csv",),
     "figures": ("figures",),
     "diff": (),  # results/<trial>/diff/<old>..<cut>/, found by name

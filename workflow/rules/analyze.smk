@@ -7,6 +7,7 @@ rule analyze:
         code=code("analyze"),
     output:
         ard=f"{CUT}/ard.csv",
+        cards=f"{CUT}/ard_cards.csv",
     log:
         f"{CUT}/logs/analyze.log",
     conda:
