@@ -10,6 +10,12 @@ FINAL_CUTS = {"nafld_efficacy": "2019-01-15", "t2dm_safety": "2021-07-30"}
 INTERIM_CUTS = {"nafld_efficacy": "2017-06-30", "t2dm_safety": "2020-09-30"}
 
 
+def configured_cuts(root=ROOT) -> list[tuple[str, str]]:
+    """Every (trial, cut) the workflow config lists: tests count outputs from it, not from a fixed number of trials."""
+    config = load_yaml(root / "config" / "config.yaml")
+    return [(trial, cut) for trial, entry in config["trials"].items() for cut in entry["cuts"]]
+
+
 @pytest.fixture(scope="session")
 def trial_configs_all():
     """Every trial config, the synthetic three-arm dose_ranging included."""
