@@ -37,7 +37,7 @@ def tables(folder: Path, stage: str) -> list[str]:
 def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_dir: Path, cut: str, previous: str | None,
             until: str, timings: dict) -> None:
     out = results / trial / cut
-    dictionary = load_yaml(project / "config" / "ae_dictionary.yaml")
+    dictionary = load_yaml(project / trial_config["ae_dictionary"]) if "ae_dictionary" in trial_config else {}
     published = load_yaml(project / "resources" / "published" / "published_numbers.yaml").get(trial)
 
     def timed(stage, function, *args):
@@ -47,10 +47,11 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
         # peak resident memory of this process so far (KiB on Linux): the stage where it jumps is where the peak is
         timings[f"{trial}/{cut}/{stage}_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
-    timed("ingest", run_ingest, cut_dir, trial_config, tables(out, "ingest"),
+    timed("ingest", run_ingest, cut_dir, trial_config, tables(out, "ingest"), str(out / "ingest" / "other"),
           str(out / "ingest" / "raw_files.json"), LOG)
-    timed("clean", run_clean, tables(out, "ingest"), trial_config, date.fromisoformat(cut), tables(out, "sdtm"),
-          str(out / "queries.csv"), str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"),
+    timed("clean", run_clean, tables(out, "ingest"), str(out / "ingest" / "other"), trial_config,
+          date.fromisoformat(cut), tables(out, "sdtm"), str(out / "sdtm" / "other"), str(out / "queries.csv"),
+          str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"),
           str(out / "sdtm" / "define.csv"), LOG)
     timed("derive", run_derive, tables(out, "sdtm"), trial_config, dictionary, str(out / "adam" / "adsl.parquet"),
           str(out / "adam" / "adbds.parquet"), str(out / "adam" / "adae.parquet"),

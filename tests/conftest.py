@@ -37,19 +37,14 @@ def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary:
     from ucmsc.analyze import run_analyses
     from ucmsc.clean import clean_cut
     from ucmsc.ingest import ingest_cut
-    from ucmsc.queries import QueryLog
 
     tables, raw_meta, _manifest = ingest_cut(folder or DATACUTS / trial / cut, config, cut_date=cut)
     sdtm, queries, quarantine, summary = clean_cut(tables, config, date.fromisoformat(cut))
     if edit_sdtm:
         edit_sdtm(sdtm)
-    log = QueryLog(prefix="D")
-    adsl = derive.derive_adsl(sdtm, config)
-    bds = derive.derive_bds(sdtm, adsl, config, log)
-    adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
-    adsl = derive.derive_vars_baseline(adsl, bds, config.get("adsl_baseline", []))
-    adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"],
-                              dictionary or load_yaml(ROOT / "config" / "ae_dictionary.yaml"), log)
+    if dictionary is None:
+        dictionary = load_yaml(ROOT / config["ae_dictionary"]) if config.get("ae_dictionary") else {}
+    adsl, bds, adae, log = derive.derive_datasets(sdtm, config, dictionary)
     ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")
     return {"raw_meta": raw_meta, "sdtm": sdtm, "queries": queries, "quarantine": quarantine, "summary": summary,
             "adsl": adsl, "bds": bds, "adae": adae, "log": log, "ard": ard}

@@ -36,8 +36,13 @@ messy_text = st.one_of(
 )
 
 
+def mapped(domain: str) -> list[str]:
+    """What a site export of the domain maps: the subject, the required variables, and DM's randomisation date."""
+    return ["SUBJID", *REQUIRED[domain], *(["RANDDT"] if domain == "DM" else [])]
+
+
 def _table(domain: str, draw_rows) -> pd.DataFrame:
-    columns = list(REQUIRED[domain])
+    columns = mapped(domain)
     frame = pd.DataFrame(draw_rows, columns=columns) if draw_rows else pd.DataFrame(columns=columns)
     frame = frame.astype(str)
     frame["SRCFILE"] = f"{domain.lower()}.csv"
@@ -49,7 +54,7 @@ def _table(domain: str, draw_rows) -> pd.DataFrame:
 def messy_cut(draw):
     tables = {}
     for domain in DOMAINS:
-        width = len(REQUIRED[domain])
+        width = len(mapped(domain))
         rows = draw(st.lists(st.lists(messy_text, min_size=width, max_size=width), max_size=8))
         tables[domain] = _table(domain, rows)
     return tables
@@ -87,7 +92,7 @@ def near_valid_cut(draw):
     """Mostly valid records, each cell sometimes replaced by mess: reaches the deeper checks."""
     tables = {}
     for domain in DOMAINS:
-        columns = REQUIRED[domain]
+        columns = mapped(domain)
         cell = {c: st.one_of(st.sampled_from(VALID[c]), st.sampled_from(VALID[c]), messy_text) for c in columns}
         rows = draw(st.lists(st.tuples(*[cell[c] for c in columns]), min_size=1 if domain == "DM" else 0, max_size=10))
         tables[domain] = _table(domain, [list(r) for r in rows])

@@ -367,12 +367,12 @@ def test_every_problem_of_a_file_in_one_message():
 
 def workflow_config(root, cuts=("2017-06-30", "2019-01-15"), folders=None) -> dict:
     """A workflow config in ``root`` with a folder per cut (or per ``folders``)."""
-    for name in ("trial.yaml", "ae.yaml", "published.yaml"):
+    for name in ("trial.yaml", "published.yaml"):
         (root / name).write_text("{}\n")
     for cut in folders if folders is not None else cuts:
         (root / "cuts" / cut).mkdir(parents=True)
     return {"trials": {"demo": {"config": "trial.yaml", "datacuts": "cuts", "cuts": list(cuts)}},
-            "ae_dictionary": "ae.yaml", "published_numbers": "published.yaml"}
+            "published_numbers": "published.yaml"}
 
 
 def test_small_workflow_config_passes(tmp_path):
@@ -409,9 +409,16 @@ def test_cut_folder_or_datacuts_folder_missing(tmp_path):
 def test_config_files_missing(tmp_path):
     config = workflow_config(tmp_path)
     (tmp_path / "trial.yaml").unlink()
-    config["ae_dictionary"] = "config/ae.yaml"
-    assert config_problems(config, tmp_path) == ["ae_dictionary: file config/ae.yaml not found",
+    config["published_numbers"] = "resources/published.yaml"
+    assert config_problems(config, tmp_path) == ["published_numbers: file resources/published.yaml not found",
                                                  "trials.demo.config: file trial.yaml not found"]
+
+
+def test_a_trial_names_its_own_ae_dictionary_which_must_exist(tmp_path):
+    trial = load_yaml(ROOT / "config" / "trials" / "t2dm_safety.yaml")
+    with pytest.raises(ConfigError, match="trial.yaml: ae_dictionary: file config/ae_dictionary.yaml not found"):
+        check_trial_config(trial, "trial.yaml", root=tmp_path)
+    check_trial_config(trial, "trial.yaml", root=ROOT)
 
 
 def test_malformed_manifest_names_the_manifest_line_and_column(tmp_path):

@@ -310,8 +310,9 @@ def test_a_formula_in_a_raw_cell_is_neutralised_in_the_csv_outputs(cut, config, 
     class Log:
         def info(self, *args):
             pass
-    run_clean(paths, config, date.fromisoformat(INTERIM), [str(out / f"{d}.parquet") for d in DOMAINS],
-              str(out / "queries.csv"), str(out / "quarantine.csv"), str(out / "summary.csv"), str(out / "define.csv"),
+    run_clean(paths, str(tmp_path / "no_other"), config, date.fromisoformat(INTERIM),
+              [str(out / f"{d}.parquet") for d in DOMAINS], str(out / "other"), str(out / "queries.csv"),
+              str(out / "quarantine.csv"), str(out / "summary.csv"), str(out / "define.csv"),
               Log())
     assert "'=HYPERLINK" in (out / "queries.csv").read_text()
     assert "HYPERLINK" in (out / "quarantine.csv").read_text()  # inside the record's JSON, not at the start of a cell

@@ -69,6 +69,9 @@ def test_derived_parameter_missing_input_or_undefined_formula_is_queried_not_inf
                         "HOMAB at Week 9 not derived: formula undefined: glucose at or below 3.5 mmol/L"]
 
 
+INFUSIONS = {"exposure": {"noun": "infusion", "ae_window": {"hours": 24, "flag": "INF24FL"}}}
+
+
 def test_adae_flags_by_hand():
     ex = pd.DataFrame({"USUBJID": ["A", "A"], "EXSTDTC": ["2020-01-01T09:00", "2020-01-08T09:00"]})
     adsl = pd.DataFrame({"USUBJID": ["A"], "ARM": ["X"], "TRT01A": ["X"], "SAFFL": ["Y"],
@@ -78,12 +81,55 @@ def test_adae_flags_by_hand():
                        "AEENDTC": ["", "", ""]})
     log = QueryLog()
     out = derive.derive_adae(ae, adsl, ex, {"Fever": {"decod": "Pyrexia", "soc": "General"},
-                                            "Headache": {"decod": "Headache", "soc": "Nervous"}}, log)
+                                            "Headache": {"decod": "Headache", "soc": "Nervous"}}, log, INFUSIONS)
     assert out["TRTEMFL"].tolist() == ["Y", "", "Y"]
     assert out["INF24FL"].tolist() == ["Y", "", ""]  # 11 h after the 2nd infusion; before any; 4 days after
-    assert out["INFDY"].tolist()[0] == 0 and np.isnan(out["INFDY"].tolist()[1]) and out["INFDY"].tolist()[2] == 4
+    assert out["DOSEDY"].tolist()[0] == 0 and np.isnan(out["DOSEDY"].tolist()[1]) and out["DOSEDY"].tolist()[2] == 4
     assert out["AEDECOD"].tolist() == ["Pyrexia", "Headache", "UNCODED"]
     assert [r["VALUE"] for r in log.rows] == ["Odd term"]
+    assert "INF24FL" not in derive.derive_adae(ae, adsl, ex, {}, QueryLog(), {})  # no window configured: no flag
+
+
+def test_adae_partial_onsets_by_the_plans_imputation_rule():
+    """First dose 2022-03-17. SAP: onset first of the month (of the year), not before the first dose when the first
+    dose lies in that month (year); end date the last of the month. Expected values by hand."""
+    adsl = pd.DataFrame({"USUBJID": ["A"], "ARM": ["X"], "TRT01A": ["X"], "SAFFL": ["Y"],
+                         "TRTSDTM": [pd.Timestamp("2022-03-17")], "TRTEDTM": [pd.Timestamp("2022-06-01")],
+                         "TRTSDT": [pd.Timestamp("2022-03-17")]})
+    ex = pd.DataFrame({"USUBJID": ["A"], "EXSTDTC": ["2022-03-17"]})
+    ae = pd.DataFrame({"USUBJID": ["A"] * 5, "AETERM": ["Nausea"] * 5,
+                       "AESTDTC": ["2022-03", "2022-02", "2022", "2022-04-02", ""],
+                       "AEENDTC": ["2022-02", "", "2022-07", "2022-04-05", ""]})
+    config = {"imputation": {"AESTDTC": {"date_imputation": "first", "highest_imputation": "M",
+                                         "min_dates": ["TRTSDT"]},
+                             "AEENDTC": {"date_imputation": "last", "highest_imputation": "M"}}}
+    out = derive.derive_adae(ae, adsl, ex, {"nausea": {"decod": "Nausea", "soc": "Gastrointestinal disorders"}},
+                             QueryLog(), config)
+    assert out["ASTDTM"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2022-03-17", "2022-02-01", "2022-03-17",
+                                                                          "2022-04-02", ""]
+    assert out["ASTDTF"].tolist() == ["D", "D", "M", "", ""]
+    assert out["TRTEMFL"].tolist() == ["Y", "", "Y", "Y", ""]  # same day as the first dose counts (no onset time)
+    assert out["AENDTM"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2022-02-28", "", "2022-07-31",
+                                                                          "2022-04-05", ""]
+    assert out["AENDTF"].tolist() == ["D", "", "D", "", ""]
+    assert (out["AEDECOD"] == "Nausea").all()  # the trial's dictionary, whatever the case of the term
+    # without a rule a partial onset stays missing, is not treatment-emergent by date, and is queried
+    log = QueryLog()
+    plain = derive.derive_adae(ae, adsl, ex, {}, log, {})
+    assert plain["ASTDTM"].isna().tolist() == [True, True, True, False, True]
+    assert plain["TRTEMFL"].tolist() == ["", "", "", "Y", ""]
+    assert sorted(r["VALUE"] for r in log.rows if r["CHECK"] == "imputation") == ["2022", "2022-02", "2022-03"]
+
+
+def test_delivered_meddra_coding_wins_and_the_dictionary_fills_only_gaps():
+    adae = pd.DataFrame({"AETERM": ["HEAD ACHE", "headache", "Sore throat"], "AEDECOD": ["Headache", "", ""],
+                         "AEBODSYS": ["", "", ""], "AESOC": ["Nervous system disorders", "", ""]})
+    log = QueryLog()
+    out = derive.code_adverse_events(adae, {"Headache": {"decod": "Headache", "soc": "Nervous system disorders"}},
+                                     log)
+    assert out["AEDECOD"].tolist() == ["Headache", "Headache", "UNCODED"]
+    assert out["AEBODSYS"].tolist() == ["Nervous system disorders", "Nervous system disorders", "UNCODED"]
+    assert [r["VALUE"] for r in log.rows] == ["Sore throat"]
 
 
 # --- on the bundled final cuts ------------------------------------------------------------

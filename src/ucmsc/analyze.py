@@ -19,11 +19,6 @@ from ucmsc import stats
 from ucmsc.ard import arm_group, contrast_group, overall_group
 from ucmsc.plan import Analysis, Trial, load_trial
 
-POPULATION_LABELS = {"RANDFL": "Randomised", "SAFFL": "Safety (at least one infusion)", "FASFL": "Full analysis set",
-                     "PPROTFL": "Per protocol (every scheduled visit)"}
-POPULATION_NOUNS = {"RANDFL": "randomised set", "SAFFL": "safety population", "FASFL": "full analysis set",
-                    "PPROTFL": "per-protocol set"}
-
 
 @dataclass
 class Context:
@@ -83,10 +78,11 @@ def populations(ctx: Context, analysis: Analysis) -> None:
     adsl = ctx.adsl
     for arm in ctx.trial.arm_names:
         subset = adsl[adsl["ARM"] == arm]
-        for flag, label in POPULATION_LABELS.items():
+        for population in ctx.trial.populations:
+            flag = population.flag
             ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float((subset[flag] == "Y").sum())}],
                         ANALYSIS_ID=analysis.id, ANALYSIS="Analysis populations", POPULATION=flag, PARAMCD=flag,
-                        PARAM=label, METHOD="count", **arm_group(arm))
+                        PARAM=population.label, METHOD="count", **arm_group(arm))
         for status in ("COMPLETED", "DISCONTINUED", "ONGOING"):
             ctx.ard.add([{"STAT_NAME": "n", "STAT_LABEL": "Subjects",
                           "VALUE": float((subset["EOSSTT"] == status).sum())}],
@@ -248,8 +244,9 @@ def responders(ctx: Context, analysis: Analysis) -> None:
             keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Responders (missing = non-responder)",
                         POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(everything, paramcd),
                         AVISITN=int(visitn), AVISIT=avisit, VARIABLE="AVAL")
-            no_data = "" if at_visit["AVAL"].notna().any() else \
-                f"not estimable: no subject of the {POPULATION_NOUNS[analysis.population]} has a value at {avisit}"
+            noun = ctx.trial.population(analysis.population).noun
+            no_data = ("" if at_visit["AVAL"].notna().any()
+                       else f"not estimable: no subject of the {noun} has a value at {avisit}")
             counts = {arm: (int(_arm_records(at_visit, arm, "AVAL").sum()), int(size.get(arm, 0)))
                       for arm in trial.arm_names}
             for arm, (r, n) in counts.items():
@@ -512,10 +509,35 @@ def reference_ranges(ctx: Context, analysis: Analysis) -> None:
                     PARAM=row.PARAM, VARIABLE="AVAL", METHOD="config", **overall_group())
 
 
+# ADaM imputation flags of ADAE (ADaM IG: --DTF Y year, M month, D day imputed; --TMF H, M, S for times).
+IMPUTATION_FLAGS = {"ASTDTF": "AE start date", "AENDTF": "AE end date"}
+IMPUTED_LEVELS = {"Y": "year, month and day imputed", "M": "month and day imputed", "D": "day imputed"}
+
+
+def date_imputations(ctx: Context, analysis: Analysis) -> None:
+    """Events per arm whose analysis date was imputed from a partial date, by the highest component imputed (n_D,
+    n_M, n_Y), of all events of the population (N); in all arms together too."""
+    adae = ctx.adae[ctx.adae["USUBJID"].isin(ctx.members(analysis.population))] if analysis.population else ctx.adae
+    adae = adae[adae["ARM"].isin(ctx.trial.arm_names)]
+    groups = [(arm_group(arm), adae[adae["ARM"] == arm]) for arm in ctx.trial.arm_names] + [(overall_group(), adae)]
+    for flag, label in IMPUTATION_FLAGS.items():
+        values = adae[flag].fillna("") if flag in adae else pd.Series("", index=adae.index)
+        for group, events in groups:
+            flags = values.reindex(events.index)
+            imputed = float((flags != "").sum())
+            rows = [{"STAT_NAME": "N", "STAT_LABEL": "Events", "VALUE": float(len(events))},
+                    {"STAT_NAME": "n", "STAT_LABEL": "Events with an imputed date", "VALUE": imputed}]
+            rows += [{"STAT_NAME": f"n_{level}", "STAT_LABEL": f"Events with the {text}",
+                      "VALUE": float((flags == level).sum())} for level, text in IMPUTED_LEVELS.items()]
+            ctx.ard.add(rows, ANALYSIS_ID=analysis.id, ANALYSIS="Imputed dates", POPULATION=analysis.population,
+                        PARAMCD=flag, PARAM=f"{label} imputed", VARIABLE=flag, METHOD="count", **group)
+
+
 METHODS: dict[str, Callable[[Context, Analysis], None]] = {
     "populations": populations, "baseline": baseline, "by_visit": by_visit, "within_arm": within_arm, "ancova": ancova,
     "trend": trend, "mmrm": mmrm, "responders": responders, "gee": gee, "adverse_events": adverse_events,
     "shift": shift, "grade_shift": grade_shift, "reference_ranges": reference_ranges,
+    "date_imputations": date_imputations,
 }
 
 

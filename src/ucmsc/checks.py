@@ -100,30 +100,46 @@ def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
 
 
 def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with_time: bool,
-          required: bool) -> CheckResult:
+          required: bool | pd.Series, partial: bool = False) -> CheckResult:
     """``dates``: parse ``column`` by each file's format into ISO 8601 text (blank where missing).
 
-    A required date that is missing or does not parse quarantines the record; an optional one is set missing.
+    With ``partial``, a file without a format may deliver ISO 8601 dates at any precision ("2013",
+    "2013-03", "2013-03-04T10:30"): each stays as given (the analysis datasets impute by the plan's rules);
+    a file with a strptime format is parsed by it as before. ``required`` (for every record, or a mask of
+    the records that need it): a date that is missing or does not parse quarantines the record; an optional
+    one is set missing.
     """
+    from ucmsc import dates as isodates
+
     parsed = pd.to_datetime(_by_file(frame, formats, parse_datetimes, column, pd.NaT)).astype("datetime64[ns]")
+    text = parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")
+    if partial:
+        iso_files = [file for file, fmt in formats.items() if not fmt]
+        iso = frame["SRCFILE"].isin(iso_files)
+        if iso.any():
+            kept = isodates.normalise(frame.loc[iso, column])
+            text = text.where(~iso, kept.reindex(frame.index).fillna(""))
     blank = _blank(frame[column])
-    bad = parsed.isna() & ~blank
-    result = CheckResult(updates={
-        column: parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")})
-    result.found("dates", bad, column, f"{column} is not a valid date",
-                 "quarantined" if required else "set to missing; record kept", QUARANTINE if required else SET_MISSING)
-    if required:
-        result.found("required_value", blank, column, f"{column} is missing", "quarantined", QUARANTINE)
+    bad = (text == "") & ~blank
+    needed = required if isinstance(required, pd.Series) else pd.Series(bool(required), index=frame.index)
+    result = CheckResult(updates={column: text})
+    result.found("dates", bad & needed, column, f"{column} is not a valid date", "quarantined", QUARANTINE)
+    result.found("dates", bad & ~needed, column, f"{column} is not a valid date", "set to missing; record kept",
+                 SET_MISSING)
+    result.found("required_value", blank & needed, column, f"{column} is missing", "quarantined", QUARANTINE)
     return result
 
 
 def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str = QUARANTINE) -> CheckResult:
     """``after_cut_date``: a record dated after the cut date cannot belong to this cut.
 
-    ``column`` holds clean ISO 8601 text. The record is quarantined, or (for an end date) the date is set missing.
+    ``column`` holds clean ISO 8601 text, possibly partial: a partial date is after the cut date when its earliest
+    possible day is ("2017-08" after 2017-06-30; "2017-06" not). The record is quarantined, or (for an end date)
+    the date is set missing.
     """
-    day = pd.to_datetime(frame[column].str.slice(0, 10), errors="coerce")
-    late = day.notna() & (day > pd.Timestamp(cut_date))
+    from ucmsc import dates as isodates
+
+    late = isodates.after(frame[column], cut_date)
     result = CheckResult()
     if effect == SET_MISSING:
         result.updates[column] = frame[column].where(~late, "")
@@ -179,13 +195,15 @@ def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed
 EXCLUDED = "kept; excluded from every analysis population"
 
 
-def planned_arm(frame: pd.DataFrame, code_lists: dict[str, dict], arms: list[str]) -> CheckResult:
+def planned_arm(frame: pd.DataFrame, code_lists: dict[str, dict], arms: list[str],
+                not_analysed: dict[str, str] | None = None) -> CheckResult:
     """``arm_not_in_plan`` (and ``codes``, ``required_value``): the subject's arm, decoded by its file's code list,
     is one of the arms the analysis plan compares.
 
     A subject of another arm, with a code the list lacks, or without an arm is no data error to drop: the subject
     stays in DM with the arm as delivered (the raw code when it cannot be decoded) and is excluded from every
-    analysis population, so it is never analysed as any arm.
+    analysis population, so it is never analysed as any arm. An arm the config lists as not analysed (e.g.
+    "Screen Failure", with its reason) is expected: excluded the same way, without a query.
     """
     def decode(values: pd.Series, code_list) -> pd.Series:
         stripped = values.fillna("").astype(str).str.strip()
@@ -196,7 +214,7 @@ def planned_arm(frame: pd.DataFrame, code_lists: dict[str, dict], arms: list[str
     blank = raw == ""
     unknown_code = decoded.isna() & ~blank
     arm = decoded.where(decoded.notna(), raw).astype(str)
-    other = ~arm.isin(arms) & ~unknown_code & ~blank
+    other = ~arm.isin(arms) & ~arm.isin(list(not_analysed or {})) & ~unknown_code & ~blank
     result = CheckResult(updates={"ARM": arm})
     result.found("required_value", blank, "ARM", "ARM is missing", EXCLUDED, NOTE)
     result.found("codes", unknown_code, "ARM", "ARM code '" + raw + "' is not in the code list", EXCLUDED, NOTE)
@@ -409,10 +427,13 @@ def visit_completeness(dm: pd.DataFrame, seen: set, left: pd.Series, visits: lis
     return result
 
 
-def disposition(ds: pd.DataFrame) -> CheckResult:
-    """``disposition``: a discontinuation is logged; later visits are not expected."""
+def disposition(ds: pd.DataFrame, events: pd.Series | None = None) -> CheckResult:
+    """``disposition``: a discontinuation (a disposition event other than COMPLETED; ``events`` marks the disposition
+    events among DS records, all when None) is logged; later visits are not expected."""
     result = CheckResult()
-    left = ds["DSDECOD"].str.upper() != "COMPLETED"
+    left = ds["DSDECOD"].str.strip().str.upper() != "COMPLETED"
+    if events is not None:
+        left &= events
     message = "subject discontinued on " + ds["DSSTDTC"].astype(str) + ": " + ds["DSTERM"].astype(str)
     result.found("disposition", left, "DSDECOD", message, "kept; later visits not expected", NOTE)
     return result

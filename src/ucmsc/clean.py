@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ucmsc import checks
 from ucmsc.checks import NOTE, QUARANTINE, SET_MISSING, CheckResult
-from ucmsc.domains import DOMAINS, FINDINGS, OPTIONAL, RECORD_KEYS, SOURCE_COLUMNS
+from ucmsc.domains import DOMAINS, FINDINGS, NUMERIC, SOURCE_COLUMNS, mapped_key
 from ucmsc.queries import QUERY_COLUMNS
+from ucmsc.subjects import left_study, matches, reference_dates, reference_from_ds
 
 QUARANTINE_COLUMNS = ["DOMAIN", "SRCFILE", "SRCROW", "USUBJID", "CHECK", "REASON", "RECORD"]
 SUMMARY_COLUMNS = ["DOMAIN", "RECORDS_IN", "RECORDS_OUT", "QUARANTINED", "VALUES_SET_MISSING", "CORRECTED"]
@@ -47,6 +49,11 @@ class CutSpec:
     def formats(self, with_time: bool) -> dict[str, str | None]:
         key = "datetime_format" if with_time else "date_format"
         return {file: s.get(key) for file, s in self.sources.items()}
+
+    def numeric(self, domain: str) -> list[str]:
+        """The domain's variables parsed as numbers: the standard ones and those its sources list under numeric."""
+        listed = [c for s in self.config["sources"] if s["domain"] == domain for c in s.get("numeric", [])]
+        return list(dict.fromkeys([*NUMERIC.get(domain, ()), *listed]))
 
     def code_lists(self, column: str) -> dict[str, dict]:
         return {file: s.get("codes", {}).get(column, {}) for file, s in self.sources.items()}
@@ -134,7 +141,26 @@ def run_checks(domain: str, frame: pd.DataFrame, steps, log: CutLog) -> pd.DataF
 
 
 def with_usubjid(raw: pd.DataFrame, studyid: str) -> pd.DataFrame:
-    return raw.assign(USUBJID=studyid + "-" + raw["SUBJID"].fillna("").astype(str).str.strip())
+    """USUBJID as delivered when the source maps it; otherwise (or where it is blank) STUDYID-SUBJID."""
+    subjid = raw["SUBJID"].fillna("").astype(str).str.strip() if "SUBJID" in raw else pd.Series("", index=raw.index)
+    built = (studyid + "-" + subjid).where(subjid != "", "") if "USUBJID" in raw else studyid + "-" + subjid
+    if "USUBJID" not in raw:
+        return raw.assign(USUBJID=built)
+    delivered = raw["USUBJID"].fillna("").astype(str).str.strip()
+    return raw.assign(USUBJID=delivered.where(delivered != "", built))
+
+
+def subject_column(raw: pd.DataFrame) -> str:
+    """The subject identifier a delivery maps: USUBJID (as SDTM delivers it) or SUBJID (site exports)."""
+    return "USUBJID" if "USUBJID" in raw else "SUBJID"
+
+
+def extra_columns(frame: pd.DataFrame, raw: pd.DataFrame, out: dict, standard: tuple[str, ...] = ()) -> dict:
+    """Mapped variables (columns of ``raw``) that the domain's output does not name, carried as cleaned (stripped
+    text, or the parsed number)."""
+    skip = {*out, *standard, *SOURCE_COLUMNS, "SUBJID"}
+    return {c: (frame[c] if pd.api.types.is_numeric_dtype(frame[c]) else frame[c].fillna("").astype(str).str.strip())
+            for c in raw.columns if c not in skip}
 
 
 def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: CutLog,
@@ -172,60 +198,83 @@ def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: 
 
 
 def _duplicates(domain: str, compare: list[str]):
-    """The one duplicate rule (``checks.duplicate_records``) on the domain's record key."""
-    key = [k.replace("--", "") for k in RECORD_KEYS[domain]]
-
-    def describe(frame: pd.DataFrame) -> pd.Series:
-        return (checks.as_text(frame[key[1:]]).agg(" ".join, axis=1) if len(key) > 1
-                else pd.Series("subject", index=frame.index))
+    """The one duplicate rule (``checks.duplicate_records``) on the record key: SDTM's USUBJID + --SEQ when the
+    delivery maps it, otherwise the domain's RECORD_KEYS. ``compare``: the variables copies must agree on (every
+    other mapped variable when None)."""
 
     def step(frame: pd.DataFrame) -> CheckResult:
-        return checks.duplicate_records(frame, key, [c for c in compare if c in frame], describe)
+        key = mapped_key(domain, frame.columns)
+
+        def describe(records: pd.DataFrame) -> pd.Series:
+            return (checks.as_text(records[key[1:]]).agg(" ".join, axis=1) if len(key) > 1
+                    else pd.Series("subject", index=records.index))
+        others = [c for c in frame.columns if c not in key and c not in SOURCE_COLUMNS and c != "SUBJID"]
+        return checks.duplicate_records(frame, key, [c for c in (compare or others) if c in frame], describe)
     return step
+
+
+def _numbers(domain: str, spec: "CutSpec", frame_columns, required: tuple[str, ...] = ()) -> list:
+    """``numeric_result`` steps for the domain's numeric variables that the delivery maps."""
+    return [(lambda f, c=c: checks.numbers(f, c, required=c in required))
+            for c in spec.numeric(domain) if c in frame_columns]
+
+
+def _partial_dates(spec: "CutSpec", column: str, with_time: bool) -> list:
+    """Parse a date that may be partial (an ISO 8601 one is kept at the precision given; one in the source's
+    date_format, or datetime_format ``with_time``, is parsed by it) and check it against the cut date."""
+    return [lambda f: checks.dates(f, column, spec.formats(with_time), with_time=with_time, required=False,
+                                   partial=True),
+            lambda f: checks.after_cut_date(f, column, spec.cut_date)]
 
 
 # --- domains -------------------------------------------------------------------------------
 
 def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
-    arms = {a["arm"]: a["armcd"] for a in spec.config["arms"]}
-    optional = [c for c in OPTIONAL["DM"] if c in raw]
+    config = spec.config
+    arms = {a["arm"]: a["armcd"] for a in config["arms"]}
+    expected = {a["arm"]: a["reason"] for a in config.get("not_analysed_arms", [])}
+    has_reference = "RANDDT" in raw
     steps = [
-        lambda f: checks.required_value(f, ["SUBJID"]),
-        lambda f: checks.planned_arm(f, spec.code_lists("ARM"), list(arms)),
+        lambda f: checks.required_value(f, [subject_column(raw)]),
+        lambda f: checks.planned_arm(f, spec.code_lists("ARM"), list(arms), expected),
         lambda f: checks.codes(f, "SEX", spec.code_lists("SEX"), SEX_TERMS, SET_MISSING),
-        lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=True),
-        lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date),
-        lambda f: checks.numbers(f, "AGE", required=True),
-        *[(lambda f, c=c: checks.numbers(f, c)) for c in optional],
-        _duplicates("DM", ["SITEID", "SEX", "AGE", "RANDDT", "ARM", *optional]),
+        *([lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=f["ARM"].isin(arms)),
+           lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date)] if has_reference else []),
+        *_numbers("DM", spec, raw.columns, required=("AGE",)),
+        _duplicates("DM", None),
     ]
-    frame = run_checks("DM", with_usubjid(raw, spec.config["studyid"]), steps, log)
+    frame = run_checks("DM", with_usubjid(raw, config["studyid"]), steps, log)
     log.summary.append(account_for_records("DM", raw, frame, log))
-    out = pd.DataFrame({
-        "STUDYID": spec.config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"],
-        "SUBJID": frame["SUBJID"].str.strip(),
-        "SITEID": frame["SITEID"], "AGE": frame["AGE"].astype(float), "AGEU": "YEARS", "SEX": frame["SEX"],
+    subjid = frame["SUBJID"].fillna("").astype(str).str.strip() if "SUBJID" in frame else ""
+    out = {
+        "STUDYID": config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"], "SUBJID": subjid,
+        "SITEID": frame["SITEID"], "AGE": frame["AGE"].astype(float),
+        "AGEU": frame["AGEU"].str.strip() if "AGEU" in frame else "YEARS", "SEX": frame["SEX"],
         "DIABDUR": frame["DIABDUR"].astype(float) if "DIABDUR" in frame else np.nan,
-        "ARMCD": frame["ARM"].map(arms), "ARM": frame["ARM"], "RANDDT": frame["RANDDT"],
-        "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
-    })
-    return out.reset_index(drop=True)
+        # the plan's arm code; a subject of another arm keeps the code delivered (e.g. SCRNFAIL) when there is one
+        "ARMCD": frame["ARM"].map(arms).fillna(frame["ARMCD"].str.strip() if "ARMCD" in frame else np.nan),
+        "ARM": frame["ARM"], "RANDDT": frame["RANDDT"] if has_reference else "",
+    }
+    out |= extra_columns(frame, raw, out)
+    return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
 def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
+    events = spec.config.get("disposition", {}).get("where", {})
     steps = [
         lambda f: checks.subject_in_dm(f, subjects),
-        lambda f: checks.dates(f, "DSSTDTC", spec.formats(False), with_time=False, required=False),
-        lambda f: checks.after_cut_date(f, "DSSTDTC", spec.cut_date),
-        _duplicates("DS", ["DSDECOD", "DSSTDTC", "DSTERM"]),
-        lambda f: checks.disposition(f),
+        *_partial_dates(spec, "DSSTDTC", with_time=False),
+        *_numbers("DS", spec, raw.columns),
+        _duplicates("DS", None),
+        lambda f: checks.disposition(f, matches(f, events)),
     ]
     frame = run_checks("DS", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("DS", raw, frame, log))
-    return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
-                         "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"],
-                         "DSSTDTC": frame["DSSTDTC"],
-                         "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+    out = {"STUDYID": spec.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
+           "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"],
+           "DSSTDTC": frame["DSSTDTC"]}
+    out |= extra_columns(frame, raw, out)
+    return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
 def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
@@ -233,36 +282,55 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
         lambda f: checks.subject_in_dm(f, subjects),
         lambda f: checks.dates(f, "EXSTDTC", spec.formats(True), with_time=True, required=True),
         lambda f: checks.after_cut_date(f, "EXSTDTC", spec.cut_date),
-        lambda f: checks.numbers(f, "EXSEQ"),
-        lambda f: checks.numbers(f, "EXDOSE"),
+        *(_partial_dates(spec, "EXENDTC", with_time=True) if "EXENDTC" in raw else []),
+        *_numbers("EX", spec, raw.columns),
         _duplicates("EX", ["EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"]),
     ]
     frame = run_checks("EX", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("EX", raw, frame, log))
-    return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
-                         "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"],
-                         "EXDOSE": frame["EXDOSE"].astype(float),
-                         "EXDOSU": frame["EXDOSU"], "EXSTDTC": frame["EXSTDTC"], "SRCFILE": frame["SRCFILE"],
-                         "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+    out = {"STUDYID": spec.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
+           "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"], "EXDOSE": frame["EXDOSE"].astype(float),
+           "EXDOSU": frame["EXDOSU"], "EXSTDTC": frame["EXSTDTC"]}
+    out |= extra_columns(frame, raw, out)
+    return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
 def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
+    # an onset may be missing only when the plan imputes even the year (highest_imputation: Y)
+    onset_required = spec.config.get("imputation", {}).get("AESTDTC", {}).get("highest_imputation") != "Y"
     steps = [
         lambda f: checks.subject_in_dm(f, subjects),
-        lambda f: checks.dates(f, "AESTDTC", spec.formats(True), with_time=True, required=True),
-        lambda f: checks.dates(f, "AEENDTC", spec.formats(True), with_time=True, required=False),
+        lambda f: checks.dates(f, "AESTDTC", spec.formats(True), with_time=True, required=onset_required,
+                               partial=True),
+        lambda f: checks.dates(f, "AEENDTC", spec.formats(True), with_time=True, required=False, partial=True),
         lambda f: checks.after_cut_date(f, "AESTDTC", spec.cut_date),
         lambda f: checks.after_cut_date(f, "AEENDTC", spec.cut_date, effect=SET_MISSING),
         lambda f: checks.yes_no(f, "AESER", "Y", "counted as serious until resolved"),
+        *_numbers("AE", spec, raw.columns),
         _duplicates("AE", ["AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"]),
     ]
     frame = run_checks("AE", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("AE", raw, frame, log))
-    return pd.DataFrame({"STUDYID": spec.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"],
-                         "AETERM": frame["AETERM"], "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"],
-                         "AESEV": frame["AESEV"].str.strip().str.upper(), "AESER": frame["AESER"],
-                         "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"],
-                         "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+    out = {"STUDYID": spec.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"], "AETERM": frame["AETERM"],
+           "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"], "AESEV": frame["AESEV"].str.strip().str.upper(),
+           "AESER": frame["AESER"], "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"]}
+    out |= extra_columns(frame, raw, out)
+    return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
+
+
+def clean_other(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
+    """Another SDTM domain (SV, CM, MH, QS, ...): its subjects are in DM, its dates (--DTC, partial allowed) parse
+    and are not after the cut date, one record per key; every mapped variable is carried."""
+    date_columns = [c for c in raw.columns if c.endswith("DTC")]
+    steps = [lambda f: checks.subject_in_dm(f, subjects),
+             *[step for c in date_columns for step in _partial_dates(spec, c, with_time=False)],
+             *_numbers(domain, spec, raw.columns),
+             _duplicates(domain, None)]
+    frame = run_checks(domain, with_usubjid(raw, spec.config["studyid"]), steps, log)
+    log.summary.append(account_for_records(domain, raw, frame, log))
+    out = {"STUDYID": spec.config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"]}
+    out |= extra_columns(frame, raw, out)
+    return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
 def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series,
@@ -285,7 +353,8 @@ def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, s
         if column not in frame:
             frame[column] = pd.Series(dtype=float)
     log.summary.append(account_for_records(domain, raw, frame, log, numeric_of={"ORRES": "STRESN"}))
-    tests, p = config["tests"], domain
+    tests, p = config.get("tests", {}), domain
+    extra = extra_columns(frame, raw, {}, ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU", "USUBJID"))
     return pd.DataFrame({
         "STUDYID": config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
         f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: s["test"] for t, s in tests.items()}),
@@ -293,9 +362,27 @@ def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, s
         f"{p}STRESN": frame["STRESN"].astype(float),
         f"{p}STRESU": frame["TESTCD"].map({t: s["unit"] for t, s in tests.items()}),
         f"{p}LLOQ": frame["LLOQ"].astype(float), "VISITNUM": frame["VISITNUM"].astype("int64"), "VISIT": frame["VISIT"],
-        f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), "SRCFILE": frame["SRCFILE"],
+        f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), **extra, "SRCFILE": frame["SRCFILE"],
         "SRCROW": frame["SRCROW"],
     }).reset_index(drop=True)
+
+
+def _reference_from_ds(dm: pd.DataFrame, ds: pd.DataFrame, config: dict, log: CutLog) -> pd.DataFrame:
+    """RANDDT (the reference date of study days) from the DS record ``reference_date`` names; a subject of a planned
+    arm without a complete date there is queried (study days and visit windows cannot be computed)."""
+    planned = dm["ARM"].isin([a["arm"] for a in config["arms"]])
+    when = dm["USUBJID"].map(reference_dates(ds, config)).fillna("")
+    complete = when.str.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?")
+    dm = dm.assign(RANDDT=when.where(complete, "").str.slice(0, 10))
+    wanted = ", ".join(f"{k} = {v}" for k, v in config["reference_date"]["where"].items())
+    finding = checks.Finding("reference_date", planned & ~complete, "RANDDT",
+                             pd.Series(np.where(when == "", f"no DS record with {wanted}",
+                                                "date of the DS record with " + wanted + " is partial: " + when),
+                                       index=dm.index),
+                             "kept; study days and visit windows not computed", NOTE, when)
+    if finding.rows.any():
+        log.add_queries("DM", dm.assign(VISIT=""), finding)
+    return dm
 
 
 def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
@@ -304,38 +391,51 @@ def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
     spec = CutSpec(config, cut_date)
     log = CutLog(spec)
     out = {"DM": clean_dm(tables["DM"], spec, log)}
-    subjects, randdt = out["DM"]["USUBJID"], out["DM"].set_index("USUBJID")["RANDDT"]
+    subjects = out["DM"]["USUBJID"]
     out["DS"] = clean_ds(tables["DS"], spec, log, subjects)
+    if reference_from_ds(config):
+        out["DM"] = _reference_from_ds(out["DM"], out["DS"], config, log)
+    randdt = out["DM"].set_index("USUBJID")["RANDDT"]
     out["EX"] = clean_ex(tables["EX"], spec, log, subjects)
     for domain in FINDINGS:
         out[domain] = clean_findings(domain, tables[domain], spec, log, subjects, randdt)
     out["AE"] = clean_ae(tables["AE"], spec, log, subjects)
-    seen = set()
-    for domain in FINDINGS:
-        seen.update(zip(out[domain]["USUBJID"], out[domain]["VISITNUM"].astype(int)))
-    left = out["DS"][out["DS"]["DSDECOD"] != "COMPLETED"].drop_duplicates("USUBJID").set_index("USUBJID")["DSSTDTC"]
-    dm = out["DM"].assign(VISIT="")
-    for finding in checks.visit_completeness(dm, seen, left, config["visits"], cut_date).findings:
-        log.add_queries("DM", dm, finding)
+    for domain in (d for d in tables if d not in DOMAINS):
+        out[domain] = clean_other(domain, tables[domain], spec, log, subjects)
+    if config.get("visits") and any(s["domain"] in FINDINGS for s in config["sources"]):
+        seen = set()
+        for domain in FINDINGS:
+            seen.update(zip(out[domain]["USUBJID"], out[domain]["VISITNUM"].astype(int)))
+        dm = out["DM"].assign(VISIT="")
+        for finding in checks.visit_completeness(dm, seen, left_study(out["DS"], config), config["visits"],
+                                                 cut_date).findings:
+            log.add_queries("DM", dm, finding)
     queries = pd.concat(log.queries, ignore_index=True) if log.queries else pd.DataFrame(columns=QUERY_COLUMNS[1:])
     queries.insert(0, "QUERYID", [f"Q{i:05d}" for i in range(1, len(queries) + 1)])
     quarantine = (pd.concat(log.quarantined, ignore_index=True) if log.quarantined
                   else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-    summary = pd.DataFrame(log.summary, columns=SUMMARY_COLUMNS).set_index("DOMAIN").loc[list(DOMAINS)].reset_index()
+    order = list(DOMAINS) + [d for d in out if d not in DOMAINS]
+    summary = pd.DataFrame(log.summary, columns=SUMMARY_COLUMNS).set_index("DOMAIN").loc[order].reset_index()
     return out, queries[QUERY_COLUMNS], quarantine[QUARANTINE_COLUMNS], summary
 
 
-def run_clean(table_paths: list[str], config: dict, cut_date: date, out_paths: list[str], queries_path: str,
-              quarantine_path: str, summary_path: str, dictionary_path: str, log) -> None:
-    """Stage runner: clean one cut's ingested domains and write the clean domains, queries, quarantine and summaries."""
+def run_clean(table_paths: list[str], other_in: str | Path, config: dict, cut_date: date, out_paths: list[str],
+              other_out: str | Path, queries_path: str, quarantine_path: str, summary_path: str, dictionary_path: str,
+              log) -> None:
+    """Stage runner: clean one cut's ingested domains (the standard ones, and any other in ``other_in``) and write
+    the clean domains, queries, quarantine and summaries."""
     from ucmsc.domains import data_dictionary
     from ucmsc.io import read_table, write_table
 
     tables = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
+    tables |= {path.stem.upper(): read_table(path) for path in sorted(Path(other_in).glob("*.parquet"))}
     tables = {d: t.astype({c: str for c in t.columns if c != "SRCROW"}) for d, t in tables.items()}
     clean, queries, quarantine, summary = clean_cut(tables, config, cut_date)
     for domain, path in zip(DOMAINS, out_paths):
         write_table(clean[domain], path)
+    Path(other_out).mkdir(parents=True, exist_ok=True)
+    for domain in (d for d in clean if d not in DOMAINS):
+        write_table(clean[domain], Path(other_out) / f"{domain.lower()}.parquet")
     write_table(queries, queries_path)
     write_table(quarantine, quarantine_path)
     write_table(summary, summary_path)

@@ -14,8 +14,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ucmsc import dates as isodates
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
+from ucmsc.plan import load_exposure, load_populations
 from ucmsc.queries import QueryLog
+from ucmsc.subjects import COMPLETED, end_of_study
 
 TG_MG_DL_PER_MMOL_L = 88.57  # triglyceride molar mass ~885.7 g/mol
 GLUCOSE_MG_DL_PER_MMOL_L = 18.016  # glucose 180.16 g/mol
@@ -87,42 +90,83 @@ def compute_nafld_fibrosis_score(age_years, bmi, diabetes, ast_u_l, alt_u_l, pla
 
 # --- ADSL ---------------------------------------------------------------------------
 
+def _complete(text: pd.Series) -> pd.Series:
+    """ISO 8601 values known at least to the day (a partial date is not a dose date)."""
+    return isodates.parse_iso(text)["precision"].isin(["D", "h", "m", "s"])
+
+
+def exposure_dates(ex: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per subject: the first dose start, the last dose start or end (EXENDTC when delivered, complete dates only)
+    and the number of EX records."""
+    starts = pd.to_datetime(ex["EXSTDTC"].where(_complete(ex["EXSTDTC"])), errors="coerce")
+    ends = starts
+    if "EXENDTC" in ex:
+        ends = pd.concat([starts, pd.to_datetime(ex["EXENDTC"].where(_complete(ex["EXENDTC"])),
+                                                 errors="coerce")], axis=1).max(axis=1)
+    by_subject = ex["USUBJID"]
+    return (starts.groupby(by_subject).min(), ends.groupby(by_subject).max(), by_subject.value_counts())
+
+
 def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
-    """One row per randomised subject: treatment, infusion dates, disposition."""
+    """One row per subject of DM: every DM variable, treatment, exposure dates and disposition.
+
+    TRTSDTM/TRTEDTM: first and last dose (EX); TRTSDT/TRTEDT their dates; TRTDURD = TRTEDT - TRTSDT + 1 (ADaM IG);
+    NEXREC: EX records. EOSSTT/DCSREAS/EOSDT from the subject's last disposition event (``ucmsc.subjects``).
+    """
     dm, ex, ds = sdtm["DM"], sdtm["EX"], sdtm["DS"]
-    columns = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "SEX", "ARM", "ARMCD", "RANDDT"]
-    adsl = dm[columns + [c for c in ("DIABDUR",) if c in dm]].copy()
+    adsl = dm.drop(columns=[c for c in ("DOMAIN", "SRCFILE", "SRCROW") if c in dm]).copy()
     adsl["TRT01P"] = adsl["ARM"]
     adsl["TRT01A"] = adsl["ARM"]
-    infusions = ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"], errors="coerce")).groupby("USUBJID")["DTM"]
-    adsl["TRTSDTM"] = adsl["USUBJID"].map(infusions.min())
-    adsl["TRTEDTM"] = adsl["USUBJID"].map(infusions.max())
-    adsl["NINFUS"] = adsl["USUBJID"].map(infusions.count()).fillna(0).astype(int)
-    # A subject whose arm is not one the plan compares (queried in cleaning) is in no analysis population.
+    first, last, records = exposure_dates(ex)
+    adsl["TRTSDTM"] = adsl["USUBJID"].map(first)
+    adsl["TRTEDTM"] = adsl["USUBJID"].map(last)
+    adsl["TRTSDT"] = adsl["TRTSDTM"].dt.normalize()
+    adsl["TRTEDT"] = adsl["TRTEDTM"].dt.normalize()
+    adsl["TRTDURD"] = (adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1  # ADaM IG: TRTEDT - TRTSDT + 1
+    adsl["NEXREC"] = adsl["USUBJID"].map(records).fillna(0).astype(int)
+    # A subject whose arm is not one the plan compares (queried in cleaning, or a listed arm not analysed such as
+    # screen failures) is in no analysis population.
     planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
-    adsl["EXCLREAS"] = np.where(planned, "", np.where(adsl["ARM"].fillna("") == "", "arm missing",
-                                                      "arm '" + adsl["ARM"].fillna("")
-                                                      + "' is not compared by the plan"))
-    adsl["RANDFL"] = np.where(planned, "Y", "N")
-    adsl["SAFFL"] = np.where(planned & (adsl["NINFUS"] > 0), "Y", "N")
-    status = ds.drop_duplicates("USUBJID").set_index("USUBJID")
+    expected = {a["arm"]: a["reason"] for a in config.get("not_analysed_arms", [])}
+    arm = adsl["ARM"].fillna("")
+    adsl["EXCLREAS"] = np.select([planned, arm.isin(list(expected)), arm == ""],
+                                 ["", arm.map(expected).astype(object).fillna(""), "arm missing"],
+                                 default="arm '" + arm + "' is not compared by the plan")
+    status = end_of_study(ds, config)
     decod = adsl["USUBJID"].map(status["DSDECOD"])
-    adsl["EOSSTT"] = np.select([decod.isna(), decod == "COMPLETED"], ["ONGOING", "COMPLETED"], default="DISCONTINUED")
+    adsl["EOSSTT"] = np.select([decod.isna(), decod == COMPLETED], ["ONGOING", "COMPLETED"], default="DISCONTINUED")
     adsl["DCSREAS"] = decod.where(adsl["EOSSTT"] == "DISCONTINUED", "").fillna("")
     adsl["EOSDT"] = adsl["USUBJID"].map(status["DSSTDTC"]).fillna("")
     return adsl
 
 
-def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, n_visits: int) -> pd.DataFrame:
-    """FASFL: treated, with a baseline and a post-baseline value; PPROTFL: FAS with an assessment at every scheduled
-    visit."""
+def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, log: QueryLog) -> pd.DataFrame:
+    """The trial's population flags (``populations``, ucmsc.plan), each Y or N, all within the randomised set.
+
+    Rules: randomised (an arm the plan compares), treated (and at least one EX record), baseline_and_post (treated,
+    with a baseline and a post-baseline value of any parameter), every_visit (baseline_and_post with an assessment
+    at every scheduled visit). A delivered flag (``from``) counts Y; another value than Y, N or blank is queried and
+    counts as N.
+    """
     adsl = adsl.copy()
+    planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
+    treated = planned & (adsl["NEXREC"] > 0)
     measured = bds[bds["AVAL"].notna() & (bds["PARCAT1"] != "RESPONSE")].groupby("USUBJID")["AVISITN"]
-    has_base = measured.min().eq(0)
-    has_post = measured.max().gt(0)
-    fas = adsl["USUBJID"].map(has_base & has_post).fillna(False).astype(bool) & (adsl["SAFFL"] == "Y")
-    adsl["FASFL"] = np.where(fas, "Y", "N")
-    adsl["PPROTFL"] = np.where(fas & adsl["USUBJID"].map(measured.nunique()).eq(n_visits), "Y", "N")
+    has_base_and_post = adsl["USUBJID"].map(measured.min().eq(0) & measured.max().gt(0)).astype(object) \
+        .fillna(False).astype(bool)
+    fas = treated & has_base_and_post
+    every_visit = fas & adsl["USUBJID"].map(measured.nunique()).eq(len(config.get("visits", [])))
+    rules = {"randomised": planned, "treated": treated, "baseline_and_post": fas, "every_visit": every_visit}
+    for population in load_populations(config):
+        if population.source:
+            delivered = adsl[population.source].fillna("").astype(str).str.strip().str.upper()
+            for record in adsl[~delivered.isin(["Y", "N", ""])].to_dict("records"):
+                log.add("ADSL", record, population.source, record[population.source], "codes",
+                        f"{population.source} is not Y or N", f"{population.flag} = N")
+            member = planned & (delivered == "Y")
+        else:
+            member = rules[population.rule]
+        adsl[population.flag] = np.where(member, "Y", "N")
     return adsl
 
 
@@ -168,7 +212,7 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
         part.loc[censored, "AVAL"] = frame.loc[censored, f"{p}LLOQ"] / 2
         parts.append(part)
     bds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BDS_ORDER)
-    normal = {t: spec.get("normal") for t, spec in config["tests"].items()}
+    normal = {t: spec.get("normal") for t, spec in config.get("tests", {}).items()}
     bds["A1LO"] = bds["PARAMCD"].map({t: r[0] for t, r in normal.items() if r}).astype(float)
     bds["A1HI"] = bds["PARAMCD"].map({t: r[1] for t, r in normal.items() if r}).astype(float)
     return bds
@@ -185,7 +229,7 @@ class DerivedParam:
 
 
 def _ast_uln(spec: dict, config: dict) -> float:
-    normal = config["tests"].get("AST", {}).get("normal")
+    normal = config.get("tests", {}).get("AST", {}).get("normal")
     if "ast_uln" in spec:
         return float(spec["ast_uln"])
     if not normal:
@@ -354,33 +398,98 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
 
 # --- ADAE ---------------------------------------------------------------------------
 
-def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict,
-                log: QueryLog) -> pd.DataFrame:
-    """Adverse events with coding, treatment-emergence and timing relative to the latest infusion.
+def _term_key(term) -> str:
+    """Dictionary lookup key of a reported term: case and runs of spaces ignored."""
+    return " ".join(str(term).split()).casefold()
 
-    TRTEMFL: onset on or after the first infusion. INFDY: whole days from the latest
-    infusion before onset. INF24FL: onset within 24 h after an infusion. AEDECOD/AEBODSYS
-    from the config dictionary; an uncoded term is a data query.
-    """
-    adae = ae.merge(adsl[["USUBJID", "ARM", "TRT01A", "TRTSDTM", "SAFFL"]], on="USUBJID", how="left",
-                    validate="many_to_one")
-    adae["ASTDTM"] = pd.to_datetime(adae["AESTDTC"], errors="coerce")
-    adae["AENDTM"] = pd.to_datetime(adae["AEENDTC"].replace("", None), errors="coerce")
-    adae["AEDECOD"] = adae["AETERM"].map(lambda t: dictionary.get(t, {}).get("decod", "UNCODED"))
-    adae["AEBODSYS"] = adae["AETERM"].map(lambda t: dictionary.get(t, {}).get("soc", "UNCODED"))
+
+def code_adverse_events(adae: pd.DataFrame, dictionary: dict, log: QueryLog) -> pd.DataFrame:
+    """AEDECOD and AEBODSYS as delivered (MedDRA coding of an SDTM AE domain; AEBODSYS falls back to AESOC); a
+    record the delivery leaves uncoded is coded from the trial's dictionary of reported terms (``ae_dictionary``,
+    case-insensitive); a term in neither is UNCODED and a data query."""
+    adae = adae.copy()
+    lookup = {_term_key(term): entry for term, entry in (dictionary or {}).items()}
+    blank = pd.Series("", index=adae.index)
+    decod = adae["AEDECOD"].fillna("").astype(str).str.strip() if "AEDECOD" in adae else blank
+    bodsys = adae["AEBODSYS"].fillna("").astype(str).str.strip() if "AEBODSYS" in adae else blank
+    if "AESOC" in adae:
+        bodsys = bodsys.where(bodsys != "", adae["AESOC"].fillna("").astype(str).str.strip())
+    coded = (decod != "") & (bodsys != "")
+    entries = adae.loc[~coded, "AETERM"].map(lambda t: lookup.get(_term_key(t), {}))
+    adae["AEDECOD"] = decod.where(coded, entries.map(lambda e: e.get("decod", "UNCODED")))
+    adae["AEBODSYS"] = bodsys.where(coded, entries.map(lambda e: e.get("soc", "UNCODED")))
     for record in adae[adae["AEDECOD"] == "UNCODED"].to_dict("records"):
-        log.add("ADAE", record, "AETERM", record["AETERM"], "coding", "term not in the AE dictionary",
-                "coded UNCODED; add it to config/ae_dictionary.yaml")
-    adae["TRTEMFL"] = np.where(adae["TRTSDTM"].notna() & (adae["ASTDTM"] >= adae["TRTSDTM"]), "Y", "")
-    infusions = (ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"], errors="coerce"))[["USUBJID", "DTM"]]
-                 .dropna().sort_values("DTM"))
-    onsets = adae[["ASTDTM", "USUBJID"]].reset_index().dropna(subset=["ASTDTM"]).sort_values("ASTDTM")
-    latest = pd.merge_asof(onsets, infusions, left_on="ASTDTM", right_on="DTM", by="USUBJID", direction="backward")
-    adae["LINFDTM"] = latest.set_index("index")["DTM"].reindex(adae.index)
-    hours = (adae["ASTDTM"] - adae["LINFDTM"]).dt.total_seconds() / 3600
-    adae["INFDY"] = np.floor(hours / 24)
-    adae["INF24FL"] = np.where(hours.notna() & (hours <= 24), "Y", "")
-    return adae.drop(columns=["TRTSDTM"])
+        log.add("ADAE", record, "AETERM", record["AETERM"], "coding",
+                "term neither coded in the delivery nor in the trial's AE dictionary",
+                "coded UNCODED; add it to the trial's ae_dictionary")
+    return adae
+
+
+def impute_dates(text: pd.Series, rule: dict | None, bounds: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """An SDTM --DTC as an ADaM datetime by the plan's imputation rule (``imputation.<variable>``: date_imputation,
+    highest_imputation, time_imputation, min_dates, max_dates naming ADSL variables), with the date and time
+    imputation flags. Without a rule a partial date stays missing (only a missing time is imputed, as 00:00)."""
+    rule = rule or {}
+    highest = rule.get("highest_imputation", "n")
+    return isodates.impute_datetime(
+        text, highest_imputation="h" if highest == "n" else highest,  # "n": no date part imputed, a time may be
+        date_imputation=rule.get("date_imputation", "first"), time_imputation=rule.get("time_imputation", "first"),
+        min_dates=[bounds[v] for v in rule.get("min_dates", [])] or None,
+        max_dates=[bounds[v] for v in rule.get("max_dates", [])] or None)
+
+
+def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict, log: QueryLog,
+                config: dict | None = None) -> pd.DataFrame:
+    """Adverse events with coding, analysis dates, treatment-emergence and timing relative to the latest dose.
+
+    ASTDTM/AENDTM with ASTDTF/ASTTMF and AENDTF/AENTMF: the reported dates imputed by the plan's rules
+    (``imputation``), flagged as ADaM does. TRTEMFL: onset on or after the first dose (on the same date when the
+    onset has no time), or the delivered flag the config names (``adverse_events.treatment_emergent.from``).
+    LDOSEDTM: the latest dose start before onset; DOSEDY: whole days since it; ``exposure.ae_window`` adds a flag
+    for onsets within that many hours of a dose (e.g. INF24FL). Coding: ``code_adverse_events``.
+    """
+    config = config or {}
+    imputation = config.get("imputation", {})
+    limits = [v for r in imputation.values() for v in (*r.get("min_dates", []), *r.get("max_dates", []))]
+    carried = ["ARM", "TRT01A", "SAFFL", "TRTSDTM", "TRTEDTM"]
+    merged = ae.merge(adsl[["USUBJID"] + [c for c in dict.fromkeys(carried + limits) if c in adsl]], on="USUBJID",
+                      how="left", validate="many_to_one")
+    adae = code_adverse_events(merged, dictionary, log)
+    bounds = pd.DataFrame({v: pd.to_datetime(adae[v], errors="coerce") for v in dict.fromkeys(limits)},
+                          index=adae.index)
+    adae["ASTDTM"], adae["ASTDTF"], adae["ASTTMF"] = impute_dates(adae["AESTDTC"], imputation.get("AESTDTC"), bounds)
+    adae["AENDTM"], adae["AENDTF"], adae["AENTMF"] = impute_dates(adae["AEENDTC"], imputation.get("AEENDTC"), bounds)
+    unimputed = adae["ASTDTM"].isna() & (adae["AESTDTC"].fillna("").astype(str).str.strip() != "")
+    for record in adae[unimputed].to_dict("records"):
+        log.add("ADAE", record, "AESTDTC", record["AESTDTC"], "imputation",
+                "partial onset date not imputed by the plan's rules (imputation.AESTDTC)",
+                "ASTDTM missing; not treatment-emergent by date")
+    emergent = config.get("adverse_events", {}).get("treatment_emergent", {})
+    if emergent.get("from"):
+        adae["TRTEMFL"] = np.where(adae[emergent["from"]].fillna("").astype(str).str.strip().str.upper() == "Y",
+                                   "Y", "")
+    else:
+        no_time = adae["ASTTMF"] != ""
+        on_or_after = np.where(no_time, adae["ASTDTM"].dt.normalize() >= adae["TRTSDTM"].dt.normalize(),
+                               adae["ASTDTM"] >= adae["TRTSDTM"])
+        within = adae["TRTSDTM"].notna() & adae["ASTDTM"].notna() & on_or_after
+        if "until_days_after_last_dose" in emergent:
+            limit = adae["TRTEDTM"].dt.normalize() + pd.to_timedelta(emergent["until_days_after_last_dose"], "D")
+            within &= adae["ASTDTM"].dt.normalize() <= limit
+        adae["TRTEMFL"] = np.where(within, "Y", "")
+    doses = (ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"].where(_complete(ex["EXSTDTC"])), errors="coerce"))
+             [["USUBJID", "DTM"]].dropna().sort_values("DTM"))
+    onsets = (adae[["ASTDTM", "USUBJID"]].astype({"ASTDTM": "datetime64[ns]"}).reset_index()
+              .dropna(subset=["ASTDTM"]).sort_values("ASTDTM"))
+    doses = doses.astype({"DTM": "datetime64[ns]"})
+    latest = pd.merge_asof(onsets, doses, left_on="ASTDTM", right_on="DTM", by="USUBJID", direction="backward")
+    adae["LDOSEDTM"] = latest.set_index("index")["DTM"].reindex(adae.index)
+    hours = (adae["ASTDTM"] - adae["LDOSEDTM"]).dt.total_seconds() / 3600
+    adae["DOSEDY"] = np.floor(hours / 24)
+    exposure = load_exposure(config)
+    if exposure.window_flag:
+        adae[exposure.window_flag] = np.where(hours.notna() & (hours <= exposure.window_hours), "Y", "")
+    return adae.drop(columns=[c for c in dict.fromkeys(["TRTSDTM", "TRTEDTM", *limits]) if c in adae and c not in ae])
 
 
 def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: pd.DataFrame,
@@ -402,6 +511,18 @@ def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: 
         raise AssertionError("derivations lost records: " + "; ".join(problems))
 
 
+def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dict
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, QueryLog]:
+    """ADSL, the long BDS dataset and ADAE from one cut's clean domains, with the derivation queries."""
+    queries = QueryLog(prefix="D")
+    adsl = derive_adsl(sdtm, config)
+    adbds = derive_bds(sdtm, adsl, config, queries)
+    adsl = derive_population_flags(adsl, adbds, config, queries)
+    adsl = derive_vars_baseline(adsl, adbds, config.get("adsl_baseline", []))
+    adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries, config)
+    return adsl, adbds, adae, queries
+
+
 def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path: str, adbds_path: str, adae_path: str,
                queries_path: str, log) -> None:
     """Stage runner: ADSL, ADBDS and ADAE from one cut's clean domains, with the derivation queries."""
@@ -409,12 +530,7 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     from ucmsc.io import read_table, write_table
 
     sdtm = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
-    queries = QueryLog(prefix="D")
-    adsl = derive_adsl(sdtm, config)
-    adbds = derive_bds(sdtm, adsl, config, queries)
-    adsl = derive_population_flags(adsl, adbds, n_visits=len(config["visits"]))
-    adsl = derive_vars_baseline(adsl, adbds, config["adsl_baseline"])
-    adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries)
+    adsl, adbds, adae, queries = derive_datasets(sdtm, config, dictionary)
     account_for_records(sdtm, adsl, adbds, adae)
     write_table(adsl, adsl_path)
     write_table(adbds, adbds_path)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 DOMAINS = ("DM", "DS", "EX", "LB", "VS", "XP", "AE")
 FINDINGS = ("LB", "VS", "XP")
+# Any other SDTM domain (SV, CM, MH, QS, ...) may be delivered: it is checked and carried as an "other" domain.
+OTHER_DOMAIN = re.compile(r"^[A-Z][A-Z0-9]$")
+SUBJECT_IDS = ("USUBJID", "SUBJID")  # a source maps at least one: USUBJID is taken as delivered, else STUDYID-SUBJID
 
 DOMAIN_LABELS = {
     "DM": "Demographics and randomisation",
@@ -15,20 +20,28 @@ DOMAIN_LABELS = {
     "AE": "Adverse events",
 }
 
-# Standard variables a source must map, per domain. Findings sources may map ORRES/ORRESU
-# through a ``results:`` block (one raw column per test) instead of single columns.
+# Standard variables a source must map besides a subject identifier (SUBJECT_IDS), per domain. Findings
+# sources may map ORRES/ORRESU through a ``results:`` block (one raw column per test) instead of single
+# columns. DM's RANDDT (the reference date of study days) may come from a DS record instead
+# (``reference_date``). Any other mapped variable is carried as delivered text.
 REQUIRED = {
-    "DM": ("SUBJID", "SITEID", "SEX", "AGE", "RANDDT", "ARM"),
-    "DS": ("SUBJID", "DSDECOD", "DSSTDTC", "DSTERM"),
-    "EX": ("SUBJID", "EXSEQ", "EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"),
-    "LB": ("SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"),
-    "VS": ("SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"),
-    "XP": ("SUBJID", "VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"),
-    "AE": ("SUBJID", "AETERM", "AESTDTC", "AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"),
+    "DM": ("SITEID", "SEX", "AGE", "ARM"),
+    "DS": ("DSDECOD", "DSSTDTC", "DSTERM"),
+    "EX": ("EXSEQ", "EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"),
+    "LB": ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"),
+    "VS": ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"),
+    "XP": ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU"),
+    "AE": ("AETERM", "AESTDTC", "AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"),
 }
 
-# Variables a source may map besides the required ones; cleaning carries them.
-OPTIONAL = {"DM": ("DIABDUR",), "DS": (), "EX": (), "LB": (), "VS": (), "XP": (), "AE": ()}
+
+def required(domain: str) -> tuple[str, ...]:
+    """The variables ``domain`` requires (none but the subject for another SDTM domain)."""
+    return REQUIRED.get(domain, ())
+
+
+# Mapped variables parsed as numbers wherever a source maps them (a source's ``numeric:`` adds more).
+NUMERIC = {"DM": ("AGE", "DIABDUR"), "DS": ("DSSEQ",), "EX": ("EXSEQ", "EXDOSE"), "AE": ("AESEQ",)}
 
 # What identifies one record of each clean domain ("--" stands for the findings prefix): the
 # duplicate rule of cleaning and the record matching between cuts both use these keys.
@@ -39,6 +52,17 @@ RECORD_KEYS = {"DM": ("USUBJID",), "DS": ("USUBJID",), "EX": ("USUBJID", "EXSEQ"
 def record_key(domain: str) -> list[str]:
     """RECORD_KEYS of ``domain`` with the findings prefix filled in (LBTESTCD)."""
     return [k.replace("--", domain) for k in RECORD_KEYS[domain]]
+
+
+def mapped_key(domain: str, columns) -> list[str]:
+    """The key of one record among mapped ``columns`` (findings prefix dropped): SDTM's own USUBJID + --SEQ when the
+    delivery has it (as SDTM defines a record), otherwise RECORD_KEYS; for another domain without --SEQ every
+    mapped variable (only identical records are duplicates)."""
+    if f"{domain}SEQ" in columns:
+        return ["USUBJID", f"{domain}SEQ"]
+    if domain not in RECORD_KEYS:
+        return ["USUBJID"] + [c for c in columns if c not in ("USUBJID", "SUBJID", *SOURCE_COLUMNS)]
+    return [k.replace("--", "") for k in RECORD_KEYS[domain]]
 
 
 SOURCE_COLUMNS = ("SRCFILE", "SRCROW")  # raw file name and 1-based data row: every record traces back

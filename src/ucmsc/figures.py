@@ -308,16 +308,22 @@ def ae_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "AE"):
 
 
 def consort_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "POP"):
-    """CONSORT-style flow from the ARD's population and disposition counts, one column per arm."""
+    """CONSORT-style flow from the ARD's population and disposition counts, one column per arm: allocation, each
+    further population of the plan (its ARD label), then disposition."""
     counts = ard[ard["ANALYSIS_ID"].isin([analysis, "DISP"])]
     if counts.empty:
         return None
     n = counts.set_index(["PARAMCD", "GROUP1_LEVEL"])["VALUE"]
+    populations = ard.loc[ard["ANALYSIS_ID"] == analysis, ["PARAMCD", "PARAM"]].drop_duplicates("PARAMCD")
+    randomised = populations["PARAMCD"].iloc[0] if len(populations) else "RANDFL"
+    further = [(flag, label) for flag, label in populations.itertuples(index=False) if flag != randomised]
+    levels = 3 + len(further)  # allocation, the further populations, two disposition boxes
     width = 4.8 * len(arms) / 2
-    fig, ax = plt.subplots(figsize=(max(8, 4 * len(arms)), 6.2))
+    fig, ax = plt.subplots(figsize=(max(8, 4 * len(arms)), 2.4 + 1.2 * levels))
     ax.set_axis_off()
     ax.set_xlim(0, 10)
-    ax.set_ylim(0, 10)
+    top = 1.7 * (levels + 1)
+    ax.set_ylim(0, top + 0.8)
 
     box_width = min(3.6, 9.6 / len(arms))
 
@@ -326,20 +332,22 @@ def consort_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "POP"):
                                     ec="black"))
         ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
 
-    total = int(sum(n.get(("RANDFL", a), 0) for a in arms))
-    box(5, 9.2, f"Randomised\nn = {total}", width=3)
+    def count(flag, arm) -> int:
+        return int(n.get((flag, arm), 0))
+
+    box(5, top, f"Randomised\nn = {sum(count(randomised, a) for a in arms)}", width=3)
     xs = list(np.linspace(5 - width / 2, 5 + width / 2, len(arms))) if len(arms) > 1 else [5.0]
     for x, arm in zip(xs, arms):
-        ax.annotate("", (x, 8.0), (5, 8.6), arrowprops={"arrowstyle": "->"})
-        box(x, 7.4, f"Allocated to {arm}\nn = {int(n.get(('RANDFL', arm), 0))}")
-        box(x, 5.7, f"Received at least one infusion\nn = {int(n.get(('SAFFL', arm), 0))}")
-        box(x, 4.0, f"Discontinued n = {int(n.get(('DISCONTINUED', arm), 0))}\n"
-                    f"Ongoing at cut n = {int(n.get(('ONGOING', arm), 0))}")
-        box(x, 2.3, f"Completed\nn = {int(n.get(('COMPLETED', arm), 0))}")
-        box(x, 0.6, f"Full analysis set n = {int(n.get(('FASFL', arm), 0))}\n"
-                    f"Per protocol n = {int(n.get(('PPROTFL', arm), 0))}")
-        for top, bottom in ((6.85, 6.25), (5.15, 4.55), (3.45, 2.85), (1.75, 1.15)):
-            ax.annotate("", (x, bottom), (x, top), arrowprops={"arrowstyle": "->"})
+        texts = [f"Allocated to {arm}\nn = {count(randomised, arm)}"]
+        texts += [f"{label}\nn = {count(flag, arm)}" for flag, label in further]
+        texts += [f"Discontinued n = {count('DISCONTINUED', arm)}\nOngoing at cut n = {count('ONGOING', arm)}",
+                  f"Completed\nn = {count('COMPLETED', arm)}"]
+        ax.annotate("", (x, top - 1.15), (5, top - 0.6), arrowprops={"arrowstyle": "->"})
+        for level, text in enumerate(texts, start=1):
+            y = top - 1.7 * level
+            box(x, y, text)
+            if level > 1:
+                ax.annotate("", (x, y + 0.6), (x, y + 1.15), arrowprops={"arrowstyle": "->"})
     ax.set_title("Participant flow", fontsize=11)
     return fig, counts
 

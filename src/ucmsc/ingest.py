@@ -10,13 +10,87 @@ from pathlib import Path
 
 import pandas as pd
 
-from ucmsc.domains import DOMAINS, FINDINGS, REQUIRED, SOURCE_COLUMNS
+from ucmsc.checks import cell_text
+from ucmsc.domains import DOMAINS, FINDINGS, SOURCE_COLUMNS, SUBJECT_IDS, required
 from ucmsc.io import read_raw, sha256_file
 from ucmsc.manifest import check_file, check_rows, load_manifest
+
+SUPP_COLUMNS = ("USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL")  # SDTMIG 8.4: what merging a SUPP-- record needs
 
 
 class MappingError(ValueError):
     """A raw file does not fit its mapping; the message names the file and the column."""
+
+
+def source_files(source: dict) -> list[str]:
+    """The raw files one ``sources:`` entry reads: its file and its supplemental qualifiers' file."""
+    supplemental = source.get("supplemental")
+    return [source["file"]] + ([supplemental["file"]] if supplemental else [])
+
+
+def _key_text(values: pd.Series) -> pd.Series:
+    """Values compared as identifiers: stripped text, a whole number written as one ("3.0" and "3" are "3")."""
+    text = values.map(cell_text).str.strip()
+    whole = text.str.fullmatch(r"-?\d+\.0*")
+    return text.where(~whole, text.str.replace(r"\.0*$", "", regex=True))
+
+
+def merge_supplemental(parent: pd.DataFrame, supp: pd.DataFrame, parent_file: str, supp_file: str) -> pd.DataFrame:
+    """Put each SUPP-- qualifier on its parent record as a column named by its QNAM (SDTMIG 8.4).
+
+    A record with IDVAR blank qualifies every record of its subject (as SUPPDM does); otherwise the
+    parent record whose IDVAR equals IDVARVAL (e.g. AESEQ = "3", compared as text, 3.0 as "3"). A
+    qualifier without its parent record, a QNAM given twice for one record, or a QNAM that is
+    already a column of the parent stops ingestion with the file, row and value.
+    """
+    absent = [c for c in SUPP_COLUMNS if c not in supp.columns]
+    if absent:
+        raise MappingError(f"{supp_file}: not a supplemental qualifiers dataset: no {', '.join(absent)} column(s); "
+                           f"it has {', '.join(supp.columns)}")
+    if "USUBJID" not in parent.columns:
+        raise MappingError(f"{parent_file}: no USUBJID column to merge {supp_file} onto")
+    supp = supp.assign(_ROW=range(1, len(supp) + 1), QNAM=supp["QNAM"].str.strip(),
+                       IDVAR=supp["IDVAR"].str.strip(), IDVARVAL=_key_text(supp["IDVARVAL"]))
+    clash = sorted(set(supp["QNAM"]) & set(parent.columns))
+    if clash:
+        raise MappingError(f"{supp_file}: QNAM {', '.join(clash)} is already a column of {parent_file}")
+    repeated = supp[supp.duplicated(["USUBJID", "IDVAR", "IDVARVAL", "QNAM"], keep="first")]
+    if len(repeated):
+        row = repeated.iloc[0]
+        raise MappingError(f"{supp_file} row {row['_ROW']}: QNAM {row['QNAM']} is given twice for USUBJID "
+                           f"{row['USUBJID']}" + (f", {row['IDVAR']} {row['IDVARVAL']}" if row["IDVAR"] else ""))
+    merged = parent.copy()
+    subject = parent["USUBJID"].str.strip()
+    for idvar, records in supp.groupby("IDVAR", sort=False):
+        if idvar and idvar not in parent.columns:
+            raise MappingError(f"{supp_file} row {records['_ROW'].iloc[0]}: IDVAR {idvar} is not a column of "
+                               f"{parent_file}")
+        parent_key = subject + "\x1f" + (_key_text(parent[idvar]) if idvar else "")
+        supp_key = records["USUBJID"].str.strip() + "\x1f" + records["IDVARVAL"]
+        orphan = ~supp_key.isin(set(parent_key))
+        if orphan.any():
+            row = records[orphan].iloc[0]
+            raise MappingError(f"{supp_file} row {row['_ROW']}: no {parent_file} record for USUBJID {row['USUBJID']}"
+                               + (f" with {idvar} {row['IDVARVAL']}" if idvar else "")
+                               + f" ({int(orphan.sum())} such qualifier record(s))")
+        wide = records.assign(_KEY=supp_key).pivot(index="_KEY", columns="QNAM", values="QVAL")
+        for qnam in wide.columns:
+            values = parent_key.map(wide[qnam])
+            merged[qnam] = values.where(values.notna(), merged[qnam] if qnam in merged else "").fillna("")
+    return merged
+
+
+def select_rows(raw: pd.DataFrame, where: dict, file: str) -> pd.Series:
+    """The rows a source's ``where:`` keeps: each raw column equal to its value (or one of its values), compared as
+    stripped text."""
+    keep = pd.Series(True, index=raw.index)
+    for column, wanted in where.items():
+        if column not in raw.columns:
+            raise MappingError(f"{file}: where: column {column!r} not found; the file has "
+                               f"{', '.join(repr(c) for c in raw.columns)}")
+        values = [str(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
+        keep &= raw[column].map(cell_text).str.strip().isin(values)
+    return keep
 
 
 def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
@@ -24,12 +98,15 @@ def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
 
     ``columns`` maps standard -> raw names; a findings file in wide layout lists one raw
     column per test under ``results`` and becomes one row per test. Returns text columns
-    plus SRCFILE and SRCROW (1-based data row in the raw file).
+    plus SRCFILE and SRCROW (1-based data row in the raw file, ``raw``'s index + 1: rows a
+    ``where:`` left out keep their numbers out of the count).
     """
     file, domain = source["file"], source["domain"]
     columns: dict[str, str] = source.get("columns", {})
     results: dict[str, dict] = source.get("results", {})
-    needed = [c for c in REQUIRED[domain] if not (results and c in ("TESTCD", "ORRES", "ORRESU"))]
+    if not any(c in columns for c in SUBJECT_IDS):
+        raise MappingError(f"{file}: the trial config maps no raw column to USUBJID or SUBJID ({domain})")
+    needed = [c for c in required(domain) if not (results and c in ("TESTCD", "ORRES", "ORRESU"))]
     for std in needed:
         if std not in columns:
             raise MappingError(f"{file}: the trial config maps no raw column to required variable {std} ({domain})")
@@ -41,9 +118,10 @@ def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
             f"{file}: required column(s) {', '.join(repr(m) for m in missing)} not found; "
             f"the file has {', '.join(repr(c) for c in raw.columns)}"
         )
-    frame = pd.DataFrame({std: raw[raw_name].astype(str) for std, raw_name in wanted.items()})
+    frame = pd.DataFrame({std: raw[raw_name].astype(str) for std, raw_name in wanted.items()}, index=raw.index)
     frame["SRCFILE"] = file
-    frame["SRCROW"] = range(1, len(frame) + 1)
+    frame["SRCROW"] = raw.index.to_numpy() + 1
+    frame = frame.reset_index(drop=True)
     if results:
         id_columns = [c for c in frame.columns if not c.startswith("__")]
         frame = frame.melt(id_vars=id_columns, var_name="TESTCD", value_name="ORRES")
@@ -51,13 +129,34 @@ def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
         frame["ORRESU"] = frame["TESTCD"].map({t: spec["unit"] for t, spec in results.items()})
         # a blank cell stays a record: cleaning queries it as a missing result, as it does in long layout
         frame = frame.sort_values(["SRCROW", "TESTCD"], kind="stable").reset_index(drop=True)
-    ordered = [c for c in REQUIRED[domain] if c in frame.columns]
+    ordered = [c for c in (*SUBJECT_IDS, *required(domain)) if c in frame.columns]
     extra = [c for c in frame.columns if c not in ordered and c not in SOURCE_COLUMNS]
     return frame[ordered + extra + list(SOURCE_COLUMNS)]
 
 
 class EmptySourceError(ValueError):
     """A raw file has no data rows and its config does not say it may be empty."""
+
+
+def _read_checked(raw_dir: Path, file: str, options: dict, manifest: dict | None) -> tuple[pd.DataFrame, dict]:
+    """One raw file, checked against the manifest (SHA-256 before reading, rows after) and by its reader; a file
+    without data rows stops the cut unless ``may_be_empty``."""
+    path = raw_dir / file
+    if manifest is not None and path.is_file():
+        check_file(manifest, file, sha256_file(path), raw_dir)
+    raw, meta = read_raw(path, encoding=options.get("encoding"),
+                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False))
+    if manifest is not None:
+        check_rows(manifest, file, meta["rows"], raw_dir)
+    if meta["rows"] == 0 and not options.get("may_be_empty", False):
+        raise EmptySourceError(f"{path}: no data rows (empty or header only); if this delivery may legitimately "
+                               f"hold no records, set 'may_be_empty: true' for this source in the trial config")
+    return raw, meta
+
+
+def empty_domain(domain: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=str) for c in ("SUBJID", *required(domain))} | {
+        "SRCFILE": pd.Series(dtype=str), "SRCROW": pd.Series(dtype="int64")})
 
 
 def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = None
@@ -67,43 +166,47 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = N
     Each file is checked before use: against the cut's manifest when there is one (SHA-256
     before reading, row count after), and by the reader itself (a truncated or malformed file
     is an error). A file without data rows stops the cut unless its source says ``may_be_empty``.
-    Returns one table per standard domain (empty with the required columns if the trial
-    delivers none), the metadata of each raw file read, and the manifest (None without one).
+    Supplemental qualifiers (SUPP--) are merged onto their parent records, then a source's
+    ``where:`` selects its rows; the rows left out are counted in the file's metadata.
+    Returns one table per domain (the standard ones empty with their required columns if the
+    trial delivers none; any other domain the config lists), the metadata of each raw file
+    read, and the manifest (None without one).
     """
     raw_dir = Path(raw_dir)
     manifest = load_manifest(raw_dir, cut_date)
     parts: dict[str, list[pd.DataFrame]] = {d: [] for d in DOMAINS}
     metadata = []
     for source in trial_config["sources"]:
-        path = raw_dir / source["file"]
-        if manifest is not None and path.is_file():
-            check_file(manifest, source["file"], sha256_file(path), raw_dir)
-        raw, meta = read_raw(path, encoding=source.get("encoding"),
-                             allow_unterminated_last_line=source.get("allow_unterminated_last_line", False))
-        if manifest is not None:
-            check_rows(manifest, source["file"], meta["rows"], raw_dir)
-        if meta["rows"] == 0 and not source.get("may_be_empty", False):
-            raise EmptySourceError(f"{path}: no data rows (empty or header only); if this delivery may legitimately "
-                                   f"hold no records, set 'may_be_empty: true' for this source in the trial config")
-        mapped = map_source(raw, source)
-        parts[source["domain"]].append(mapped)
+        raw, meta = _read_checked(raw_dir, source["file"], source, manifest)
+        supplemental = source.get("supplemental")
+        if supplemental:
+            supp, supp_meta = _read_checked(raw_dir, supplemental["file"], supplemental | {"may_be_empty": True},
+                                            manifest)
+            raw = merge_supplemental(raw, supp, source["file"], supplemental["file"])
+            supp_meta.update({"domain": "SUPP" + source["domain"], "records_mapped": 0,
+                              "records_merged": int(len(supp)), "merged_onto": source["file"],
+                              "verified_against_manifest": manifest is not None})
+        keep = select_rows(raw, source.get("where", {}), source["file"])
+        mapped = map_source(raw[keep], source)
+        parts.setdefault(source["domain"], []).append(mapped)
         meta.update({"domain": source["domain"], "records_mapped": int(len(mapped)),
+                     "rows_not_selected": int((~keep).sum()), "where": source.get("where", {}),
                      "verified_against_manifest": manifest is not None})
         metadata.append(meta)
+        if supplemental:
+            metadata.append(supp_meta)
     tables = {}
     for domain, frames in parts.items():
-        if frames:
-            tables[domain] = pd.concat(frames, ignore_index=True)
-        else:
-            tables[domain] = pd.DataFrame({c: pd.Series(dtype=str) for c in REQUIRED[domain]} | {
-                "SRCFILE": pd.Series(dtype=str), "SRCROW": pd.Series(dtype="int64")})
+        tables[domain] = pd.concat(frames, ignore_index=True) if frames else empty_domain(domain)
         if domain in FINDINGS and "TESTCD" not in tables[domain]:
             raise MappingError(f"domain {domain}: no test code after mapping")
     return tables, metadata, manifest
 
 
-def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], raw_files_path: str, log) -> None:
-    """Stage runner: ingest one cut and write one table per domain plus the raw files' metadata."""
+def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], other_dir: str | Path, raw_files_path: str,
+               log) -> None:
+    """Stage runner: ingest one cut and write one table per standard domain (any other domain into ``other_dir``)
+    plus the raw files' metadata."""
     from ucmsc.io import write_json, write_table
 
     cut_dir = Path(cut_dir)
@@ -111,7 +214,15 @@ def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], raw_fi
     for domain, path in zip(DOMAINS, table_paths):
         write_table(tables[domain], path)
         log.info("%s: %d records", domain, len(tables[domain]))
-    configured = {s["file"] for s in config["sources"]}
+    other_dir = Path(other_dir)
+    other_dir.mkdir(parents=True, exist_ok=True)
+    for domain in (d for d in tables if d not in DOMAINS):
+        write_table(tables[domain], other_dir / f"{domain.lower()}.parquet")
+        log.info("%s: %d records", domain, len(tables[domain]))
+    for meta in metadata:
+        if meta.get("rows_not_selected"):
+            log.info("%s: %d row(s) not selected by where: %s", meta["file"], meta["rows_not_selected"], meta["where"])
+    configured = {f for s in config["sources"] for f in source_files(s)}
     unmapped = sorted(e["name"] for e in (manifest or {}).get("files", []) if e["name"] not in configured)
     if manifest is None:
         log.warning("%s: no manifest.json; files were checked by the readers only, their completeness is not verified",

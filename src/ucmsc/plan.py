@@ -50,6 +50,72 @@ class Visit:
     window: int
 
 
+# How ADSL derives a population flag by rule (``populations: [{flag, rule}]``), with the default label and name
+# (the set as a title names it). A flag may instead take a delivered variable (``from: ITTFL``, Y = in the set).
+# "{noun}" is the dose event (``exposure.noun``). Every population is within the randomised set (planned arms).
+POPULATION_RULES = {
+    "randomised": ("Randomised", "Randomised set"),
+    "treated": ("Safety (at least one {noun})", "Safety population"),
+    "baseline_and_post": ("Full analysis set", "Full analysis set"),
+    "every_visit": ("Per protocol (every scheduled visit)", "Per-protocol set"),
+}
+DEFAULT_POPULATIONS = ({"flag": "RANDFL", "rule": "randomised"}, {"flag": "SAFFL", "rule": "treated"},
+                       {"flag": "FASFL", "rule": "baseline_and_post"}, {"flag": "PPROTFL", "rule": "every_visit"})
+RANDOMISED = "RANDFL"  # always derived: the subjects of the arms the plan compares
+
+
+@dataclass(frozen=True)
+class Population:
+    """An analysis population: its ADSL flag, how it is derived, and how tables name it."""
+
+    flag: str
+    label: str  # the flow table's row and the ARD's PARAM
+    name: str  # as a title names the set ("Safety population")
+    rule: str = ""  # a key of POPULATION_RULES, or
+    source: str = ""  # the delivered ADSL variable whose Y puts a subject in the set
+
+    @property
+    def noun(self) -> str:
+        """As a sentence names the set: "safety population"."""
+        return self.name[:1].lower() + self.name[1:]
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """How the trial gives its treatment, for the wording of tables and the AE timing flag."""
+
+    noun: str = "dose"  # one dose event ("infusion", "injection", "dose")
+    plural: str = "doses"
+    route: str = ""
+    schedule: str = ""
+    window_hours: float | None = None  # ADAE flags an onset this many hours after a dose ...
+    window_flag: str = ""  # ... in this variable (e.g. INF24FL)
+
+
+def load_exposure(config: Mapping[str, Any]) -> Exposure:
+    spec = dict(config.get("exposure", {}))
+    window = spec.get("ae_window", {})
+    noun = spec.get("noun", "dose")
+    return Exposure(noun=noun, plural=spec.get("plural", noun + "s"), route=spec.get("route", ""),
+                    schedule=spec.get("schedule", ""), window_hours=window.get("hours"),
+                    window_flag=window.get("flag", ""))
+
+
+def load_populations(config: Mapping[str, Any]) -> tuple[Population, ...]:
+    """The trial's populations in report order, the randomised set first (added by rule when not listed)."""
+    entries = list(config.get("populations") or DEFAULT_POPULATIONS)
+    if not any(e["flag"] == RANDOMISED for e in entries):
+        entries.insert(0, {"flag": RANDOMISED, "rule": "randomised"})
+    noun = load_exposure(config).noun
+    populations = []
+    for entry in entries:
+        label, name = POPULATION_RULES.get(entry.get("rule", ""), (entry["flag"], entry["flag"]))
+        populations.append(Population(entry["flag"], entry.get("label", label.format(noun=noun)),
+                                      entry.get("name", entry.get("label", name)), entry.get("rule", ""),
+                                      entry.get("from", "")))
+    return tuple(populations)
+
+
 # The analysis methods a plan can name: what each needs and the options it takes (name -> allowed values).
 METHODS = {
     "populations": {"parameters": False, "options": {}},
@@ -69,6 +135,7 @@ METHODS = {
     "shift": {"parameters": True, "options": {}},
     "grade_shift": {"parameters": True, "visits": True, "options": {}},
     "reference_ranges": {"parameters": False, "options": {}},
+    "date_imputations": {"parameters": False, "options": {}},
     "trend": {"parameters": True, "doses": True, "options": {}},
 }
 
@@ -113,7 +180,13 @@ class Trial:
     figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     derived: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tests: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    populations: tuple[Population, ...] = field(default_factory=lambda: load_populations({}))
+    exposure: Exposure = field(default_factory=Exposure)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def population(self, flag: str) -> Population:
+        """The population of ``flag`` (a flag the config does not define: named by the flag itself)."""
+        return next((p for p in self.populations if p.flag == flag), Population(flag, flag, flag))
 
     @property
     def control(self) -> Arm:
@@ -181,4 +254,5 @@ def load_trial(config: Mapping[str, Any]) -> Trial:
                  arms=arms, visits=visits, analyses=analyses, families=families,
                  figures=MappingProxyType(dict(config.get("figures", {}))),
                  derived=MappingProxyType(dict(config.get("derived", {}))),
-                 tests=MappingProxyType(dict(config.get("tests", {}))), raw=MappingProxyType(dict(config)))
+                 tests=MappingProxyType(dict(config.get("tests", {}))), populations=load_populations(config),
+                 exposure=load_exposure(config), raw=MappingProxyType(dict(config)))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ucmsc import ard as ardlib
 from ucmsc.ard import group_label
-from ucmsc.plan import load_trial
+from ucmsc.plan import Trial, load_trial
 from ucmsc.rounding import format_half_up
 from ucmsc.stats import PROPORTION_CI
 
@@ -153,6 +153,11 @@ class Layout:
     arms: list[str]
     contrasts: list[tuple[str, str]]
     ids: dict[str, list[str]]  # method -> the ids of the plan's analyses by that method
+    trial: Trial | None = None
+
+    def population(self, flag: str) -> str:
+        """A population as a title names it ("Safety population")."""
+        return self.trial.population(flag).name if self.trial else flag
 
     def first(self, method: str, default: str = "") -> str:
         return (self.ids.get(method) or [default])[0]
@@ -205,8 +210,8 @@ ODDS_RATIO_NOTE = ("Odds ratio: conditional maximum-likelihood estimate with its
 
 def flow_table(ard, cells, layout: Layout) -> Table:
     labels, arms, pop = _labels(ard), layout.arms, layout.first("populations", "POP")
-    rows = [[labels[flag]] + [str(int(cells.get(pop, flag, -1, a, -1, "n") or 0)) for a in arms]
-            for flag in ("RANDFL", "SAFFL", "FASFL", "PPROTFL")]
+    flags = ard.loc[ard["ANALYSIS_ID"] == pop, "PARAMCD"].drop_duplicates()  # the plan's populations, in its order
+    rows = [[labels[flag]] + [str(int(cells.get(pop, flag, -1, a, -1, "n") or 0)) for a in arms] for flag in flags]
     rows += [[status.title()] + [str(int(cells.get("DISP", status, -1, a, -1, "n") or 0)) for a in arms]
              for status in ("COMPLETED", "DISCONTINUED", "ONGOING")]
     excluded = ard[ard["ANALYSIS_ID"] == "EXCL"]
@@ -243,7 +248,7 @@ def baseline_tables(ard, cells, layout: Layout) -> list[Table]:
                             + [cells.p(analysis, p, 0, c, "AVAL", "p", t_method) for c in layout.contrasts] + [t_name])
         population = mine["POPULATION"].iloc[0] if len(mine) else ""
         tables.append(Table("Baseline characteristics",
-                            f"Baseline characteristics ({POPULATION_NAMES.get(population, population)})",
+                            f"Baseline characteristics ({layout.population(population)})",
                             ["Characteristic"] + arms + p_header + ["Test"], rows,
                             "Median [IQR] and Mann-Whitney U where |skewness| > 1; sex by Pearson chi-square without "
                             "continuity correction, Fisher exact when an expected count is below 5.", [analysis],
@@ -356,8 +361,8 @@ def responder_tables(ard, cells, layout: Layout) -> list[Table]:
         for c in layout.contrasts:
             header += [layout.versus(c, "Difference, % (95% CI)"), layout.versus(c, "P (chi-square)"),
                        layout.versus(c, "P (Fisher)"), layout.versus(c, "Odds ratio (95% exact CI)")]
-        population = POPULATION_NAMES.get(resp["POPULATION"].iloc[0], resp["POPULATION"].iloc[0])
-        note = (f"Denominator: {population.lower()}; a subject without a value counts as a non-responder. Difference: "
+        population = layout.trial.population(resp["POPULATION"].iloc[0]).noun if layout.trial else ""
+        note = (f"Denominator: {population}; a subject without a value counts as a non-responder. Difference: "
                 f"{_ci_methods(ard, [analysis])} 95% CI. {ODDS_RATIO_NOTE}")
         tables.append(Table("Responders", "Responders by visit", header, rows, note, [analysis],
                             _count(ard, [analysis])))
@@ -381,10 +386,41 @@ def ae_tables(ard, cells, layout: Layout) -> list[Table]:
         for c in layout.contrasts:
             header += [layout.versus(c, "Risk difference, % (95% CI)"), layout.versus(c, "P (Fisher)"),
                        layout.versus(c, "Odds ratio (95% exact CI)")]
-        note = (f"Safety population; subjects with at least one event. Risk difference: {_ci_methods(ard, [analysis])} "
-                f"95% CI. {ODDS_RATIO_NOTE}")
+        population = mine["POPULATION"].iloc[0] if len(mine) else ""
+        meddra = layout.trial.raw.get("meddra_version") if layout.trial else None
+        coding = f" Coded with MedDRA version {meddra}." if meddra else ""
+        note = (f"{layout.population(population)}; subjects with at least one event.{coding} Risk difference: "
+                f"{_ci_methods(ard, [analysis])} 95% CI. {ODDS_RATIO_NOTE}")
         title = mine["ANALYSIS"].iloc[0] if len(mine) else analysis
         tables.append(Table("Adverse events", title, header, rows, note, [analysis], _count(ard, [analysis])))
+    return tables
+
+
+def imputation_tables(ard, cells, layout: Layout) -> list[Table]:
+    """Events whose analysis dates were imputed from partial dates, by arm and the highest component imputed."""
+    tables = []
+    columns = layout.arms + ["All"]
+    levels = (("n", "Any imputation"), ("n_D", "Day imputed"), ("n_M", "Month and day imputed"),
+              ("n_Y", "Year, month and day imputed"))
+    for analysis in layout.ids.get("date_imputations", []):
+        mine = ard[ard["ANALYSIS_ID"] == analysis]
+        rows = []
+        for flag, param in mine[["PARAMCD", "PARAM"]].drop_duplicates().itertuples(index=False):
+            for stat, text in levels:
+                row = [param, text]
+                for arm in columns:
+                    group = "" if arm == "All" else arm
+                    n, total = cells.get(analysis, flag, -1, group, flag, stat), cells.get(analysis, flag, -1, group,
+                                                                                              flag, "N")
+                    row.append(f"{_whole(n)}/{_whole(total)}" if n is not None and total is not None else "")
+                rows.append(row)
+        plan = layout.trial.raw.get("imputation", {}) if layout.trial else {}
+        rules = "; ".join(f"{variable}: {', '.join(f'{k} {v}' for k, v in rule.items())}"
+                          for variable, rule in plan.items())
+        note = ("Events (n/N) whose analysis date (ADAE ASTDTM, AENDTM) was imputed from a partial date; ASTDTF/AENDTF "
+                "name the highest component imputed (ADaM IG). Rules of the plan: " + (rules or "none") + ".")
+        tables.append(Table("Adverse events", "Imputed adverse-event dates", ["Date", "Imputation"] + columns, rows,
+                            note, [analysis], _count(ard, [analysis])))
     return tables
 
 
@@ -424,21 +460,17 @@ def trend_tables(ard, cells, layout: Layout) -> list[Table]:
     return tables
 
 
-POPULATION_NAMES = {"RANDFL": "Randomised", "SAFFL": "Safety population", "FASFL": "Full analysis set",
-                    "PPROTFL": "Per-protocol set"}
-
-
 def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
     ard = ardlib.conform(ard)
     trial = load_trial(config)
     ids: dict[str, list[str]] = {}
     for analysis in trial.analyses:
         ids.setdefault(analysis.method, []).append(analysis.id)
-    layout = Layout(list(trial.arm_names), [c.levels for c in trial.contrasts], ids)
+    layout = Layout(list(trial.arm_names), [c.levels for c in trial.contrasts], ids, trial)
     cells = Cells(ard)
     tables = [flow_table(ard, cells, layout)]
     for build in (baseline_tables, endpoint_tables, model_tables, trend_tables, responder_tables, ae_tables,
-                  shift_tables):
+                  imputation_tables, shift_tables):
         tables += build(ard, cells, layout)
     for table in tables:  # a table with a not-estimable cell says what NE means and where the reasons are
         if any(re.search(rf"\b{NE}\b", cell) for row in table.rows for cell in row[1:]):
@@ -518,8 +550,18 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
     queries = queries.assign(**{c: queries[c].map(_whole) for c in ("ROW",) if c in queries},
                              **({} if "COLUMN" in queries else {"COLUMN": ""}))
     manifest = raw_files.get("manifest") or {}
+    trial = load_trial(config)
+    exposure = trial.exposure
+    treatment = ", ".join(x for x in (exposure.route + (" " if exposure.route else "") + exposure.plural,
+                                      exposure.schedule) if x)
+    selected = [f"{f['file']}: {f['rows_not_selected']} of {f['rows']} rows not selected (where: "
+                + ", ".join(f"{k} {v}" for k, v in f["where"].items()) + ")"
+                for f in raw_files["files"] if f.get("rows_not_selected")]
+    merged = [f"{f['file']}: {f['records_merged']} qualifier records merged onto {f['merged_onto']}"
+              for f in raw_files["files"] if "merged_onto" in f]
     return {
-        "config": config, "cut": cut, "arms": list(load_trial(config).arm_names), "sections": SECTIONS,
+        "config": config, "cut": cut, "arms": list(trial.arm_names), "sections": SECTIONS, "treatment": treatment,
+        "selected_rows": selected, "merged_files": merged,
         "section_id": section_id,
         "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
         "manifest_verified": bool(raw_files.get("manifest_verified", raw_files.get("manifest") is not None)),

@@ -64,12 +64,15 @@ def stage_files(stage: str, package_dir: Path | None = None) -> list[str]:
 # follows, but not ingestion, cleaning or derivations.
 STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
-    "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
-    "derive": ("trial", "studyid", "arms", "visits", "tests", "derived", "adsl_baseline"),
+    "clean": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "visit_labels", "visit_assignment", "sources",
+              "tests", "reference_date", "disposition", "imputation"),
+    "derive": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "tests", "derived", "adsl_baseline",
+               "populations", "disposition", "exposure", "imputation", "adverse_events"),
     # visits: a visit without data is reported
-    "analyze": ("trial", "design", "arms", "visits", "analyses", "families"),
+    "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "populations", "exposure"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
-    "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families"),
+    "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
+               "populations", "exposure", "meddra_version"),
 }
 
 

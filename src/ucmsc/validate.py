@@ -12,10 +12,10 @@ import re
 from datetime import date
 from pathlib import Path
 
-from ucmsc.domains import FINDINGS, REQUIRED
+from ucmsc.domains import DOMAINS, FINDINGS, SUBJECT_IDS, required
 from ucmsc.manifest import ManifestError, load_manifest
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
-from ucmsc.plan import METHODS, arm_problems
+from ucmsc.plan import METHODS, arm_problems, load_populations
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
 # Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
@@ -35,9 +35,14 @@ def check_config(config: dict, path: str | Path, root: str | Path = ".") -> None
     _raise_if_any(config_problems(config, root), path)
 
 
-def check_trial_config(trial: dict, path: str | Path, trial_id: str | None = None) -> None:
-    """Raise ConfigError listing every problem of one trial config (``path`` names it in the message)."""
-    _raise_if_any(trial_config_problems(trial, trial_id), path)
+def check_trial_config(trial: dict, path: str | Path, trial_id: str | None = None,
+                       root: str | Path | None = None) -> None:
+    """Raise ConfigError listing every problem of one trial config (``path`` names it in the message); with
+    ``root``, the files it names must exist there."""
+    problems = trial_config_problems(trial, trial_id)
+    if root is not None and trial.get("ae_dictionary") and not (Path(root) / trial["ae_dictionary"]).is_file():
+        problems.append(f"ae_dictionary: file {trial['ae_dictionary']} not found")
+    _raise_if_any(problems, path)
 
 
 def _raise_if_any(problems: list[str], path: str | Path) -> None:
@@ -54,9 +59,8 @@ def config_problems(config: dict, root: str | Path = ".") -> list[str]:
     """
     root = Path(root)
     problems = []
-    for key in ("ae_dictionary", "published_numbers"):
-        if not (root / config[key]).is_file():
-            problems.append(f"{key}: file {config[key]} not found")
+    if not (root / config["published_numbers"]).is_file():
+        problems.append(f"published_numbers: file {config['published_numbers']} not found")
     for trial, entry in config["trials"].items():
         key = f"trials.{trial}"
         if not (root / entry["config"]).is_file():
@@ -115,8 +119,9 @@ def trial_config_problems(trial: dict, trial_id: str | None = None) -> list[str]
     problems = []
     if trial_id is not None and trial["trial"] != trial_id:
         problems.append(f"trial: '{trial['trial']}' differs from the trial's key '{trial_id}' in the workflow config")
-    return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial["tests"])
-            + _source_problems(trial) + _derived_problems(trial) + _analysis_problems(trial))
+    return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial.get("tests", {}))
+            + _source_problems(trial) + _subject_problems(trial) + _derived_problems(trial)
+            + _analysis_problems(trial))
 
 
 def _repeats(items: list[dict], field: str, key: str) -> list[str]:
@@ -135,7 +140,11 @@ def _arm_problems(arms: list[dict]) -> list[str]:
 
 
 def _visit_problems(trial: dict) -> list[str]:
-    visits = trial["visits"]
+    visits = trial.get("visits", [])
+    findings = [s["file"] for s in trial["sources"] if s["domain"] in FINDINGS]
+    if not visits:
+        return ([f"visits: the findings sources ({', '.join(findings)}) need a visit schedule and visit_labels"]
+                if findings else [])
     problems = _repeats(visits, "visitnum", "visits") + _repeats(visits, "avisit", "visits")
     weeks = {visit["visitnum"] for visit in visits}
     if 0 not in weeks:
@@ -154,7 +163,7 @@ def _visit_problems(trial: dict) -> list[str]:
                             f"(days {_span(before)}) and {after['avisit']} (days {_span(after)}) overlap")
     shown = ", ".join(str(week) for week in sorted(weeks))
     normalised: dict[str, tuple[str, int]] = {}  # the cleaning compares labels upper-cased and stripped
-    for label, week in trial["visit_labels"].items():
+    for label, week in trial.get("visit_labels", {}).items():
         if week not in weeks:
             problems.append(f"visit_labels[{label!r}]: week {week} is not a scheduled visit (visits: weeks {shown})")
         same = normalised.setdefault(str(label).strip().upper(), (label, week))
@@ -207,7 +216,7 @@ def _inside(normal: list[float], plausible: list[float]) -> bool:
 
 
 def _source_problems(trial: dict) -> list[str]:
-    tests = trial["tests"]
+    tests = trial.get("tests", {})
     arm_names = [arm["arm"] for arm in trial["arms"]]
     problems = []
     first: dict[str, int] = {}
@@ -217,10 +226,21 @@ def _source_problems(trial: dict) -> list[str]:
             problems.append(f"{key}.file: {file} is already listed as sources[{first[file]}]")
         first.setdefault(file, i)
         columns, results = source["columns"], source.get("results", {})
-        if results and domain not in FINDINGS:
+        if results and domain not in FINDINGS and domain in DOMAINS:
             problems.append(f"{key}.results: a wide layout is for findings sources ({', '.join(FINDINGS)}), "
                             f"not {domain}")
-        missing = [v for v in REQUIRED[domain] if v not in columns and not (results and v in WIDE_LAYOUT_VARIABLES)]
+        supplemental = source.get("supplemental", {}).get("file")
+        if supplemental in first or supplemental == file:
+            problems.append(f"{key}.supplemental.file: {supplemental} is already a source file")
+        if supplemental:
+            first.setdefault(supplemental, i)
+        missing = [v for v in required(domain) if v not in columns and not (results and v in WIDE_LAYOUT_VARIABLES)]
+        if domain == "DM" and "RANDDT" not in columns and trial.get("reference_date", {}).get("domain") != "DS":
+            missing.append("RANDDT (or reference_date from DS)")
+        if not any(c in columns for c in SUBJECT_IDS):
+            missing.insert(0, "USUBJID or SUBJID")
+        if domain not in DOMAINS and results:
+            problems.append(f"{key}.results: a wide layout is for findings sources ({', '.join(FINDINGS)})")
         if missing:
             problems.append(f"{key}.columns: {file} maps no raw column to {', '.join(missing)}, which domain "
                             f"{domain} requires")
@@ -246,9 +266,58 @@ def _source_problems(trial: dict) -> list[str]:
     return problems
 
 
+def _mapped(trial: dict, domain: str) -> set[str]:
+    """The standard variables the trial's sources of ``domain`` map."""
+    return {v for s in trial["sources"] if s["domain"] == domain for v in s["columns"]}
+
+
+def _subject_problems(trial: dict) -> list[str]:
+    """Populations, reference date, disposition events, date imputation and treatment-emergence name what exists."""
+    problems = []
+    arms = {a["arm"] for a in trial["arms"]}
+    problems += [f"not_analysed_arms[{i}].arm: {entry['arm']!r} is an arm the plan compares (arms:)"
+                 for i, entry in enumerate(trial.get("not_analysed_arms", [])) if entry["arm"] in arms]
+    entries = trial.get("populations", [])
+    problems += _repeats(entries, "flag", "populations")
+    dm = _mapped(trial, "DM")
+    findings = any(s["domain"] in FINDINGS for s in trial["sources"])
+    for i, entry in enumerate(entries):
+        key = f"populations[{i}] ({entry['flag']})"
+        if entry.get("from") and entry["from"] not in dm:
+            problems.append(f"{key}.from: {entry['from']} is not a variable the DM source maps (columns: "
+                            f"{', '.join(sorted(dm))}); map it, e.g. from the SUPPDM QNAM")
+        if entry.get("rule") in ("baseline_and_post", "every_visit") and not findings:
+            problems.append(f"{key}.rule: {entry['rule']} needs findings (LB, VS, XP sources)")
+        if entry["flag"] == "RANDFL" and entry.get("rule") != "randomised":
+            problems.append(f"{key}: RANDFL is the randomised set (rule: randomised)")
+    reference = trial.get("reference_date", {})
+    if reference.get("domain") == "DS" and not reference.get("where"):
+        problems.append("reference_date.where: a DS reference date needs the record it comes from, e.g. "
+                        "{DSDECOD: RANDOMIZED}")
+    if reference.get("domain") == "DS" and not _mapped(trial, "DS"):
+        problems.append("reference_date: no DS source")
+    for section, domain in (("reference_date", "DS"), ("disposition", "DS")):
+        where = trial.get(section, {}).get("where", {})
+        problems += [f"{section}.where.{v}: {v} is not a variable the {domain} source maps"
+                     for v in where if v not in _mapped(trial, domain)]
+    for variable, rule in trial.get("imputation", {}).items():
+        if rule.get("highest_imputation") == "Y" and not (rule.get("min_dates") or rule.get("max_dates")):
+            problems.append(f"imputation.{variable}: highest_imputation Y imputes a missing year, which needs "
+                            "min_dates (date_imputation first) or max_dates (last)")
+    source = trial.get("adverse_events", {}).get("treatment_emergent", {}).get("from")
+    if source and source not in _mapped(trial, "AE"):
+        problems.append(f"adverse_events.treatment_emergent.from: {source} is not a variable the AE source maps "
+                        "(map it, e.g. from the SUPPAE QNAM AETRTEM)")
+    flags = {p.flag for p in load_populations(trial)}
+    problems += [f"analyses[{i}] ({a['id']}).population: {a['population']} is not a population (populations: "
+                 f"{', '.join(sorted(flags))})"
+                 for i, a in enumerate(trial["analyses"]) if a.get("population") and a["population"] not in flags]
+    return problems
+
+
 def _derived_problems(trial: dict) -> list[str]:
     """Each derived parameter's options fit its derivation and its inputs are configured tests or derived parameters."""
-    tests, derived = trial["tests"], trial.get("derived", {})
+    tests, derived = trial.get("tests", {}), trial.get("derived", {})
     problems = []
     for code, spec in derived.items():
         key, entry = f"derived.{code}", DERIVATIONS[spec["derivation"]]
@@ -275,8 +344,8 @@ def _derived_problems(trial: dict) -> list[str]:
 def _analysis_problems(trial: dict) -> list[str]:
     """The plan (``analyses``, ``families``, ``figures``, ``adsl_baseline``) names only what exists and fits its
     method."""
-    tests, derived = trial["tests"], trial.get("derived", {})
-    weeks = {visit["visitnum"] for visit in trial["visits"]}
+    tests, derived = trial.get("tests", {}), trial.get("derived", {})
+    weeks = {visit["visitnum"] for visit in trial.get("visits", [])}
     analyses = trial["analyses"]
     problems = _repeats(analyses, "id", "analyses")
     by_id = {a["id"]: a for a in analyses}
@@ -287,7 +356,7 @@ def _analysis_problems(trial: dict) -> list[str]:
             problems.append(f"{key}: {method} needs parameters")
         if not spec["parameters"] and analysis.get("parameters"):
             problems.append(f"{key}.parameters: {method} takes no parameters")
-        if method not in ("populations", "reference_ranges") and not analysis.get("population"):
+        if method not in ("populations", "reference_ranges", "date_imputations") and not analysis.get("population"):
             problems.append(f"{key}: {method} needs a population")
         if spec.get("visits") and not analysis.get("visits"):
             problems.append(f"{key}: {method} needs visits")

@@ -2,9 +2,11 @@ rule clean:
     """Run the named record checks; write clean domains, the query log and quarantined records."""
     input:
         tables=domain_tables("ingest"),
+        other=f"{CUT}/ingest/other",
         code=code("clean"),
     output:
         tables=domain_tables("sdtm"),
+        other=directory(f"{CUT}/sdtm/other"),
         queries=f"{CUT}/queries.csv",
         quarantine=f"{CUT}/quarantine.csv",
         summary=f"{CUT}/cleaning_summary.csv",

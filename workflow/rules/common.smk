@@ -6,6 +6,7 @@ import yaml
 from snakemake.utils import validate
 
 from ucmsc.domains import DOMAINS
+from ucmsc.ingest import source_files
 from ucmsc.stages import stage_config, stage_files
 from ucmsc.validate import check_config, check_trial_config
 
@@ -18,7 +19,9 @@ for _trial, _entry in config["trials"].items():
     with open(_entry["config"], encoding="utf-8") as _handle:
         TRIAL_CONFIG[_trial] = yaml.safe_load(_handle)
     validate(TRIAL_CONFIG[_trial], "../schemas/trial.schema.yaml")
-    check_trial_config(TRIAL_CONFIG[_trial], _entry["config"], trial_id=_trial)
+    check_trial_config(
+        TRIAL_CONFIG[_trial], _entry["config"], trial_id=_trial, root="."
+    )
 
 # Track the project's own package sources when they sit beside the workflow (an editable
 # install); otherwise the installed package's files.
@@ -60,13 +63,23 @@ def cut_dir(wildcards):
 def raw_files(wildcards):
     """Every raw file the trial config maps, plus the cut's manifest when it has one."""
     folder = cut_dir(wildcards)
-    files = [str(folder / s["file"]) for s in TRIAL_CONFIG[wildcards.trial]["sources"]]
+    files = [
+        str(folder / f)
+        for s in TRIAL_CONFIG[wildcards.trial]["sources"]
+        for f in source_files(s)
+    ]
     manifest = folder / "manifest.json"
     return files + ([str(manifest)] if manifest.exists() else [])
 
 
 def domain_tables(stage):
     return [f"{CUT}/{stage}/{domain.lower()}.parquet" for domain in DOMAINS]
+
+
+def ae_dictionary(wildcards):
+    """The trial's dictionary of reported AE terms (none when its AEs arrive coded)."""
+    path = TRIAL_CONFIG[wildcards.trial].get("ae_dictionary")
+    return [path] if path else []
 
 
 def previous_cut(trial, cut):

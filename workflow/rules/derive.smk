@@ -2,7 +2,7 @@ rule derive:
     """Build the analysis datasets: ADSL, the long BDS dataset of all parameters, ADAE."""
     input:
         tables=domain_tables("sdtm"),
-        ae_dictionary=config["ae_dictionary"],
+        ae_dictionary=ae_dictionary,
         code=code("derive"),
     output:
         adsl=f"{CUT}/adam/adsl.parquet",

@@ -5,6 +5,7 @@ rule ingest:
         code=code("ingest"),
     output:
         tables=domain_tables("ingest"),
+        other=directory(f"{CUT}/ingest/other"),
         raw_files=f"{CUT}/ingest/raw_files.json",
     log:
         f"{CUT}/logs/ingest.log",

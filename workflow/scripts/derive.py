@@ -6,5 +6,6 @@ from ucmsc.stages import start_stage
 
 sm = snakemake  # noqa: F821
 log = start_stage("derive", sm.params.cut_results, sm.log[0])  # removes the outputs this job makes stale
-run_derive(list(sm.input.tables), sm.params.trial, load_yaml(sm.input.ae_dictionary), sm.output.adsl, sm.output.adbds,
-           sm.output.adae, sm.output.queries, log)
+dictionary = load_yaml(sm.input.ae_dictionary[0]) if sm.input.ae_dictionary else {}  # the trial's, if it has one
+run_derive(list(sm.input.tables), sm.params.trial, dictionary, sm.output.adsl, sm.output.adbds, sm.output.adae,
+           sm.output.queries, log)
