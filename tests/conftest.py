@@ -48,6 +48,7 @@ def run_pipeline(trial: str, cut: str, config: dict, edit_sdtm=None, dictionary:
     bds = derive.derive_bds(sdtm, adsl, config, log)
     adsl = derive.derive_population_flags(adsl, bds, len(config["visits"]))
     adsl = derive.derive_vars_baseline(adsl, bds, config.get("adsl_baseline", []))
+    adsl = derive.derive_vars_groups(adsl, config.get("adsl_groups", {}))
     adae = derive.derive_adae(sdtm["AE"], adsl, sdtm["EX"],
                               dictionary or load_yaml(ROOT / "config" / "ae_dictionary.yaml"), log)
     ard = run_analyses(adsl, bds, adae, config, trial, cut, "test")

@@ -65,7 +65,7 @@ def stage_files(stage: str, package_dir: Path | None = None) -> list[str]:
 STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
-    "derive": ("trial", "studyid", "arms", "visits", "tests", "derived", "adsl_baseline"),
+    "derive": ("trial", "studyid", "arms", "visits", "tests", "derived", "adsl_baseline", "adsl_groups"),
     # visits: a visit without data is reported
     "analyze": ("trial", "design", "arms", "visits", "analyses", "families"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),

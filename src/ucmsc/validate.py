@@ -116,7 +116,8 @@ def trial_config_problems(trial: dict, trial_id: str | None = None) -> list[str]
     if trial_id is not None and trial["trial"] != trial_id:
         problems.append(f"trial: '{trial['trial']}' differs from the trial's key '{trial_id}' in the workflow config")
     return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial["tests"])
-            + _source_problems(trial) + _derived_problems(trial) + _analysis_problems(trial))
+            + _source_problems(trial) + _derived_problems(trial) + _group_problems(trial.get("adsl_groups", {}))
+            + _analysis_problems(trial))
 
 
 def _repeats(items: list[dict], field: str, key: str) -> list[str]:
@@ -269,6 +270,28 @@ def _derived_problems(trial: dict) -> list[str]:
             if absent:
                 problems.append(f"{key}: {spec['derivation']} needs {', '.join(absent)}, which "
                                 f"{'is' if len(absent) == 1 else 'are'} neither a configured test nor a derived number")
+    return problems
+
+
+def _group_problems(groups: dict) -> list[str]:
+    """Each ADSL group's cuts increase, it has one label per group and a ``closed`` side per cut, and its variables
+    (<NAME>, <NAME>N) are new."""
+    problems = []
+    for name, spec in groups.items():
+        key, cuts, labels, closed = f"adsl_groups.{name}", spec["cuts"], spec["labels"], spec["closed"]
+        if any(b <= a for a, b in zip(cuts, cuts[1:])):
+            problems.append(f"{key}.cuts: {', '.join(f'{c:g}' for c in cuts)} are not strictly increasing")
+        if len(labels) != len(cuts) + 1:
+            problems.append(f"{key}.labels: {len(cuts)} cuts make {len(cuts) + 1} groups, {len(labels)} labels given")
+        if len(set(labels)) != len(labels):
+            problems.append(f"{key}.labels: a label is given twice")
+        if not isinstance(closed, str) and len(closed) != len(cuts):
+            problems.append(f"{key}.closed: one side (left or right) per cut: {len(cuts)} cuts, {len(closed)} given")
+        if spec["variable"] in (name, f"{name}N"):
+            problems.append(f"{key}.variable: the group would overwrite its own variable {spec['variable']}")
+        clashes = [other for other in groups if other != name and f"{name}N" == other]
+        if clashes:
+            problems.append(f"{key}: its number variable {name}N is also a group (adsl_groups.{clashes[0]})")
     return problems
 
 
