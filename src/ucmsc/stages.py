@@ -67,7 +67,8 @@ STAGE_CONFIG = {
     "clean": ("trial", "studyid", "arms", "visits", "visit_labels", "visit_assignment", "sources", "tests"),
     "derive": ("trial", "studyid", "arms", "visits", "tests", "derived", "adsl_baseline", "adsl_groups"),
     # visits: a visit without data is reported
-    "analyze": ("trial", "design", "arms", "visits", "analyses", "families"),
+    # adsl_groups: a demographics analysis of a group takes its label and levels from it
+    "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families"),
 }

@@ -295,6 +295,23 @@ def _group_problems(groups: dict) -> list[str]:
     return problems
 
 
+def _demographics_problems(key: str, options: dict) -> list[str]:
+    """A demographics analysis names at least one variable, each once; decimals, labels and levels name them."""
+    continuous, categorical = options.get("continuous", []), options.get("categorical", [])
+    variables = continuous + categorical
+    problems = [] if variables else [f"{key}: demographics needs options continuous or categorical (ADSL variables)"]
+    problems += [f"{key}.options: {variable} is listed twice" for i, variable in enumerate(variables)
+                 if variable in variables[:i]]
+    for option, allowed, kind in (("decimals", continuous, "continuous"), ("levels", categorical, "categorical"),
+                                  ("labels", variables, "continuous or categorical")):
+        problems += [f"{key}.options.{option}.{variable}: {variable} is not listed under {kind}"
+                     for variable in options.get(option, {}) if variable not in allowed]
+    for variable, levels in options.get("levels", {}).items():
+        if len({str(level) for level in levels}) != len(levels):
+            problems.append(f"{key}.options.levels.{variable}: a level is listed twice")
+    return problems
+
+
 def _analysis_problems(trial: dict) -> list[str]:
     """The plan (``analyses``, ``families``, ``figures``, ``adsl_baseline``) names only what exists and fits its
     method."""
@@ -321,6 +338,8 @@ def _analysis_problems(trial: dict) -> list[str]:
         problems += [f"{key}.visits: week {week} is not a scheduled visit after baseline (visits: weeks "
                      f"{', '.join(str(w) for w in sorted(weeks))})"
                      for week in analysis.get("visits", []) if week not in weeks or week == 0]
+        if method == "demographics":
+            problems += _demographics_problems(key, analysis.get("options", {}))
         problems += _parameter_problems(f"{key}.parameters", analysis.get("parameters", []), tests, derived)
         for j, param in enumerate(analysis.get("parameters", [])):
             where = f"{key}.parameters[{j}]"
