@@ -79,6 +79,11 @@ def test_a_group_of_a_variable_adsl_lacks_is_not_derived():
         "AGE"]
 
 
+def test_a_group_of_a_text_variable_stops_with_its_name():
+    with pytest.raises(ValueError, match=r"adsl_groups.SEXGR: SEX is not numeric in ADSL \(e.g. 'M'\)"):
+        derive_vars_groups(pd.DataFrame({"SEX": ["M"]}), {"SEXGR": AGEGR1 | {"variable": "SEX"}})
+
+
 def test_group_config_checked_before_any_job():
     schema = load_yaml(ROOT / "workflow" / "schemas" / "trial.schema.yaml")
     trial = load_yaml(ROOT / "config" / "trials" / "dose_ranging.yaml")

@@ -158,7 +158,11 @@ def derive_vars_groups(adsl: pd.DataFrame, groups: dict[str, dict]) -> pd.DataFr
     for name, spec in groups.items():
         if spec["variable"] not in adsl:
             continue
-        values = pd.to_numeric(adsl[spec["variable"]], errors="raise")  # a text variable is a config error
+        source = adsl[spec["variable"]]
+        values = pd.to_numeric(source, errors="coerce")
+        text = source[values.isna() & source.notna() & source.astype(str).str.strip().ne("")]  # blank: missing
+        if len(text):
+            raise ValueError(f"adsl_groups.{name}: {spec['variable']} is not numeric in ADSL (e.g. {text.iloc[0]!r})")
         number = group_index(values, spec["cuts"], spec["closed"])
         labels = np.array([""] + list(spec["labels"]), dtype=object)
         adsl[name] = labels[np.nan_to_num(number, nan=0).astype(int)]
