@@ -125,3 +125,35 @@ def test_partial_onsets_are_imputed_flagged_and_counted(built, by_hand):
     # the onset in the month of the first dose moves to the first dose, not before it
     first_month = adae[(adae["AESTDTC"] == "2022-01") & adae["USUBJID"].str.endswith("701-1014")]
     assert first_month["ASTDTM"].dt.strftime("%Y-%m-%d").tolist() == ["2022-01-12"]
+
+
+def demog_value(ard, variable, level, arm, stat):
+    rows = ard[(ard["ANALYSIS_ID"] == "DEMOG") & (ard["VARIABLE"] == variable) & (ard["PARAMCD"] == level)
+               & (ard["GROUP1_LEVEL"] == arm) & (ard["COMPARATOR"] == "") & (ard["STAT_NAME"] == stat)]
+    assert len(rows) == 1, (variable, level, arm, stat, len(rows))
+    return rows["VALUE"].iloc[0]
+
+
+def test_demographics_of_the_itt_population_by_arm_and_total(built, by_hand):
+    dm, flags, ard = by_hand["dm"], by_hand["flags"], built["ard"]
+    itt = dm[dm["USUBJID"].isin(flags.index[flags["ITT"] == "Y"])]
+    groups = [(name, itt[itt["ARM"] == name]) for name in ARMS] + [("", itt)]  # "": all arms (Total)
+    for name, subjects in groups:
+        ages = subjects["AGE"]
+        assert demog_value(ard, "AGE", "AGE", name, "n") == len(ages)
+        assert demog_value(ard, "AGE", "AGE", name, "mean") == pytest.approx(ages.sum() / len(ages), abs=1e-12)
+        mean = ages.sum() / len(ages)
+        sd = (((ages - mean) ** 2).sum() / (len(ages) - 1)) ** 0.5  # sample SD, n - 1 denominator
+        assert demog_value(ard, "AGE", "AGE", name, "sd") == pytest.approx(sd, abs=1e-12)
+        assert demog_value(ard, "AGE", "AGE", name, "median") == ages.median()
+        assert (demog_value(ard, "AGE", "AGE", name, "min"), demog_value(ard, "AGE", "AGE", name, "max")) == \
+            (ages.min(), ages.max())
+        for variable in ("SEX", "RACE", "ETHNIC"):
+            for level, count in subjects[variable].value_counts().items():
+                assert demog_value(ard, variable, level, name, "n") == count, (variable, level, name)
+                assert demog_value(ard, variable, level, name, "pct") == pytest.approx(100 * count / len(subjects))
+        # CDISC pilot age groups: <65, 65-80 (both ends included), >80
+        bands = {"<65": (ages < 65).sum(), "65-80": ((ages >= 65) & (ages <= 80)).sum(), ">80": (ages > 80).sum()}
+        for level, count in bands.items():
+            assert demog_value(ard, "AGEGR1", level, name, "n") == count, (level, name)
+    assert demog_value(ard, "RACE", "ASIAN", "", "N") == len(itt) == 60

@@ -9,14 +9,16 @@ reason in WARNING (or the exception in ERROR).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from ucmsc import ard as ardlib
 from ucmsc import stats
-from ucmsc.ard import arm_group, contrast_group, overall_group
+from ucmsc.ard import DEMOGRAPHICS, MISSING_LEVEL, arm_group, contrast_group, overall_group
 from ucmsc.plan import Analysis, Trial, load_trial
 
 
@@ -139,6 +141,94 @@ def baseline(ctx: Context, analysis: Analysis) -> None:
             group = contrast_group(*contrast.levels)
             ard.add(stats.ttest(x, y, ttest, groups=contrast.levels), METHOD=t_method, **param, **group)
             ard.add(stats.mann_whitney(x, y, groups=contrast.levels), METHOD="Mann-Whitney U", **param, **group)
+
+
+LEVEL_LABELS = {"n": "Subjects", "N": "Subjects in the population", "pct": "% of subjects in the population"}
+
+
+def _level_text(value) -> str:
+    """A categorical value as its ARD level: text stripped, a whole number without decimals (1.0 -> '1'); '' if
+    missing."""
+    if value is None or pd.isna(value):
+        return ""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return f"{float(value):g}"
+    return str(value).strip()
+
+
+def _levels(values: pd.Series, configured: list) -> list[str]:
+    """The configured levels in their order, then any other level of the data, sorted (numbers by value)."""
+    present = [v for v in values.dropna().unique() if _level_text(v)]
+    try:
+        present = sorted(present)
+    except TypeError:  # numbers and text mixed
+        present = sorted(present, key=_level_text)
+    levels = [_level_text(v) for v in configured]
+    return levels + [level for level in dict.fromkeys(map(_level_text, present)) if level not in levels]
+
+
+def demographics(ctx: Context, analysis: Analysis) -> None:
+    """Any ADSL variables by arm and for all arms together (Total: the overall group): for each of ``continuous``
+    n, mean, SD, SE, median, quartiles, min and max; for each of ``categorical`` n, N and % per level, N being the
+    arm's subjects in the population. Also N per arm and Total (PARAMCD = the population flag, VARIABLE USUBJID).
+
+    Categorical rows have VARIABLE = the ADSL variable and PARAMCD = the level as text (``_level_text``);
+    MISSING_LEVEL counts blank values, written when any subject of the population has one. Levels: option
+    ``levels`` (shown even when no subject has them), else the labels of an ``adsl_groups`` entry, then the data's
+    other levels sorted. PARAM is the variable's label (option ``labels``, else the group's label, else the name).
+    A variable ADSL does not have (or a continuous one that is not numeric): n rows per group, VALUE NaN, WARNING.
+    No tests between arms (ICH E3, CONSORT: baseline differences of randomised arms are chance).
+    """
+    trial = ctx.trial
+    adsl = ctx.adsl
+    population = adsl[(adsl[analysis.population] == "Y") & adsl["ARM"].isin(trial.arm_names)]
+    groups = [(arm, population[population["ARM"] == arm], arm_group(arm)) for arm in trial.arm_names]
+    groups.append(("Total", population, overall_group()))
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=DEMOGRAPHICS, POPULATION=analysis.population)
+    adsl_groups = trial.raw.get("adsl_groups", {})
+    labels = analysis.option("labels", {})
+
+    def label(variable: str) -> str:
+        return labels.get(variable) or adsl_groups.get(variable, {}).get("label") or variable
+
+    def absent(variable: str, method: str, reason: str) -> None:
+        for _, _, group in groups:
+            ctx.ard.add(stats.stat_rows({"n": "n"}, {}, reason), PARAMCD=variable, PARAM=label(variable),
+                        VARIABLE=variable, METHOD=method, **keys, **group)
+
+    population_label = ctx.trial.population(analysis.population).label
+    for _, subjects, group in groups:
+        ctx.ard.add([{"STAT_NAME": "N", "STAT_LABEL": LEVEL_LABELS["N"], "VALUE": float(len(subjects))}],
+                    PARAMCD=analysis.population, PARAM=population_label, VARIABLE="USUBJID",
+                    METHOD="count", **keys, **group)
+    for variable in analysis.option("continuous", ()):
+        if variable not in adsl:
+            absent(variable, "descriptive", f"not estimable: {variable} is not a variable of ADSL")
+            continue
+        values = pd.to_numeric(population[variable], errors="coerce")
+        text = population[variable][values.isna() & population[variable].map(_level_text).ne("")]
+        if len(text):
+            absent(variable, "descriptive", f"not estimable: {variable} is not numeric in ADSL (e.g. "
+                                            f"{text.iloc[0]!r}); list it under categorical")
+            continue
+        for name, subjects, group in groups:
+            ctx.ard.add(stats.describe(values[subjects.index], group=name), PARAMCD=variable, PARAM=label(variable),
+                        VARIABLE=variable, METHOD="descriptive", **keys, **group)
+    level_options = analysis.option("levels", {})
+    for variable in analysis.option("categorical", ()):
+        if variable not in adsl:
+            absent(variable, "count", f"not estimable: {variable} is not a variable of ADSL")
+            continue
+        text = population[variable].map(_level_text)
+        configured = level_options.get(variable, adsl_groups.get(variable, {}).get("labels", []))
+        levels = _levels(population[variable], configured) + ([MISSING_LEVEL] if text.eq("").any() else [])
+        for name, subjects, group in groups:
+            mine = text[subjects.index]
+            for level in levels:
+                count = int(mine.eq("" if level == MISSING_LEVEL else level).sum())
+                values = {"n": count, "N": len(mine)} | ({"pct": 100 * count / len(mine)} if len(mine) else {})
+                ctx.ard.add(stats.stat_rows(LEVEL_LABELS, values, stats.too_few({name: len(mine)}, 1, stats.SUBJECTS)),
+                            PARAMCD=level, PARAM=label(variable), VARIABLE=variable, METHOD="count", **keys, **group)
 
 
 def _by_visit_records(ctx: Context, analysis: Analysis):
@@ -534,9 +624,9 @@ def date_imputations(ctx: Context, analysis: Analysis) -> None:
 
 
 METHODS: dict[str, Callable[[Context, Analysis], None]] = {
-    "populations": populations, "baseline": baseline, "by_visit": by_visit, "within_arm": within_arm, "ancova": ancova,
-    "trend": trend, "mmrm": mmrm, "responders": responders, "gee": gee, "adverse_events": adverse_events,
-    "shift": shift, "grade_shift": grade_shift, "reference_ranges": reference_ranges,
+    "populations": populations, "baseline": baseline, "demographics": demographics, "by_visit": by_visit,
+    "within_arm": within_arm, "ancova": ancova, "trend": trend, "mmrm": mmrm, "responders": responders, "gee": gee,
+    "adverse_events": adverse_events, "shift": shift, "grade_shift": grade_shift, "reference_ranges": reference_ranges,
     "date_imputations": date_imputations,
 }
 

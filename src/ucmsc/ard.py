@@ -6,6 +6,18 @@ arm and COMPARATOR = the control arm (estimates are GROUP1_LEVEL minus COMPARATO
 the whole population or of a model leaves both empty. A statistic that could not be computed
 is still a row, VALUE missing, with its reason in WARNING or ERROR.
 
+A level of a categorical variable has no column of its own (a new column would change every
+ARD): the ``demographics`` method writes VARIABLE = the ADSL variable and PARAMCD = the level as
+text (a whole number without decimals), MISSING_LEVEL for the subjects whose value is blank; PARAM
+is the variable's label. E.g. 2 of the 3 placebo subjects of the safety population are female:
+
+    ANALYSIS_ID=DEMOG POPULATION=SAFFL PARAMCD=F PARAM=Sex GROUP1=ARM GROUP1_LEVEL=Placebo
+    VARIABLE=SEX METHOD=count STAT_NAME=pct VALUE=66.666...
+
+and the same statistic for all arms together (Total) has the overall group (GROUP1 and
+GROUP1_LEVEL empty). A continuous variable has PARAMCD = VARIABLE = its name, as AGE in the
+``baseline`` method; each group's N has PARAMCD = the population flag and VARIABLE = USUBJID.
+
 Everything that reads an ARD (report, figures, audit, cut comparison, provenance) uses the
 keys and the missing-visit rule defined here, once.
 """
@@ -26,6 +38,8 @@ KEYS = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1", "GROUP1_LEV
         "STAT_NAME"]
 NO_VISIT = -1  # AVISITN of a statistic that is not by visit, in keys (missing in the ARD itself)
 ARM = "ARM"
+DEMOGRAPHICS = "Demographic and baseline characteristics"  # ANALYSIS of the demographics method's rows
+MISSING_LEVEL = "MISSING"  # PARAMCD of the count of subjects whose categorical variable is blank
 
 
 def arm_group(arm: str) -> dict:
@@ -135,17 +149,20 @@ def to_cards(ard: pd.DataFrame) -> pd.DataFrame:
     """The ARD in the layout of the pharmaverse ``cards`` package, one row per statistic, for R users.
 
     group1 = ARM (level: the arm, or the active arm of a comparison), group2 = PARAMCD, group3 = AVISIT,
-    group4 = COMPARATOR (comparisons only); variable = the analysed variable (AVAL, CHG, ...); context = the
+    group4 = COMPARATOR (comparisons only); variable = the analysed variable (AVAL, CHG, ...), with
+    variable_level the level of a categorical demographics row (its PARAMCD, then no group2); context = the
     analysis; stat is the full-precision value; fmt_fn the decimals the report prints.
     """
     from ucmsc.rounding import display_decimals
 
+    level = (ard["ANALYSIS"] == DEMOGRAPHICS) & (ard["METHOD"] == "count") & (ard["VARIABLE"] != "USUBJID")
     cards = pd.DataFrame({
         "group1": ard["GROUP1"], "group1_level": ard["GROUP1_LEVEL"],
-        "group2": "PARAMCD", "group2_level": ard["PARAMCD"],
+        "group2": (~level).map({True: "PARAMCD", False: ""}), "group2_level": ard["PARAMCD"].where(~level, ""),
         "group3": ard["AVISIT"].map(lambda v: "AVISIT" if v else ""), "group3_level": ard["AVISIT"],
         "group4": ard["COMPARATOR"].map(lambda v: "COMPARATOR" if v else ""), "group4_level": ard["COMPARATOR"],
-        "variable": ard["VARIABLE"], "variable_level": "", "context": ard["ANALYSIS_ID"].str.lower(),
+        "variable": ard["VARIABLE"], "variable_level": ard["PARAMCD"].where(level, ""),
+        "context": ard["ANALYSIS_ID"].str.lower(),
         "stat_name": ard["STAT_NAME"], "stat_label": ard["STAT_LABEL"], "stat": ard["VALUE"],
         "fmt_fn": ard["STAT_NAME"].map(display_decimals), "warning": ard["WARNING"], "error": ard["ERROR"],
         "method": ard["METHOD"], "population": ard["POPULATION"],

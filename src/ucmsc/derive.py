@@ -180,6 +180,40 @@ def derive_vars_baseline(adsl: pd.DataFrame, bds: pd.DataFrame, paramcds: list[s
     return adsl
 
 
+def group_index(values, cuts: list[float], closed) -> np.ndarray:
+    """1-based group of each value between the increasing ``cuts`` (NaN where the value is missing).
+
+    ``closed`` says which group a value exactly at a cut falls into: "left" (intervals [a, b): the group above
+    the cut), "right" (intervals (a, b]: the group below), or a list with one of these per cut. The CDISC pilot's
+    AGEGR1 "<65", "65-80", ">80" is cuts [65, 80], closed [left, right]: 65 and 80 are both in "65-80".
+    """
+    x = np.asarray(values, dtype=float)
+    sides = [closed] * len(cuts) if isinstance(closed, str) else list(closed)
+    above = sum(((x > cut) | ((x == cut) & (side == "left"))).astype(int) for cut, side in zip(cuts, sides))
+    return np.where(np.isnan(x), np.nan, 1 + above)
+
+
+def derive_vars_groups(adsl: pd.DataFrame, groups: dict[str, dict]) -> pd.DataFrame:
+    """<NAME> and <NAME>N for each entry of the trial's ``adsl_groups``, as ADaM's AGEGR1 / AGEGR1N: the label of
+    the interval between ``cuts`` the subject's ``variable`` falls into (boundaries by ``closed``, see
+    ``group_index``) and its number 1, 2, ...; blank and NaN where the variable is missing. A group whose variable
+    ADSL lacks is not derived (``run_derive`` logs it; an analysis of it says so in the ARD)."""
+    adsl = adsl.copy()
+    for name, spec in groups.items():
+        if spec["variable"] not in adsl:
+            continue
+        source = adsl[spec["variable"]]
+        values = pd.to_numeric(source, errors="coerce")
+        text = source[values.isna() & source.notna() & source.astype(str).str.strip().ne("")]  # blank: missing
+        if len(text):
+            raise ValueError(f"adsl_groups.{name}: {spec['variable']} is not numeric in ADSL (e.g. {text.iloc[0]!r})")
+        number = group_index(values, spec["cuts"], spec["closed"])
+        labels = np.array([""] + list(spec["labels"]), dtype=object)
+        adsl[name] = labels[np.nan_to_num(number, nan=0).astype(int)]
+        adsl[f"{name}N"] = number
+    return adsl
+
+
 # --- BDS ----------------------------------------------------------------------------
 
 PARCAT = {"LB": "LABORATORY", "VS": "VITAL SIGNS", "XP": "PROCEDURES"}
@@ -519,6 +553,7 @@ def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dic
     adbds = derive_bds(sdtm, adsl, config, queries)
     adsl = derive_population_flags(adsl, adbds, config, queries)
     adsl = derive_vars_baseline(adsl, adbds, config.get("adsl_baseline", []))
+    adsl = derive_vars_groups(adsl, config.get("adsl_groups", {}))
     adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries, config)
     return adsl, adbds, adae, queries
 
@@ -531,6 +566,9 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
 
     sdtm = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
     adsl, adbds, adae, queries = derive_datasets(sdtm, config, dictionary)
+    for name, spec in config.get("adsl_groups", {}).items():
+        if name not in adsl:
+            log.warning("adsl_groups.%s not derived: ADSL has no variable %s", name, spec["variable"])
     account_for_records(sdtm, adsl, adbds, adae)
     write_table(adsl, adsl_path)
     write_table(adbds, adbds_path)

@@ -116,11 +116,14 @@ def load_populations(config: Mapping[str, Any]) -> tuple[Population, ...]:
     return tuple(populations)
 
 
-# The analysis methods a plan can name: what each needs and the options it takes (name -> allowed values).
+# The analysis methods a plan can name: what each needs and the options it takes (name -> allowed values;
+# None: any value the schema allows).
 METHODS = {
     "populations": {"parameters": False, "options": {}},
     "baseline": {"parameters": True, "options": {"ttest": ("student", "welch"),
                                                  "proportion_ci": ("newcombe", "miettinen-nurminen", "wald")}},
+    "demographics": {"parameters": False, "options": {"continuous": None, "categorical": None, "decimals": None,
+                                                      "labels": None, "levels": None}},
     "by_visit": {"parameters": True, "options": {"ttest": ("student", "welch")}},
     "within_arm": {"parameters": True, "options": {}},
     "ancova": {"parameters": True, "options": {"ci": ("t", "normal")}},

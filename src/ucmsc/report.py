@@ -20,7 +20,7 @@ import jinja2
 import pandas as pd
 
 from ucmsc import ard as ardlib
-from ucmsc.ard import group_label
+from ucmsc.ard import DEMOGRAPHICS, MISSING_LEVEL, group_label
 from ucmsc.plan import Trial, load_trial
 from ucmsc.rounding import format_half_up
 from ucmsc.stats import PROPORTION_CI
@@ -153,6 +153,7 @@ class Layout:
     arms: list[str]
     contrasts: list[tuple[str, str]]
     ids: dict[str, list[str]]  # method -> the ids of the plan's analyses by that method
+    options: dict[str, dict] = field(default_factory=dict)  # analysis id -> its plan options (display settings)
     trial: Trial | None = None
 
     def population(self, flag: str) -> str:
@@ -222,6 +223,69 @@ def flow_table(ard, cells, layout: Layout) -> Table:
                 f"counted above: {reasons}. Their records stay in the clean data; each is queried (queries.csv).")
     return Table("Participant flow", "Analysis populations and disposition", [""] + arms, rows, note,
                  [pop, "DISP", "EXCL"], _count(ard, [pop, "DISP", "EXCL"]))
+
+
+INDENT = "\u2003"  # a statistic's row under its variable's row
+
+
+def _continuous_rows(cells, analysis: str, variable: str, groups: list, decimals: int) -> list[list[str]]:
+    """n, Mean (SD), Median, Q1, Q3, Min, Max: mean, median and quartiles with ``decimals``, SD one more, min and max
+    one fewer."""
+    def stat(group, name, places):
+        return _num(cells.get(analysis, variable, -1, group, variable, name), places)
+
+    low = max(decimals - 1, 0)
+    return [[f"{INDENT}n"] + [stat(g, "n", 0) for g in groups],
+            [f"{INDENT}Mean (SD)"] + [f"{stat(g, 'mean', decimals)} ({stat(g, 'sd', decimals + 1)})" for g in groups],
+            [f"{INDENT}Median"] + [stat(g, "median", decimals) for g in groups],
+            [f"{INDENT}Q1, Q3"] + [f"{stat(g, 'q1', decimals)}, {stat(g, 'q3', decimals)}" for g in groups],
+            [f"{INDENT}Min, Max"] + [f"{stat(g, 'min', low)}, {stat(g, 'max', low)}" for g in groups]]
+
+
+def _level_cell(cells, analysis: str, level: str, group, variable: str) -> str:
+    n, pct = (cells.get(analysis, level, -1, group, variable, s) for s in ("n", "pct"))
+    if n is None:
+        return ""
+    if pd.isna(n):
+        return NE
+    return f"{int(n)} ({_num(pct, 1)}{'' if pd.isna(pct) else '%'})"
+
+
+def demographics_tables(ard, cells, layout: Layout) -> list[Table]:
+    """One table per demographics analysis: each variable's row, then its statistics (continuous) or levels
+    (categorical) in the ARD's order; columns the arms, then Total (the ARD's overall group), N in the header."""
+    tables = []
+    for analysis in layout.ids.get("demographics", []):
+        mine = ard[ard["ANALYSIS_ID"] == analysis]
+        if mine.empty:
+            continue
+        population = mine["POPULATION"].iloc[0]
+        groups = layout.arms + [("", "")]
+        totals = [cells.get(analysis, population, -1, g, "USUBJID", "N") for g in groups]
+        header = ["Characteristic"] + [f"{name} (N={_num(n, 0) if n is not None else ''})"
+                                       for name, n in zip(layout.arms + ["Total"], totals)]
+        decimals = layout.options.get(analysis, {}).get("decimals", {})
+        rows = []
+        for variable, rows_of in mine[mine["VARIABLE"] != "USUBJID"].groupby("VARIABLE", sort=False):
+            label = rows_of["PARAM"].iloc[0]
+            if set(rows_of["STAT_NAME"]) == {"n"}:  # not in ADSL: one row of NE, the reason under Not estimated
+                rows.append([label] + [_num(cells.get(analysis, variable, -1, g, variable, "n"), 0) for g in groups])
+            elif (rows_of["METHOD"] == "descriptive").all():
+                rows.append([label] + [""] * len(groups))
+                rows += _continuous_rows(cells, analysis, variable, groups, decimals.get(variable, 1))
+            else:
+                rows.append([f"{label}, n (%)"] + [""] * len(groups))
+                rows += [[INDENT + ("Missing" if level == MISSING_LEVEL else level)]
+                         + [_level_cell(cells, analysis, level, g, variable) for g in groups]
+                         for level in dict.fromkeys(rows_of["PARAMCD"])]
+        name = layout.population(population)
+        noun = layout.trial.population(population).noun if layout.trial else name
+        note = (f"n (%): subjects with the value; denominator: the arm's subjects in the {noun}. Total: all "
+                "arms of the plan. Mean (SD), median, quartiles, min and max of the non-missing values. No P-values: "
+                "differences at baseline between randomised arms are due to chance (ICH E3, CONSORT).")
+        tables.append(Table("Baseline characteristics", f"{DEMOGRAPHICS} ({name})", header, rows, note, [analysis],
+                            _count(ard, [analysis])))
+    return tables
 
 
 def baseline_tables(ard, cells, layout: Layout) -> list[Table]:
@@ -466,11 +530,12 @@ def build_tables(ard: pd.DataFrame, config: dict) -> list[Table]:
     ids: dict[str, list[str]] = {}
     for analysis in trial.analyses:
         ids.setdefault(analysis.method, []).append(analysis.id)
-    layout = Layout(list(trial.arm_names), [c.levels for c in trial.contrasts], ids, trial)
+    layout = Layout(list(trial.arm_names), [c.levels for c in trial.contrasts], ids,
+                    {a.id: dict(a.options) for a in trial.analyses}, trial)
     cells = Cells(ard)
     tables = [flow_table(ard, cells, layout)]
-    for build in (baseline_tables, endpoint_tables, model_tables, trend_tables, responder_tables, ae_tables,
-                  imputation_tables, shift_tables):
+    for build in (demographics_tables, baseline_tables, endpoint_tables, model_tables, trend_tables, responder_tables,
+                  ae_tables, imputation_tables, shift_tables):
         tables += build(ard, cells, layout)
     for table in tables:  # a table with a not-estimable cell says what NE means and where the reasons are
         if any(re.search(rf"\b{NE}\b", cell) for row in table.rows for cell in row[1:]):

@@ -67,9 +67,10 @@ STAGE_CONFIG = {
     "clean": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "visit_labels", "visit_assignment", "sources",
               "tests", "reference_date", "disposition", "imputation"),
     "derive": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "tests", "derived", "adsl_baseline",
-               "populations", "disposition", "exposure", "imputation", "adverse_events"),
+               "adsl_groups", "populations", "disposition", "exposure", "imputation", "adverse_events"),
     # visits: a visit without data is reported
-    "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "populations", "exposure"),
+    # adsl_groups: a demographics analysis of a group takes its label and levels from it
+    "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
                "populations", "exposure", "meddra_version"),

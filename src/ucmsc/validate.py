@@ -121,6 +121,7 @@ def trial_config_problems(trial: dict, trial_id: str | None = None) -> list[str]
         problems.append(f"trial: '{trial['trial']}' differs from the trial's key '{trial_id}' in the workflow config")
     return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial.get("tests", {}))
             + _source_problems(trial) + _subject_problems(trial) + _derived_problems(trial)
+            + _group_problems(trial.get("adsl_groups", {}))
             + _analysis_problems(trial))
 
 
@@ -341,6 +342,45 @@ def _derived_problems(trial: dict) -> list[str]:
     return problems
 
 
+def _group_problems(groups: dict) -> list[str]:
+    """Each ADSL group's cuts increase, it has one label per group and a ``closed`` side per cut, and its variables
+    (<NAME>, <NAME>N) are new."""
+    problems = []
+    for name, spec in groups.items():
+        key, cuts, labels, closed = f"adsl_groups.{name}", spec["cuts"], spec["labels"], spec["closed"]
+        if any(b <= a for a, b in zip(cuts, cuts[1:])):
+            problems.append(f"{key}.cuts: {', '.join(f'{c:g}' for c in cuts)} are not strictly increasing")
+        if len(labels) != len(cuts) + 1:
+            problems.append(f"{key}.labels: {len(cuts)} cuts make {len(cuts) + 1} groups, {len(labels)} labels given")
+        if len(set(labels)) != len(labels):
+            problems.append(f"{key}.labels: a label is given twice")
+        if not isinstance(closed, str) and len(closed) != len(cuts):
+            problems.append(f"{key}.closed: one side (left or right) per cut: {len(cuts)} cuts, {len(closed)} given")
+        if spec["variable"] in (name, f"{name}N"):
+            problems.append(f"{key}.variable: the group would overwrite its own variable {spec['variable']}")
+        clashes = [other for other in groups if other != name and f"{name}N" == other]
+        if clashes:
+            problems.append(f"{key}: its number variable {name}N is also a group (adsl_groups.{clashes[0]})")
+    return problems
+
+
+def _demographics_problems(key: str, options: dict) -> list[str]:
+    """A demographics analysis names at least one variable, each once; decimals, labels and levels name them."""
+    continuous, categorical = options.get("continuous", []), options.get("categorical", [])
+    variables = continuous + categorical
+    problems = [] if variables else [f"{key}: demographics needs options continuous or categorical (ADSL variables)"]
+    problems += [f"{key}.options: {variable} is listed twice" for i, variable in enumerate(variables)
+                 if variable in variables[:i]]
+    for option, allowed, kind in (("decimals", continuous, "continuous"), ("levels", categorical, "categorical"),
+                                  ("labels", variables, "continuous or categorical")):
+        problems += [f"{key}.options.{option}.{variable}: {variable} is not listed under {kind}"
+                     for variable in options.get(option, {}) if variable not in allowed]
+    for variable, levels in options.get("levels", {}).items():
+        if len({str(level) for level in levels}) != len(levels):
+            problems.append(f"{key}.options.levels.{variable}: a level is listed twice")
+    return problems
+
+
 def _analysis_problems(trial: dict) -> list[str]:
     """The plan (``analyses``, ``families``, ``figures``, ``adsl_baseline``) names only what exists and fits its
     method."""
@@ -367,6 +407,8 @@ def _analysis_problems(trial: dict) -> list[str]:
         problems += [f"{key}.visits: week {week} is not a scheduled visit after baseline (visits: weeks "
                      f"{', '.join(str(w) for w in sorted(weeks))})"
                      for week in analysis.get("visits", []) if week not in weeks or week == 0]
+        if method == "demographics":
+            problems += _demographics_problems(key, analysis.get("options", {}))
         problems += _parameter_problems(f"{key}.parameters", analysis.get("parameters", []), tests, derived)
         for j, param in enumerate(analysis.get("parameters", [])):
             where = f"{key}.parameters[{j}]"
