@@ -133,3 +133,26 @@ def test_snakefmt_check_passes():
     result = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.e2e
+def test_the_sdtm_delivery_report_words_its_treatment_sources_and_coding_from_config(built):
+    import pyreadstat
+
+    from ucmsc.io import read_table
+
+    cut = built / "results" / "sdtm_delivery" / "2023-06-30"
+    raw = built / "resources" / "datacuts" / "sdtm_delivery" / "2023-06-30"
+    html = (cut / "report.html").read_text()
+    ds = pyreadstat.read_xport(str(raw / "ds.xpt"))[0]
+    other = int((ds["DSCAT"] == "OTHER EVENT").sum())
+    assert (f"ds.xpt: {other} of {len(ds)} rows not selected (kept where DSCAT = PROTOCOL MILESTONE or DISPOSITION "
+            "EVENT)") in html
+    suppae = pyreadstat.read_xport(str(raw / "suppae.xpt"))[0]
+    assert f"suppae.xpt: {len(suppae)} qualifier records merged onto ae.xpt" in html
+    assert "treatment: subcutaneous injections, once weekly for 12 weeks" in html
+    assert "Coded with MedDRA version 26.0." in html and "no visit schedule (no findings delivered)" in html
+    assert "infusion" not in html.lower()
+    assert "<td>Intent-to-treat</td>" in html and "screen failure (6)" in html
+    sv = pyreadstat.read_xport(str(raw / "sv.xpt"))[0]
+    assert len(read_table(cut / "sdtm" / "other" / "sv.parquet")) == len(sv)  # another domain, carried whole

@@ -619,9 +619,11 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
     exposure = trial.exposure
     treatment = ", ".join(x for x in (exposure.route + (" " if exposure.route else "") + exposure.plural,
                                       exposure.schedule) if x)
-    selected = [f"{f['file']}: {f['rows_not_selected']} of {f['rows']} rows not selected (where: "
-                + ", ".join(f"{k} {v}" for k, v in f["where"].items()) + ")"
-                for f in raw_files["files"] if f.get("rows_not_selected")]
+    def condition(where: dict) -> str:
+        return " and ".join(f"{k} = " + (" or ".join(map(str, v)) if isinstance(v, list) else str(v))
+                            for k, v in where.items())
+    selected = [f"{f['file']}: {f['rows_not_selected']} of {f['rows']} rows not selected (kept where "
+                f"{condition(f['where'])})" for f in raw_files["files"] if f.get("rows_not_selected")]
     merged = [f"{f['file']}: {f['records_merged']} qualifier records merged onto {f['merged_onto']}"
               for f in raw_files["files"] if "merged_onto" in f]
     return {
