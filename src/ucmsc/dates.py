@@ -7,7 +7,10 @@ missing), ``2012-02-03T-:15`` (hour missing). Parsing is strict: ``2012-3``, ``2
 zone, fractional seconds, trailing text or a year outside 1900-2100 make a value invalid; a blank value is missing,
 not invalid, and ``parse_iso`` says which.
 
-Speed: each distinct text is parsed once (``pd.factorize``), everything else is numpy over the records.
+Speed: each distinct text is parsed once (``pd.factorize``), everything else is numpy over the records. Measured
+2026-11-28 on 2 shared cores (load about 4), best of 3, 1,000,000 values with 5,000 distinct ones: ``parse_iso``
+0.15-0.21 s, ``normalise`` 0.06 s, ``earliest``/``after`` 0.4 s, ``study_day`` 0.4 s, ``impute_date`` 0.5-0.75 s and
+``impute_datetime`` 0.7-1.0 s with a per-record datetime64 min date. All 1,000,000 distinct: ``parse_iso`` 4.6 s.
 """
 
 from __future__ import annotations
@@ -197,8 +200,9 @@ def _instants(values, n: int, index, side: str) -> tuple[np.ndarray, np.ndarray]
     complete to the day and stand for their first possible second when ``side`` is 'first', for their last when
     'last' (admiral: a Date among the max_dates is taken at 23:59:59).
     """
-    if np.ndim(values) == 0:  # one date for every record
-        values = [values] * n
+    if np.ndim(values) == 0:  # one date for every record: converted once
+        seconds, known = _instants([values], 1, pd.RangeIndex(1), side)
+        return np.repeat(seconds, n), np.repeat(known, n)
     series = values if isinstance(values, pd.Series) else pd.Series(list(values))
     if len(series) != n:
         raise ValueError(f"a date per record is needed: {len(series)} dates for {n} records")
