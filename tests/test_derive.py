@@ -108,16 +108,19 @@ def test_adae_partial_onsets_by_the_plans_imputation_rule():
     assert out["ASTDTM"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2022-03-17", "2022-02-01", "2022-03-17",
                                                                           "2022-04-02", ""]
     assert out["ASTDTF"].tolist() == ["D", "D", "M", "", ""]
-    assert out["TRTEMFL"].tolist() == ["Y", "", "Y", "Y", ""]  # same day as the first dose counts (no onset time)
+    # same day as the first dose counts (no onset time); onset and end both unknown: treatment-emergent, as in
+    # admiral's derive_var_trtemfl tests (row "missing dates", ASTDTM and AENDTM blank -> TRTEMFL "Y")
+    assert out["TRTEMFL"].tolist() == ["Y", "", "Y", "Y", "Y"]
     assert out["AENDTM"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["2022-02-28", "", "2022-07-31",
                                                                           "2022-04-05", ""]
     assert out["AENDTF"].tolist() == ["D", "", "D", "", ""]
     assert (out["AEDECOD"] == "Nausea").all()  # the trial's dictionary, whatever the case of the term
-    # without a rule a partial onset stays missing, is not treatment-emergent by date, and is queried
+    # without a rule a partial onset stays missing and is queried; it is treatment-emergent unless the event ended
+    # before the first dose (row 1: ended 2022-02) or its partial date lies wholly before it (row 2: 2022-02)
     log = QueryLog()
     plain = derive.derive_adae(ae, adsl, ex, {}, log, {})
     assert plain["ASTDTM"].isna().tolist() == [True, True, True, False, True]
-    assert plain["TRTEMFL"].tolist() == ["", "", "", "Y", ""]
+    assert plain["TRTEMFL"].tolist() == ["", "", "Y", "Y", "Y"]
     assert sorted(r["VALUE"] for r in log.rows if r["CHECK"] == "imputation") == ["2022", "2022-02", "2022-03"]
 
 
@@ -217,3 +220,18 @@ def test_safety_fevers_are_treatment_emergent_and_within_24_hours(adam):
     fever = adae[adae["AEDECOD"] == "Pyrexia"]
     assert len(fever) == 4 and (fever["TRTEMFL"] == "Y").all() and (fever["INF24FL"] == "Y").all()
     assert (adae["AEDECOD"] != "UNCODED").all()
+
+
+def test_unknown_onsets_use_what_the_partial_date_says_about_the_window():
+    """First dose 2022-03-17, last 2022-06-01, window 30 days after the last dose (to 2022-07-01). Onsets left
+    unimputed: 2022-08 lies wholly after the window, 2022-07 may be 2022-07-01, 2022-03 may be on or after the first
+    dose, 2021 wholly before it. Expected by hand."""
+    adae = pd.DataFrame({
+        "AESTDTC": ["2022-08", "2022-07", "2022-03", "2021", "2022-05-01", "2022-07-02"],
+        "AEENDTC": [""] * 6,
+        "ASTDTM": pd.to_datetime([None, None, None, None, "2022-05-01", "2022-07-02"]),
+        "ASTTMF": ["", "", "", "", "H", "H"],
+        "AENDTM": pd.to_datetime([None] * 6),
+        "TRTSDTM": pd.Timestamp("2022-03-17"), "TRTEDTM": pd.Timestamp("2022-06-01")})
+    assert derive.treatment_emergent_by_rule(adae, 30).tolist() == [False, True, True, False, True, False]
+    assert derive.treatment_emergent_by_rule(adae).tolist() == [True, True, True, False, True, True]

@@ -59,21 +59,26 @@ def test_where_keeps_rows_by_value_and_the_kept_rows_keep_their_raw_row_numbers(
                        "DSCAT": ["PROTOCOL MILESTONE", "DISPOSITION EVENT", "PROTOCOL MILESTONE", "DISPOSITION EVENT"],
                        "DSDECOD": ["RANDOMIZED", "COMPLETED", "RANDOMIZED", "ADVERSE EVENT"],
                        "DSSTDTC": ["2020-01-02", "2020-06-01", "2020-01-03", "2020-03"], "DSTERM": list("abcd")})
-    keep = select_rows(ds, {"DSCAT": "DISPOSITION EVENT"}, "ds.xpt")
-    assert keep.tolist() == [False, True, False, True]
+    keep, absent = select_rows(ds, {"DSCAT": "Disposition event"}, "ds.xpt")  # case ignored, as in disposition.where
+    assert keep.tolist() == [False, True, False, True] and absent == []
     source = {"file": "ds.xpt", "domain": "DS", "columns": {c: c for c in ("USUBJID", "DSSEQ", "DSDECOD", "DSSTDTC",
                                                                                "DSTERM", "DSCAT")}}
     mapped = map_source(ds[keep], source)
     assert mapped["SRCROW"].tolist() == [2, 4]
     assert mapped["USUBJID"].tolist() == ["S-1", "S-2"]
-    assert select_rows(ds, {"DSDECOD": ["COMPLETED", "ADVERSE EVENT"]}, "ds.xpt").sum() == 2
+    keep, absent = select_rows(ds, {"DSDECOD": ["COMPLETED", "ADVERSE EVENT", "DEATH"]}, "ds.xpt")
+    assert keep.sum() == 2 and absent == ["DSDECOD = DEATH"]  # reported, as a value a later cut may bring
     with pytest.raises(MappingError, match="where: column 'EPOCH' not found"):
         select_rows(ds, {"EPOCH": "TREATMENT"}, "ds.xpt")
+    with pytest.raises(MappingError, match=r"keeps none of its 4 rows; the values present are DSCAT: DISPOSITION "
+                                           r"EVENT, PROTOCOL MILESTONE"):
+        select_rows(ds, {"DSCAT": "DISPOSITION EVENTS"}, "ds.xpt")  # a typo would empty DS
 
 
-def test_usubjid_is_taken_as_delivered_and_only_built_where_missing():
+def test_usubjid_is_taken_as_delivered_and_never_invented():
     raw = pd.DataFrame({"USUBJID": ["CDISC01-701-1015", ""], "SUBJID": ["1015", "1023"]})
-    assert clean.with_usubjid(raw, "CDISC01").USUBJID.tolist() == ["CDISC01-701-1015", "CDISC01-1023"]
+    # a blank delivered USUBJID stays blank (queried in DM), not STUDYID-SUBJID, which the sponsor never assigned
+    assert clean.with_usubjid(raw, "CDISC01").USUBJID.tolist() == ["CDISC01-701-1015", ""]
     assert clean.with_usubjid(raw[["SUBJID"]], "X").USUBJID.tolist() == ["X-1015", "X-1023"]
 
 
@@ -130,3 +135,155 @@ def test_another_domain_is_cleaned_and_carried(tmp_path):
     quarantined = log.domain_quarantine("SV")
     assert sorted(quarantined["CHECK"]) == ["after_cut_date", "subject_in_dm"]
     assert log.summary[-1]["RECORDS_IN"] == 4 and log.summary[-1]["RECORDS_OUT"] == 2
+
+
+# --- damaged SDTM deliveries: each change is queried or stops the cut, never lost in silence ---------------------
+
+@pytest.fixture(scope="module")
+def delivery():
+    from conftest import DATACUTS, ROOT
+    from ucmsc.config import load_yaml
+
+    folder = DATACUTS / "sdtm_delivery" / "2023-06-30"
+    config = load_yaml(ROOT / "config" / "trials" / "sdtm_delivery.yaml")
+    return folder, config
+
+
+def rebuild(delivery, tmp_path, edits: dict, config_edit=None):
+    """The delivery with edited copies of some files (no manifest: the edit is the test), through the pipeline."""
+    import copy
+    import shutil
+
+    import pyreadstat
+
+    from conftest import run_pipeline
+
+    folder, config = delivery
+    cut = tmp_path / "2023-06-30"
+    shutil.copytree(folder, cut)
+    (cut / "manifest.json").unlink()
+    for name, edit in edits.items():
+        frame, meta = pyreadstat.read_xport(str(cut / f"{name}.xpt"))
+        pyreadstat.write_xport(edit(frame), str(cut / f"{name}.xpt"), file_format_version=5,
+                               table_name=name.upper(), column_labels=meta.column_labels)
+    config = copy.deepcopy(config)
+    if config_edit:
+        config_edit(config)
+    return run_pipeline("sdtm_delivery", "2023-06-30", config, folder=cut)
+
+
+def first_ae(frame, subject="UCMSC-SDTM-01-701-1006", seq=2.0):
+    return (frame["USUBJID"] == subject) & (frame["AESEQ"] == seq)
+
+
+def test_two_different_events_sharing_an_aeseq_are_both_quarantined_not_taken_for_copies(delivery, tmp_path):
+    def add_other_event(ae):
+        other = ae[first_ae(ae)].assign(AETERM="Pneumonia", AEDECOD="Pneumonia", AESTDTC="2022-01-15")
+        return pd.concat([ae, other], ignore_index=True)
+
+    run = rebuild(delivery, tmp_path, {"ae": add_other_event})
+    duplicates = run["quarantine"][run["quarantine"]["CHECK"] == "duplicate_records"]
+    assert len(duplicates) == 2 and duplicates["REASON"].str.contains("conflicting records for AESEQ 2").all()
+
+
+def test_a_missing_or_invalid_sponsor_flag_is_queried_and_the_rule_decides(delivery, tmp_path):
+    def drop(suppae):
+        return suppae[~((suppae["USUBJID"] == "UCMSC-SDTM-01-701-1006") & (suppae["IDVARVAL"] == "1"))]
+
+    def use_the_flag(config):
+        config["adverse_events"] = {"treatment_emergent": {"from": "AETRTEM"}}
+
+    run = rebuild(delivery, tmp_path, {"suppae": drop}, use_the_flag)
+    queries = run["log"].frame()
+    mine = queries[(queries["VARIABLE"] == "AETRTEM")]
+    assert len(mine) == 1 and mine["MESSAGE"].iloc[0] == "AETRTEM is blank (no record delivered)"
+    event = run["adae"][(run["adae"]["USUBJID"] == "UCMSC-SDTM-01-701-1006") & (run["adae"]["AESEQ"] == 1)]
+    assert event["TRTEMFL"].tolist() == ["Y"]  # its onset is after the first dose: the rule keeps it
+
+
+def test_a_blank_onset_is_kept_queried_and_treatment_emergent_unless_it_ended_before_dosing(delivery, tmp_path):
+    def blank(ae):
+        return ae.assign(AESTDTC=ae["AESTDTC"].where(~first_ae(ae), ""))
+
+    run = rebuild(delivery, tmp_path, {"ae": blank})
+    assert len(run["adae"]) == len(pyreadstat_rows(delivery, "ae"))
+    event = run["adae"][first_ae(run["adae"])]
+    assert event["TRTEMFL"].tolist() == ["Y"]
+    queries = run["log"].frame()
+    assert (queries["MESSAGE"] == "onset date missing").sum() == 1
+
+
+def pyreadstat_rows(delivery, name):
+    import pyreadstat
+
+    return pyreadstat.read_xport(str(delivery[0] / f"{name}.xpt"))[0]
+
+
+def test_a_never_dosed_subject_with_blank_rfstdtc_stays_randomised_when_rfstdtc_is_the_reference(delivery, tmp_path):
+    def rfstdtc(config):
+        del config["reference_date"]
+        config["sources"][0]["columns"]["RANDDT"] = "RFSTDTC"
+
+    run = rebuild(delivery, tmp_path, {}, rfstdtc)
+    adsl = run["adsl"]
+    undosed = adsl[(adsl["ARM"] != "Screen Failure") & (adsl["NEXREC"] == 0)]
+    assert len(undosed) == 1 and undosed["RANDFL"].tolist() == ["Y"]
+    assert not (run["quarantine"]["DOMAIN"] == "DM").any()
+    queries = run["queries"]
+    assert queries[queries["CHECK"] == "reference_date"]["USUBJID"].tolist() == undosed["USUBJID"].tolist()
+
+
+def test_a_blank_delivered_usubjid_is_quarantined_with_the_subjects_records(delivery, tmp_path):
+    def blank_subject(dm):
+        return dm.assign(USUBJID=dm["USUBJID"].where(dm["SUBJID"] != "1006", ""))
+
+    def no_suppdm(config):
+        del config["sources"][0]["supplemental"]
+        config["populations"] = [{"flag": "SAFFL", "rule": "treated"}]
+        for key in ("ITTFL", "SAFFL", "EFFFL"):
+            del config["sources"][0]["columns"][key]
+        config["analyses"] = [a for a in config["analyses"] if a["id"] != "DEMOG"]
+
+    run = rebuild(delivery, tmp_path, {"dm": blank_subject}, no_suppdm)
+    quarantine = run["quarantine"]
+    assert quarantine[quarantine["DOMAIN"] == "DM"]["CHECK"].tolist() == ["required_value"]
+    others = quarantine[quarantine["DOMAIN"] != "DM"]
+    assert len(others) == 17 and (others["CHECK"] == "subject_in_dm").all()  # its DS, EX, AE and SV records
+    assert "UCMSC-SDTM-01-1006" not in set(run["adsl"]["USUBJID"])  # never an invented identifier
+
+
+def test_records_of_a_subject_whose_dm_record_was_quarantined_say_so(delivery, tmp_path):
+    def conflicting_copy(dm):
+        return pd.concat([dm, dm[dm["SUBJID"] == "1006"].assign(AGE=99.0)], ignore_index=True)
+
+    run = rebuild(delivery, tmp_path, {"dm": conflicting_copy})
+    quarantine = run["quarantine"]
+    assert quarantine[quarantine["DOMAIN"] == "DM"]["CHECK"].tolist() == ["duplicate_records"] * 2
+    others = quarantine[quarantine["DOMAIN"] != "DM"]
+    assert len(others) == 17
+    assert (others["REASON"] == "the subject's DM record was quarantined (see its DM query)").all()
+
+
+def test_a_missing_delivered_population_flag_is_queried(delivery, tmp_path):
+    def drop_itt(suppdm):
+        return suppdm[~((suppdm["USUBJID"] == "UCMSC-SDTM-01-701-1006") & (suppdm["QNAM"] == "ITT"))]
+
+    run = rebuild(delivery, tmp_path, {"suppdm": drop_itt})
+    queries = run["log"].frame()
+    mine = queries[queries["VARIABLE"] == "ITTFL"]
+    assert mine[["USUBJID", "FILE", "COLUMN", "ACTION"]].values.tolist() == [
+        ["UCMSC-SDTM-01-701-1006", "dm.xpt", "ITT", "ITTFL = N"]]
+
+
+def test_delivered_coding_is_kept_variable_by_variable(delivery, tmp_path):
+    def blank_soc(ae):
+        return ae.assign(AEBODSYS=ae["AEBODSYS"].where(~first_ae(ae), ""), AESOC=ae["AESOC"].where(~first_ae(ae), ""))
+
+    run = rebuild(delivery, tmp_path, {"ae": blank_soc})
+    event = run["adae"][first_ae(run["adae"])]
+    assert event["AEDECOD"].tolist() == pyreadstat_rows(delivery, "ae")[first_ae(pyreadstat_rows(delivery, "ae"))][
+        "AEDECOD"].tolist()
+    assert event["AEBODSYS"].tolist() == ["UNCODED"]  # the SOC alone is missing, and said so
+    queries = run["log"].frame()
+    assert queries[queries["CHECK"] == "coding"]["MESSAGE"].tolist() == [
+        "AEBODSYS neither delivered nor in the trial's AE dictionary"]

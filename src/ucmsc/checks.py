@@ -130,6 +130,16 @@ def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with
     return result
 
 
+def reference_date(frame: pd.DataFrame, compared: pd.Series) -> CheckResult:
+    """``reference_date``: a subject of a compared arm has the reference date of study days (RANDDT); without it the
+    subject is kept (it is randomised) and its study days and visit windows are not computed."""
+    result = CheckResult()
+    result.found("reference_date", compared & _blank(frame["RANDDT"]), "RANDDT",
+                 "no reference date (RANDDT) for a subject of a compared arm",
+                 "kept; study days and visit windows not computed", NOTE)
+    return result
+
+
 def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str = QUARANTINE) -> CheckResult:
     """``after_cut_date``: a record dated after the cut date cannot belong to this cut.
 
@@ -234,11 +244,16 @@ def yes_no(frame: pd.DataFrame, column: str, unknown_as: str, consequence: str) 
 
 # --- subjects and duplicates -------------------------------------------------------------
 
-def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series) -> CheckResult:
-    """``subject_in_dm``: every record belongs to a subject randomised in DM (in this cut)."""
+def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series, dropped: set | None = None) -> CheckResult:
+    """``subject_in_dm``: every record belongs to a subject of the clean DM (in this cut); ``dropped``: subjects
+    whose DM record was quarantined, named as such."""
     result = CheckResult()
-    result.found("subject_in_dm", ~frame["USUBJID"].isin(subjects), "USUBJID",
-                 "subject not in DM (not randomised in this cut)", "quarantined", QUARANTINE)
+    absent = ~frame["USUBJID"].isin(subjects)
+    quarantined = absent & frame["USUBJID"].isin(dropped or set())
+    result.found("subject_in_dm", quarantined, "USUBJID", "the subject's DM record was quarantined (see its DM query)",
+                 "quarantined", QUARANTINE)
+    result.found("subject_in_dm", absent & ~quarantined, "USUBJID", "subject not in DM (not randomised in this cut)",
+                 "quarantined", QUARANTINE)
     return result
 
 

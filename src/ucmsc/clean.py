@@ -105,6 +105,10 @@ class CutLog:
         frames = [q for q in self.queries if len(q) and q["DOMAIN"].iloc[0] == domain]
         return pd.concat(frames) if frames else pd.DataFrame(columns=QUERY_COLUMNS + ["_INDEX", "_EFFECT", "_TESTCD"])
 
+    def dropped_subjects(self) -> set:
+        """Subjects whose DM record was quarantined."""
+        return set(self.domain_quarantine("DM")["USUBJID"])
+
     def domain_quarantine(self, domain: str) -> pd.DataFrame:
         frames = [q for q in self.quarantined if len(q) and q["DOMAIN"].iloc[0] == domain]
         return pd.concat(frames) if frames else pd.DataFrame(columns=QUARANTINE_COLUMNS + ["_INDEX"])
@@ -141,13 +145,11 @@ def run_checks(domain: str, frame: pd.DataFrame, steps, log: CutLog) -> pd.DataF
 
 
 def with_usubjid(raw: pd.DataFrame, studyid: str) -> pd.DataFrame:
-    """USUBJID as delivered when the source maps it; otherwise (or where it is blank) STUDYID-SUBJID."""
-    subjid = raw["SUBJID"].fillna("").astype(str).str.strip() if "SUBJID" in raw else pd.Series("", index=raw.index)
-    built = (studyid + "-" + subjid).where(subjid != "", "") if "USUBJID" in raw else studyid + "-" + subjid
-    if "USUBJID" not in raw:
-        return raw.assign(USUBJID=built)
-    delivered = raw["USUBJID"].fillna("").astype(str).str.strip()
-    return raw.assign(USUBJID=delivered.where(delivered != "", built))
+    """USUBJID as delivered when the source maps it (a blank one stays blank: the record is queried, never given an
+    identifier the sponsor did not assign); otherwise STUDYID-SUBJID."""
+    if "USUBJID" in raw:
+        return raw.assign(USUBJID=raw["USUBJID"].fillna("").astype(str).str.strip())
+    return raw.assign(USUBJID=studyid + "-" + raw["SUBJID"].fillna("").astype(str).str.strip())
 
 
 def subject_column(raw: pd.DataFrame) -> str:
@@ -204,10 +206,13 @@ def _duplicates(domain: str, compare: list[str]):
 
     def step(frame: pd.DataFrame) -> CheckResult:
         key = mapped_key(domain, frame.columns)
+        named = key[-1].endswith("SEQ")  # "AESEQ 2" rather than a bare "2"
 
         def describe(records: pd.DataFrame) -> pd.Series:
-            return (checks.as_text(records[key[1:]]).agg(" ".join, axis=1) if len(key) > 1
-                    else pd.Series("subject", index=records.index))
+            if len(key) == 1:
+                return pd.Series("subject", index=records.index)
+            text = checks.as_text(records[key[1:]])
+            return (key[-1] + " " + text[key[-1]]) if named else text.agg(" ".join, axis=1)
         others = [c for c in frame.columns if c not in key and c not in SOURCE_COLUMNS and c != "SUBJID"]
         return checks.duplicate_records(frame, key, [c for c in (compare or others) if c in frame], describe)
     return step
@@ -238,8 +243,9 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
         lambda f: checks.required_value(f, [subject_column(raw)]),
         lambda f: checks.planned_arm(f, spec.code_lists("ARM"), list(arms), expected),
         lambda f: checks.codes(f, "SEX", spec.code_lists("SEX"), SEX_TERMS, SET_MISSING),
-        *([lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=f["ARM"].isin(arms)),
-           lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date)] if has_reference else []),
+        *([lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=False),
+           lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date),
+           lambda f: checks.reference_date(f, f["ARM"].isin(arms))] if has_reference else []),
         *_numbers("DM", spec, raw.columns, required=("AGE",)),
         _duplicates("DM", None),
     ]
@@ -262,7 +268,7 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
 def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
     events = spec.config.get("disposition", {}).get("where", {})
     steps = [
-        lambda f: checks.subject_in_dm(f, subjects),
+        lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
         *_partial_dates(spec, "DSSTDTC", with_time=False),
         *_numbers("DS", spec, raw.columns),
         _duplicates("DS", None),
@@ -279,12 +285,12 @@ def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
 
 def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
     steps = [
-        lambda f: checks.subject_in_dm(f, subjects),
-        lambda f: checks.dates(f, "EXSTDTC", spec.formats(True), with_time=True, required=True),
+        lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
+        lambda f: checks.dates(f, "EXSTDTC", spec.formats(True), with_time=True, required=True, partial=True),
         lambda f: checks.after_cut_date(f, "EXSTDTC", spec.cut_date),
         *(_partial_dates(spec, "EXENDTC", with_time=True) if "EXENDTC" in raw else []),
         *_numbers("EX", spec, raw.columns),
-        _duplicates("EX", ["EXSTDTC", "EXDOSE", "EXDOSU", "EXTRT"]),
+        _duplicates("EX", None),
     ]
     frame = run_checks("EX", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("EX", raw, frame, log))
@@ -296,18 +302,16 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
 
 
 def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series) -> pd.DataFrame:
-    # an onset may be missing only when the plan imputes even the year (highest_imputation: Y)
-    onset_required = spec.config.get("imputation", {}).get("AESTDTC", {}).get("highest_imputation") != "Y"
     steps = [
-        lambda f: checks.subject_in_dm(f, subjects),
-        lambda f: checks.dates(f, "AESTDTC", spec.formats(True), with_time=True, required=onset_required,
-                               partial=True),
+        lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
+        # a missing onset is no reason to drop an event: ADAE queries it and judges treatment-emergence conservatively
+        lambda f: checks.dates(f, "AESTDTC", spec.formats(True), with_time=True, required=False, partial=True),
         lambda f: checks.dates(f, "AEENDTC", spec.formats(True), with_time=True, required=False, partial=True),
         lambda f: checks.after_cut_date(f, "AESTDTC", spec.cut_date),
         lambda f: checks.after_cut_date(f, "AEENDTC", spec.cut_date, effect=SET_MISSING),
         lambda f: checks.yes_no(f, "AESER", "Y", "counted as serious until resolved"),
         *_numbers("AE", spec, raw.columns),
-        _duplicates("AE", ["AEENDTC", "AESEV", "AESER", "AEREL", "AEOUT"]),
+        _duplicates("AE", None),
     ]
     frame = run_checks("AE", with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records("AE", raw, frame, log))
@@ -322,7 +326,7 @@ def clean_other(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subj
     """Another SDTM domain (SV, CM, MH, QS, ...): its subjects are in DM, its dates (--DTC, partial allowed) parse
     and are not after the cut date, one record per key; every mapped variable is carried."""
     date_columns = [c for c in raw.columns if c.endswith("DTC")]
-    steps = [lambda f: checks.subject_in_dm(f, subjects),
+    steps = [lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
              *[step for c in date_columns for step in _partial_dates(spec, c, with_time=False)],
              *_numbers(domain, spec, raw.columns),
              _duplicates(domain, None)]
@@ -337,7 +341,7 @@ def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, s
                    randdt: pd.Series) -> pd.DataFrame:
     config = spec.config
     steps = [
-        lambda f: checks.subject_in_dm(f, subjects),
+        lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
         lambda f: checks.visit_label(f, config["visit_labels"], config["visits"]),
         lambda f: checks.dates(f, "DTC", spec.formats(False), with_time=False, required=False),
         lambda f: checks.after_cut_date(f, "DTC", spec.cut_date),
@@ -382,6 +386,15 @@ def _reference_from_ds(dm: pd.DataFrame, ds: pd.DataFrame, config: dict, log: Cu
                              "kept; study days and visit windows not computed", NOTE, when)
     if finding.rows.any():
         log.add_queries("DM", dm.assign(VISIT=""), finding)
+    records = ds[matches(ds, config["reference_date"]["where"])]
+    dates = records[records["DSSTDTC"].fillna("") != ""].groupby("USUBJID")["DSSTDTC"].unique()
+    several = dm["USUBJID"].map(dates[dates.map(len) > 1]).dropna()
+    if len(several):
+        shown = several.map(lambda d: ", ".join(sorted(d)))
+        log.add_queries("DM", dm.assign(VISIT=""), checks.Finding(
+            "reference_date", pd.Series(dm.index.isin(several.index), index=dm.index), "RANDDT",
+            "several DS records with " + wanted + " on different dates: " + shown.reindex(dm.index).fillna(""),
+            "kept; the earliest date is the reference date", NOTE, dm["RANDDT"]))
     return dm
 
 

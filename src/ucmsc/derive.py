@@ -18,7 +18,7 @@ from ucmsc import dates as isodates
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.plan import load_exposure, load_populations
 from ucmsc.queries import QueryLog
-from ucmsc.subjects import COMPLETED, end_of_study
+from ucmsc.subjects import COMPLETED, SCREEN_FAILURE, disposition_records, end_of_study
 
 TG_MG_DL_PER_MMOL_L = 88.57  # triglyceride molar mass ~885.7 g/mol
 GLUCOSE_MG_DL_PER_MMOL_L = 18.016  # glucose 180.16 g/mol
@@ -90,6 +90,12 @@ def compute_nafld_fibrosis_score(age_years, bmi, diabetes, ast_u_l, alt_u_l, pla
 
 # --- ADSL ---------------------------------------------------------------------------
 
+def raw_column(config: dict, domain: str, variable: str) -> str:
+    """The raw column the trial's ``domain`` source maps to ``variable`` ('' when none does), for queries."""
+    return next((s["columns"][variable] for s in config.get("sources", []) if s["domain"] == domain
+                 and variable in s.get("columns", {})), "")
+
+
 def _complete(text: pd.Series) -> pd.Series:
     """ISO 8601 values known at least to the day (a partial date is not a dose date)."""
     return isodates.parse_iso(text)["precision"].isin(["D", "h", "m", "s"])
@@ -116,7 +122,9 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     dm, ex, ds = sdtm["DM"], sdtm["EX"], sdtm["DS"]
     adsl = dm.drop(columns=[c for c in ("DOMAIN", "SRCFILE", "SRCROW") if c in dm]).copy()
     adsl["TRT01P"] = adsl["ARM"]
-    adsl["TRT01A"] = adsl["ARM"]
+    # ADaM IG: TRT01A is the actual treatment (ACTARM when delivered); the analyses group by the planned arm
+    adsl["TRT01A"] = adsl["ACTARM"].where(adsl["ACTARM"].fillna("") != "", adsl["ARM"]) if "ACTARM" in adsl \
+        else adsl["ARM"]
     first, last, records = exposure_dates(ex)
     adsl["TRTSDTM"] = adsl["USUBJID"].map(first)
     adsl["TRTEDTM"] = adsl["USUBJID"].map(last)
@@ -134,21 +142,28 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
                                  default="arm '" + arm + "' is not compared by the plan")
     status = end_of_study(ds, config)
     decod = adsl["USUBJID"].map(status["DSDECOD"])
-    adsl["EOSSTT"] = np.select([decod.isna(), decod == COMPLETED], ["ONGOING", "COMPLETED"], default="DISCONTINUED")
+    # as admiral's format_eosstt: a screen failure has no end-of-study status
+    adsl["EOSSTT"] = np.select([decod.isna(), decod == COMPLETED, decod == SCREEN_FAILURE],
+                               ["ONGOING", "COMPLETED", ""], default="DISCONTINUED")
     adsl["DCSREAS"] = decod.where(adsl["EOSSTT"] == "DISCONTINUED", "").fillna("")
-    adsl["EOSDT"] = adsl["USUBJID"].map(status["DSSTDTC"]).fillna("")
+    ended = adsl["USUBJID"].map(status["DSSTDTC"]).fillna("")
+    adsl["EOSDT"] = ended.where(_complete(ended), "").str.slice(0, 10)  # a date; a partial one stays in DS
     return adsl
 
 
-def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, log: QueryLog) -> pd.DataFrame:
+def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict, log: QueryLog,
+                            dm: pd.DataFrame | None = None) -> pd.DataFrame:
     """The trial's population flags (``populations``, ucmsc.plan), each Y or N, all within the randomised set.
 
     Rules: randomised (an arm the plan compares), treated (and at least one EX record), baseline_and_post (treated,
     with a baseline and a post-baseline value of any parameter), every_visit (baseline_and_post with an assessment
-    at every scheduled visit). A delivered flag (``from``) counts Y; another value than Y, N or blank is queried and
-    counts as N.
+    at every scheduled visit). A delivered flag (``from``) counts Y; for a subject of a compared arm, a blank (no
+    SUPPDM record) or another value than Y or N is queried and counts as N, and Y without any EX record is queried.
+    ``dm`` (the clean DM) lets the queries name the raw file and row.
     """
     adsl = adsl.copy()
+    where = (dm.set_index("USUBJID")[["SRCFILE", "SRCROW"]] if dm is not None
+             else pd.DataFrame(columns=["SRCFILE", "SRCROW"]))
     planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
     treated = planned & (adsl["NEXREC"] > 0)
     measured = bds[bds["AVAL"].notna() & (bds["PARCAT1"] != "RESPONSE")].groupby("USUBJID")["AVISITN"]
@@ -160,9 +175,21 @@ def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict,
     for population in load_populations(config):
         if population.source:
             delivered = adsl[population.source].fillna("").astype(str).str.strip().str.upper()
-            for record in adsl[~delivered.isin(["Y", "N", ""])].to_dict("records"):
-                log.add("ADSL", record, population.source, record[population.source], "codes",
-                        f"{population.source} is not Y or N", f"{population.flag} = N")
+            column = raw_column(config, "DM", population.source)
+            odd = planned & ~delivered.isin(["Y", "N"])
+            for record in adsl[odd].to_dict("records"):
+                value = record[population.source]
+                located = where.loc[record["USUBJID"]].to_dict() if record["USUBJID"] in where.index else {}
+                problem = "blank (no record delivered)" if value in ("", None) else "not Y or N"
+                log.add("ADSL", record | located, population.source, value, "codes",
+                        f"{population.source} is {problem} for a subject of a compared arm", f"{population.flag} = N",
+                        column)
+            undosed = planned & (delivered == "Y") & (adsl["NEXREC"] == 0) & (population.flag == "SAFFL")
+            for record in adsl[undosed].to_dict("records"):
+                located = where.loc[record["USUBJID"]].to_dict() if record["USUBJID"] in where.index else {}
+                log.add("ADSL", record | located, population.source, "Y", "exposure",
+                        f"{population.source} = Y but the subject has no EX record", "kept in SAFFL as delivered",
+                        column)
             member = planned & (delivered == "Y")
         else:
             member = rules[population.rule]
@@ -437,25 +464,32 @@ def _term_key(term) -> str:
     return " ".join(str(term).split()).casefold()
 
 
-def code_adverse_events(adae: pd.DataFrame, dictionary: dict, log: QueryLog) -> pd.DataFrame:
-    """AEDECOD and AEBODSYS as delivered (MedDRA coding of an SDTM AE domain; AEBODSYS falls back to AESOC); a
-    record the delivery leaves uncoded is coded from the trial's dictionary of reported terms (``ae_dictionary``,
-    case-insensitive); a term in neither is UNCODED and a data query."""
+def code_adverse_events(adae: pd.DataFrame, dictionary: dict, log: QueryLog, column: str = "") -> pd.DataFrame:
+    """AEDECOD and AEBODSYS as delivered (MedDRA coding of an SDTM AE domain; AEBODSYS falls back to AESOC); what the
+    delivery leaves blank is coded from the trial's dictionary of reported terms (``ae_dictionary``, looked up by
+    AETERM, then by the delivered AEDECOD, ignoring case), variable by variable; what neither gives is UNCODED and a
+    data query saying which variable is missing (``column``: the raw AETERM column)."""
     adae = adae.copy()
     lookup = {_term_key(term): entry for term, entry in (dictionary or {}).items()}
     blank = pd.Series("", index=adae.index)
-    decod = adae["AEDECOD"].fillna("").astype(str).str.strip() if "AEDECOD" in adae else blank
-    bodsys = adae["AEBODSYS"].fillna("").astype(str).str.strip() if "AEBODSYS" in adae else blank
-    if "AESOC" in adae:
-        bodsys = bodsys.where(bodsys != "", adae["AESOC"].fillna("").astype(str).str.strip())
-    coded = (decod != "") & (bodsys != "")
-    entries = adae.loc[~coded, "AETERM"].map(lambda t: lookup.get(_term_key(t), {}))
-    adae["AEDECOD"] = decod.where(coded, entries.map(lambda e: e.get("decod", "UNCODED")))
-    adae["AEBODSYS"] = bodsys.where(coded, entries.map(lambda e: e.get("soc", "UNCODED")))
-    for record in adae[adae["AEDECOD"] == "UNCODED"].to_dict("records"):
+
+    def delivered(variable: str) -> pd.Series:
+        return adae[variable].fillna("").astype(str).str.strip() if variable in adae else blank
+
+    decod, bodsys = delivered("AEDECOD"), delivered("AEBODSYS")
+    bodsys = bodsys.where(bodsys != "", delivered("AESOC"))
+    by_term = adae["AETERM"].map(lambda t: lookup.get(_term_key(t), {}))
+    by_decod = decod.map(lambda t: lookup.get(_term_key(t), {}) if t else {})
+    decod = decod.where(decod != "", by_term.map(lambda e: e.get("decod", "")))
+    bodsys = bodsys.where(bodsys != "", by_term.map(lambda e: e.get("soc", "")))
+    bodsys = bodsys.where(bodsys != "", by_decod.map(lambda e: e.get("soc", "")))
+    adae["AEDECOD"], adae["AEBODSYS"] = decod.replace("", "UNCODED"), bodsys.replace("", "UNCODED")
+    for record in adae[(decod == "") | (bodsys == "")].to_dict("records"):
+        missing = " and ".join(v for v, value in (("AEDECOD", record["AEDECOD"]), ("AEBODSYS", record["AEBODSYS"]))
+                               if value == "UNCODED")
         log.add("ADAE", record, "AETERM", record["AETERM"], "coding",
-                "term neither coded in the delivery nor in the trial's AE dictionary",
-                "coded UNCODED; add it to the trial's ae_dictionary")
+                f"{missing} neither delivered nor in the trial's AE dictionary", f"{missing} = UNCODED; add the "
+                "term to the trial's ae_dictionary", column)
     return adae
 
 
@@ -470,6 +504,25 @@ def impute_dates(text: pd.Series, rule: dict | None, bounds: pd.DataFrame) -> tu
         date_imputation=rule.get("date_imputation", "first"), time_imputation=rule.get("time_imputation", "first"),
         min_dates=[bounds[v] for v in rule.get("min_dates", [])] or None,
         max_dates=[bounds[v] for v in rule.get("max_dates", [])] or None)
+
+
+def treatment_emergent_by_rule(adae: pd.DataFrame, until_days: int | None = None) -> pd.Series:
+    """Onset on or after the first dose (compared as dates when the onset has no time), and within ``until_days`` of
+    the last dose when given. An onset that stays unknown after imputation counts as treatment-emergent unless the
+    event ended before the first dose (admiral's derive_var_trtemfl) or its partial date (AESTDTC) lies wholly
+    before the first dose or after the window. Nothing is treatment-emergent without a dose."""
+    first, onset = adae["TRTSDTM"], adae["ASTDTM"]
+    by_date = adae["ASTTMF"] != ""
+    on_or_after = pd.Series(np.where(by_date, onset.dt.normalize() >= first.dt.normalize(), onset >= first),
+                            index=adae.index)
+    ended_before = (adae["AENDTM"].notna() & (adae["AENDTM"].dt.normalize() < first.dt.normalize())) | \
+        isodates.before(adae["AEENDTC"].fillna(""), first)
+    unknown = onset.isna() & ~ended_before & ~isodates.before(adae["AESTDTC"].fillna(""), first)
+    if until_days is not None:
+        limit = adae["TRTEDTM"].dt.normalize() + pd.to_timedelta(until_days, "D")
+        unknown &= ~isodates.after(adae["AESTDTC"].fillna(""), limit)
+        on_or_after &= onset.dt.normalize() <= limit
+    return first.notna() & ((onset.notna() & on_or_after) | unknown)
 
 
 def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictionary: dict, log: QueryLog,
@@ -488,29 +541,29 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
     carried = ["ARM", "TRT01A", "SAFFL", "TRTSDTM", "TRTEDTM"]
     merged = ae.merge(adsl[["USUBJID"] + [c for c in dict.fromkeys(carried + limits) if c in adsl]], on="USUBJID",
                       how="left", validate="many_to_one")
-    adae = code_adverse_events(merged, dictionary, log)
+    adae = code_adverse_events(merged, dictionary, log, raw_column(config, "AE", "AETERM"))
     bounds = pd.DataFrame({v: pd.to_datetime(adae[v], errors="coerce") for v in dict.fromkeys(limits)},
                           index=adae.index)
     adae["ASTDTM"], adae["ASTDTF"], adae["ASTTMF"] = impute_dates(adae["AESTDTC"], imputation.get("AESTDTC"), bounds)
     adae["AENDTM"], adae["AENDTF"], adae["AENTMF"] = impute_dates(adae["AEENDTC"], imputation.get("AEENDTC"), bounds)
-    unimputed = adae["ASTDTM"].isna() & (adae["AESTDTC"].fillna("").astype(str).str.strip() != "")
-    for record in adae[unimputed].to_dict("records"):
-        log.add("ADAE", record, "AESTDTC", record["AESTDTC"], "imputation",
-                "partial onset date not imputed by the plan's rules (imputation.AESTDTC)",
-                "ASTDTM missing; not treatment-emergent by date")
+    column = raw_column(config, "AE", "AESTDTC")
+    for record in adae[adae["ASTDTM"].isna()].to_dict("records"):
+        partial = record["AESTDTC"] not in ("", None)
+        log.add("ADAE", record, "AESTDTC", record["AESTDTC"], "imputation" if partial else "required_value",
+                ("partial onset date not imputed by the plan's rules (imputation.AESTDTC)" if partial
+                 else "onset date missing"),
+                "ASTDTM missing; treatment-emergent unless the event ended before the first dose", column)
     emergent = config.get("adverse_events", {}).get("treatment_emergent", {})
+    adae["TRTEMFL"] = np.where(treatment_emergent_by_rule(adae, emergent.get("until_days_after_last_dose")), "Y", "")
     if emergent.get("from"):
-        adae["TRTEMFL"] = np.where(adae[emergent["from"]].fillna("").astype(str).str.strip().str.upper() == "Y",
-                                   "Y", "")
-    else:
-        no_time = adae["ASTTMF"] != ""
-        on_or_after = np.where(no_time, adae["ASTDTM"].dt.normalize() >= adae["TRTSDTM"].dt.normalize(),
-                               adae["ASTDTM"] >= adae["TRTSDTM"])
-        within = adae["TRTSDTM"].notna() & adae["ASTDTM"].notna() & on_or_after
-        if "until_days_after_last_dose" in emergent:
-            limit = adae["TRTEDTM"].dt.normalize() + pd.to_timedelta(emergent["until_days_after_last_dose"], "D")
-            within &= adae["ASTDTM"].dt.normalize() <= limit
-        adae["TRTEMFL"] = np.where(within, "Y", "")
+        flag = adae[emergent["from"]].fillna("").astype(str).str.strip().str.upper()
+        for record in adae[~flag.isin(["Y", "N"])].to_dict("records"):
+            problem = "blank (no record delivered)" if not record[emergent["from"]] else "not Y or N"
+            log.add("ADAE", record, emergent["from"], record[emergent["from"]], "codes",
+                    f"{emergent['from']} is {problem}",
+                    f"TRTEMFL by the rule instead: {record['TRTEMFL'] or 'not'} treatment-emergent",
+                    raw_column(config, "AE", emergent["from"]))
+        adae["TRTEMFL"] = np.where(flag == "Y", "Y", np.where(flag == "N", "", adae["TRTEMFL"]))
     doses = (ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"].where(_complete(ex["EXSTDTC"])), errors="coerce"))
              [["USUBJID", "DTM"]].dropna().sort_values("DTM"))
     onsets = (adae[["ASTDTM", "USUBJID"]].astype({"ASTDTM": "datetime64[ns]"}).reset_index()
@@ -549,9 +602,17 @@ def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dic
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, QueryLog]:
     """ADSL, the long BDS dataset and ADAE from one cut's clean domains, with the derivation queries."""
     queries = QueryLog(prefix="D")
+    ds, where = sdtm["DS"], config.get("disposition", {}).get("where")
+    if len(ds) and where and not disposition_records(ds, config).any():
+        queries.add("ADSL", {}, "DSCAT", "", "disposition",
+                    f"disposition.where {where} selects none of the {len(ds)} DS records",
+                    "every subject's status at the cut is ONGOING")
+    for record in sdtm["EX"][~_complete(sdtm["EX"]["EXSTDTC"])].to_dict("records"):
+        queries.add("ADSL", record, "EXSTDTC", record["EXSTDTC"], "dates", "dose start date is partial",
+                    "not used for the first or last dose (TRTSDTM, TRTEDTM)", raw_column(config, "EX", "EXSTDTC"))
     adsl = derive_adsl(sdtm, config)
     adbds = derive_bds(sdtm, adsl, config, queries)
-    adsl = derive_population_flags(adsl, adbds, config, queries)
+    adsl = derive_population_flags(adsl, adbds, config, queries, sdtm["DM"])
     adsl = derive_vars_baseline(adsl, adbds, config.get("adsl_baseline", []))
     adsl = derive_vars_groups(adsl, config.get("adsl_groups", {}))
     adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries, config)

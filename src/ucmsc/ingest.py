@@ -80,17 +80,26 @@ def merge_supplemental(parent: pd.DataFrame, supp: pd.DataFrame, parent_file: st
     return merged
 
 
-def select_rows(raw: pd.DataFrame, where: dict, file: str) -> pd.Series:
+def select_rows(raw: pd.DataFrame, where: dict, file: str) -> tuple[pd.Series, list[str]]:
     """The rows a source's ``where:`` keeps: each raw column equal to its value (or one of its values), compared as
-    stripped text."""
+    stripped text ignoring case (as ``disposition.where`` and ``reference_date.where``), and the values named that no
+    row has. A ``where`` that keeps no row of a file with rows stops the cut (a misspelt value would otherwise
+    silently empty the domain)."""
     keep = pd.Series(True, index=raw.index)
+    absent = []
     for column, wanted in where.items():
         if column not in raw.columns:
             raise MappingError(f"{file}: where: column {column!r} not found; the file has "
                                f"{', '.join(repr(c) for c in raw.columns)}")
-        values = [str(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
-        keep &= raw[column].map(cell_text).str.strip().isin(values)
-    return keep
+        values = [str(v).strip().upper() for v in (wanted if isinstance(wanted, list) else [wanted])]
+        text = raw[column].map(cell_text).str.strip().str.upper()
+        absent += [f"{column} = {v}" for v in values if not (text == v).any()]
+        keep &= text.isin(values)
+    if len(raw) and where and not keep.any():
+        present = {c: sorted(raw[c].map(cell_text).str.strip().unique())[:10] for c in where}
+        raise MappingError(f"{file}: where: {where} keeps none of its {len(raw)} rows; the values present are "
+                           + "; ".join(f"{c}: {', '.join(v)}" for c, v in present.items()))
+    return keep, absent
 
 
 def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
@@ -186,11 +195,12 @@ def ingest_cut(raw_dir: str | Path, trial_config: dict, cut_date: str | None = N
             supp_meta.update({"domain": "SUPP" + source["domain"], "records_mapped": 0,
                               "records_merged": int(len(supp)), "merged_onto": source["file"],
                               "verified_against_manifest": manifest is not None})
-        keep = select_rows(raw, source.get("where", {}), source["file"])
+        keep, absent = select_rows(raw, source.get("where", {}), source["file"])
         mapped = map_source(raw[keep], source)
         parts.setdefault(source["domain"], []).append(mapped)
         meta.update({"domain": source["domain"], "records_mapped": int(len(mapped)),
                      "rows_not_selected": int((~keep).sum()), "where": source.get("where", {}),
+                     "where_values_absent": absent,
                      "verified_against_manifest": manifest is not None})
         metadata.append(meta)
         if supplemental:
@@ -222,6 +232,8 @@ def run_ingest(cut_dir: str | Path, config: dict, table_paths: list[str], other_
     for meta in metadata:
         if meta.get("rows_not_selected"):
             log.info("%s: %d row(s) not selected by where: %s", meta["file"], meta["rows_not_selected"], meta["where"])
+        if meta.get("where_values_absent"):
+            log.warning("%s: where names values no row has: %s", meta["file"], ", ".join(meta["where_values_absent"]))
     configured = {f for s in config["sources"] for f in source_files(s)}
     unmapped = sorted(e["name"] for e in (manifest or {}).get("files", []) if e["name"] not in configured)
     if manifest is None:

@@ -102,8 +102,11 @@ def load_exposure(config: Mapping[str, Any]) -> Exposure:
 
 
 def load_populations(config: Mapping[str, Any]) -> tuple[Population, ...]:
-    """The trial's populations in report order, the randomised set first (added by rule when not listed)."""
-    entries = list(config.get("populations") or DEFAULT_POPULATIONS)
+    """The trial's populations in report order, the randomised set first (added by rule when not listed). Without a
+    ``populations`` list: RANDFL and SAFFL, and FASFL and PPROTFL when the trial has a visit schedule (findings to
+    judge them by)."""
+    default = DEFAULT_POPULATIONS if config.get("visits") else DEFAULT_POPULATIONS[:2]
+    entries = list(config.get("populations") or default)
     if not any(e["flag"] == RANDOMISED for e in entries):
         entries.insert(0, {"flag": RANDOMISED, "rule": "randomised"})
     noun = load_exposure(config).noun

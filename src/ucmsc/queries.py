@@ -15,9 +15,10 @@ class QueryLog:
     rows: list[dict] = field(default_factory=list)
     prefix: str = "Q"  # query ids: Q00001 from cleaning, D00001 from derivations
 
-    def add(self, domain, record, variable, value, check, message, action) -> None:
+    def add(self, domain, record, variable, value, check, message, action, column: str = "") -> None:
+        """One query on ``record`` (its SRCFILE and SRCROW name the raw file and row; ``column`` the raw column)."""
         self.rows.append({
-            "DOMAIN": domain, "FILE": record.get("SRCFILE", ""), "ROW": record.get("SRCROW", ""), "COLUMN": "",
+            "DOMAIN": domain, "FILE": record.get("SRCFILE", ""), "ROW": record.get("SRCROW", ""), "COLUMN": column,
             "USUBJID": record.get("USUBJID", ""), "VARIABLE": variable, "VALUE": "" if value is None else str(value),
             "CHECK": check, "MESSAGE": message, "ACTION": action,
         })

@@ -623,7 +623,9 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
         return " and ".join(f"{k} = " + (" or ".join(map(str, v)) if isinstance(v, list) else str(v))
                             for k, v in where.items())
     selected = [f"{f['file']}: {f['rows_not_selected']} of {f['rows']} rows not selected (kept where "
-                f"{condition(f['where'])})" for f in raw_files["files"] if f.get("rows_not_selected")]
+                f"{condition(f['where'])})" + (f"; no row has {', '.join(f['where_values_absent'])}"
+                                               if f.get("where_values_absent") else "")
+                for f in raw_files["files"] if f.get("rows_not_selected")]
     merged = [f"{f['file']}: {f['records_merged']} qualifier records merged onto {f['merged_onto']}"
               for f in raw_files["files"] if "merged_onto" in f]
     return {

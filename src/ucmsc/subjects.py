@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 COMPLETED = "COMPLETED"  # CDISC NCOMPLT codelist term of a completed study
+SCREEN_FAILURE = "SCREEN FAILURE"  # NCOMPLT: the subject was never randomised
 
 
 def matches(frame: pd.DataFrame, where: dict) -> pd.Series:

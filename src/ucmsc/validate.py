@@ -287,7 +287,7 @@ def _subject_problems(trial: dict) -> list[str]:
         if entry.get("from") and entry["from"] not in dm:
             problems.append(f"{key}.from: {entry['from']} is not a variable the DM source maps (columns: "
                             f"{', '.join(sorted(dm))}); map it, e.g. from the SUPPDM QNAM")
-        if entry.get("rule") in ("baseline_and_post", "every_visit") and not findings:
+        if entry.get("rule") in ("baseline_and_post", "every_visit") and not (findings and trial.get("visits")):
             problems.append(f"{key}.rule: {entry['rule']} needs findings (LB, VS, XP sources)")
         if entry["flag"] == "RANDFL" and entry.get("rule") != "randomised":
             problems.append(f"{key}: RANDFL is the randomised set (rule: randomised)")
