@@ -287,3 +287,43 @@ def test_delivered_coding_is_kept_variable_by_variable(delivery, tmp_path):
     queries = run["log"].frame()
     assert queries[queries["CHECK"] == "coding"]["MESSAGE"].tolist() == [
         "AEBODSYS neither delivered nor in the trial's AE dictionary"]
+
+
+def test_idvarval_names_a_numeric_seq_by_its_number_and_a_text_key_by_its_text():
+    """IDVARVAL is text; "01" and "1.0" name AESEQ 1 when AESEQ is numeric (as read from XPT), while a text key
+    (AEGRPID "01") matches only "01"."""
+    ae = pd.DataFrame({"USUBJID": ["S-1", "S-1"], "AESEQ": [1.0, 2.0], "AEGRPID": ["01", "1"]})
+    merged = merge_supplemental(ae, supp([("S", "AE", "S-1", "AESEQ", "01", "AETRTEM", "TE", "Y"),
+                                          ("S", "AE", "S-1", "AESEQ", "2.0", "AETRTEM", "TE", "N"),
+                                          ("S", "AE", "S-1", "AEGRPID", "01", "GRPNOTE", "G", "first")]),
+                                "ae.xpt", "suppae.xpt")
+    assert merged["AETRTEM"].tolist() == ["Y", "N"]
+    assert merged["GRPNOTE"].tolist() == ["first", ""]
+    with pytest.raises(MappingError, match=r"suppae.xpt row 2: QNAM AETRTEM is given twice for USUBJID S-1, AESEQ 1"):
+        merge_supplemental(ae, supp([("S", "AE", "S-1", "AESEQ", "01", "AETRTEM", "TE", "Y"),
+                                     ("S", "AE", "S-1", "AESEQ", "1", "AETRTEM", "TE", "N")]), "ae.xpt", "suppae.xpt")
+
+
+def test_actual_treatment_other_than_randomised_is_trt01a_and_a_query(delivery, tmp_path):
+    """Subject 701-1006 randomised to one arm, given another (ACTARM edited in dm.xpt): TRT01A is the actual
+    treatment, TRT01P and the analyses keep the randomised arm, and the difference is a query naming DM's row. The
+    randomised subject never dosed (702-1054, ACTARM "Not Treated") is no such query."""
+    subject = "UCMSC-SDTM-01-701-1006"
+
+    def treated_otherwise(dm):
+        arm = dm.loc[dm["USUBJID"] == subject, "ARM"].iloc[0]
+        other = next(a for a in ("Placebo", "UC-MSC High Dose") if a != arm)
+        return dm.assign(ACTARM=dm["ACTARM"].where(dm["USUBJID"] != subject, other))
+
+    def map_actarm(config):
+        config["sources"][0]["columns"]["ACTARM"] = "ACTARM"
+
+    run = rebuild(delivery, tmp_path, {"dm": treated_otherwise}, map_actarm)
+    row = run["adsl"].set_index("USUBJID").loc[subject]
+    assert row["TRT01A"] != row["ARM"] and row["TRT01P"] == row["ARM"]
+    queries = run["log"].frame()
+    mine = queries[queries["CHECK"] == "actual_treatment"]
+    assert mine[["USUBJID", "FILE", "ROW", "COLUMN"]].astype(str).values.tolist() == [[subject, "dm.xpt", "2",
+                                                                                      "ACTARM"]]
+    # the other 59 randomised subjects were given their arm: no query (screen failures are not compared)
+    assert (run["adsl"]["TRT01A"] == run["adsl"]["ARM"]).sum() >= 59

@@ -598,6 +598,10 @@ def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: 
         raise AssertionError("derivations lost records: " + "; ".join(problems))
 
 
+# SDTMIG 3.2 section 5 (DM): ACTARM values of subjects given no arm; not a treatment different from the randomised one
+NOT_GIVEN = ("SCREEN FAILURE", "NOT ASSIGNED", "NOT TREATED")
+
+
 def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dict
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, QueryLog]:
     """ADSL, the long BDS dataset and ADAE from one cut's clean domains, with the derivation queries."""
@@ -611,6 +615,16 @@ def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dic
         queries.add("ADSL", record, "EXSTDTC", record["EXSTDTC"], "dates", "dose start date is partial",
                     "not used for the first or last dose (TRTSDTM, TRTEDTM)", raw_column(config, "EX", "EXSTDTC"))
     adsl = derive_adsl(sdtm, config)
+    dm = sdtm["DM"]
+    if "ACTARM" in dm:  # treated otherwise than randomised: listed for the statistician (analyses use the planned arm)
+        compared = dm["ARM"].isin([a["arm"] for a in config["arms"]])
+        actual = dm["ACTARM"].fillna("").astype(str).str.strip()
+        differs = (actual != "") & (actual.str.upper() != dm["ARM"].str.upper()) & ~actual.str.upper().isin(NOT_GIVEN)
+        for record in dm[compared & differs].to_dict("records"):
+            queries.add("ADSL", record, "ACTARM", record["ACTARM"], "actual_treatment",
+                        f"actual treatment {record['ACTARM']!r} differs from the randomised arm {record['ARM']!r}",
+                        "analysed by randomised arm (TRT01P); TRT01A is the actual treatment",
+                        raw_column(config, "DM", "ACTARM"))
     adbds = derive_bds(sdtm, adsl, config, queries)
     adsl = derive_population_flags(adsl, adbds, config, queries, sdtm["DM"])
     adsl = derive_vars_baseline(adsl, adbds, config.get("adsl_baseline", []))

@@ -35,11 +35,18 @@ def _key_text(values: pd.Series) -> pd.Series:
     return text.where(~whole, text.str.replace(r"\.0*$", "", regex=True))
 
 
+def _as_number_text(text: pd.Series) -> pd.Series:
+    """Text that reads as a number written plainly ("01" -> "1", "2.50" -> "2.5"); other text as it is."""
+    number = pd.to_numeric(text, errors="coerce")
+    return text.where(number.isna(), number.map(lambda v: f"{v:.15g}"))
+
+
 def merge_supplemental(parent: pd.DataFrame, supp: pd.DataFrame, parent_file: str, supp_file: str) -> pd.DataFrame:
     """Put each SUPP-- qualifier on its parent record as a column named by its QNAM (SDTMIG 8.4).
 
     A record with IDVAR blank qualifies every record of its subject (as SUPPDM does); otherwise the
-    parent record whose IDVAR equals IDVARVAL (e.g. AESEQ = "3", compared as text, 3.0 as "3"). A
+    parent record whose IDVAR equals IDVARVAL (e.g. AESEQ = "3", compared as text, 3.0 as "3"; as a number, "03"
+    as 3, when the parent's IDVAR is numeric). A
     qualifier without its parent record, a QNAM given twice for one record, or a QNAM that is
     already a column of the parent stops ingestion with the file, row and value.
     """
@@ -51,6 +58,9 @@ def merge_supplemental(parent: pd.DataFrame, supp: pd.DataFrame, parent_file: st
         raise MappingError(f"{parent_file}: no USUBJID column to merge {supp_file} onto")
     supp = supp.assign(_ROW=range(1, len(supp) + 1), QNAM=supp["QNAM"].str.strip(),
                        IDVAR=supp["IDVAR"].str.strip(), IDVARVAL=_key_text(supp["IDVARVAL"]))
+    numeric = supp["IDVAR"].map(lambda v: v in parent.columns and pd.api.types.is_numeric_dtype(parent[v]))
+    if numeric.any():  # IDVARVAL is text: "01" names AESEQ 1 when AESEQ is numeric
+        supp.loc[numeric, "IDVARVAL"] = _key_text(_as_number_text(supp.loc[numeric, "IDVARVAL"]))
     clash = sorted(set(supp["QNAM"]) & set(parent.columns))
     if clash:
         raise MappingError(f"{supp_file}: QNAM {', '.join(clash)} is already a column of {parent_file}")
