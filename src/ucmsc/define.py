@@ -26,7 +26,9 @@ DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 STANDARD_OID = "STD.ADaMIG.1.1"
-DATA_TYPES = {"text": "text", "integer": "integer", "float": "float", "date": "date", "datetime": "datetime"}
+# SAS numeric dates and datetimes are integers with a display format (the CDISC ADaM pilot's define.xml); Define-XML's
+# "date" and "datetime" data types mean ISO 8601 text.
+DATA_TYPES = {"text": "text", "integer": "integer", "float": "float", "date": "integer", "datetime": "integer"}
 DISPLAY_FORMATS = {"date": "DATE9.", "datetime": "DATETIME20."}
 ORIGINS = ("Predecessor", "Derived", "Assigned")
 PARAMETER_TYPES = ("float", "integer")
@@ -284,11 +286,11 @@ def define_xml(metadata, study: dict, stylesheet: bool = False) -> str:
                 "ItemOID": item_oid, "OrderNumber": int(float(v["ORDER"])), "Mandatory": v["MANDATORY"],
                 "KeySequence": keys.index(v["VARIABLE"]) + 1 if v["VARIABLE"] in keys else None,
                 "MethodOID": method})
-            # spec: ItemDef: Length for text, integer and float only; dates carry def:DisplayFormat instead
+            # spec: ItemDef: numeric dates as integers of length 8 with def:DisplayFormat
             item = _new(_odm("ItemDef"), {
                 "OID": item_oid, "Name": v["VARIABLE"], "SASFieldName": v["VARIABLE"],
                 "DataType": DATA_TYPES[v["TYPE"]],
-                "Length": None if v["TYPE"] in DISPLAY_FORMATS else _integer(v["LENGTH"], f"{item_oid}: LENGTH"),
+                "Length": 8 if v["TYPE"] in DISPLAY_FORMATS else _integer(v["LENGTH"], f"{item_oid}: LENGTH"),
                 _def("DisplayFormat"): DISPLAY_FORMATS.get(v["TYPE"])})
             _description(item, v["LABEL"])
             if v["CODELIST"]:
