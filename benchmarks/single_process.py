@@ -52,11 +52,12 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
     timed("clean", run_clean, tables(out, "ingest"), str(out / "ingest" / "other"), trial_config,
           date.fromisoformat(cut), tables(out, "sdtm"), str(out / "sdtm" / "other"), str(out / "queries.csv"),
           str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"),
-          str(out / "sdtm" / "define.csv"), LOG)
+          str(out / "sdtm" / "define.csv"), LOG, str(out / "sdtm" / "xpt"))
     timed("derive", run_derive, tables(out, "sdtm"), trial_config, dictionary, str(out / "adam" / "adsl.parquet"),
-          str(out / "adam" / "adbds.parquet"), str(out / "adam" / "adae.parquet"),
-          str(out / "adam" / "queries.csv"), LOG)
-    timed("analyze", run_analyze, str(out / "adam" / "adsl.parquet"), str(out / "adam" / "adbds.parquet"),
+          str(out / "adam" / "bds"), str(out / "adam" / "adae.parquet"),
+          str(out / "adam" / "queries.csv"), LOG, str(out / "adam" / "xpt"), str(out / "adam" / "dictionary.csv"),
+          None, str(out / "adam" / "define.xml"), str(out / "adam" / "conformance.csv"), cut)
+    timed("analyze", run_analyze, str(out / "adam" / "adsl.parquet"), str(out / "adam" / "bds"),
           str(out / "adam" / "adae.parquet"), trial_config, trial, cut, str(out / "ard.csv"), LOG)
     if until == "ard":
         return
@@ -65,7 +66,9 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
           cut, str(out / "figures"), project, LOG)
     paths = {"ard": str(out / "ard.csv"), "audit": str(out / "audit.csv"), "queries": str(out / "queries.csv"),
              "derive_queries": str(out / "adam" / "queries.csv"), "summary": str(out / "cleaning_summary.csv"),
-             "raw_files": str(out / "ingest" / "raw_files.json"), "figures": str(out / "figures")}
+             "raw_files": str(out / "ingest" / "raw_files.json"), "figures": str(out / "figures"),
+             "adam_dictionary": str(out / "adam" / "dictionary.csv"),
+             "conformance": str(out / "adam" / "conformance.csv")}
     if previous:
         folder = results / trial / "diff" / f"{previous}..{cut}"
         outputs = {name: str(folder / f"{name}.csv") for name in ("subjects", "records", "results")}

@@ -135,7 +135,7 @@ def test_version_8_transport_is_read_and_checked_against_its_observation_count(t
 
 def test_vax_namestr_records_are_refused_clearly(tmp_path):
     raw = (CUT / "dm.xpt").read_bytes()
-    count = 7  # dm.xpt: 7 variables, 140-byte NAMESTR records from byte 640, padded to 1680
+    count = 8  # dm.xpt: 8 variables, 140-byte NAMESTR records from byte 640 (1120 bytes, whole 80-byte records)
     block = b"".join(raw[640 + i * 140:640 + i * 140 + 136] for i in range(count))
     block = block.ljust(-(-len(block) // RECORD) * RECORD, b" ")
     vax = raw[:315] + b"136" + raw[318:640] + block + raw[640 + -(-count * 140 // RECORD) * RECORD:]

@@ -659,15 +659,24 @@ def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, conf
     return add_multiplicity(ctx.ard.frame(), trial)
 
 
-def run_analyze(adsl_path: str, adbds_path: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str,
+def run_analyze(adsl_path: str, bds_folder: str, adae_path: str, config: dict, trial: str, cut: str, ard_path: str,
                 log, cards_path: str | None = None) -> None:
     """Stage runner: one cut's analysis plan into its ARD, stamped with the SHA-256 of the datasets it read, and the
-    same ARD in the layout of the pharmaverse cards package (``cards_path``) for R users."""
+    same ARD in the layout of the pharmaverse cards package (``cards_path``) for R users. The BDS datasets
+    (ADLB, ADVS, ...) are the Parquet files of ``bds_folder``."""
+    from pathlib import Path
+
+    from ucmsc.adamspec import combine_bds
+    from ucmsc.derive import BDS_ORDER
     from ucmsc.io import read_table, sha256_file, write_table
 
-    inputs = ";".join(f"{name}:{sha256_file(path)}"
-                      for name, path in (("adsl", adsl_path), ("adbds", adbds_path), ("adae", adae_path)))
-    ard = run_analyses(read_table(adsl_path), read_table(adbds_path), read_table(adae_path), config, trial, cut, inputs)
+    bds_paths = sorted(Path(bds_folder).glob("*.parquet"))
+    read = [("adsl", adsl_path), *((p.stem, p) for p in bds_paths), ("adae", adae_path)]
+    inputs = ";".join(f"{name}:{sha256_file(path)}" for name, path in read)
+    bds = combine_bds({p.stem.upper(): read_table(p) for p in bds_paths}) if bds_paths else pd.DataFrame()
+    if bds.empty and not len(bds.columns):
+        bds = pd.DataFrame(columns=BDS_ORDER)
+    ard = run_analyses(read_table(adsl_path), bds, read_table(adae_path), config, trial, cut, inputs)
     write_table(ard, ard_path)
     if cards_path:
         write_table(ardlib.to_cards(ard), cards_path)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ucmsc import checks
 from ucmsc.checks import NOTE, QUARANTINE, SET_MISSING, CheckResult
-from ucmsc.domains import DOMAINS, FINDINGS, NUMERIC, SOURCE_COLUMNS, mapped_key
+from ucmsc.domains import DOMAINS, FINDINGS, NUMERIC, SOURCE_COLUMNS, mapped_key, record_key
 from ucmsc.queries import QUERY_COLUMNS
 from ucmsc.subjects import left_study, matches, reference_dates, reference_from_ds
 
@@ -256,7 +256,7 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
         "STUDYID": config["studyid"], "DOMAIN": "DM", "USUBJID": frame["USUBJID"], "SUBJID": subjid,
         "SITEID": frame["SITEID"], "AGE": frame["AGE"].astype(float),
         "AGEU": frame["AGEU"].str.strip() if "AGEU" in frame else "YEARS", "SEX": frame["SEX"],
-        "DIABDUR": frame["DIABDUR"].astype(float) if "DIABDUR" in frame else np.nan,
+        **({"DIABDUR": frame["DIABDUR"].astype(float)} if "DIABDUR" in frame else {}),
         # the plan's arm code; a subject of another arm keeps the code delivered (e.g. SCRNFAIL) when there is one
         "ARMCD": frame["ARM"].map(arms).fillna(frame["ARMCD"].str.strip() if "ARMCD" in frame else np.nan),
         "ARM": frame["ARM"], "RANDDT": frame["RANDDT"] if has_reference else "",
@@ -398,6 +398,21 @@ def _reference_from_ds(dm: pd.DataFrame, ds: pd.DataFrame, config: dict, log: Cu
     return dm
 
 
+def assign_sequence(domain: str, table: pd.DataFrame) -> pd.DataFrame:
+    """--SEQ as SDTM defines it (SDTMIG 4.1.9: unique within the subject in the domain) where the delivery has none:
+    1, 2, ... per subject in the order of the domain's record key (``domains.RECORD_KEYS``), placed after USUBJID.
+    A delivered --SEQ is kept as it is; ADaM traces records back through it (SRCSEQ)."""
+    name = f"{domain}SEQ"
+    if name in table:
+        return table
+    key = [c for c in (record_key(domain) if domain in DOMAINS else ["USUBJID"]) if c in table]
+    order = table.sort_values(key, kind="stable").index if len(table) else table.index
+    sequence = pd.Series(table.loc[order].groupby("USUBJID", sort=False).cumcount().to_numpy() + 1, index=order)
+    table = table.copy()
+    table.insert(table.columns.get_loc("USUBJID") + 1, name, sequence.reindex(table.index).astype("int64"))
+    return table
+
+
 def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
               ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clean all domains of one cut. Returns (domains, queries, quarantine, summary)."""
@@ -423,6 +438,8 @@ def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
         for finding in checks.visit_completeness(dm, seen, left_study(out["DS"], config), config["visits"],
                                                  cut_date).findings:
             log.add_queries("DM", dm, finding)
+    for domain in (d for d in out if d != "DM"):
+        out[domain] = assign_sequence(domain, out[domain])
     queries = pd.concat(log.queries, ignore_index=True) if log.queries else pd.DataFrame(columns=QUERY_COLUMNS[1:])
     queries.insert(0, "QUERYID", [f"Q{i:05d}" for i in range(1, len(queries) + 1)])
     quarantine = (pd.concat(log.quarantined, ignore_index=True) if log.quarantined
@@ -434,11 +451,12 @@ def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
 
 def run_clean(table_paths: list[str], other_in: str | Path, config: dict, cut_date: date, out_paths: list[str],
               other_out: str | Path, queries_path: str, quarantine_path: str, summary_path: str, dictionary_path: str,
-              log) -> None:
+              log, transport_folder: str | Path | None = None) -> None:
     """Stage runner: clean one cut's ingested domains (the standard ones, and any other in ``other_in``) and write
-    the clean domains, queries, quarantine and summaries."""
-    from ucmsc.domains import data_dictionary
+    the clean domains, queries, quarantine and summaries, and each domain as SAS transport v5 with its labels."""
+    from ucmsc.domains import data_dictionary, transport_labels
     from ucmsc.io import read_table, write_table
+    from ucmsc.transport import write_xpt
 
     tables = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
     tables |= {path.stem.upper(): read_table(path) for path in sorted(Path(other_in).glob("*.parquet"))}
@@ -453,4 +471,9 @@ def run_clean(table_paths: list[str], other_in: str | Path, config: dict, cut_da
     write_table(quarantine, quarantine_path)
     write_table(summary, summary_path)
     write_table(data_dictionary(clean), dictionary_path)
+    if transport_folder:
+        for domain, table in clean.items():
+            label, labels = transport_labels(domain, table)
+            write_xpt(table, Path(transport_folder) / f"{domain.lower()}.xpt", domain, label, labels,
+                      {c: "float" if pd.api.types.is_numeric_dtype(table[c]) else "text" for c in table.columns})
     log.info("%d queries, %d records quarantined\n%s", len(queries), len(quarantine), summary.to_string(index=False))

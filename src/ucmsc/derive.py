@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ucmsc import adamspec
 from ucmsc import dates as isodates
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.plan import load_exposure, load_populations
@@ -197,13 +198,12 @@ def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict,
     return adsl
 
 
-def derive_vars_baseline(adsl: pd.DataFrame, bds: pd.DataFrame, paramcds: list[str]) -> pd.DataFrame:
-    """<PARAMCD>BL: the baseline value of each listed parameter (HEIGHTBL, WEIGHTBL, BMIBL, GLUCBL, ...)."""
+def derive_vars_baseline(adsl: pd.DataFrame, bds: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The baseline value of each parameter of ``names`` (PARAMCD -> ADSL variable: GLUCBL, INSBL, ...)."""
     adsl = adsl.copy()
     base = bds[bds["ABLFL"] == "Y"].set_index(["PARAMCD", "USUBJID"])["AVAL"]
-    for paramcd in paramcds:
-        adsl[f"{paramcd}BL"] = (adsl["USUBJID"].map(base[paramcd]) if paramcd in base.index.get_level_values(0)
-                                else np.nan)
+    for paramcd, name in names.items():
+        adsl[name] = (adsl["USUBJID"].map(base[paramcd]) if paramcd in base.index.get_level_values(0) else np.nan)
     return adsl
 
 
@@ -244,9 +244,9 @@ def derive_vars_groups(adsl: pd.DataFrame, groups: dict[str, dict]) -> pd.DataFr
 # --- BDS ----------------------------------------------------------------------------
 
 PARCAT = {"LB": "LABORATORY", "VS": "VITAL SIGNS", "XP": "PROCEDURES"}
-BDS_ORDER = ["STUDYID", "USUBJID", "ARM", "TRT01A", "PARCAT1", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "ADT", "ADY",
-             "AVAL", "AVALC", "AVALU", "DTYPE", "BASE", "CHG", "PCHG", "ABLFL", "ANL01FL", "A1LO", "A1HI", "ANRIND",
-             "SRCDOM", "SRCFILE", "SRCROW"]
+BDS_ORDER = ["STUDYID", "USUBJID", "ARM", "TRTP", "TRTA", "PARCAT1", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "ADT",
+             "ADY", "AVAL", "AVALC", "AVALU", "DTYPE", "BASE", "CHG", "PCHG", "ABLFL", "ANL01FL", "A1LO", "A1HI",
+             "ANRIND", "SRCDOM", "SRCVAR", "SRCSEQ"]
 
 
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
@@ -266,7 +266,8 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
             "PARAM": frame[f"{p}TEST"] + " (" + frame[f"{p}STRESU"] + ")", "PARCAT1": PARCAT[domain],
             "AVISITN": frame["VISITNUM"].astype(int), "AVISIT": frame["VISIT"], "ADT": frame[f"{p}DTC"],
             "ADY": frame[f"{p}DY"], "AVAL": frame[f"{p}STRESN"].astype(float), "AVALC": frame[f"{p}STRESC"],
-            "AVALU": frame[f"{p}STRESU"], "SRCDOM": domain, "SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"],
+            "AVALU": frame[f"{p}STRESU"], "SRCDOM": domain, "SRCVAR": f"{p}STRESN",
+            "SRCSEQ": frame[f"{p}SEQ"] if f"{p}SEQ" in frame else np.nan,
         })
         censored = part["AVAL"].isna() & frame[f"{p}LLOQ"].notna()
         part["DTYPE"] = np.where(censored, "LLOQ/2", "")
@@ -381,7 +382,7 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     new = wide.loc[keep, ["USUBJID", "AVISITN", "AVISIT"]].copy()
     new["AVAL"] = values[keep]
     new["PARAMCD"], new["PARAM"], new["AVALU"] = spec.paramcd, spec.param, spec.unit
-    new["PARCAT1"], new["SRCDOM"] = "DERIVED", "DERIVED"
+    new["PARCAT1"], new["SRCDOM"] = "DERIVED", ""
     new["AVALC"], new["DTYPE"] = "", ""
     return pd.concat([bds, new], ignore_index=True)
 
@@ -397,7 +398,13 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
     bds["CHG"] = np.where(bds["AVISITN"] > 0, bds["AVAL"] - bds["BASE"], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         bds["PCHG"] = np.where((bds["AVISITN"] > 0) & (bds["BASE"] != 0), 100 * bds["CHG"] / bds["BASE"], np.nan)
-    bds["ANL01FL"] = np.where(bds["AVAL"].notna(), "Y", "")
+    # ADaMIG 1.1 section 3.3.8: ANL01FL marks the record analysed, one per subject, parameter and analysis visit
+    # (with AVAL; of several, the latest dated)
+    present = bds[bds["AVAL"].notna()]
+    if "ADT" in present:
+        present = present.sort_values(["ADT"], kind="stable", na_position="first")
+    chosen = present.drop_duplicates(["USUBJID", "PARAMCD", "AVISITN"], keep="last").index
+    bds["ANL01FL"] = np.where(bds.index.isin(chosen), "Y", "")
     return bds
 
 
@@ -437,7 +444,7 @@ def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataF
     new = source[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
     new["PARAMCD"], new["PARAM"], new["AVAL"] = paramcd, label, met[source.index].astype(float)
     new["AVALC"] = np.where(new["AVAL"] == 1, "Y", "N")
-    new["PARCAT1"], new["SRCDOM"], new["DTYPE"], new["ANL01FL"], new["ABLFL"] = "RESPONSE", "DERIVED", "", "Y", ""
+    new["PARCAT1"], new["SRCDOM"], new["DTYPE"], new["ANL01FL"], new["ABLFL"] = "RESPONSE", "", "", "Y", ""
     return pd.concat([bds, new], ignore_index=True)
 
 
@@ -450,10 +457,13 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
     for paramcd, spec in config.get("derived", {}).items():
         if is_yes_no(spec):
             bds = derive_param_yes_no(bds, paramcd, spec)
-    bds = bds.merge(adsl[["USUBJID", "STUDYID", "TRT01A", "ARM"]], on="USUBJID", how="left", validate="many_to_one")
+    treatments = adsl[["USUBJID", "STUDYID", "ARM", "TRT01P", "TRT01A"]].rename(columns={"TRT01P": "TRTP",
+                                                                                          "TRT01A": "TRTA"})
+    bds = bds.merge(treatments, on="USUBJID", how="left", validate="many_to_one")
     bds = bds.reindex(columns=BDS_ORDER)
-    for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCFILE", "ADT"):
+    for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR"):
         bds[column] = bds[column].fillna("").astype(str)
+    bds["ADT"] = adamspec.as_date(bds["ADT"])
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
 
 
@@ -576,7 +586,10 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
     exposure = load_exposure(config)
     if exposure.window_flag:
         adae[exposure.window_flag] = np.where(hours.notna() & (hours <= exposure.window_hours), "Y", "")
-    return adae.drop(columns=[c for c in dict.fromkeys(["TRTSDTM", "TRTEDTM", *limits]) if c in adae and c not in ae])
+    adae = adae.rename(columns={"TRT01A": "TRTA"})
+    # traced to AE by AESEQ (ADaM OCCDS); the raw file and row stay in the clean AE domain
+    return adae.drop(columns=[c for c in dict.fromkeys(["TRTSDTM", "TRTEDTM", *limits]) if c in adae and c not in ae]
+                     + [c for c in ("DOMAIN", "SRCFILE", "SRCROW") if c in adae])
 
 
 def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: pd.DataFrame,
@@ -590,7 +603,7 @@ def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: 
         found = bds[bds["SRCDOM"] == domain]
         if len(found) != len(sdtm[domain]):
             problems.append(f"ADBDS has {len(found)} records from {domain}, {domain} has {len(sdtm[domain])}")
-        elif (found["AVAL"].isna() & found["SRCROW"].notna()).sum() > sdtm[domain][f"{domain}STRESN"].isna().sum():
+        elif (found["AVAL"].isna() & found["SRCSEQ"].notna()).sum() > sdtm[domain][f"{domain}STRESN"].isna().sum():
             problems.append(f"ADBDS lost numeric values of {domain} records")
     if len(adae) != len(sdtm["AE"]):
         problems.append(f"ADAE has {len(adae)} events, AE {len(sdtm['AE'])}")
@@ -602,9 +615,10 @@ def account_for_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, bds: 
 NOT_GIVEN = ("SCREEN FAILURE", "NOT ASSIGNED", "NOT TREATED")
 
 
-def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dict
+def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dict, spec: dict | None = None
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, QueryLog]:
-    """ADSL, the long BDS dataset and ADAE from one cut's clean domains, with the derivation queries."""
+    """ADSL, the long BDS dataset and ADAE from one cut's clean domains, with the derivation queries; ADSL and ADAE
+    carry exactly the variables of the ADaM spec (``spec``: config/adam/spec.yaml when not given)."""
     queries = QueryLog(prefix="D")
     ds, where = sdtm["DS"], config.get("disposition", {}).get("where")
     if len(ds) and where and not disposition_records(ds, config).any():
@@ -627,27 +641,65 @@ def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dic
                         raw_column(config, "DM", "ACTARM"))
     adbds = derive_bds(sdtm, adsl, config, queries)
     adsl = derive_population_flags(adsl, adbds, config, queries, sdtm["DM"])
-    adsl = derive_vars_baseline(adsl, adbds, config.get("adsl_baseline", []))
+    adsl = derive_vars_baseline(adsl, adbds, adamspec.baseline_names(config))
     adsl = derive_vars_groups(adsl, config.get("adsl_groups", {}))
     adae = derive_adae(sdtm["AE"], adsl, sdtm["EX"], dictionary, queries, config)
-    return adsl, adbds, adae, queries
+    resolved = adamspec.resolve(config, spec)
+    return adamspec.shape(adsl, "ADSL", resolved), adbds, adamspec.shape(adae, "ADAE", resolved), queries
 
 
-def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path: str, adbds_path: str, adae_path: str,
-               queries_path: str, log) -> None:
-    """Stage runner: ADSL, ADBDS and ADAE from one cut's clean domains, with the derivation queries."""
+def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path: str, bds_folder: str, adae_path: str,
+               queries_path: str, log, transport_folder: str | None = None, dictionary_path: str | None = None,
+               spec_path: str | None = None, define_path: str | None = None, conformance_path: str | None = None,
+               cut: str = "") -> None:
+    """Stage runner: ADSL, the trial's BDS datasets (<bds_folder>/<name>.parquet) and ADAE from one cut's clean
+    domains, shaped by the ADaM spec, with the derivation queries; their SAS transport files, data dictionary,
+    define.xml and the ADaM conformance checks (one row per finding; the report shows them)."""
+    from pathlib import Path
+
     from ucmsc.domains import DOMAINS
     from ucmsc.io import read_table, write_table
 
     sdtm = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
-    adsl, adbds, adae, queries = derive_datasets(sdtm, config, dictionary)
-    for name, spec in config.get("adsl_groups", {}).items():
+    raw_spec = adamspec.load_spec(spec_path) if spec_path else None
+    adsl, adbds, adae, queries = derive_datasets(sdtm, config, dictionary, raw_spec)
+    for name, group in config.get("adsl_groups", {}).items():
         if name not in adsl:
-            log.warning("adsl_groups.%s not derived: ADSL has no variable %s", name, spec["variable"])
+            log.warning("adsl_groups.%s not derived: ADSL has no variable %s", name, group["variable"])
     account_for_records(sdtm, adsl, adbds, adae)
+    spec = adamspec.resolve(config, raw_spec)
+    parts = adamspec.split_bds(adbds, spec, config)
+    if sum(len(p) for p in parts.values()) != len(adbds):
+        raise AssertionError(f"derivations lost records: {len(adbds)} BDS records, "
+                             f"{sum(len(p) for p in parts.values())} in the BDS datasets")
     write_table(adsl, adsl_path)
-    write_table(adbds, adbds_path)
+    Path(bds_folder).mkdir(parents=True, exist_ok=True)
+    for name, part in parts.items():
+        write_table(part, Path(bds_folder) / f"{name.lower()}.parquet")
     write_table(adae, adae_path)
     write_table(queries.frame(), queries_path)
-    log.info("ADSL %d subjects, ADBDS %d records, ADAE %d events, %d derivation queries", len(adsl), len(adbds),
-             len(adae), len(queries.rows))
+    datasets = {"ADSL": adsl, **parts, "ADAE": adae}
+    described = adamspec.metadata(datasets, spec, config)
+    labels = None
+    if transport_folder:
+        from ucmsc.transport import read_xpt
+
+        labels = {}
+        for path in adamspec.write_transport(datasets, spec, transport_folder):
+            _, meta = read_xpt(path)
+            labels[meta["dataset"]] = {"dataset_label": meta["label"], "variables": meta["labels"]}
+    if dictionary_path:
+        write_table(described.variables, dictionary_path)
+    if define_path:
+        from ucmsc.define import write_define
+
+        write_define(described, adamspec.study_of(config, cut), define_path)
+    if conformance_path:
+        from ucmsc.conformance import check_conformance
+
+        findings = check_conformance(datasets, described, labels)
+        write_table(findings, conformance_path)
+        log.info("ADaM conformance: %d findings (%d errors)", len(findings), (findings["SEVERITY"] == "ERROR").sum())
+    log.info("ADSL %d subjects, %s, ADAE %d events, %d derivation queries", len(adsl),
+             ", ".join(f"{n} {len(p)} records" for n, p in parts.items()) or "no BDS dataset", len(adae),
+             len(queries.rows))

@@ -34,7 +34,7 @@ def record_changes(old: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -
     rows = []
     for domain, keys in RECORD_KEYS.items():
         a, b = old[domain], new[domain]
-        values = [c for c in b.columns if c not in IGNORED and c not in keys]
+        values = [c for c in b.columns if c not in IGNORED and c not in keys and c != f"{domain}SEQ"]  # an identifier
         a = a.drop_duplicates(keys).set_index(keys)
         b = b.drop_duplicates(keys).set_index(keys)
         for key in b.index.difference(a.index):

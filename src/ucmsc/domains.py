@@ -71,7 +71,8 @@ SOURCE_COLUMNS = ("SRCFILE", "SRCROW")  # raw file name and 1-based data row: ev
 VARIABLE_LABELS = {
     "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
     "SUBJID": "Subject Identifier for the Study", "SITEID": "Study Site Identifier", "AGE": "Age", "AGEU": "Age Units",
-    "SEX": "Sex", "DIABDUR": "Diabetes Duration (years)", "ARMCD": "Planned Arm Code",
+    "SEX": "Sex", "RACE": "Race", "ETHNIC": "Ethnicity", "COUNTRY": "Country",
+    "DIABDUR": "Diabetes Duration (years)", "ARMCD": "Planned Arm Code",
     "ARM": "Description of Planned Arm",
     "RANDDT": "Date of Randomization", "DSDECOD": "Standardized Disposition Term",
     "DSTERM": "Reported Disposition Term",
@@ -80,14 +81,33 @@ VARIABLE_LABELS = {
     "AETERM": "Reported Term for the Adverse Event",
     "AESTDTC": "Start Date/Time of Adverse Event", "AEENDTC": "End Date/Time of Adverse Event",
     "AESEV": "Severity/Intensity", "AESER": "Serious Event", "AEREL": "Causality", "AEOUT": "Outcome of Adverse Event",
+    "--SEQ": "Sequence Number",
     "--TESTCD": "Test Short Name", "--TEST": "Test Name", "--ORRES": "Result in Original Units (as reported)",
     "--ORRESU": "Original Units", "--STRESC": "Result in Standard Format (character)",
     "--STRESN": "Numeric Result in Standard Units",
-    "--STRESU": "Standard Units", "--LLOQ": "Lower Limit of Quantitation (censored results)",
+    "--STRESU": "Standard Units", "--LLOQ": "Lower Limit of Quantitation",
     "VISITNUM": "Visit Number (week)",
     "VISIT": "Visit Name", "--DTC": "Date of Collection", "--DY": "Study Day (days since randomisation)",
     "SRCFILE": "Raw File", "SRCROW": "Row in Raw File (1-based data row)",
 }
+
+
+# Dataset labels of the clean domains in SAS transport files (40 characters at most; SDTMIG's where standard).
+TRANSPORT_LABELS = {"DM": "Demographics", "DS": "Disposition", "EX": "Exposure", "LB": "Laboratory Test Results",
+                    "VS": "Vital Signs", "XP": "Procedure Results (custom findings)", "AE": "Adverse Events"}
+
+
+def _generic(domain: str, column: str) -> str:
+    """The label key of a variable: findings and --SEQ variables by their generic name (LBTESTCD -> --TESTCD)."""
+    if column.startswith(domain) and (domain in FINDINGS or column == f"{domain}SEQ"):
+        return "--" + column[len(domain):]
+    return column
+
+
+def transport_labels(domain: str, table) -> tuple[str, dict[str, str]]:
+    """A clean domain's dataset label and variable labels for its transport file (blank where none is known)."""
+    return (TRANSPORT_LABELS.get(domain, f"{domain} domain"),
+            {c: VARIABLE_LABELS.get(_generic(domain, c), VARIABLE_LABELS.get(c, "")) for c in table.columns})
 
 
 def data_dictionary(tables: dict) -> "pd.DataFrame":  # noqa: F821 (pandas imported lazily: this module stays light)
@@ -97,7 +117,7 @@ def data_dictionary(tables: dict) -> "pd.DataFrame":  # noqa: F821 (pandas impor
     rows = []
     for domain, table in tables.items():
         for column in table.columns:
-            generic = "--" + column[len(domain):] if column.startswith(domain) and domain in FINDINGS else column
+            generic = _generic(domain, column)
             blank = table[column].isna() | (table[column].astype(str) == "")
             rows.append({"DOMAIN": domain, "VARIABLE": column,
                          "LABEL": VARIABLE_LABELS.get(generic, VARIABLE_LABELS.get(column, "")),

@@ -42,3 +42,19 @@ def is_yes_no(spec: dict) -> bool:
 
 def derived_label(spec: dict) -> str:
     return spec.get("label") or DERIVATIONS[spec["derivation"]]["label"]
+
+
+# Each derivation's formula in words, for define.xml and the data dictionary (sources as in ucmsc.derive).
+FORMULA_TEXT = {
+    "homa_ir": "GLUC (mmol/L) x INSULIN (uU/mL) / 22.5 (Matthews 1985)",
+    "homa_beta": "20 x INSULIN (uU/mL) / (GLUC (mmol/L) - 3.5) (Matthews 1985)",
+    "tyg": "ln(TG (mg/dL) x GLUC (mg/dL) / 2) (Simental-Mendia 2008)",
+    "bmi": "WEIGHT (kg) / HEIGHT (m) squared",
+    "nlr": "NEUT / LYM (both 10^9/L)",
+    "fib4": "AGE x AST / (PLAT x sqrt(ALT)) (Sterling 2006)",
+    "apri": "AST / AST upper limit of normal x 100 / PLAT (Wai 2003)",
+    "nafld_fibrosis_score": "-1.675 + 0.037 AGE + 0.094 BMI + 1.13 diabetes + 0.99 AST/ALT - 0.013 PLAT "
+                            "- 0.66 ALB (g/dL) (Angulo 2007)",
+    "target_attainment": "1 (Y) when the parameter is below (above) the target at the visit, else 0 (N)",
+    "grade_change": "1 (Y) when the grade moved from baseline by at least the steps given, else 0 (N)",
+}

@@ -27,7 +27,8 @@ from ucmsc.stats import PROPORTION_CI
 
 SECTIONS = ("Study summary", "Statistics not estimated", "Participant flow", "Baseline characteristics",
             "Endpoints by visit", "Model-based analyses", "Responders", "Adverse events", "Laboratory shifts",
-            "Figures", "Published vs reproduced", "Changes since the previous cut", "Data queries", "Provenance")
+            "Figures", "Published vs reproduced", "Changes since the previous cut", "Data queries", "Analysis datasets",
+            "Provenance")
 
 
 def section_id(title: str) -> str:
@@ -607,7 +608,8 @@ def change_context(diff: dict[str, pd.DataFrame] | None, previous: str | None) -
 
 def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict,
                   figures: list[dict], config: dict, cut: str, code: dict, ard_file: dict,
-                  diff: dict[str, pd.DataFrame] | None = None, previous: str | None = None) -> dict:
+                  diff: dict[str, pd.DataFrame] | None = None, previous: str | None = None,
+                  adam: dict | None = None) -> dict:
     tables = build_tables(ard, config)
     provenance = [table_provenance(t, ard_file, code, raw_files["files"]) for t in tables]
     by_check = (queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records")
@@ -641,7 +643,23 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
         "changes": change_context(diff, previous), "problems": problem_context(ard),
         "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"),
         "audit_counts": audit["STATUS"].value_counts().to_dict(),
+        "adam": adam_context(adam),
     }
+
+
+def adam_context(adam: dict | None) -> dict | None:
+    """The analysis datasets section: each dataset with its records and variables (the data dictionary), the
+    conformance rules run and their findings."""
+    if adam is None:
+        return None
+    from ucmsc.conformance import CONFORMANCE_RULES
+
+    dictionary, findings = adam["dictionary"], adam["conformance"]
+    datasets = [{"name": name, "records": int(rows["RECORDS"].iloc[0]), "file": f"adam/xpt/{name.lower()}.xpt",
+                 "variables": rows.astype(object).where(rows.notna(), "").to_dict("records")}
+                for name, rows in dictionary.groupby("DATASET", sort=False)]
+    return {"datasets": datasets, "findings": findings.to_dict("records"), "rules": len(CONFORMANCE_RULES),
+            "errors": int((findings["SEVERITY"] == "ERROR").sum()) if len(findings) else 0}
 
 
 def _environment() -> jinja2.Environment:
@@ -673,7 +691,9 @@ def run_report(paths: dict, config: dict, cut: str, previous: str | None, projec
         summary=read_table(paths["summary"]), raw_files=json.loads(Path(paths["raw_files"]).read_text()),
         figures=figure_entries(Path(paths["figures"])), config=config, cut=cut,
         code=provenance.code_version(project_dir),
-        ard_file=provenance.file_entry(paths["ard"], "ARD"), diff=diff, previous=previous)
+        ard_file=provenance.file_entry(paths["ard"], "ARD"), diff=diff, previous=previous,
+        adam={"dictionary": read_table(paths["adam_dictionary"]), "conformance": read_table(paths["conformance"])}
+        if paths.get("adam_dictionary") else None)
     write_text(render_report(context), html_path)
     write_json(context["table_provenance"], tables_provenance_path)
     log.info("report written: %s (%d tables, %d figures)", html_path, len(context["tables"]), len(context["figures"]))

@@ -66,8 +66,10 @@ STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "visit_labels", "visit_assignment", "sources",
               "tests", "reference_date", "disposition", "imputation"),
-    "derive": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "tests", "derived", "adsl_baseline",
-               "adsl_groups", "populations", "disposition", "exposure", "imputation", "adverse_events"),
+    # sources and adam: the ADaM spec carries the mapped DM and AE variables and places parameters in datasets
+    "derive": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "sources", "tests", "derived",
+               "adsl_baseline", "adsl_groups", "populations", "disposition", "exposure", "imputation", "adverse_events",
+               "adam"),
     # visits: a visit without data is reported
     # adsl_groups: a demographics analysis of a group takes its label and levels from it
     "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure"),

@@ -435,7 +435,11 @@ def _analysis_problems(trial: dict) -> list[str]:
             continue
         problems += [f"{key}.parameters[{i}]: {param} is not analysed by {spec['analysis']}"
                      for i, param in enumerate(spec.get("parameters", [])) if param not in target.get("parameters", [])]
-    problems += _parameter_problems("adsl_baseline", trial.get("adsl_baseline", []), tests, derived)
+    baseline = trial.get("adsl_baseline", [])
+    problems += _parameter_problems("adsl_baseline", [next(iter(e)) if isinstance(e, dict) else e for e in baseline],
+                                    tests, derived)
+    problems += [f"adsl_baseline[{i}]: {e}BL has {len(e) + 2} characters (ADaM names at most 8): name it, e.g. "
+                 f"{{{e}: {e[:5]}BL}}" for i, e in enumerate(baseline) if isinstance(e, str) and len(e) > 6]
     return problems
 
 

@@ -56,7 +56,8 @@ EFFICACY_LAYOUT = Layout(
     datetime_format="%Y-%m-%dT%H:%M",
     dm=(("SUBJID", "SUBJID", "Subject Identifier"), ("SITEID", "SITEID", "Site Identifier"), ("SEX", "SEX", "Sex"),
         ("AGE", "AGE", "Age (years)"), ("RANDDT", "RANDDT", "Randomisation Date"),
-        ("TRTGRP", "ARM", "Treatment Group ({codes})"), ("DMDUR", "DIABDUR", "Diabetes Duration (years)")),
+        ("TRTGRP", "ARM", "Treatment Group ({codes})"), ("DMDUR", "DIABDUR", "Diabetes Duration (years)"),
+        ("RACE", "RACE", "Race")),
     lb=(("SUBJID", "SUBJID", "Subject Identifier"), ("VISIT", "VISIT", "Visit"), ("LBDAT", "DTC", "Sample Date"),
         ("LBTESTCD", "TESTCD", "Test Code"), ("LBORRES", "ORRES", "Result (as reported)"),
         ("LBORRESU", "ORRESU", "Unit (as reported)")),
@@ -73,7 +74,7 @@ SAFETY_LAYOUT = Layout(
     dm=(("PATNO", "SUBJID", "Patient Number"), ("SITENO", "SITEID", "Site Number"),
         ("GENDER", "SEX", "Gender (1=Male, 2=Female)"), ("AGEYRS", "AGE", "Age in Years"),
         ("RANDDT", "RANDDT", "Date of Randomisation"), ("GROUP", "ARM", "Group ({codes})"),
-        ("DMYRS", "DIABDUR", "Years Since Diabetes Diagnosis")),
+        ("DMYRS", "DIABDUR", "Years Since Diabetes Diagnosis"), ("RACE", "RACE", "Race")),
     lb=(("PATNO", "SUBJID", "Patient Number"), ("SITENO", "SITEID", "Site Number"), ("VISITNAM", "VISIT", "Visit Name"),
         ("COLLDT", "DTC", "Collection Date"), ("TESTCODE", "TESTCD", "Test Code"), ("RESULT", "ORRES", "Result"),
         ("UNIT", "ORRESU", "Unit")),
@@ -317,7 +318,7 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
         sex = sex.astype(float)
     dm_vars = {"SUBJID": subjects["SUBJID"], "SITEID": subjects["SITEID"], "SEX": sex,
                "AGE": subjects["AGE"].astype(float), "RANDDT": subjects["RANDDT"], "ARM": arm_code.astype(float),
-               "DIABDUR": subjects["DIABDUR"]}
+               "DIABDUR": subjects["DIABDUR"], "RACE": "ASIAN"}  # both published trials enrolled in China
     dm = pd.DataFrame({column: dm_vars[var] for column, var, _ in layout.dm})
     labels = [label.format(codes=codes) for _, _, label in layout.dm]
     out["dm.xpt"] = (dm, {"labels": labels, "table": "DM", "file_label": "Demographics and randomisation"})

@@ -2,7 +2,7 @@ rule analyze:
     """Run the trial's analysis plan into the analysis-results dataset (ARD)."""
     input:
         adsl=f"{CUT}/adam/adsl.parquet",
-        adbds=f"{CUT}/adam/adbds.parquet",
+        bds=f"{CUT}/adam/bds",
         adae=f"{CUT}/adam/adae.parquet",
         code=code("analyze"),
     output:

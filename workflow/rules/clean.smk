@@ -1,5 +1,6 @@
 rule clean:
-    """Run the named record checks; write clean domains, the query log and quarantined records."""
+    """Run the named record checks; write clean domains (Parquet and SAS transport), the query log and quarantined
+    records."""
     input:
         tables=domain_tables("ingest"),
         other=f"{CUT}/ingest/other",
@@ -11,6 +12,7 @@ rule clean:
         quarantine=f"{CUT}/quarantine.csv",
         summary=f"{CUT}/cleaning_summary.csv",
         dictionary=f"{CUT}/sdtm/define.csv",
+        transport=directory(f"{CUT}/sdtm/xpt"),
     log:
         f"{CUT}/logs/clean.log",
     conda:
