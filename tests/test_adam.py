@@ -267,3 +267,21 @@ def test_clean_domains_are_written_as_transport_files_with_their_labels(built, t
     assert meta.table_name == "LB" and meta.file_label == label and list(back.columns) == list(lb.columns)
     assert np.array_equal(back["LBSTRESN"].to_numpy(), lb["LBSTRESN"].astype(float).to_numpy(), equal_nan=True)
     assert back["LBTESTCD"].tolist() == lb["LBTESTCD"].tolist() and back["SRCROW"].tolist() == lb["SRCROW"].tolist()
+
+
+@pytest.mark.parametrize("trial, cut", [("sdtm_delivery", "2023-06-30"), ("dose_ranging", "2022-11-30"),
+                                        ("nafld_efficacy", "2017-06-30")])
+def test_every_other_configured_trial_conforms_too(trial, cut):
+    """The SDTM delivery (ITTFL/EFFFL from SUPPDM, RACE and ETHNIC carried, no BDS dataset), the three-arm trial
+    and an interim cut: the same spec, no finding."""
+    from ucmsc.conformance import check_conformance
+
+    config = load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml")
+    run = run_pipeline(trial, cut, config)
+    spec = adamspec.resolve(config)
+    datasets = {"ADSL": run["adsl"], **adamspec.split_bds(run["bds"], spec, config), "ADAE": run["adae"]}
+    assert check_conformance(datasets, adamspec.metadata(datasets, spec, config)).empty
+    labels = dict(zip(spec.of("ADSL")["VARIABLE"], spec.of("ADSL")["LABEL"]))
+    if trial == "sdtm_delivery":
+        assert set(datasets) == {"ADSL", "ADAE"}
+        assert labels["ITTFL"] == "Intent-To-Treat Population Flag" and labels["ETHNIC"] == "Ethnicity"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,8 +45,16 @@ def test_every_report_exists_with_its_sections(built):
     for report in reports:
         html = report.read_text()
         for section in SECTIONS:
-            assert f'id="{section_id(section)}"' in html, f"{report}: no section {section}"
+            assert html.count(f'id="{section_id(section)}"') == 1, f"{report}: section {section} not once"
         assert 'id="synthetic-banner"' in html and "SYNTHETIC DATA" in html
+        # the analysis datasets: define.xml, each transport file and the conformance checks, linked and present
+        adam = report.parent / "adam"
+        links = set(re.findall(r'href="(adam/[^"#]+)"', html))
+        assert {"adam/define.xml", "adam/conformance.csv"} <= links
+        assert {f"adam/xpt/{p.name}" for p in (adam / "xpt").glob("*.xpt")} == {x for x in links if "/xpt/" in x}
+        assert all((report.parent / link).is_file() for link in links)
+        if report.parent.parent.name in ("nafld_efficacy", "t2dm_safety"):
+            assert "no findings" in html and (adam / "conformance.csv").read_text().count("\n") == 1
     index = (built / "results" / "index.html").read_text()
     assert all(f"{r.parent.parent.name}/{r.parent.name}/report.html" in index for r in reports)
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ucmsc.config import load_yaml
 from ucmsc.domains import VARIABLE_LABELS
-from ucmsc.paramcodes import derived_inputs
+from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "config" / "adam" / "spec.yaml"
@@ -59,8 +59,8 @@ def baseline_names(config: dict) -> dict[str, str]:
 
 def _parameter_label(config: dict, code: str) -> str:
     test = config.get("tests", {}).get(code, {})
-    derived = config.get("derived", {}).get(code, {})
-    return test.get("test") or derived.get("label") or code
+    derived = config.get("derived", {}).get(code)
+    return test.get("test") or (derived_label(derived) if derived else "") or code
 
 
 def _fits(label: str, fallback: str) -> str:
@@ -99,8 +99,9 @@ def _adsl_trial_variables(spec: dict, config: dict) -> list[dict]:
     for population in flags:
         derivation = (f"DM.{population.source}: Y when delivered as Y, N otherwise" if population.source
                       else f"Rule {population.rule}: {population.label}")
-        rows.append({"name": population.flag, "codelist": "NY", "type": "text", "origin": "Derived",
-                     "label": _fits(f"{population.label} Population Flag", f"{population.flag} Population Flag"),
+        label = spec.get("population_flags", {}).get(population.flag) or _fits(
+            f"{population.label} Population Flag", f"{population.flag} Population Flag")
+        rows.append({"name": population.flag, "codelist": "NY", "type": "text", "origin": "Derived", "label": label,
                      "derivation": derivation + "; N for a subject of an arm not compared"})
     for name, group in config.get("adsl_groups", {}).items():
         label = group.get("label", name)
