@@ -60,6 +60,32 @@ def test_every_report_exists_with_its_sections(built):
 
 
 @pytest.mark.e2e
+def test_every_clean_domain_is_also_a_labelled_transport_file_with_the_same_values(built):
+    import numpy as np
+    import pandas as pd
+    import pyreadstat
+
+    for folder in sorted(built.glob("results/*/*/sdtm")):
+        parquet = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
+        parquet |= {p.stem: pd.read_parquet(p) for p in (folder / "other").glob("*.parquet")}
+        files = sorted((folder / "xpt").glob("*.xpt"))
+        assert {p.stem for p in files} == set(parquet), folder
+        for path in files:
+            data, meta = pyreadstat.read_xport(str(path))
+            mine = parquet[path.stem]
+            assert meta.table_name == path.stem.upper() and meta.file_label and list(data.columns) == list(mine)
+            assert len(data) == len(mine), path
+            for column in mine.columns:
+                if pd.api.types.is_numeric_dtype(mine[column]):
+                    assert np.array_equal(data[column].to_numpy(float), mine[column].to_numpy(float),
+                                          equal_nan=True), f"{path}:{column}"
+                else:
+                    assert data[column].tolist() == mine[column].fillna("").astype(str).tolist(), f"{path}:{column}"
+            if path.stem in ("dm", "ds", "ex", "lb", "vs", "xp", "ae"):
+                assert all(meta.column_names_to_labels.values()), path  # every variable labelled
+
+
+@pytest.mark.e2e
 def test_raw_files_are_untouched_by_a_build(built):
     for manifest in built.glob("resources/datacuts/*/*/manifest.json"):
         for entry in json.loads(manifest.read_text())["files"]:

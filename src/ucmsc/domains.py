@@ -89,6 +89,16 @@ VARIABLE_LABELS = {
     "VISITNUM": "Visit Number (week)",
     "VISIT": "Visit Name", "--DTC": "Date of Collection", "--DY": "Study Day (days since randomisation)",
     "SRCFILE": "Raw File", "SRCROW": "Row in Raw File (1-based data row)",
+    # SDTMIG labels of variables an SDTM delivery may map
+    "RFSTDTC": "Subject Reference Start Date/Time", "RFENDTC": "Subject Reference End Date/Time",
+    "RFICDTC": "Date/Time of Informed Consent", "ACTARM": "Description of Actual Arm",
+    "ACTARMCD": "Actual Arm Code", "DTHFL": "Subject Death Flag", "ITTFL": "Intent-To-Treat Population Flag",
+    "SAFFL": "Safety Population Flag", "EFFFL": "Efficacy Population Flag", "DSCAT": "Category for Disposition Event",
+    "EPOCH": "Epoch", "EXDOSFRM": "Dose Form", "EXDOSFRQ": "Dosing Frequency per Interval",
+    "EXROUTE": "Route of Administration", "EXENDTC": "End Date/Time of Treatment",
+    "AEDECOD": "Dictionary-Derived Term", "AEBODSYS": "Body System or Organ Class",
+    "AESOC": "Primary System Organ Class", "AETRTEM": "Treatment Emergent Flag", "SVSTDTC": "Start Date/Time of Visit",
+    "SVENDTC": "End Date/Time of Visit",
 }
 
 
