@@ -130,13 +130,19 @@ def test_anl01fl_marks_one_record_per_subject_parameter_and_visit_and_ablfl_the_
     assert (base["AVISITN"] == 0).all() and np.allclose(base["BASE"], base["AVAL"], equal_nan=True)
 
 
-def test_of_two_records_at_one_visit_the_later_dated_is_analysed():
-    bds = pd.DataFrame({"USUBJID": ["A"] * 4, "PARAMCD": ["GLUC"] * 4, "AVISITN": [0, 9, 9, 20],
-                        "ADT": ["2020-01-01", "2020-03-01", "2020-03-05", "2020-05-20"],
-                        "AVAL": [7.0, 6.5, 6.1, np.nan]})
-    out = derive.derive_baseline_and_change(bds)
-    assert out["ANL01FL"].tolist() == ["Y", "", "Y", ""]
-    assert out["CHG"].round(10).tolist()[:3] == [pytest.approx(np.nan, nan_ok=True), -0.5, -0.9]
+def test_of_two_records_at_one_visit_the_later_dated_is_analysed_and_the_baseline_is_one_record():
+    bds = pd.DataFrame({"USUBJID": ["A"] * 6, "PARAMCD": ["GLUC"] * 6, "AVISITN": [0, 0, 9, 9, 20, 0],
+                        "ADT": ["2020-01-01", "2020-01-03", "2020-03-01", "2020-03-05", "2020-05-20", "2020-01-04"],
+                        "AVAL": [7.0, 7.5, 6.5, 6.1, np.nan, np.nan]})
+    out = derive.derive_baseline_and_change(bds.assign(AVISIT="Week " + bds["AVISITN"].astype(str)))
+    assert out["ANL01FL"].tolist() == ["", "Y", "", "Y", "", ""]
+    assert out["ABLFL"].tolist() == ["", "Y", "", "", "", ""]  # the analysed week-0 record, with a value
+    assert (out["BASE"] == 7.5).all()
+    assert out["CHG"].round(10).tolist()[2:4] == [-1.0, -1.4]
+    yes_no = derive.derive_param_yes_no(out, "GLUCTGT", {"derivation": "target_attainment", "parameter": "GLUC",
+                                                          "below": 7.0})
+    target = yes_no[yes_no["PARAMCD"] == "GLUCTGT"]
+    assert target[["AVISITN", "AVALC"]].values.tolist() == [[0, "N"], [9, "Y"]]  # from the analysed records only
 
 
 def test_each_bds_record_traces_to_its_sdtm_record_by_srcdom_srcvar_srcseq(built):
@@ -285,3 +291,38 @@ def test_every_other_configured_trial_conforms_too(trial, cut):
     if trial == "sdtm_delivery":
         assert set(datasets) == {"ADSL", "ADAE"}
         assert labels["ITTFL"] == "Intent-To-Treat Population Flag" and labels["ETHNIC"] == "Ethnicity"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t["adam"]["bds"].update(ADTG={"label": "Triglycerides", "parameters": ["TG"]}),
+     r"adam.bds.ADTG.parameters: TG is already in ADLIPID"),
+    (lambda t: t["adam"]["bds"].update(ADLAB2={"label": "More labs", "domains": ["LB"]}),
+     r"adam.bds.ADLAB2.domains: LB is already in ADLB"),
+    (lambda t: t["adam"]["bds"]["ADLIPID"].update(parameters=["TRIG"]),
+     r"adam.bds.ADLIPID.parameters: TRIG is neither a configured test nor a derived parameter"),
+    (lambda t: t["adam"]["bds"].update(ADEMPTY={"label": "Nothing"}), r"adam.bds.ADEMPTY: lists no parameters"),
+    (lambda t: t["adam"]["bds"].update(ADAE={"label": "Clash", "parameters": ["GLUC"]}),
+     r"adam.bds.ADAE: ADAE is a standard dataset"),
+    (lambda t: t["sources"][0]["columns"].update(HANDEDNS="HAND"),
+     r"adam: ADSL.HANDEDNS: mapped from DM but has no label"),
+])
+def test_adam_config_mistakes_stop_at_config_check_naming_them(change, message):
+    from ucmsc.validate import ConfigError, check_trial_config
+
+    trial = load_yaml(ROOT / "config" / "trials" / "t2dm_safety.yaml")
+    trial["adam"] = {"bds": {"ADLIPID": {"label": "Lipid Analysis Dataset", "parameters": ["TG", "CHOL"]}}}
+    check_trial_config(trial, "t.yaml", root=str(ROOT))  # a lipid dataset of its own is fine
+    change(trial)
+    with pytest.raises(ConfigError, match=message):
+        check_trial_config(trial, "t.yaml", root=str(ROOT))
+
+
+def test_a_partial_date_is_not_written_as_a_sas_date_and_long_text_is_refused(tmp_path):
+    from ucmsc.transport import TransportError, write_xpt
+
+    with pytest.raises(TransportError, match=r"X.ADT: not date: row 2: '2019-03' is not a complete date"):
+        write_xpt(pd.DataFrame({"ADT": ["2019-03-01", "2019-03"]}), tmp_path / "x.xpt", "X", "x", {}, {"ADT": "date"})
+    with pytest.raises(TransportError, match=r"X.AETERM row 2: 201 bytes"):
+        write_xpt(pd.DataFrame({"AETERM": ["short", "x" * 201]}), tmp_path / "x.xpt", "X", "x", {}, {})
+    with pytest.raises(TransportError, match=r"X.TOOLONGNM: name longer than 8"):
+        write_xpt(pd.DataFrame({"TOOLONGNM": [1.0]}), tmp_path / "x.xpt", "X", "x", {}, {})

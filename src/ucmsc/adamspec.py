@@ -142,8 +142,14 @@ def bds_datasets(spec: dict, config: dict) -> dict[str, dict]:
 def assign_parameters(bds: pd.DataFrame, datasets: dict[str, dict], config: dict) -> pd.Series:
     """PARAMCD -> BDS dataset: a dataset that lists the parameter, else the dataset of its source domain; a derived
     parameter goes where most of its inputs go (the first such input on a tie)."""
-    listed = {code: name for name, entry in datasets.items() for code in entry["parameters"]}
-    by_domain = {domain: name for name, entry in datasets.items() for domain in entry["domains"]}
+    listed, by_domain = {}, {}
+    for name, entry in datasets.items():
+        for code in entry["parameters"]:
+            if listed.setdefault(code, name) != name:
+                raise SpecError(f"parameter {code} is listed by both {listed[code]} and {name}")
+        for domain in entry["domains"]:
+            if by_domain.setdefault(domain, name) != name:
+                raise SpecError(f"domain {domain} is listed by both {by_domain[domain]} and {name}")
     sources = bds.loc[bds["SRCDOM"] != "", ["PARAMCD", "SRCDOM"]].drop_duplicates("PARAMCD")
     where = {code: listed.get(code, by_domain.get(domain)) for code, domain in zip(sources["PARAMCD"],
                                                                                     sources["SRCDOM"])}

@@ -388,16 +388,9 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
 
 
 def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
-    """ABLFL on the week-0 record; BASE, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0, as
-    admiral)."""
+    """ANL01FL on the analysed record of each subject, parameter and visit; ABLFL on the analysed week-0 record;
+    BASE its AVAL, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0, as admiral)."""
     bds = bds.copy()
-    bds["ABLFL"] = np.where(bds["AVISITN"] == 0, "Y", "")
-    base = bds[bds["ABLFL"] == "Y"].drop_duplicates(["USUBJID", "PARAMCD"]).set_index(["USUBJID", "PARAMCD"])["AVAL"]
-    key = pd.MultiIndex.from_frame(bds[["USUBJID", "PARAMCD"]])
-    bds["BASE"] = base.reindex(key).to_numpy()
-    bds["CHG"] = np.where(bds["AVISITN"] > 0, bds["AVAL"] - bds["BASE"], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bds["PCHG"] = np.where((bds["AVISITN"] > 0) & (bds["BASE"] != 0), 100 * bds["CHG"] / bds["BASE"], np.nan)
     # ADaMIG 1.1 section 3.3.8: ANL01FL marks the record analysed, one per subject, parameter and analysis visit
     # (with AVAL; of several, the latest dated)
     present = bds[bds["AVAL"].notna()]
@@ -405,6 +398,14 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
         present = present.sort_values(["ADT"], kind="stable", na_position="first")
     chosen = present.drop_duplicates(["USUBJID", "PARAMCD", "AVISITN"], keep="last").index
     bds["ANL01FL"] = np.where(bds.index.isin(chosen), "Y", "")
+    # ADaMIG 1.1 section 3.3.4: one baseline record per subject and parameter, the one BASE comes from
+    bds["ABLFL"] = np.where((bds["AVISITN"] == 0) & (bds["ANL01FL"] == "Y"), "Y", "")
+    base = bds[bds["ABLFL"] == "Y"].set_index(["USUBJID", "PARAMCD"])["AVAL"]
+    key = pd.MultiIndex.from_frame(bds[["USUBJID", "PARAMCD"]])
+    bds["BASE"] = base.reindex(key).to_numpy()
+    bds["CHG"] = np.where(bds["AVISITN"] > 0, bds["AVAL"] - bds["BASE"], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bds["PCHG"] = np.where((bds["AVISITN"] > 0) & (bds["BASE"] != 0), 100 * bds["CHG"] / bds["BASE"], np.nan)
     return bds
 
 
@@ -425,6 +426,8 @@ def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataF
     (worsening) baseline, e.g. ultrasound steatosis improved by one grade.
     """
     source = bds[bds["PARAMCD"] == spec["parameter"]]
+    if "ANL01FL" in source:
+        source = source[source["ANL01FL"] == "Y"]  # the analysed records only
     if spec["derivation"] == "target_attainment":
         label = derived_label(spec) or (f"{spec['parameter']} < {spec['below']:g}" if "below" in spec
                                         else f"{spec['parameter']} > {spec['above']:g}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 
@@ -24,7 +25,15 @@ class TransportError(ValueError):
 def _as_type(values: pd.Series, kind: str) -> pd.Series:
     """``values`` converted to what the transport file stores for the spec type."""
     if kind == "date":
-        when = pd.to_datetime(values.replace("", None), errors="coerce", format="mixed")
+        if pd.api.types.is_datetime64_any_dtype(values):
+            when = values
+        else:  # complete ISO dates only: a partial one ("2019-03") is not a SAS date
+            text = values.fillna("").astype(str).str.strip()
+            bad = (text != "") & ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?")
+            if bad.any():
+                raise ValueError(f"row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}: {text[bad].iloc[0]!r} is not a "
+                                 "complete date")
+            when = pd.to_datetime(text.str.slice(0, 10).replace("", None), format="%Y-%m-%d")
         return pd.Series([d.date() if pd.notna(d) else None for d in when], index=values.index, dtype=object)
     if kind == "datetime":
         return pd.to_datetime(values.replace("", None) if values.dtype == object else values, errors="coerce",

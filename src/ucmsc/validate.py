@@ -42,7 +42,41 @@ def check_trial_config(trial: dict, path: str | Path, trial_id: str | None = Non
     problems = trial_config_problems(trial, trial_id)
     if root is not None and trial.get("ae_dictionary") and not (Path(root) / trial["ae_dictionary"]).is_file():
         problems.append(f"ae_dictionary: file {trial['ae_dictionary']} not found")
+    if not problems:  # the ADaM spec resolved for this trial: names, labels, datasets (ucmsc.adamspec)
+        problems += adam_problems(trial, Path(root) / "config" / "adam" / "spec.yaml" if root is not None else None)
     _raise_if_any(problems, path)
+
+
+def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
+    """``adam.bds``: each dataset lists configured parameters or domains, none listed by two datasets; and the
+    trial's ADaM spec resolves (names of 8, labels of 40 characters, every mapped variable labelled)."""
+    from ucmsc import adamspec
+
+    spec = adamspec.load_spec(spec_path) if spec_path is not None and spec_path.is_file() else adamspec.load_spec()
+    known = set(trial.get("tests", {})) | set(trial.get("derived", {}))
+    problems, owner = [], {}
+    declared = trial.get("adam", {}).get("bds", {})
+    for name, entry in declared.items():
+        key = f"adam.bds.{name}"
+        if name in spec["datasets"]:
+            problems.append(f"{key}: {name} is a standard dataset of config/adam/spec.yaml, not a BDS dataset")
+        if not entry.get("parameters") and not entry.get("domains"):
+            problems.append(f"{key}: lists no parameters and no domains")
+        problems += [f"{key}.parameters: {p} is neither a configured test nor a derived parameter"
+                     for p in entry.get("parameters", []) if p not in known]
+    defaults = {n: e for n, e in spec["bds"].items() if n not in declared}
+    for name, entry in list(defaults.items()) + list(declared.items()):
+        for kind in ("parameters", "domains"):
+            for item in entry.get(kind, []):
+                if (kind, item) in owner:
+                    problems.append(f"adam.bds.{name}.{kind}: {item} is already in {owner[kind, item]}")
+                owner.setdefault((kind, item), name)
+    if not problems:
+        try:
+            adamspec.resolve(trial, spec)
+        except adamspec.SpecError as error:
+            problems.append(f"adam: {error}")
+    return problems
 
 
 def _raise_if_any(problems: list[str], path: str | Path) -> None:
