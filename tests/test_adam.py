@@ -326,3 +326,15 @@ def test_a_partial_date_is_not_written_as_a_sas_date_and_long_text_is_refused(tm
         write_xpt(pd.DataFrame({"AETERM": ["short", "x" * 201]}), tmp_path / "x.xpt", "X", "x", {}, {})
     with pytest.raises(TransportError, match=r"X.TOOLONGNM: name longer than 8"):
         write_xpt(pd.DataFrame({"TOOLONGNM": [1.0]}), tmp_path / "x.xpt", "X", "x", {}, {})
+
+
+def test_a_mapped_variable_parsed_as_a_number_is_a_numeric_adam_variable():
+    config = load_yaml(ROOT / "config" / "trials" / "t2dm_safety.yaml")
+    dm = next(s for s in config["sources"] if s["domain"] == "DM")
+    dm["columns"]["SCRNWT"] = "WTKG"
+    dm["numeric"] = ["SCRNWT"]
+    config["adam"] = {"labels": {"SCRNWT": "Weight at Screening (kg)"}}
+    variables = adamspec.resolve(config).of("ADSL").set_index("VARIABLE")
+    assert variables.loc["SCRNWT", ["TYPE", "LABEL", "SOURCE"]].tolist() == ["float", "Weight at Screening (kg)",
+                                                                             "DM.SCRNWT"]
+    assert variables.loc["DIABDUR", "TYPE"] == "float" and variables.loc["RACE", "TYPE"] == "text"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ucmsc.config import load_yaml
-from ucmsc.domains import VARIABLE_LABELS
+from ucmsc.domains import NUMERIC, VARIABLE_LABELS
 from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
 
@@ -82,8 +82,10 @@ def _carried(spec: dict, config: dict, dataset: str, domain: str, standard: set[
         if name not in labels:
             raise SpecError(f"{dataset}.{name}: mapped from {domain} but has no label: add it to adam.labels in the "
                             "trial config (or to carried in config/adam/spec.yaml)")
-        rows.append({"name": name, "label": labels[name], "type": "text", "origin": "Predecessor",
-                     "source": f"{domain}.{name}"})
+        number = name in NUMERIC.get(domain, ()) or any(name in s.get("numeric", []) for s in config.get("sources", [])
+                                                        if s["domain"] == domain)
+        rows.append({"name": name, "label": labels[name], "type": "float" if number else "text",
+                     "origin": "Predecessor", "source": f"{domain}.{name}"})
     return rows
 
 
@@ -92,10 +94,6 @@ def _adsl_trial_variables(spec: dict, config: dict) -> list[dict]:
     flags = [p for p in load_populations(config)]
     skip = {p.flag for p in flags} | {"USUBJID", "SUBJID", "RANDDT"}
     rows = _carried(spec, config, "ADSL", "DM", standard, skip)
-    numeric = set(config.get("numeric_dm", [])) | {"DIABDUR"}
-    for row in rows:
-        if row["name"] in numeric:
-            row["type"] = "float"
     for population in flags:
         derivation = (f"DM.{population.source}: Y when delivered as Y, N otherwise" if population.source
                       else f"Rule {population.rule}: {population.label}")
