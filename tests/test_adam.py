@@ -217,6 +217,8 @@ def test_define_xml_describes_every_dataset_and_variable_of_the_transport_files(
     ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
     root = ET.fromstring(text)
     assert root.get("CreationDateTime") == f"{cut}T00:00:00"
+    description = root.find("odm:Study/odm:GlobalVariables/odm:StudyDescription", ns).text
+    assert description == config["title"] and root.find("odm:Study", ns).get("OID") == f"STUDY.{config['studyid']}"
     # value-level metadata: one where clause per parameter of each BDS dataset, as the data has them
     for name in (n for n in files if n not in ("ADSL", "ADAE")):
         checks = [w.find("odm:RangeCheck/odm:CheckValue", ns).text

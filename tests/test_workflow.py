@@ -53,6 +53,13 @@ def test_every_report_exists_with_its_sections(built):
         assert {"adam/define.xml", "adam/conformance.csv"} <= links
         assert {f"adam/xpt/{p.name}" for p in (adam / "xpt").glob("*.xpt")} == {x for x in links if "/xpt/" in x}
         assert all((report.parent / link).is_file() for link in links)
+        import xml.etree.ElementTree as ET
+
+        import yaml
+
+        title = yaml.safe_load((built / "config" / "trials" / f"{report.parent.parent.name}.yaml").read_text())["title"]
+        described = ET.parse(adam / "define.xml").getroot()
+        assert described.find(".//{http://www.cdisc.org/ns/odm/v1.3}StudyDescription").text == title
         if report.parent.parent.name in ("nafld_efficacy", "t2dm_safety"):
             assert "no findings" in html and (adam / "conformance.csv").read_text().count("\n") == 1
     index = (built / "results" / "index.html").read_text()

@@ -66,8 +66,9 @@ STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "visit_labels", "visit_assignment", "sources",
               "tests", "reference_date", "disposition", "imputation"),
-    # sources and adam: the ADaM spec carries the mapped DM and AE variables and places parameters in datasets
-    "derive": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "sources", "tests", "derived",
+    # sources and adam: the ADaM spec carries the mapped DM and AE variables and places parameters in datasets;
+    # title: define.xml's study description
+    "derive": ("trial", "studyid", "title", "arms", "not_analysed_arms", "visits", "sources", "tests", "derived",
                "adsl_baseline", "adsl_groups", "populations", "disposition", "exposure", "imputation", "adverse_events",
                "adam"),
     # visits: a visit without data is reported
