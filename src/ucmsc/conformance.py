@@ -58,6 +58,12 @@ CONFORMANCE_RULES = (
     ("BDS-CHG", "ERROR", "ADaMIG 1.1 §3.3.4", "CHG = AVAL - BASE where CHG is present"),
     ("BDS-PCHG", "ERROR", "ADaMIG 1.1 §3.3.4", "PCHG = 100 * CHG / BASE where PCHG is present"),
     ("BDS-ANL01FL-UNIQUE", "ERROR", "ADaMIG 1.1 §3.3.8", "At most one ANL01FL = Y per USUBJID, PARAMCD, AVISITN"),
+    ("BDS-ANL01FL-VALUE", "WARNING", "ADaMIG 1.1 §3.3.8",
+     "An ANL01FL = Y record has AVAL or AVALC (a record analysed has a value)"),
+    ("BDS-CHG-MISSING", "ERROR", "config/adam/spec.yaml CHG derivation",
+     "CHG present on post-baseline records (AVISITN > 0, not ABLFL) with AVAL and BASE"),
+    ("BDS-TRACE", "ERROR", "ADaMIG 1.1 §3.3.9 (SRCDOM, SRCVAR, SRCSEQ)",
+     "SRCDOM, SRCVAR and SRCSEQ all present or all blank on each record"),
     ("FLAG-VALUES", "ERROR", "ADaMIG 1.1 §3.1.4",
      "Variables ending in FL are Y or blank; ADSL flags and ADSL flags carried elsewhere Y, N or blank"),
     ("KEYS-UNIQUE", "ERROR", f"{DEFINE} ItemRef KeySequence",
@@ -385,6 +391,36 @@ def check_anl01fl(name: str, df: pd.DataFrame) -> list[dict]:
                      f"{_examples(df, bad)}")]
 
 
+def check_analysed_values(name: str, df: pd.DataFrame) -> list[dict]:
+    """ANL01FL = Y records carry a value; post-baseline records with AVAL and BASE carry CHG; traceability
+    variables are all present or all blank."""
+    out = []
+    if {"ANL01FL", "AVAL"} <= set(df.columns):
+        text = _blank(df["AVALC"]) if "AVALC" in df else pd.Series(True, index=df.index)
+        bad = _is_y(df, "ANL01FL") & df["AVAL"].isna() & text
+        if bad.any():
+            out.append(_finding("BDS-ANL01FL-VALUE", name, "ANL01FL", bad.sum(),
+                                f"{bad.sum()} ANL01FL = Y records of {name} have neither AVAL nor AVALC: "
+                                f"{_examples(df, bad)}"))
+    if {"CHG", "AVAL", "BASE", "AVISITN"} <= set(df.columns):
+        baseline = _is_y(df, "ABLFL") if "ABLFL" in df else pd.Series(False, index=df.index)
+        bad = (df["AVISITN"] > 0) & ~baseline & df["AVAL"].notna() & df["BASE"].notna() & df["CHG"].isna()
+        if bad.any():
+            out.append(_finding("BDS-CHG-MISSING", name, "CHG", bad.sum(),
+                                f"{bad.sum()} post-baseline records of {name} with AVAL and BASE have no CHG: "
+                                f"{_examples(df, bad)}"))
+    trace = [c for c in ("SRCDOM", "SRCVAR", "SRCSEQ") if c in df.columns]
+    if len(trace) == 3:
+        present = pd.DataFrame({c: ~_blank(df[c]) if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])
+                                else df[c].notna() for c in trace})
+        bad = present.any(axis=1) & ~present.all(axis=1)
+        if bad.any():
+            out.append(_finding("BDS-TRACE", name, "", bad.sum(),
+                                f"{bad.sum()} records of {name} have some of SRCDOM, SRCVAR, SRCSEQ but not all: "
+                                f"{_examples(df, bad)}"))
+    return out
+
+
 def check_flags(datasets: dict, metadata) -> list[dict]:
     """Variables ending in FL: Y or blank; in ADSL (and ADSL flags carried to other datasets) Y, N or blank."""
     out = []
@@ -558,7 +594,8 @@ def check_conformance(datasets: dict, metadata, labels: dict | None = None) -> p
             *check_subjects(datasets)]
     for name, df in datasets.items():
         if _class(metadata, name) == BDS_CLASS:
-            rows += [*check_params(name, df), *check_baseline(name, df), *check_anl01fl(name, df)]
+            rows += [*check_params(name, df), *check_baseline(name, df), *check_anl01fl(name, df),
+                     *check_analysed_values(name, df)]
     rows += check_flags(datasets, metadata)
     for name, df in datasets.items():
         rows += check_keys(name, df, metadata)
