@@ -307,6 +307,8 @@ def test_every_other_configured_trial_conforms_too(trial, cut):
      r"adam.bds.ADAE: ADAE is a standard dataset"),
     (lambda t: t["sources"][0]["columns"].update(HANDEDNS="HAND"),
      r"adam: ADSL.HANDEDNS: mapped from DM but has no label"),
+    (lambda t: t["sources"][0]["columns"].update(HANDEDNESS="HAND"),
+     r"sources\[0\].columns: HANDEDNESS has 10 characters \(SAS transport names have 8 at most\)"),
 ])
 def test_adam_config_mistakes_stop_at_config_check_naming_them(change, message):
     from ucmsc.validate import ConfigError, check_trial_config

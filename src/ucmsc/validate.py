@@ -55,6 +55,9 @@ def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
     spec = adamspec.load_spec(spec_path) if spec_path is not None and spec_path.is_file() else adamspec.load_spec()
     known = set(trial.get("tests", {})) | set(trial.get("derived", {}))
     problems, owner = [], {}
+    for i, source in enumerate(trial.get("sources", [])):  # SAS transport v5: names of 8 characters at most
+        problems += [f"sources[{i}].columns: {name} has {len(name)} characters (SAS transport names have 8 at most)"
+                     for name in source.get("columns", {}) if len(name) > 8]
     declared = trial.get("adam", {}).get("bds", {})
     for name, entry in declared.items():
         key = f"adam.bds.{name}"
