@@ -128,3 +128,12 @@ def test_results_name_the_subjects_whose_records_moved_under_them():
     )
     row = result_changes(old, new, records).iloc[0]
     assert row["RECORDS_MOVED"] == 1 and row["SUBJECTS"] == "S1" and row["GROUP1_LEVEL"] == "A"
+
+
+def test_p_values_print_as_the_tables_print_them_and_no_negative_zero():
+    old = _ard([{"STAT_NAME": "p", "VALUE": 0.0004}, {"STAT_NAME": "estimate", "VALUE": -0.004}])
+    new = _ard([{"STAT_NAME": "p", "VALUE": 0.0204}, {"STAT_NAME": "estimate", "VALUE": 0.012}])
+    records = pd.DataFrame(columns=["DOMAIN", "KEY", "USUBJID", "CHANGE", "VARIABLE", "OLD", "NEW"])
+    changes = result_changes(old, new, records).set_index("STAT_NAME")
+    assert changes.loc["p", ["OLD", "NEW"]].tolist() == ["<0.001", "0.020"]
+    assert changes.loc["estimate", ["OLD", "NEW"]].tolist() == ["0.00", "0.01"]

@@ -16,3 +16,17 @@ def test_halves_round_away_from_zero_as_sas_does():
 def test_format_keeps_trailing_zeros_and_blank_for_missing():
     assert format_half_up(8.1, 2) == "8.10"
     assert format_half_up(math.nan, 2) == ""
+
+
+def test_no_negative_zero_is_printed():
+    assert format_half_up(-0.004, 2) == "0.00"  # rounds to zero: no sign
+    assert format_half_up(-0.0, 1) == "0.0"
+    assert format_half_up(-0.005, 2) == "-0.01"  # half away from zero keeps its sign
+    assert format_half_up(-0.0004, 3) == "0.000"
+
+
+def test_p_values_print_the_same_everywhere():
+    from ucmsc.rounding import format_p
+
+    assert [format_p(p) for p in (0.0004, 0.001, 0.0285, 0.9996, float("nan"))] == [
+        "<0.001", "0.001", "0.029", "1.000", ""]

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ucmsc import ard as ardlib
 from ucmsc.domains import DOMAINS, FINDINGS, record_key
-from ucmsc.rounding import display_decimals, format_half_up
+from ucmsc.rounding import P_VALUES, display_decimals, format_half_up, format_p
 
 RECORD_KEYS = {domain: record_key(domain) for domain in DOMAINS}
 IGNORED = {"SRCFILE", "SRCROW", "STUDYID", "DOMAIN"}
@@ -78,7 +78,9 @@ def result_changes(old_ard: pd.DataFrame, new_ard: pd.DataFrame, records: pd.Dat
     def printed(stat: str, value, found: bool) -> str:
         if not found:
             return ""
-        return "NE" if pd.isna(value) else format_half_up(value, display_decimals(stat))
+        if pd.isna(value):
+            return "NE"
+        return format_p(value) if stat in P_VALUES else format_half_up(value, display_decimals(stat))
 
     rows = []
     for row in matched.to_dict("records"):

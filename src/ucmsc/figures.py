@@ -170,7 +170,8 @@ def responder_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "RESP")
         several = p_rows["GROUP1_LEVEL"].nunique() > 1
         for i, visit in enumerate(visits):
             for j, p in enumerate(p_rows[p_rows["AVISITN"] == visit].itertuples()):
-                text = "P not estimable" if pd.isna(p.VALUE) else f"P = {format_half_up(p.VALUE, 3)}"
+                text = ("P not estimable" if pd.isna(p.VALUE) else
+                        f"P {'< 0.001' if p.VALUE < 0.001 else '= ' + format_half_up(p.VALUE, 3)}")
                 ax.text(i, 96 - 5 * j, f"{p.GROUP1_LEVEL}: {text}" if several else text, ha="center",
                         fontsize=7 if several else 8)
         ax.set_xticks(range(len(visits)), [f"Week {v:g}" for v in visits])

@@ -22,7 +22,7 @@ import pandas as pd
 from ucmsc import ard as ardlib
 from ucmsc.ard import DEMOGRAPHICS, MISSING_LEVEL, group_label
 from ucmsc.plan import Trial, load_trial
-from ucmsc.rounding import format_half_up
+from ucmsc.rounding import format_half_up, format_p
 from ucmsc.stats import PROPORTION_CI
 
 SECTIONS = ("Study summary", "Statistics not estimated", "Participant flow", "Baseline characteristics",
@@ -35,10 +35,6 @@ def section_id(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
-def format_p(p) -> str:
-    if p is None or pd.isna(p):
-        return ""
-    return "<0.001" if p < 0.001 else format_half_up(p, 3)
 
 
 NE = "NE"  # not estimable: the ARD has the row, with VALUE NaN and the reason in WARNING or ERROR
@@ -595,7 +591,7 @@ def change_context(diff: dict[str, pd.DataFrame] | None, previous: str | None) -
     records, results, subjects = diff["records"], diff["results"], diff["subjects"]
     notable = results[(results["SIGNIFICANCE_FLIPPED"] == "Y") | results["STAT_NAME"].isin(["p", "estimate"])]
     notable = notable.sort_values(["SIGNIFICANCE_FLIPPED", "RECORDS_MOVED"], ascending=False).head(40)
-    notable = notable.assign(GROUP=[group_label(r)
+    notable = notable.assign(AVISITN=notable["AVISITN"].map(_whole), GROUP=[group_label(r)
                                     for r in notable[["GROUP1_LEVEL", "COMPARATOR"]].fillna("").to_dict("records")])
     return {"previous": previous,
             "subjects": subjects["CHANGE"].value_counts().to_dict(),

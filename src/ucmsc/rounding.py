@@ -23,12 +23,24 @@ def format_half_up(value: float, decimals: int) -> str:
     """``round_half_up`` as text with exactly ``decimals`` places; empty for missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return f"{round_half_up(value, decimals):.{decimals}f}"
+    rounded = round_half_up(value, decimals)
+    return f"{rounded if rounded != 0 else 0.0:.{decimals}f}"  # -0.004 prints 0.00, never -0.00
+
+
+def format_p(p) -> str:
+    """A P-value as tables and figures print it: "<0.001" below 0.001, else three decimals half up; empty if
+    missing."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    return "<0.001" if p < 0.001 else format_half_up(p, 3)
 
 
 # Decimals a statistic is printed with (tables, the cut comparison's "changed beyond its printed rounding").
 PRINTED_DECIMALS = {"n": 0, "N": 0, "events": 0, "n_subjects": 0, "df": 1, "pct": 1, "p": 3, "fisher_p": 3, "p_holm": 3,
                     "p_bh": 3}
+
+
+P_VALUES = ("p", "fisher_p", "p_holm", "p_bh")  # printed by format_p
 
 
 def display_decimals(stat_name: str) -> int:
