@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ucmsc.config import load_yaml
+from ucmsc.dates import complete_date
 from ucmsc.domains import NUMERIC, VARIABLE_LABELS
 from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
@@ -218,15 +219,6 @@ def _check_names(datasets: pd.DataFrame, variables: pd.DataFrame, codelists: pd.
         raise SpecError("ADaM spec: " + "; ".join(problems))
 
 
-def as_date(values: pd.Series) -> pd.Series:
-    """ISO 8601 text (or datetimes) as dates (datetime64 at midnight): a complete date's day, else missing."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.normalize()
-    text = values.fillna("").astype(str).str.slice(0, 10)
-    return pd.to_datetime(text.where(text.str.fullmatch(r"\d{4}-\d{2}-\d{2}"), None), errors="coerce",
-                          format="%Y-%m-%d")
-
-
 def shape(frame: pd.DataFrame, dataset: str, spec: AdamSpec) -> pd.DataFrame:
     """``frame`` with exactly the spec's variables of ``dataset``, in its order, dates as dates; a variable the spec
     does not describe, or a described one the frame lacks, stops the build naming them."""
@@ -240,7 +232,7 @@ def shape(frame: pd.DataFrame, dataset: str, spec: AdamSpec) -> pd.DataFrame:
     shaped = frame[wanted].copy()
     for variable, kind in types_of(spec, dataset).items():
         if kind == "date" and not pd.api.types.is_datetime64_any_dtype(shaped[variable]):
-            shaped[variable] = as_date(shaped[variable])
+            shaped[variable] = complete_date(shaped[variable])
     return shaped
 
 

@@ -474,6 +474,5 @@ def run_clean(table_paths: list[str], other_in: str | Path, config: dict, cut_da
     if transport_folder:
         for domain, table in clean.items():
             label, labels = transport_labels(domain, table)
-            write_xpt(table, Path(transport_folder) / f"{domain.lower()}.xpt", domain, label, labels,
-                      {c: "float" if pd.api.types.is_numeric_dtype(table[c]) else "text" for c in table.columns})
+            write_xpt(table, Path(transport_folder) / f"{domain.lower()}.xpt", domain, label, labels)
     log.info("%d queries, %d records quarantined\n%s", len(queries), len(quarantine), summary.to_string(index=False))

@@ -191,6 +191,16 @@ def latest(parsed) -> pd.Series:
     return _as_datetimes(last, np.abs(last) < _NEVER, parsed.index)
 
 
+def complete_date(values: pd.Series) -> pd.Series:
+    """The day (datetime64 at midnight) of each value that is a complete ISO 8601 date, with or without a time;
+    NaT where it is partial (``2019-03``), blank or not a calendar date. Datetimes are taken at their day."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.normalize()
+    text = values.fillna("").astype(str).str.strip()
+    day = text.str.slice(0, 10).where(text.str.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?"), None)
+    return pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
+
+
 # --- dates given by the caller (min/max dates, cut dates, reference dates) -----------------
 
 def _instants(values, n: int, index, side: str) -> tuple[np.ndarray, np.ndarray]:

@@ -98,6 +98,11 @@ def _check_label(label: str, where: str) -> None:
         raise ValueError(f"{where}: label longer than 40 characters ({len(label)}): {label!r}")
 
 
+def _one_of(value: str, allowed: list, where: str, field: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{where}: unknown {field} {value!r} (expected one of {allowed})")
+
+
 def _validate(datasets: list[dict], variables: list[dict], codelists: list[dict], parameters: list[dict]) -> None:
     """Raise ValueError, naming dataset and variable (or parameter), for metadata define.xml cannot describe."""
     names = [d["DATASET"] for d in datasets]
@@ -120,10 +125,8 @@ def _validate(datasets: list[dict], variables: list[dict], codelists: list[dict]
         if (v["DATASET"], v["VARIABLE"]) in seen:
             raise ValueError(f"{where}: variable listed twice")
         seen.add((v["DATASET"], v["VARIABLE"]))
-        if v["TYPE"] not in DATA_TYPES:
-            raise ValueError(f"{where}: unknown TYPE {v['TYPE']!r} (expected one of {sorted(DATA_TYPES)})")
-        if v["ORIGIN"] not in ORIGINS:
-            raise ValueError(f"{where}: unknown ORIGIN {v['ORIGIN']!r} (expected one of {list(ORIGINS)})")
+        _one_of(v["TYPE"], sorted(DATA_TYPES), where, "TYPE")
+        _one_of(v["ORIGIN"], list(ORIGINS), where, "ORIGIN")
         if v["CODELIST"] and v["CODELIST"] not in codelist_ids:
             raise ValueError(f"{where}: CODELIST {v['CODELIST']!r} not in metadata.codelists")
         # spec: def:Origin: Derived is described by a MethodDef, Predecessor by the predecessor variable
@@ -151,10 +154,8 @@ def _validate(datasets: list[dict], variables: list[dict], codelists: list[dict]
         if (p["DATASET"], p["PARAMCD"]) in seen_params:
             raise ValueError(f"{where}: parameter listed twice")
         seen_params.add((p["DATASET"], p["PARAMCD"]))
-        if p["TYPE"] not in PARAMETER_TYPES:
-            raise ValueError(f"{where}: unknown TYPE {p['TYPE']!r} (expected one of {list(PARAMETER_TYPES)})")
-        if p["ORIGIN"] not in PARAMETER_ORIGINS:
-            raise ValueError(f"{where}: unknown ORIGIN {p['ORIGIN']!r} (expected one of {list(PARAMETER_ORIGINS)})")
+        _one_of(p["TYPE"], list(PARAMETER_TYPES), where, "TYPE")
+        _one_of(p["ORIGIN"], list(PARAMETER_ORIGINS), where, "ORIGIN")
         if not p["DERIVATION"]:
             raise ValueError(f"{where}: parameter without DERIVATION")
 

@@ -466,7 +466,7 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
     bds = bds.reindex(columns=BDS_ORDER)
     for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR"):
         bds[column] = bds[column].fillna("").astype(str)
-    bds["ADT"] = adamspec.as_date(bds["ADT"])
+    bds["ADT"] = isodates.complete_date(bds["ADT"])
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from ucmsc.dates import complete_date
+
 MAX_TEXT_BYTES = 200
 FORMATS = {"date": "DATE9.", "datetime": "DATETIME20."}
 
@@ -25,15 +27,12 @@ class TransportError(ValueError):
 def _as_type(values: pd.Series, kind: str) -> pd.Series:
     """``values`` converted to what the transport file stores for the spec type."""
     if kind == "date":
-        if pd.api.types.is_datetime64_any_dtype(values):
-            when = values
-        else:  # complete ISO dates only: a partial one ("2019-03") is not a SAS date
-            text = values.fillna("").astype(str).str.strip()
-            bad = (text != "") & ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?")
+        when = complete_date(values)  # a partial date ("2019-03") is not a SAS date
+        if not pd.api.types.is_datetime64_any_dtype(values):
+            bad = (values.fillna("").astype(str).str.strip() != "") & when.isna()
             if bad.any():
-                raise ValueError(f"row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}: {text[bad].iloc[0]!r} is not a "
+                raise ValueError(f"row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}: {values[bad].iloc[0]!r} is not a "
                                  "complete date")
-            when = pd.to_datetime(text.str.slice(0, 10).replace("", None), format="%Y-%m-%d")
         return pd.Series([d.date() if pd.notna(d) else None for d in when], index=values.index, dtype=object)
     if kind == "datetime":
         return pd.to_datetime(values.replace("", None) if values.dtype == object else values, errors="coerce",
@@ -65,10 +64,12 @@ def storage_frame(frame: pd.DataFrame, types: dict[str, str], dataset: str) -> p
 
 
 def write_xpt(frame: pd.DataFrame, path: str | Path, dataset: str, label: str, labels: dict[str, str],
-              types: dict[str, str]) -> None:
-    """One dataset as a SAS transport v5 file: member ``dataset``, its label and each variable's label."""
+              types: dict[str, str] | None = None) -> None:
+    """One dataset as a SAS transport v5 file: member ``dataset``, its label and each variable's label; ``types`` as
+    the spec gives them (a variable without one: numeric if stored as numbers, else text)."""
     if len(label) > 40 or any(len(v) > 40 for v in labels.values()):
         raise TransportError(f"{dataset}: a label longer than 40 characters")
+    types = types or {}
     stored = storage_frame(frame, types, dataset)
     formats = {c: FORMATS[types[c]] for c in stored.columns if types.get(c) in FORMATS}
     path = Path(path)

@@ -53,7 +53,6 @@ def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
     from ucmsc import adamspec
 
     spec = adamspec.load_spec(spec_path) if spec_path is not None and spec_path.is_file() else adamspec.load_spec()
-    known = set(trial.get("tests", {})) | set(trial.get("derived", {}))
     problems, owner = [], {}
     for i, source in enumerate(trial.get("sources", [])):  # SAS transport v5: names of 8 characters at most
         problems += [f"sources[{i}].columns: {name} has {len(name)} characters (SAS transport names have 8 at most)"
@@ -65,8 +64,8 @@ def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
             problems.append(f"{key}: {name} is a standard dataset of config/adam/spec.yaml, not a BDS dataset")
         if not entry.get("parameters") and not entry.get("domains"):
             problems.append(f"{key}: lists no parameters and no domains")
-        problems += [f"{key}.parameters: {p} is neither a configured test nor a derived parameter"
-                     for p in entry.get("parameters", []) if p not in known]
+        problems += _parameter_problems(f"{key}.parameters", entry.get("parameters", []), trial.get("tests", {}),
+                                        trial.get("derived", {}))
     defaults = {n: e for n, e in spec["bds"].items() if n not in declared}
     for name, entry in list(defaults.items()) + list(declared.items()):
         for kind in ("parameters", "domains"):
