@@ -45,3 +45,15 @@ P_VALUES = ("p", "fisher_p", "p_holm", "p_bh")  # printed by format_p
 
 def display_decimals(stat_name: str) -> int:
     return PRINTED_DECIMALS.get(stat_name, 2)
+
+
+# Units as configs and data deliveries spell them in ASCII -> as a report prints them.
+UNIT_SYMBOLS = (("10^12/L", "10¹²/L"), ("10^9/L", "10⁹/L"), ("10^6", "10⁶"), ("kg/m^2", "kg/m²"), ("m^2", "m²"),
+                ("uU/mL", "µU/mL"), ("umol/L", "µmol/L"), ("ug/L", "µg/L"), ("ug/mL", "µg/mL"), ("uIU/mL", "µIU/mL"))
+
+
+def display_unit(text: str) -> str:
+    """A unit (or a label holding one) with its proper symbols: 'Insulin (uU/mL)' -> 'Insulin (µU/mL)'."""
+    for ascii_text, symbol in UNIT_SYMBOLS:
+        text = text.replace(ascii_text, symbol)
+    return text

@@ -76,7 +76,7 @@ STAGE_CONFIG = {
     "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
-               "populations", "exposure", "meddra_version"),
+               "populations", "exposure", "meddra_version", "tlf"),
 }
 
 
@@ -106,7 +106,7 @@ STAGE_OUTPUTS = {
     "audit": ("audit.csv",),
     "figures": ("figures",),
     "diff": (),  # results/<trial>/diff/<old>..<cut>/, found by name
-    "report": ("report.html", "report_tables_provenance.json"),
+    "report": ("report.html", "report_tables_provenance.json", "tlf"),
 }
 _AFTER = {
     "ingest": ("clean", "derive", "analyze", "audit", "figures", "diff", "report"),

@@ -82,6 +82,12 @@ def ae_dictionary(wildcards):
     return [path] if path else []
 
 
+def tlf_files(wildcards):
+    """The trial's TLF shells and their library (editing either rebuilds the report)."""
+    path = TRIAL_CONFIG[wildcards.trial].get("tlf", "config/tlf/default.yaml")
+    return [path, str(Path(path).parent / "library.yaml")]
+
+
 def previous_cut(trial, cut):
     cuts = config["trials"][trial]["cuts"]
     position = cuts.index(cut)

@@ -12,10 +12,12 @@ rule report:
         summary=f"{CUT}/cleaning_summary.csv",
         raw_files=f"{CUT}/ingest/raw_files.json",
         figures=f"{CUT}/figures",
+        shells=tlf_files,
         code=code("report"),
     output:
         html=f"{CUT}/report.html",
         tables_provenance=f"{CUT}/report_tables_provenance.json",
+        tlf=directory(f"{CUT}/tlf"),
     log:
         f"{CUT}/logs/report.log",
     conda:
