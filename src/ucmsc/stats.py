@@ -351,21 +351,17 @@ def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
     return rows
 
 
-def skewness_flag(values, threshold: float = 1.0, group: str = "the pooled sample") -> list[dict]:
-    """Sample skewness (bias-corrected, as SAS) and whether |skewness| > threshold (then median [IQR] is shown)."""
-    labels = {"skewness": "Skewness", "skewed": f"|skewness| > {threshold:g} (1 = yes)"}
+def skewness(values, group: str = "the pooled sample") -> list[dict]:
+    """Sample skewness (bias-corrected G1, as SAS PROC MEANS SKEWNESS), for information: the plan, not the data,
+    decides whether a parameter is summarised by mean or median (``Trial.summary``)."""
+    labels = {"skewness": "Skewness"}
     x = _clean(values)
     reason = too_few({group: x.size}, 3)
     if not reason and np.ptp(x) == 0:
         reason = f"not estimable: all {x.size} values of {group} are equal"
     if reason:
         return stat_rows(labels, {}, reason)
-
-    def compute():
-        skew = sps.skew(x, bias=False)
-        return {"skewness": skew, "skewed": float(abs(skew) > threshold)}
-
-    return _guarded(labels, compute)
+    return _guarded(labels, lambda: {"skewness": sps.skew(x, bias=False)})
 
 
 CHANGES = ("non-missing change", "non-missing changes")
