@@ -260,3 +260,40 @@ def test_a_median_parameter_gets_the_pseudo_median_of_the_change_within_arm(medi
     saline = dict(keys, GROUP1_LEVEL="Saline")
     assert _value(median_ard, **saline, STAT_NAME="estimate") == 0
     assert _value(median_ard, **saline, STAT_NAME="ci_exact") == 0
+
+
+def test_shift_table_counts_every_subject_of_the_arm_with_missing_levels():
+    # (subject, arm, in the safety population, baseline ANRIND or None: no record, post-baseline ANRIND values)
+    subjects = [
+        ("A1", "Cells", "Y", "NORMAL", ["NORMAL", "HIGH"]),  # NORMAL>HIGH
+        ("A2", "Cells", "Y", "LOW", ["LOW"]),  # LOW>LOW
+        ("A3", "Cells", "Y", None, ["HIGH"]),  # no baseline record: MISSING>HIGH
+        ("A4", "Cells", "Y", "HIGH", []),  # nothing after baseline: HIGH>MISSING
+        ("A5", "Cells", "Y", "", ["LOW", "NORMAL"]),  # baseline without a range indicator: MISSING>LOW
+        ("A6", "Cells", "Y", None, []),  # no record at all: MISSING>MISSING
+        ("B1", "Saline", "Y", "NORMAL", ["LOW", "HIGH"]),  # worst is HIGH: NORMAL>HIGH
+        ("B2", "Saline", "N", "LOW", ["HIGH"]),  # not in the population
+        ("B3", "Saline", "Y", "NORMAL", [""]),  # post-baseline value without an indicator: NORMAL>MISSING
+    ]
+    adsl = pd.DataFrame([{"USUBJID": s, "ARM": arm, "RANDFL": "Y", "SAFFL": fl, "FASFL": fl, "PPROTFL": fl,
+                          "EOSSTT": "COMPLETED", "EXCLREAS": ""} for s, arm, fl, *_ in subjects])
+    record = dict(PARAMCD="ALT", PARAM="ALT (U/L)", AVAL=30.0, BASE=30.0, CHG=math.nan, ANL01FL="Y")
+    bds = pd.DataFrame(
+        [dict(record, USUBJID=s, ARM=arm, AVISITN=0, AVISIT="Week 0", ANRIND=b, ABLFL="Y")
+         for s, arm, _, b, _ in subjects if b is not None]
+        + [dict(record, USUBJID=s, ARM=arm, AVISITN=4 * (i + 1), AVISIT=f"Week {4 * (i + 1)}", ANRIND=w, ABLFL="")
+           for s, arm, _, _, post in subjects for i, w in enumerate(post)])
+    config = dict(CONFIG, analyses=[{"id": "SHIFT", "method": "shift", "population": "SAFFL", "parameters": ["ALT"]}],
+                  families={})
+    ard = run_analyses(adsl, bds, pd.DataFrame(columns=["USUBJID", "ARM"]), config, "T", "2020-01-01", "test")
+    levels = ("LOW", "NORMAL", "HIGH", "MISSING")
+    expected = {"Cells": {"NORMAL>HIGH": 1, "LOW>LOW": 1, "MISSING>HIGH": 1, "HIGH>MISSING": 1, "MISSING>LOW": 1,
+                          "MISSING>MISSING": 1, "n": 2, "N": 6},
+                "Saline": {"NORMAL>HIGH": 1, "NORMAL>MISSING": 1, "n": 1, "N": 2}}
+    for arm, counts in expected.items():
+        got = ard[ard["GROUP1_LEVEL"] == arm].set_index("STAT_NAME")["VALUE"]
+        assert set(got.index) == {f"{b}>{w}" for b in levels for w in levels} | {"n", "N"}
+        assert got.to_dict() == {name: counts.get(name, 0) for name in got.index}
+        cells = got.drop(["n", "N"])
+        assert cells.sum() == got["N"]
+        assert cells[[f"{b}>{w}" for b in levels[:3] for w in levels[:3]]].sum() == got["n"]

@@ -554,27 +554,37 @@ def gee(ctx: Context, analysis: Analysis) -> None:
 
 
 WORST_ORDER = ("HIGH", "LOW", "NORMAL")  # worst post-baseline: any HIGH, else any LOW, else NORMAL
+RANGE_LEVELS = ("LOW", "NORMAL", "HIGH")
+SHIFT_LEVELS = RANGE_LEVELS + (MISSING_LEVEL,)
 
 
 def shift(ctx: Context, analysis: Analysis) -> None:
-    """Subjects by baseline range indicator and worst post-baseline indicator, per parameter and arm."""
+    """Subjects by baseline range indicator and worst post-baseline indicator, per parameter and arm.
+
+    Per arm: N, the arm's subjects in the population; n, those with both a baseline and a post-baseline indicator;
+    one count per cell "<baseline>><worst>" of LOW, NORMAL, HIGH and MISSING (no baseline indicator; no post-baseline
+    one), so the 16 cells add up to N and the 9 cells without MISSING to n."""
     population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
     bds = ctx.bds
     for paramcd in analysis.parameters:
-        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(population["USUBJID"]) & (bds["ANRIND"] != "")]
+        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(population["USUBJID"])
+                      & bds["ANRIND"].notna() & (bds["ANRIND"] != "")]
         base = records[records["ABLFL"] == "Y"].drop_duplicates("USUBJID").set_index("USUBJID")["ANRIND"]
         post = records[records["AVISITN"] > 0].groupby("USUBJID")["ANRIND"].agg(
             lambda s: next(level for level in WORST_ORDER if level in set(s) or level == "NORMAL"))
-        both = pd.DataFrame({"BASE": base, "WORST": post}).dropna()
         for arm in ctx.trial.arm_names:
-            mine = both[both.index.isin(set(population.loc[population["ARM"] == arm, "USUBJID"]))]
+            subjects = pd.Index(population.loc[population["ARM"] == arm, "USUBJID"].unique())
+            mine = pd.DataFrame({"BASE": base.reindex(subjects).fillna(MISSING_LEVEL),
+                                 "WORST": post.reindex(subjects).fillna(MISSING_LEVEL)})
+            both = int(((mine["BASE"] != MISSING_LEVEL) & (mine["WORST"] != MISSING_LEVEL)).sum())
             rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}",
                      "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
-                    for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
-            empty = "" if len(mine) else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
-            ctx.ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)),
-                                 "WARNING": empty}],
-                        ANALYSIS_ID=analysis.id, ANALYSIS="Shift from baseline to worst post-baseline range indicator",
+                    for b in SHIFT_LEVELS for w in SHIFT_LEVELS]
+            empty = "" if both else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
+            rows += [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(both), "WARNING": empty},
+                     {"STAT_NAME": "N", "STAT_LABEL": LEVEL_LABELS["N"], "VALUE": float(len(subjects))}]
+            ctx.ard.add(rows, ANALYSIS_ID=analysis.id,
+                        ANALYSIS="Shift from baseline to worst post-baseline range indicator",
                         POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(records, paramcd),
                         VARIABLE="ANRIND", METHOD="count", **arm_group(arm))
 
