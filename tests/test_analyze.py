@@ -35,8 +35,7 @@ SUBJECTS = [
 ]  # an arm the plan does not compare
 
 
-@pytest.fixture(scope="module")
-def ard():
+def _datasets():
     adsl = pd.DataFrame(
         [
             {
@@ -48,6 +47,8 @@ def ard():
                 "PPROTFL": fas,
                 "EOSSTT": "COMPLETED",
                 "EXCLREAS": "" if arm != "Other" else "arm 'Other' is not compared by the plan",
+                "AGE": 50.0 + int(s[1:]),
+                "SEX": "M",
             }
             for s, arm, fas, *_ in SUBJECTS
         ]
@@ -109,7 +110,21 @@ def ard():
             {"USUBJID": "S7", "ARM": "Other", "TRTEMFL": "Y", "AESER": "N", "AEDECOD": "Pyrexia", "AEBODSYS": "G"},
         ]
     )
-    return run_analyses(adsl, pd.DataFrame(bds), adae, CONFIG, "T", "2020-01-01", "test")
+    return adsl, pd.DataFrame(bds), adae
+
+
+@pytest.fixture(scope="module")
+def ard():
+    return run_analyses(*_datasets(), CONFIG, "T", "2020-01-01", "test")
+
+
+MEDIAN_CONFIG = dict(CONFIG, summaries={"median": ["GLUC"]}, tests={"GLUC": {}}, analyses=[
+    {"id": "BASELINE", "method": "baseline", "population": "FASFL", "parameters": ["GLUC"]}, *CONFIG["analyses"]])
+
+
+@pytest.fixture(scope="module")
+def median_ard():
+    return run_analyses(*_datasets(), MEDIAN_CONFIG, "T", "2020-01-01", "test")
 
 
 def _value(ard, **keys):
@@ -211,3 +226,74 @@ def test_the_ard_in_the_cards_layout_keeps_every_statistic_and_its_groups(ard):
     assert row[["group1", "group2", "group2_level", "group4", "stat", "fmt_fn"]].values.tolist() == [
         ["ARM", "PARAMCD", "GLUC", "COMPARATOR", 3.0, 1]]
     assert (cards["stat"].isna() == ard["VALUE"].isna()).all()
+
+
+def test_a_median_parameter_gets_the_hodges_lehmann_shift_beside_the_mann_whitney_p(median_ard, ard):
+    # week 4, Cells 7.0, 7.5, 6.9 minus Saline 8.5, 8.0: differences -1.6, -1.5, -1.1, -1.0, -1.0, -0.5, median -1.05.
+    # No ties, so R's exact CI: U of 3 vs 2 takes 0..6 in 1, 1, 2, 2, 2, 1, 1 of 10 orderings; P(U <= 0) = 0.1 is
+    # already above 0.025, so the limits are the 1st and 6th differences, at level 1 - 2 x 0.1 = 0.8.
+    keys = dict(ANALYSIS_ID="CONT", AVISITN=4, GROUP1_LEVEL="Cells", COMPARATOR="Saline", VARIABLE="AVAL",
+                METHOD="Mann-Whitney U")
+    got = {name: _value(median_ard, **keys, STAT_NAME=name) for name in ("estimate", "lcl", "ucl", "conf_level",
+                                                                         "ci_exact")}
+    assert got == {"estimate": pytest.approx(-1.05), "lcl": pytest.approx(-1.6), "ucl": pytest.approx(-0.5),
+                   "conf_level": pytest.approx(0.8), "ci_exact": 1}
+    assert _value(median_ard, **keys, STAT_NAME="p") == _value(ard, **keys, STAT_NAME="p")  # the P is unchanged
+    mean_rows = ard[(ard["METHOD"] == "Mann-Whitney U")]  # GLUC summarised by mean: no Hodges-Lehmann rows
+    assert set(mean_rows["STAT_NAME"]) == {"statistic", "p", "continuity", "p_holm", "p_bh"}
+    # the t-test rows stay for every parameter (the audit reads them); baseline: the plan decides, no "skewed" flag
+    assert _value(median_ard, **dict(keys, METHOD="Student t-test"), STAT_NAME="p") > 0
+    baseline = median_ard[median_ard["ANALYSIS_ID"] == "BASELINE"]
+    assert "skewed" not in set(baseline["STAT_NAME"])
+    assert set(baseline.loc[baseline["METHOD"] == "Mann-Whitney U", "STAT_NAME"]) >= {"estimate", "lcl", "ucl"}
+
+
+def test_a_median_parameter_gets_the_pseudo_median_of_the_change_within_arm(median_ard):
+    # Cells changes -1.0, -1.5, -0.1: Walsh averages -1.5, -1.25, -1.0, -0.8, -0.55, -0.1, median -0.9. Exact (n 3,
+    # no ties or zeros): V takes 0..6 in 1, 1, 1, 2, 1, 1, 1 of 8 sign patterns; P(V <= 0) = 0.125 > 0.025, so the
+    # limits are the 1st and 6th averages, at level 1 - signif(2 x 0.125, 2) = 0.75 (as R).
+    keys = dict(ANALYSIS_ID="WITHIN", AVISITN=4, GROUP1_LEVEL="Cells", COMPARATOR="", METHOD="Wilcoxon signed-rank")
+    got = {name: _value(median_ard, **keys, STAT_NAME=name) for name in ("estimate", "lcl", "ucl", "conf_level")}
+    assert got == {"estimate": pytest.approx(-0.9), "lcl": pytest.approx(-1.5), "ucl": pytest.approx(-0.1),
+                   "conf_level": pytest.approx(0.75)}
+    # Saline changes 0.5, -0.5: Walsh averages -0.5, 0, 0.5, median 0; |0.5| = |-0.5| is a tie: normal approximation
+    saline = dict(keys, GROUP1_LEVEL="Saline")
+    assert _value(median_ard, **saline, STAT_NAME="estimate") == 0
+    assert _value(median_ard, **saline, STAT_NAME="ci_exact") == 0
+
+
+def test_shift_table_counts_every_subject_of_the_arm_with_missing_levels():
+    # (subject, arm, in the safety population, baseline ANRIND or None: no record, post-baseline ANRIND values)
+    subjects = [
+        ("A1", "Cells", "Y", "NORMAL", ["NORMAL", "HIGH"]),  # NORMAL>HIGH
+        ("A2", "Cells", "Y", "LOW", ["LOW"]),  # LOW>LOW
+        ("A3", "Cells", "Y", None, ["HIGH"]),  # no baseline record: MISSING>HIGH
+        ("A4", "Cells", "Y", "HIGH", []),  # nothing after baseline: HIGH>MISSING
+        ("A5", "Cells", "Y", "", ["LOW", "NORMAL"]),  # baseline without a range indicator: MISSING>LOW
+        ("A6", "Cells", "Y", None, []),  # no record at all: MISSING>MISSING
+        ("B1", "Saline", "Y", "NORMAL", ["LOW", "HIGH"]),  # worst is HIGH: NORMAL>HIGH
+        ("B2", "Saline", "N", "LOW", ["HIGH"]),  # not in the population
+        ("B3", "Saline", "Y", "NORMAL", [""]),  # post-baseline value without an indicator: NORMAL>MISSING
+    ]
+    adsl = pd.DataFrame([{"USUBJID": s, "ARM": arm, "RANDFL": "Y", "SAFFL": fl, "FASFL": fl, "PPROTFL": fl,
+                          "EOSSTT": "COMPLETED", "EXCLREAS": ""} for s, arm, fl, *_ in subjects])
+    record = dict(PARAMCD="ALT", PARAM="ALT (U/L)", AVAL=30.0, BASE=30.0, CHG=math.nan, ANL01FL="Y")
+    bds = pd.DataFrame(
+        [dict(record, USUBJID=s, ARM=arm, AVISITN=0, AVISIT="Week 0", ANRIND=b, ABLFL="Y")
+         for s, arm, _, b, _ in subjects if b is not None]
+        + [dict(record, USUBJID=s, ARM=arm, AVISITN=4 * (i + 1), AVISIT=f"Week {4 * (i + 1)}", ANRIND=w, ABLFL="")
+           for s, arm, _, _, post in subjects for i, w in enumerate(post)])
+    config = dict(CONFIG, analyses=[{"id": "SHIFT", "method": "shift", "population": "SAFFL", "parameters": ["ALT"]}],
+                  families={})
+    ard = run_analyses(adsl, bds, pd.DataFrame(columns=["USUBJID", "ARM"]), config, "T", "2020-01-01", "test")
+    levels = ("LOW", "NORMAL", "HIGH", "MISSING")
+    expected = {"Cells": {"NORMAL>HIGH": 1, "LOW>LOW": 1, "MISSING>HIGH": 1, "HIGH>MISSING": 1, "MISSING>LOW": 1,
+                          "MISSING>MISSING": 1, "n": 2, "N": 6},
+                "Saline": {"NORMAL>HIGH": 1, "NORMAL>MISSING": 1, "n": 1, "N": 2}}
+    for arm, counts in expected.items():
+        got = ard[ard["GROUP1_LEVEL"] == arm].set_index("STAT_NAME")["VALUE"]
+        assert set(got.index) == {f"{b}>{w}" for b in levels for w in levels} | {"n", "N"}
+        assert got.to_dict() == {name: counts.get(name, 0) for name in got.index}
+        cells = got.drop(["n", "N"])
+        assert cells.sum() == got["N"]
+        assert cells[[f"{b}>{w}" for b in levels[:3] for w in levels[:3]]].sum() == got["n"]

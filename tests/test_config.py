@@ -64,6 +64,7 @@ def small_trial() -> dict:
             {"id": "GRADE", "method": "grade_shift", "population": "FASFL", "parameters": ["STEATOS"],
              "visits": [4, 12]},
         ],
+        "summaries": {"median": ["DDIMER", "HOMAIR"]},
         "families": {"secondary": {"analysis": "ANCOVA", "parameters": ["INSULIN", "HOMAIR"]}},
         "figures": {"forest": {"analysis": "ANCOVA", "parameters": ["GLUC", "HOMAIR"]}},
     }
@@ -260,6 +261,37 @@ def test_plan_names_a_parameter_that_is_neither_a_test_nor_derived(where, edit):
     assert problems_after(edit) == [
         f"{where}: GLUX is neither a configured test (tests:) nor a derived parameter "
         "(derived: HOMAIR, HBA1CTGT, STEATIMP)"]
+
+
+def test_summary_rule_names_configured_parameters_once_and_none_yes_no():
+    def edit(trial):
+        trial["summaries"]["median"] += ["GLUX", "DDIMER", "HBA1CTGT"]
+    assert problems_after(edit) == [
+        "summaries.median[2]: GLUX is neither a configured test (tests:) nor a derived parameter "
+        "(derived: HOMAIR, HBA1CTGT, STEATIMP)",
+        "summaries.median[3]: DDIMER is listed twice",
+        "summaries.median[4]: HBA1CTGT is a yes/no parameter (summarised as n/N (%), not by a median)"]
+    trial = small_trial()
+    trial["summaries"]["median"].append("GLUX")
+    with pytest.raises(ConfigError, match=r"^config/trials/demo.yaml: summaries.median\[2\]: GLUX is neither"):
+        check_trial_config(trial, TRIAL_FILE)
+
+
+def test_summary_rule_in_the_schema_and_the_plan():
+    from ucmsc.plan import PlanError, load_trial
+
+    schema = load_yaml(ROOT / "workflow" / "schemas" / "trial.schema.yaml")
+    trial = small_trial()
+    trial["summaries"]["mean"] = ["GLUC"]  # only median is listed; mean is the default
+    with pytest.raises(jsonschema.ValidationError, match="'mean' was unexpected"):
+        jsonschema.validate(trial, schema)
+    plan = load_trial(small_trial())
+    assert [plan.summary(p) for p in ("DDIMER", "HOMAIR", "GLUC", "NOSUCH")] == ["median", "median", "mean", "mean"]
+    assert load_trial({k: v for k, v in small_trial().items() if k != "summaries"}).summary("DDIMER") == "mean"
+    trial = small_trial()
+    trial["summaries"]["median"].append("GLUX")
+    with pytest.raises(PlanError, match=r"summaries.median\[2\]: GLUX is neither"):
+        load_trial(trial)
 
 
 def test_derived_parameter_whose_inputs_are_not_configured():

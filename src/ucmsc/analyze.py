@@ -19,7 +19,7 @@ import pandas as pd
 from ucmsc import ard as ardlib
 from ucmsc import stats
 from ucmsc.ard import DEMOGRAPHICS, MISSING_LEVEL, arm_group, contrast_group, overall_group
-from ucmsc.plan import Analysis, Trial, load_trial
+from ucmsc.plan import MEDIAN, Analysis, Trial, load_trial
 
 
 @dataclass
@@ -98,8 +98,15 @@ def populations(ctx: Context, analysis: Analysis) -> None:
                     PARAM=reason, METHOD="count", **arm_group(arm or "(no arm)"))
 
 
+def _median(trial: Trial, paramcd: str) -> bool:
+    """The plan summarises ``paramcd`` by median (``summaries.median``): its comparisons add Hodges-Lehmann rows."""
+    return trial.summary(paramcd) == MEDIAN
+
+
 def baseline(ctx: Context, analysis: Analysis) -> None:
-    """Age and sex, and the baseline value of each parameter, by arm; each active arm against the control arm."""
+    """Age and sex, and the baseline value of each parameter, by arm; each active arm against the control arm by
+    t-test and Mann-Whitney U, with the Hodges-Lehmann shift for a parameter the plan summarises by median. The
+    pooled skewness is information only: the summary is the plan's (``Trial.summary``)."""
     trial, ard = ctx.trial, ctx.ard
     population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
     keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Baseline characteristics", POPULATION=analysis.population,
@@ -134,13 +141,14 @@ def baseline(ctx: Context, analysis: Analysis) -> None:
             ard.add(stats.describe(_arm_records(records, arm, "AVAL"), group=arm), METHOD="descriptive", **param,
                     **arm_group(arm))
         pooled = records.loc[records["ARM"].isin(trial.arm_names), "AVAL"]
-        ard.add(stats.skewness_flag(pooled, group=f"the pooled sample of {' and '.join(trial.arm_names)}"),
+        ard.add(stats.skewness(pooled, group=f"the pooled sample of {' and '.join(trial.arm_names)}"),
                 METHOD="descriptive", **param, **overall_group())
         for contrast in trial.contrasts:
             x, y = (_arm_records(records, arm, "AVAL") for arm in contrast.levels)
             group = contrast_group(*contrast.levels)
             ard.add(stats.ttest(x, y, ttest, groups=contrast.levels), METHOD=t_method, **param, **group)
-            ard.add(stats.mann_whitney(x, y, groups=contrast.levels), METHOD="Mann-Whitney U", **param, **group)
+            ard.add(stats.mann_whitney(x, y, groups=contrast.levels, location_shift=_median(trial, paramcd)),
+                    METHOD="Mann-Whitney U", **param, **group)
 
 
 LEVEL_LABELS = {"n": "Subjects", "N": "Subjects in the population", "pct": "% of subjects in the population"}
@@ -249,9 +257,10 @@ def _by_visit_records(ctx: Context, analysis: Analysis):
 
 def by_visit(ctx: Context, analysis: Analysis) -> None:
     """Per parameter and visit: n, mean, SD, median, quartiles of the value and (after baseline) the change by arm;
-    each active arm against control by t-test (Student, or Welch with ``ttest: welch``) and Mann-Whitney U."""
+    each active arm against control by t-test (Student, or Welch with ``ttest: welch``) and Mann-Whitney U, the
+    latter with the Hodges-Lehmann shift and its CI for a parameter the plan summarises by median."""
     ttest, t_method = _ttest(analysis)
-    for _, visitn, keys, records in _by_visit_records(ctx, analysis):
+    for paramcd, visitn, keys, records in _by_visit_records(ctx, analysis):
         keys = dict(keys, ANALYSIS="Continuous endpoints by visit")
         for variable in ("AVAL", "CHG") if visitn > 0 else ("AVAL",):
             for arm in ctx.trial.arm_names:
@@ -262,21 +271,23 @@ def by_visit(ctx: Context, analysis: Analysis) -> None:
                 group = contrast_group(*contrast.levels)
                 ctx.ard.add(stats.ttest(x, y, ttest, groups=contrast.levels), VARIABLE=variable, METHOD=t_method,
                             **keys, **group)
-                ctx.ard.add(stats.mann_whitney(x, y, groups=contrast.levels), VARIABLE=variable,
-                            METHOD="Mann-Whitney U", **keys, **group)
+                ctx.ard.add(stats.mann_whitney(x, y, groups=contrast.levels,
+                                               location_shift=_median(ctx.trial, paramcd)),
+                            VARIABLE=variable, METHOD="Mann-Whitney U", **keys, **group)
 
 
 def within_arm(ctx: Context, analysis: Analysis) -> None:
-    """Per parameter and post-baseline visit, within each arm: paired t-test and Wilcoxon signed-rank of the change."""
-    for _, visitn, keys, records in _by_visit_records(ctx, analysis):
+    """Per parameter and post-baseline visit, within each arm: paired t-test and Wilcoxon signed-rank of the change,
+    the latter with the Hodges-Lehmann pseudo-median and its CI for a parameter the plan summarises by median."""
+    for paramcd, visitn, keys, records in _by_visit_records(ctx, analysis):
         if visitn == 0:
             continue
         keys = dict(keys, ANALYSIS="Change from baseline within arm", VARIABLE="CHG")
         for arm in ctx.trial.arm_names:
             change = _arm_records(records, arm, "CHG")
             ctx.ard.add(stats.paired_t(change, group=arm), METHOD="Paired t-test", **keys, **arm_group(arm))
-            ctx.ard.add(stats.wilcoxon_signed_rank(change, group=arm), METHOD="Wilcoxon signed-rank", **keys,
-                        **arm_group(arm))
+            ctx.ard.add(stats.wilcoxon_signed_rank(change, group=arm, pseudomedian=_median(ctx.trial, paramcd)),
+                        METHOD="Wilcoxon signed-rank", **keys, **arm_group(arm))
 
 
 def _arms_for_model(trial: Trial) -> tuple[str, ...]:
@@ -543,27 +554,37 @@ def gee(ctx: Context, analysis: Analysis) -> None:
 
 
 WORST_ORDER = ("HIGH", "LOW", "NORMAL")  # worst post-baseline: any HIGH, else any LOW, else NORMAL
+RANGE_LEVELS = ("LOW", "NORMAL", "HIGH")
+SHIFT_LEVELS = RANGE_LEVELS + (MISSING_LEVEL,)
 
 
 def shift(ctx: Context, analysis: Analysis) -> None:
-    """Subjects by baseline range indicator and worst post-baseline indicator, per parameter and arm."""
+    """Subjects by baseline range indicator and worst post-baseline indicator, per parameter and arm.
+
+    Per arm: N, the arm's subjects in the population; n, those with both a baseline and a post-baseline indicator;
+    one count per cell "<baseline>><worst>" of LOW, NORMAL, HIGH and MISSING (no baseline indicator; no post-baseline
+    one), so the 16 cells add up to N and the 9 cells without MISSING to n."""
     population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
     bds = ctx.bds
     for paramcd in analysis.parameters:
-        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(population["USUBJID"]) & (bds["ANRIND"] != "")]
+        records = bds[(bds["PARAMCD"] == paramcd) & bds["USUBJID"].isin(population["USUBJID"])
+                      & bds["ANRIND"].notna() & (bds["ANRIND"] != "")]
         base = records[records["ABLFL"] == "Y"].drop_duplicates("USUBJID").set_index("USUBJID")["ANRIND"]
         post = records[records["AVISITN"] > 0].groupby("USUBJID")["ANRIND"].agg(
             lambda s: next(level for level in WORST_ORDER if level in set(s) or level == "NORMAL"))
-        both = pd.DataFrame({"BASE": base, "WORST": post}).dropna()
         for arm in ctx.trial.arm_names:
-            mine = both[both.index.isin(set(population.loc[population["ARM"] == arm, "USUBJID"]))]
+            subjects = pd.Index(population.loc[population["ARM"] == arm, "USUBJID"].unique())
+            mine = pd.DataFrame({"BASE": base.reindex(subjects).fillna(MISSING_LEVEL),
+                                 "WORST": post.reindex(subjects).fillna(MISSING_LEVEL)})
+            both = int(((mine["BASE"] != MISSING_LEVEL) & (mine["WORST"] != MISSING_LEVEL)).sum())
             rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}",
                      "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
-                    for b in ("LOW", "NORMAL", "HIGH") for w in ("LOW", "NORMAL", "HIGH")]
-            empty = "" if len(mine) else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
-            ctx.ard.add(rows + [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(len(mine)),
-                                 "WARNING": empty}],
-                        ANALYSIS_ID=analysis.id, ANALYSIS="Shift from baseline to worst post-baseline range indicator",
+                    for b in SHIFT_LEVELS for w in SHIFT_LEVELS]
+            empty = "" if both else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
+            rows += [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(both), "WARNING": empty},
+                     {"STAT_NAME": "N", "STAT_LABEL": LEVEL_LABELS["N"], "VALUE": float(len(subjects))}]
+            ctx.ard.add(rows, ANALYSIS_ID=analysis.id,
+                        ANALYSIS="Shift from baseline to worst post-baseline range indicator",
                         POPULATION=analysis.population, PARAMCD=paramcd, PARAM=_param_label(records, paramcd),
                         VARIABLE="ANRIND", METHOD="count", **arm_group(arm))
 

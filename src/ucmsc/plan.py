@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from ucmsc.paramcodes import is_yes_no
+
 CONTROL, ACTIVE = "control", "active"
+# How a continuous parameter is summarised throughout (``summaries:`` of the plan): mean (SD) with the t-test, the
+# default, or median [Q1; Q3] with the Mann-Whitney U and the Hodges-Lehmann shift (within an arm: Wilcoxon signed
+# rank and the Hodges-Lehmann pseudo-median).
+MEAN, MEDIAN = "mean", "median"
 
 
 class PlanError(ValueError):
@@ -188,7 +194,12 @@ class Trial:
     tests: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     populations: tuple[Population, ...] = field(default_factory=lambda: load_populations({}))
     exposure: Exposure = field(default_factory=Exposure)
+    medians: frozenset[str] = frozenset()  # parameters the plan summarises by median (``summaries.median``)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def summary(self, paramcd: str) -> str:
+        """The plan's summary of a parameter: MEDIAN when ``summaries.median`` lists it, else MEAN."""
+        return MEDIAN if paramcd in self.medians else MEAN
 
     def population(self, flag: str) -> Population:
         """The population of ``flag`` (a flag the config does not define: named by the flag itself)."""
@@ -243,9 +254,26 @@ def arm_problems(arms: list[dict]) -> list[str]:
     return problems
 
 
+def summary_problems(config: Mapping[str, Any]) -> list[str]:
+    """``summaries.median`` names each configured test or derived parameter once, none of them a yes/no parameter."""
+    tests, derived = config.get("tests", {}), config.get("derived", {})
+    problems, seen = [], set()
+    for i, param in enumerate((config.get("summaries") or {}).get(MEDIAN, [])):
+        key = f"summaries.median[{i}]"
+        if param in seen:
+            problems.append(f"{key}: {param} is listed twice")
+        elif param not in tests and param not in derived:
+            problems.append(f"{key}: {param} is neither a configured test (tests:) nor a derived parameter "
+                            f"(derived: {', '.join(derived) or 'none'})")
+        elif param in derived and is_yes_no(derived[param]):
+            problems.append(f"{key}: {param} is a yes/no parameter (summarised as n/N (%), not by a median)")
+        seen.add(param)
+    return problems
+
+
 def load_trial(config: Mapping[str, Any]) -> Trial:
     """The typed trial from a schema-valid trial config; PlanError names what is inconsistent."""
-    problems = arm_problems(list(config["arms"]))
+    problems = arm_problems(list(config["arms"])) + summary_problems(config)
     if problems:
         raise PlanError("; ".join(problems))
     arms = tuple(Arm(a["arm"], a["armcd"], a["role"], a.get("dose")) for a in config["arms"])
@@ -261,4 +289,5 @@ def load_trial(config: Mapping[str, Any]) -> Trial:
                  figures=MappingProxyType(dict(config.get("figures", {}))),
                  derived=MappingProxyType(dict(config.get("derived", {}))),
                  tests=MappingProxyType(dict(config.get("tests", {}))), populations=load_populations(config),
-                 exposure=load_exposure(config), raw=MappingProxyType(dict(config)))
+                 exposure=load_exposure(config),
+                 medians=frozenset((config.get("summaries") or {}).get(MEDIAN, ())), raw=MappingProxyType(dict(config)))

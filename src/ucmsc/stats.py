@@ -351,21 +351,17 @@ def compare_proportions(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05,
     return rows
 
 
-def skewness_flag(values, threshold: float = 1.0, group: str = "the pooled sample") -> list[dict]:
-    """Sample skewness (bias-corrected, as SAS) and whether |skewness| > threshold (then median [IQR] is shown)."""
-    labels = {"skewness": "Skewness", "skewed": f"|skewness| > {threshold:g} (1 = yes)"}
+def skewness(values, group: str = "the pooled sample") -> list[dict]:
+    """Sample skewness (bias-corrected G1, as SAS PROC MEANS SKEWNESS), for information: the plan, not the data,
+    decides whether a parameter is summarised by mean or median (``Trial.summary``)."""
+    labels = {"skewness": "Skewness"}
     x = _clean(values)
     reason = too_few({group: x.size}, 3)
     if not reason and np.ptp(x) == 0:
         reason = f"not estimable: all {x.size} values of {group} are equal"
     if reason:
         return stat_rows(labels, {}, reason)
-
-    def compute():
-        skew = sps.skew(x, bias=False)
-        return {"skewness": skew, "skewed": float(abs(skew) > threshold)}
-
-    return _guarded(labels, compute)
+    return _guarded(labels, lambda: {"skewness": sps.skew(x, bias=False)})
 
 
 CHANGES = ("non-missing change", "non-missing changes")
@@ -390,42 +386,237 @@ def paired_t(change, alpha: float = 0.05, group: str = "the sample") -> list[dic
     return _guarded(labels, compute)
 
 
-def wilcoxon_signed_rank(change, group: str = "the sample") -> list[dict]:
+def wilcoxon_signed_rank(change, group: str = "the sample", pseudomedian: bool = False) -> list[dict]:
     """Wilcoxon signed-rank test of the change, as R wilcox.test(x, exact = FALSE, correct = TRUE): zeros dropped
     (R's only zero method), mid-ranks for ties, normal approximation with the tie-corrected variance and a continuity
     correction. The statistic is V, the sum of the ranks of the positive changes (R's V; SAS PROC UNIVARIATE reports
-    S = V - n(n + 1)/4 over the same n non-zero changes)."""
+    S = V - n(n + 1)/4 over the same n non-zero changes).
+
+    ``pseudomedian``: also the Hodges-Lehmann pseudo-median of the change with its CI, as R wilcox.test(x, conf.int =
+    TRUE) (``hodges_lehmann_pseudomedian``; rows estimate, lcl, ucl, conf_level, ci_exact)."""
     labels = {"V": "V (sum of positive ranks), as R wilcox.test", "p": "P-value",
               "continuity": "Continuity correction (1 = yes)"}
     d = _clean(change)
-    d = d[d != 0]
+    nonzero = d[d != 0]
     fixed = {"continuity": 1}
-    reason = too_few({group: d.size}, 2, ("non-zero change", "non-zero changes"))
+    reason = too_few({group: nonzero.size}, 2, ("non-zero change", "non-zero changes"))
     if reason:
-        return stat_rows(labels, fixed, reason)
+        return stat_rows(labels | (_hl_labels(PSEUDOMEDIAN) if pseudomedian else {}), fixed, reason)
 
     def compute():
-        ranks = sps.rankdata(np.abs(d))  # mid-ranks of |d| (Wilcoxon 1945)
-        result = sps.wilcoxon(d, zero_method="wilcox", correction=True, method="approx")
-        return {"V": ranks[d > 0].sum(), "p": result.pvalue}
+        ranks = sps.rankdata(np.abs(nonzero))  # mid-ranks of |d| (Wilcoxon 1945)
+        result = sps.wilcoxon(nonzero, zero_method="wilcox", correction=True, method="approx")
+        return {"V": ranks[nonzero > 0].sum(), "p": result.pvalue}
 
-    return _guarded(labels, compute, fixed)
+    return _guarded(labels, compute, fixed) + (
+        _location_rows(_hl_labels(PSEUDOMEDIAN), lambda: hodges_lehmann_pseudomedian(d)) if pseudomedian else [])
 
 
-def mann_whitney(x, y, groups: tuple[str, str] = ("group 1", "group 2")) -> list[dict]:
-    """Mann-Whitney U (x vs y), normal approximation with continuity correction, as SAS NPAR1WAY."""
+def mann_whitney(x, y, groups: tuple[str, str] = ("group 1", "group 2"), location_shift: bool = False) -> list[dict]:
+    """Mann-Whitney U (x vs y), normal approximation with continuity correction, as SAS NPAR1WAY.
+
+    ``location_shift``: also the Hodges-Lehmann shift x - y with its CI, as R wilcox.test(x, y, conf.int = TRUE)
+    (``hodges_lehmann_shift``; rows estimate, lcl, ucl, conf_level, ci_exact)."""
     labels = {"statistic": "U", "p": "P-value", "continuity": "Continuity correction (1 = yes)"}
     a, b = _clean(x), _clean(y)
     fixed = {"continuity": 1}
     reason = too_few({groups[0]: a.size, groups[1]: b.size}, 1)
     if reason:
-        return stat_rows(labels, fixed, reason)
+        return stat_rows(labels | (_hl_labels(LOCATION_SHIFT) if location_shift else {}), fixed, reason)
 
     def compute():
         result = sps.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic", use_continuity=True)
         return {"statistic": result.statistic, "p": result.pvalue}
 
-    return _guarded(labels, compute, fixed)
+    return _guarded(labels, compute, fixed) + (
+        _location_rows(_hl_labels(LOCATION_SHIFT), lambda: hodges_lehmann_shift(a, b)) if location_shift else [])
+
+
+# --- Hodges-Lehmann estimates and the CIs of R's wilcox.test(conf.int = TRUE) -------------------------------------
+# R 4.2 stats:::wilcox.test.default: exact = NULL is exact when n < 50 (each sample) and there are no ties (nor zeros,
+# one sample); otherwise the limits are the roots of the normal-approximation statistic (continuity correction) in the
+# shift d. That statistic is a step function of d that jumps at the pairwise differences (Walsh averages), so each
+# root is one of them: found here exactly, where R's uniroot stops within tol.root (1e-4 by default).
+
+LOCATION_SHIFT = "Hodges-Lehmann location shift (median of the pairwise differences)"
+PSEUDOMEDIAN = "Hodges-Lehmann pseudo-median (median of the Walsh averages of the non-zero values)"
+
+
+def _location_rows(labels: dict[str, str], compute) -> list[dict]:
+    """The Hodges-Lehmann rows from ``compute()`` (its "warning" names what is undefined); an exception: ERROR."""
+    try:
+        values = compute()
+    except Exception as failure:  # a numerical failure of the estimate: its rows carry it, the test's rows stand
+        return stat_rows(labels, {}, error=error_text(failure))
+    return stat_rows(labels, values, values.pop("warning", ""))
+
+
+def _hl_labels(estimate: str, alpha: float = 0.05) -> dict[str, str]:
+    level = _ci(alpha)
+    return {"estimate": estimate, "lcl": f"{level} CI lower (as R wilcox.test conf.int)",
+            "ucl": f"{level} CI upper (as R wilcox.test conf.int)",
+            "conf_level": "Confidence level of the CI (below the nominal level when that is not achievable)",
+            "ci_exact": "Exact CI (1 = yes; 0 = normal approximation with continuity correction)"}
+
+
+def _rank_sum_counts(m: int, n: int) -> list[int]:
+    """Ways to reach U = 0 .. mn for samples of m and n without ties: the coefficients of the Gaussian binomial
+    [m + n, m]_q = prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i) (Mann & Whitney 1947; R's cwilcox)."""
+    counts = [1] + [0] * (m * n)
+    for i in range(1, m + 1):
+        for k in range(m * n, n + i - 1, -1):  # times (1 - q^(n+i))
+            counts[k] -= counts[k - n - i]
+        for k in range(i, m * n + 1):  # divided by (1 - q^i)
+            counts[k] += counts[k - i]
+    return counts
+
+
+def _signed_rank_counts(n: int) -> list[int]:
+    """Ways to reach V = 0 .. n(n + 1)/2 without ties: subsets of {1..n} by their sum, prod (1 + q^i) (R's
+    csignrank)."""
+    top = n * (n + 1) // 2
+    counts = [1] + [0] * top
+    for i in range(1, n + 1):
+        for k in range(top, i - 1, -1):
+            counts[k] += counts[k - i]
+    return counts
+
+
+def _lower_quantile(counts: list[int], p: float) -> int:
+    """R's qwilcox / qsignrank for p <= 0.5: the smallest q with P(statistic <= q) >= p - 10 eps, summed as R does."""
+    total, cumulative = sum(counts), 0.0
+    target = p - 10 * np.finfo(float).eps
+    for q, count in enumerate(counts):
+        cumulative += count / total
+        if cumulative >= target:
+            return q
+    return len(counts) - 1
+
+
+def _exact_limits(sorted_values: np.ndarray, counts: list[int], alpha: float, signif: bool) -> tuple:
+    """R's exact two-sided limits: values[qu], values[N - qu + 1] (1-based) and the confidence level achieved."""
+    qu = max(_lower_quantile(counts, alpha / 2), 1)
+    ql = len(sorted_values) - qu
+    achieved = 2 * sum(counts[:qu]) / sum(counts)  # 2 P(statistic <= qu - 1)
+    level = 1 - alpha
+    if achieved - alpha > alpha / 2:
+        level = 1 - (float(f"{achieved:.2g}") if signif else achieved)
+    return sorted_values[qu - 1], sorted_values[ql], level
+
+
+def _first_root(values: np.ndarray, steps: np.ndarray, zq: float) -> float:
+    """The point among ``values`` (sorted, unique) where the step function falls below ``zq``: ``steps[k]`` is its
+    value between values[k] and values[k + 1]; the last value when it never does before."""
+    below = np.nonzero(steps - zq < 0)[0]
+    return float(values[below[0]] if below.size else values[-1])
+
+
+def _rank_sum_z(x: np.ndarray, y: np.ndarray, d: float) -> float:
+    """R's W(d) of wilcox.test's two-sample CI: the standardised rank sum of x - d against y, ties included."""
+    ranks = sps.rankdata(np.concatenate([x - d, y]))
+    _, ties = np.unique(ranks, return_counts=True)
+    nx, ny = x.size, y.size
+    dz = ranks[:nx].sum() - nx * (nx + 1) / 2 - nx * ny / 2
+    sigma = math.sqrt(max(nx * ny / 12 * ((nx + ny + 1) - (ties ** 3 - ties).sum() / ((nx + ny) * (nx + ny - 1))),
+                          0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float((dz - 0.5 * np.sign(dz)) / np.float64(sigma))
+
+
+def _tie_term(values: np.ndarray) -> float:
+    _, ties = np.unique(values, return_counts=True)
+    return float((ties.astype(float) ** 3 - ties).sum())
+
+
+def hodges_lehmann_shift(x, y, alpha: float = 0.05) -> dict:
+    """Hodges-Lehmann (1963) shift x - y, the median of the pairwise differences, with its (1 - alpha) CI as R
+    wilcox.test(x, y, conf.int = TRUE): exact (Bauer 1972, the rank-sum quantiles) when both samples have fewer than
+    50 values and the pooled sample no ties; otherwise R's inversion of the normal approximation with continuity
+    correction. Returns {estimate, lcl, ucl, conf_level, ci_exact}."""
+    a, b = _clean(x), _clean(y)
+    diffs = np.sort(np.subtract.outer(a, b).ravel())
+    estimate = float(np.median(diffs))
+    pooled = np.concatenate([a, b])
+    if a.size < 50 and b.size < 50 and np.unique(pooled).size == pooled.size:
+        low, high, level = _exact_limits(diffs, _rank_sum_counts(a.size, b.size), alpha, signif=False)
+        return {"estimate": estimate, "lcl": low, "ucl": high, "conf_level": level, "ci_exact": 1}
+    nx, ny, big = a.size, b.size, a.size + b.size
+    values = np.unique(diffs)
+    # between two pairwise differences: U = #(differences above), ties only within each sample
+    above = diffs.size - np.searchsorted(diffs, values, side="right")
+    dz = above[:-1] - nx * ny / 2
+    sigma = math.sqrt(nx * ny / 12 * ((big + 1) - (_tie_term(a) + _tie_term(b)) / (big * (big - 1))))
+    steps = (dz - 0.5 * np.sign(dz)) / sigma
+    at_min, at_max = _rank_sum_z(a, b, values[0]), _rank_sum_z(a, b, values[-1])
+    if not (math.isfinite(at_min) and math.isfinite(at_max)):  # R stops: "all observations are tied"
+        return {"estimate": estimate, "ci_exact": 0, "warning": "not estimable: the CI of the location shift needs "
+                "values that are not all tied once shifted (every value of each group is the same)"}
+
+    def root(zq):  # R: an end of the range when the statistic there is already past zq
+        if at_min - zq <= 0:
+            return float(values[0])
+        if at_max - zq >= 0:
+            return float(values[-1])
+        return _first_root(values, steps, zq)
+
+    z = sps.norm.ppf(1 - alpha / 2)
+    return {"estimate": estimate, "lcl": root(z), "ucl": root(-z), "conf_level": 1 - alpha, "ci_exact": 0}
+
+
+def _signed_rank_z(x: np.ndarray, d: float) -> float:
+    """R's W(d) of wilcox.test's one-sample CI: the standardised signed-rank statistic of x - d, zeros dropped."""
+    xd = x - d
+    xd = xd[xd != 0]
+    n = xd.size
+    ranks = sps.rankdata(np.abs(xd))
+    _, ties = np.unique(ranks, return_counts=True)
+    zd = ranks[xd > 0].sum() - n * (n + 1) / 4
+    sigma = math.sqrt(max(n * (n + 1) * (2 * n + 1) / 24 - (ties ** 3 - ties).sum() / 48, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float((zd - 0.5 * np.sign(zd)) / np.float64(sigma))
+
+
+def hodges_lehmann_pseudomedian(values, alpha: float = 0.05) -> dict:
+    """Hodges-Lehmann (1963) pseudo-median, the median of the Walsh averages (x_i + x_j)/2, i <= j, with its
+    (1 - alpha) CI as R wilcox.test(x, conf.int = TRUE): zeros are dropped first (as R does, for the estimate too);
+    exact (Tukey's signed-rank quantiles) for fewer than 50 values without ties or zeros, otherwise R's inversion of
+    the normal approximation with continuity correction, with R's widening of alpha when the requested level is out
+    of reach. Returns {estimate, lcl, ucl, conf_level, ci_exact}."""
+    data = _clean(values)
+    x = data[data != 0]
+    n = x.size
+    walsh = np.add.outer(x, x)[np.triu_indices(n)] / 2
+    walsh.sort()
+    estimate = float(np.median(walsh))
+    if n < 50 and np.unique(np.abs(x)).size == n and x.size == data.size:
+        low, high, level = _exact_limits(walsh, _signed_rank_counts(n), alpha, signif=True)
+        return {"estimate": estimate, "lcl": low, "ucl": high, "conf_level": level, "ci_exact": 1}
+    points = np.unique(walsh)
+    # between two Walsh averages: V = #(Walsh averages above), ties only among equal values of x
+    above = walsh.size - np.searchsorted(walsh, points, side="right")
+    zd = above[:-1] - n * (n + 1) / 4
+    sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - _tie_term(x) / 48)
+    steps = (zd - 0.5 * np.sign(zd)) / sigma
+    at_min, at_max = _signed_rank_z(x, points[0]), _signed_rank_z(x, points[-1])
+    if not (math.isfinite(at_min) and math.isfinite(at_max)):  # R: NaN limits, all non-zero values equal
+        return {"estimate": estimate, "ci_exact": 0,
+                "warning": f"not estimable: the CI of the pseudo-median needs two different non-zero values "
+                           f"(all {n} are {x[0]:g})"}
+    level = alpha
+    while at_min - sps.norm.ppf(1 - level / 2) < 0 or at_max - sps.norm.ppf(level / 2) > 0:
+        level *= 2  # R: "requested conf.level not achievable"
+    conf_level = 1 - min(1.0, level) if level >= 1 or alpha < level * 0.75 else 1 - alpha
+    if level >= 1:
+        return {"estimate": estimate, "lcl": float(np.median(x)), "ucl": float(np.median(x)),
+                "conf_level": conf_level, "ci_exact": 0}
+
+    def root(zq):  # R's uniroot from f(min) = at_min - zq >= 0 to f(max) <= 0
+        if at_min - zq == 0:
+            return float(points[0])
+        return _first_root(points, steps, zq)
+
+    z = sps.norm.ppf(1 - level / 2)
+    return {"estimate": estimate, "lcl": root(z), "ucl": root(-z), "conf_level": conf_level, "ci_exact": 0}
 
 
 ANCOVA_SUBJECTS = ("subject with change and baseline", "subjects with change and baseline")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ucmsc.domains import DOMAINS, FINDINGS, SUBJECT_IDS, required
 from ucmsc.manifest import ManifestError, load_manifest
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
-from ucmsc.plan import METHODS, arm_problems, load_populations
+from ucmsc.plan import METHODS, arm_problems, load_populations, summary_problems
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
 # Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
@@ -158,7 +158,7 @@ def trial_config_problems(trial: dict, trial_id: str | None = None) -> list[str]
     return (problems + _arm_problems(trial["arms"]) + _visit_problems(trial) + _test_problems(trial.get("tests", {}))
             + _source_problems(trial) + _subject_problems(trial) + _derived_problems(trial)
             + _group_problems(trial.get("adsl_groups", {}))
-            + _analysis_problems(trial))
+            + _analysis_problems(trial) + summary_problems(trial))
 
 
 def _repeats(items: list[dict], field: str, key: str) -> list[str]:
