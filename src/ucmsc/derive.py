@@ -571,12 +571,12 @@ def impute_dates(text: pd.Series, rule: dict | None, bounds: pd.DataFrame) -> tu
 
 
 def dose_numbers(ex: pd.DataFrame) -> pd.DataFrame:
-    """EX with DOSENUM: each record's number among its subject's records (1 = first), in order of EXSTDTC (ISO text,
-    so a partial date is placed where it may fall) then EXSEQ. A partial date is no dose date for LDOSEDTM, but keeps
-    its place, so the doses after it keep their numbers."""
+    """EX with DOSENUM: each record's number among its subject's records (1 = first), in order of EXSEQ (the
+    sequence of the subject's doses), then EXSTDTC. A dose with a partial date is no dose date for LDOSEDTM, but keeps
+    its number, so the doses after it keep theirs."""
     ordered = ex.assign(_START=ex["EXSTDTC"].fillna("").astype(str),
                         _SEQ=pd.to_numeric(ex["EXSEQ"], errors="coerce") if "EXSEQ" in ex else 0.0)
-    ordered = ordered.sort_values(["USUBJID", "_START", "_SEQ"], kind="stable")
+    ordered = ordered.sort_values(["USUBJID", "_SEQ", "_START"], kind="stable")
     ordered["DOSENUM"] = ordered.groupby("USUBJID").cumcount() + 1.0
     return ordered.drop(columns=["_START", "_SEQ"]).reindex(ex.index)
 
