@@ -363,38 +363,304 @@ def responders(ctx: Context, analysis: Analysis) -> None:
 
 
 INCIDENCE_STATS = ("fisher_p", "estimate", "lcl", "ucl", "ci_method", "or", "or_lcl", "or_ucl")
+INCIDENCE_LABELS = {"n": "Subjects with an event", "N": "Subjects in the population", "pct": "% of subjects",
+                    "events": "Events"}
 AE_GROUPINGS = {"preferred_term": ("AEDECOD", "Treatment-emergent adverse events by preferred term"),
-                "system_organ_class": ("AEBODSYS", "Treatment-emergent adverse events by system organ class")}
+                "system_organ_class": ("AEBODSYS", "Treatment-emergent adverse events by system organ class"),
+                "soc_pt": ("AEDECOD", ardlib.AE_SOC_PT)}
+ANY_TEAE = "Any treatment-emergent adverse event"
+
+
+@dataclass
+class SafetyGroup:
+    """A column of a safety table: an arm (or all arms together), its subjects in the population, its key columns."""
+
+    name: str
+    subjects: set
+    keys: dict
+    is_arm: bool = True
+
+
+def _safety_groups(ctx: Context, analysis: Analysis, total: bool) -> list[SafetyGroup]:
+    """The plan's arms (and with ``total``, all of them together: the overall group), each with its subjects of the
+    analysis population; a subject of an arm the plan does not list is in none."""
+    population = ctx.adsl[(ctx.adsl[analysis.population] == "Y") & ctx.adsl["ARM"].isin(ctx.trial.arm_names)]
+    groups = [SafetyGroup(arm, set(population.loc[population["ARM"] == arm, "USUBJID"]), arm_group(arm))
+              for arm in ctx.trial.arm_names]
+    if total:
+        groups.append(SafetyGroup("Total", set(population["USUBJID"]), overall_group(), is_arm=False))
+    return groups
+
+
+def _teae(ctx: Context, groups: list[SafetyGroup]) -> pd.DataFrame:
+    """Treatment-emergent events (TRTEMFL Y) of the groups' subjects."""
+    members = set().union(*(g.subjects for g in groups))
+    return ctx.adae[(ctx.adae["TRTEMFL"] == "Y") & ctx.adae["USUBJID"].isin(members)]
+
+
+def _incidence(ctx: Context, analysis: Analysis, groups: list[SafetyGroup], events: pd.DataFrame, keys: dict,
+               compare: bool = True, reason: str = "", no_events: str = "") -> None:
+    """Subjects with at least one of ``events`` (n), the group's subjects (N), % and the number of events, per group;
+    with ``compare``, each active arm against control: Fisher exact P, risk difference with the plan's CI (option
+    ``proportion_ci``) and Fisher's conditional odds ratio with its exact CI.
+
+    ``reason`` (the events were not collected): n, %, events and the comparisons NaN with it as WARNING, N kept.
+    ``no_events``: the events count alone is NaN with this reason (``events`` names subjects, not events)."""
+    counts = {}
+    for group in groups:
+        mine = events[events["USUBJID"].isin(group.subjects)]
+        counts[group.name] = (int(mine["USUBJID"].nunique()), len(group.subjects))
+        rows = stats.proportion(*counts[group.name], group=group.name)
+        rows = [dict(r, STAT_LABEL=INCIDENCE_LABELS[r["STAT_NAME"]]) for r in rows]
+        rows += stats.stat_rows({"events": INCIDENCE_LABELS["events"]}, {} if no_events else {"events": len(mine)},
+                                no_events)
+        ctx.ard.add(stats.not_estimable(rows, reason, keep=("N",)) if reason else rows, METHOD="count", **keys,
+                    **group.keys)
+    if not compare:
+        return
+    for contrast in ctx.trial.contrasts:
+        active, control = contrast.levels
+        rows = stats.compare_proportions(*counts[active], *counts[control], groups=contrast.levels,
+                                         ci=analysis.option("proportion_ci", "newcombe"))
+        rows = [r for r in rows if r["STAT_NAME"] in INCIDENCE_STATS]
+        ctx.ard.add(stats.not_estimable(rows, reason) if reason else rows, METHOD="Fisher exact", **keys,
+                    **contrast_group(active, control))
 
 
 def adverse_events(ctx: Context, analysis: Analysis) -> None:
-    """Subjects (n, N, %) and events per arm with a treatment-emergent event: by preferred term (after any event and
-    any serious event) or by system organ class (option ``by``); each active arm against control: Fisher exact P,
-    risk difference with the plan's CI, Fisher's conditional odds ratio with its exact CI."""
-    trial = ctx.trial
-    population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
-    teae = ctx.adae[(ctx.adae["TRTEMFL"] == "Y") & ctx.adae["USUBJID"].isin(population["USUBJID"])]
-    size = population.groupby("ARM").size()
+    """Subjects (n, N, %) and events per arm with a treatment-emergent event (option ``by``):
+
+    - ``preferred_term`` (default): any event, any serious event, then each preferred term; ``system_organ_class``:
+      each SOC. Each active arm against control: Fisher exact P, risk difference with the plan's CI, Fisher's
+      conditional odds ratio with its exact CI (``_incidence``). VARIABLE is USUBJID, PARAMCD the term.
+    - ``soc_pt``: per arm and for all arms together (the overall group), no comparisons: any event (PARAMCD ANY,
+      VARIABLE USUBJID), each SOC (VARIABLE AEBODSYS, PARAMCD = PARAM = the SOC) and each preferred term within it
+      (VARIABLE AEDECOD, PARAMCD = PARAM = the term, GROUP2 AEBODSYS, GROUP2_LEVEL = the SOC); every term in every
+      group, 0 where a group has none. Rows in SOC then term order, alphabetical (tables sort by frequency).
+    """
     by = analysis.option("by", "preferred_term")
     column, title = AE_GROUPINGS[by]
-    groups = [("ANY", "Any treatment-emergent adverse event", teae),
-              ("SER", "Serious adverse event", teae[teae["AESER"] == "Y"])] if by == "preferred_term" else []
-    groups += [(term, term, events) for term, events in teae.groupby(column, sort=True)]
-    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=title, POPULATION=analysis.population, VARIABLE="USUBJID")
-    for paramcd, label, events in groups:
-        counts = {}
-        for arm in trial.arm_names:
-            in_arm = events[events["ARM"] == arm]
-            counts[arm] = (int(in_arm["USUBJID"].nunique()), int(size.get(arm, 0)))
-            ctx.ard.add(stats.proportion(*counts[arm], group=arm)
-                        + [{"STAT_NAME": "events", "STAT_LABEL": "Events", "VALUE": float(len(in_arm))}],
-                        METHOD="count", PARAMCD=paramcd, PARAM=label, **keys, **arm_group(arm))
-        for contrast in trial.contrasts:
-            active, control = contrast.levels
-            rows = stats.compare_proportions(*counts[active], *counts[control], groups=contrast.levels,
-                                             ci=analysis.option("proportion_ci", "newcombe"))
-            ctx.ard.add([r for r in rows if r["STAT_NAME"] in INCIDENCE_STATS], METHOD="Fisher exact", PARAMCD=paramcd,
-                        PARAM=label, **keys, **contrast_group(active, control))
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=title, POPULATION=analysis.population)
+    if by == "soc_pt":
+        groups = _safety_groups(ctx, analysis, total=True)
+        teae = _teae(ctx, groups)
+        _incidence(ctx, analysis, groups, teae, dict(keys, PARAMCD="ANY", PARAM=ANY_TEAE, VARIABLE="USUBJID"),
+                   compare=False)
+        for soc, in_soc in teae.groupby("AEBODSYS", sort=True):
+            _incidence(ctx, analysis, groups, in_soc, dict(keys, PARAMCD=soc, PARAM=soc, VARIABLE="AEBODSYS"),
+                       compare=False)
+            for term, in_term in in_soc.groupby("AEDECOD", sort=True):
+                _incidence(ctx, analysis, groups, in_term, dict(keys, PARAMCD=term, PARAM=term, VARIABLE="AEDECOD",
+                                                                **ardlib.nested("AEBODSYS", soc)), compare=False)
+        return
+    groups = _safety_groups(ctx, analysis, total=False)
+    teae = _teae(ctx, groups)
+    terms = [("ANY", ANY_TEAE, teae),
+             ("SER", "Serious adverse event", teae[teae["AESER"] == "Y"])] if by == "preferred_term" else []
+    terms += [(term, term, events) for term, events in teae.groupby(column, sort=True)]
+    for paramcd, label, events in terms:
+        _incidence(ctx, analysis, groups, events, dict(keys, PARAMCD=paramcd, PARAM=label, VARIABLE="USUBJID"))
+
+
+def _upper(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.strip().str.upper()
+
+
+def _has(frame: pd.DataFrame, variable: str) -> bool:
+    """``frame`` has ``variable``, with a value on at least one record if it has records (a delivery that does not
+    collect a variable leaves it out, or blank)."""
+    return variable in frame and (frame.empty or _upper(frame[variable]).ne("").any())
+
+
+# Defaults of the ae_overview and ae_by_grade options. AEREL: the 5-point causality scale of Chinese GCP CRFs
+# (definitely / probably / possibly related, unlikely related, not related); "possibly" and above count as related.
+RELATED = ("POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED", "RELATED")
+SEVERE = ("SEVERE",)
+WITHDRAWAL_ACTIONS = ("DRUG WITHDRAWN",)  # AEACN, CDISC CT C66767
+WITHDRAWAL_REASONS = ("ADVERSE EVENT",)  # DSDECOD / DCSREAS, CDISC CT C66727
+ORDERED_LEVELS = {"AESEV": ("MILD", "MODERATE", "SEVERE"),  # CDISC CT C66769
+                  "AEREL": ("NOT RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED", "PROBABLY RELATED",
+                            "DEFINITELY RELATED")}
+
+
+def ae_overview(ctx: Context, analysis: Analysis) -> None:
+    """The overview of treatment-emergent adverse events, per arm and for all arms together: subjects (n, N, %) and
+    events with any TEAE (PARAMCD ANY), one related to treatment (REL: AEREL in option ``related``), severe (SEV:
+    AESEV in option ``severe``), serious (SER: AESER Y), leading to withdrawal (WD) and fatal (DTH: AEOUT FATAL or
+    AESDTH Y); VARIABLE USUBJID. Each active arm against control as ``adverse_events`` (``_incidence``).
+
+    WD: events with AEACN in option ``withdrawal_actions`` (default DRUG WITHDRAWN) when ADAE has AEACN; else
+    subjects whose reason for leaving the study (ADSL DCSREAS) is in ``withdrawal_reasons`` (default ADVERSE EVENT),
+    when any subject has a disposition event, and the event count is NaN (the reason names no event). A category
+    whose variables the delivery does not have (or leaves blank) is written with VALUE NaN and WARNING "not
+    collected: ...", never as 0.
+    """
+    groups = _safety_groups(ctx, analysis, total=True)
+    teae = _teae(ctx, groups)
+    adsl = ctx.adsl
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS="Overview of treatment-emergent adverse events",
+                POPULATION=analysis.population, VARIABLE="USUBJID")
+
+    def among(variable: str, values) -> pd.DataFrame:
+        return teae[_upper(teae[variable]).isin([str(v).upper() for v in values])] if variable in teae else teae[:0]
+
+    related, severe = analysis.option("related", RELATED), analysis.option("severe", SEVERE)
+    fatal = among("AEOUT", ["FATAL"])
+    if "AESDTH" in teae:
+        fatal = teae[teae.index.isin(fatal.index) | (_upper(teae["AESDTH"]) == "Y")]
+    rows = [("ANY", ANY_TEAE, teae, ""),
+            ("REL", "TEAE related to study treatment", among("AEREL", related),
+             "" if _has(ctx.adae, "AEREL") else "not collected: ADAE has no causality (AEREL)"),
+            ("SEV", "Severe TEAE", among("AESEV", severe),
+             "" if _has(ctx.adae, "AESEV") else "not collected: ADAE has no severity (AESEV)"),
+            ("SER", "Serious TEAE", teae[_upper(teae["AESER"]) == "Y"] if "AESER" in teae else teae[:0],
+             "" if _has(ctx.adae, "AESER") else "not collected: ADAE has no seriousness (AESER)"),
+            ("DTH", "TEAE leading to death", fatal,
+             "" if _has(ctx.adae, "AEOUT") or _has(ctx.adae, "AESDTH")
+             else "not collected: ADAE has neither an outcome (AEOUT) nor a death flag (AESDTH)")]
+    no_events = ""
+    if _has(ctx.adae, "AEACN"):
+        withdrawal = ("TEAE leading to discontinuation of study treatment",
+                      among("AEACN", analysis.option("withdrawal_actions", WITHDRAWAL_ACTIONS)), "")
+    elif "EOSSTT" in adsl and _upper(adsl["EOSSTT"]).isin(["COMPLETED", "DISCONTINUED"]).any():
+        reasons = [str(r).upper() for r in analysis.option("withdrawal_reasons", WITHDRAWAL_REASONS)]
+        left = adsl[_upper(adsl["DCSREAS"]).isin(reasons)] if "DCSREAS" in adsl else adsl[:0]
+        withdrawal = ("Discontinued the study because of an adverse event", left[["USUBJID"]], "")
+        no_events = ("not estimable: withdrawal is taken from the reason for leaving the study (ADSL DCSREAS), "
+                     "which names no event")
+    else:
+        withdrawal = ("TEAE leading to withdrawal", teae[:0],
+                      "not collected: ADAE has no action taken (AEACN) and no subject has a disposition event")
+    rows.insert(4, ("WD", *withdrawal))
+    for paramcd, label, events, reason in rows:
+        _incidence(ctx, analysis, groups, events, dict(keys, PARAMCD=paramcd, PARAM=label), reason=reason,
+                   no_events=no_events if paramcd == "WD" else "")
+
+
+GRADE_VARIABLES = {"AESEV": "severity", "AEREL": "relationship to study treatment"}
+
+
+def _level_rank(events: pd.DataFrame, variable: str, levels: list[str]) -> pd.Series:
+    """Each event's position in ``levels`` (0 = the lowest); a blank value ranks above them all (MISSING_LEVEL:
+    unknown, so it is never counted as a lower level). A value not in ``levels`` stops with the values to add."""
+    values = _upper(events[variable])
+    unknown = sorted(set(values[values != ""]) - set(levels))
+    if unknown:
+        raise ValueError(f"ADAE.{variable} has {', '.join(map(repr, unknown))}, not among the levels "
+                         f"{', '.join(levels)}: list every level, lowest first, in the plan's option "
+                         f"levels: {{{variable}: [...]}}")
+    return values.map({level: i for i, level in enumerate(levels)}).fillna(len(levels)).astype(int)
+
+
+def ae_by_grade(ctx: Context, analysis: Analysis) -> None:
+    """Subjects counted once at the maximum level of ``variable`` (option: AESEV, the default, or AEREL) of their
+    treatment-emergent events: for any event and per preferred term, per arm and for all arms together: n, N, %.
+
+    Levels lowest first: option ``levels: {<variable>: [...]}``, else ``ORDERED_LEVELS`` (AESEV MILD < MODERATE <
+    SEVERE; AEREL not < unlikely < possibly < probably < definitely related); a subject with a blank value on any of
+    the events counted is counted under MISSING (written when one is). Every level is written for every term and
+    group, 0 where none. VARIABLE = the variable, PARAMCD = the level; the term's rows have GROUP2 AEDECOD and
+    GROUP2_LEVEL the term, the any-event rows leave both empty.
+    """
+    variable = analysis.option("variable", "AESEV")
+    levels = [str(v).upper() for v in analysis.option("levels", {}).get(variable, ORDERED_LEVELS[variable])]
+    groups = _safety_groups(ctx, analysis, total=True)
+    teae = _teae(ctx, groups)
+    if variable not in teae:
+        teae = teae.assign(**{variable: ""})
+    teae = teae.assign(_RANK=_level_rank(teae, variable, levels))
+    shown = levels + ([MISSING_LEVEL] if (teae["_RANK"] == len(levels)).any() else [])
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=ardlib.AE_MAXIMUM[variable], POPULATION=analysis.population,
+                VARIABLE=variable, METHOD="count")
+    label = f"Maximum {GRADE_VARIABLES[variable]}"
+    terms = [("", teae)] + list(teae.groupby("AEDECOD", sort=True))
+    for term, events in terms:
+        worst = events.groupby("USUBJID")["_RANK"].max()
+        for group in groups:
+            mine = worst[worst.index.isin(group.subjects)]
+            for rank, level in enumerate(shown):
+                count, total = int((mine == rank).sum()), len(group.subjects)
+                values = {"n": count, "N": total} | ({"pct": 100 * count / total} if total else {})
+                ctx.ard.add(stats.stat_rows(LEVEL_LABELS, values, stats.too_few({group.name: total}, 1,
+                                                                                   stats.SUBJECTS)),
+                            PARAMCD=level, PARAM=label, **keys, **group.keys,
+                            **(ardlib.nested("AEDECOD", term) if term else {}))
+
+
+def ae_window(ctx: Context, analysis: Analysis) -> None:
+    """Treatment-emergent events with onset within the trial's exposure window after a dose (ADAE's
+    ``exposure.ae_window`` flag, e.g. INF24FL), by the number of the dose they followed (ADAE LDOSENUM), per arm and
+    for all arms together: subjects (n), subjects given that dose (N, ADSL NUMDOSE at least the number), % and
+    events. PARAMCD ANY (VARIABLE USUBJID; N: the arm's subjects) for an event after any dose, then each dose number
+    1 to the planned doses (``exposure.planned_doses``) or the highest given (VARIABLE LDOSENUM, PARAMCD the number
+    as text), and within each number every preferred term with a window event after any dose (VARIABLE AEDECOD,
+    PARAMCD the term, GROUP2 LDOSENUM, GROUP2_LEVEL the number); 0 where none.
+    """
+    exposure = ctx.trial.exposure
+    groups = _safety_groups(ctx, analysis, total=True)
+    teae = _teae(ctx, groups)
+    flag = exposure.window_flag
+    window = teae[(teae[flag] == "Y") & teae["LDOSENUM"].notna()] if flag in teae else teae[:0]
+    noun = exposure.noun
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=ardlib.AE_WINDOW, POPULATION=analysis.population)
+    within = f"within {exposure.window_hours:g} h after"
+    _incidence(ctx, analysis, groups, window, dict(keys, PARAMCD="ANY", PARAM=f"Any TEAE {within} a {noun}",
+                                                   VARIABLE="USUBJID"), compare=False)
+    given = pd.to_numeric(ctx.adsl.set_index("USUBJID")["NUMDOSE"], errors="coerce").fillna(0)
+    highest = int(max(exposure.planned_doses or 0, given.max() if len(given) else 0, window["LDOSENUM"].max()
+                      if len(window) else 0))
+    terms = sorted(window["AEDECOD"].unique())
+    for number in range(1, highest + 1):
+        dosed = [SafetyGroup(g.name, {s for s in g.subjects if given.get(s, 0) >= number}, g.keys, g.is_arm)
+                 for g in groups]
+        after = window[window["LDOSENUM"] == number]
+        level = f"{number}"
+        _incidence(ctx, analysis, dosed, after, dict(keys, PARAMCD=level, VARIABLE="LDOSENUM",
+                                                     PARAM=f"TEAE {within} {noun} {number}"), compare=False)
+        for term in terms:
+            _incidence(ctx, analysis, dosed, after[after["AEDECOD"] == term],
+                       dict(keys, PARAMCD=term, PARAM=term, VARIABLE="AEDECOD",
+                            **ardlib.nested("LDOSENUM", level)), compare=False)
+
+
+def exposure(ctx: Context, analysis: Analysis) -> None:
+    """Exposure per arm and for all arms together (ADSL): N (PARAMCD the population flag, VARIABLE USUBJID); subjects
+    by number of doses received (VARIABLE NUMDOSE, PARAMCD 0 to the planned doses, ``exposure.planned_doses``, or the
+    most any subject received: n, N, %); cumulative dose (CUMDOSE, PARAM with its unit CUMDOSU) and treatment
+    duration in days (TRTDURD) by ``stats.describe``. Units that differ between subjects: the CUMDOSE rows NaN with a
+    WARNING."""
+    trial = ctx.trial
+    groups = _safety_groups(ctx, analysis, total=True)
+    adsl = ctx.adsl.set_index("USUBJID")
+    keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=ardlib.EXPOSURE, POPULATION=analysis.population)
+    population = trial.population(analysis.population).label
+    for group in groups:
+        ctx.ard.add([{"STAT_NAME": "N", "STAT_LABEL": LEVEL_LABELS["N"], "VALUE": float(len(group.subjects))}],
+                    PARAMCD=analysis.population, PARAM=population, VARIABLE="USUBJID", METHOD="count", **keys,
+                    **group.keys)
+    members = sorted(set().union(*(g.subjects for g in groups)))
+    doses = pd.to_numeric(adsl["NUMDOSE"], errors="coerce").reindex(members)
+    highest = int(max(trial.exposure.planned_doses or 0, doses.max() if doses.notna().any() else 0))
+    noun = trial.exposure.plural
+    for group in groups:
+        mine = doses.reindex(sorted(group.subjects))
+        for number in range(highest + 1):
+            count, total = int((mine == number).sum()), len(mine)
+            values = {"n": count, "N": total} | ({"pct": 100 * count / total} if total else {})
+            ctx.ard.add(stats.stat_rows(LEVEL_LABELS, values, stats.too_few({group.name: total}, 1, stats.SUBJECTS)),
+                        PARAMCD=f"{number}", PARAM=f"Number of {noun} received", VARIABLE="NUMDOSE",
+                        METHOD="count", **keys, **group.keys)
+    units = sorted(set(adsl["CUMDOSU"].reindex(members).fillna("")) - {""}) if "CUMDOSU" in adsl else []
+    unit_problem = (f"not estimable: cumulative doses are in different units ({', '.join(units)})" if len(units) > 1
+                    else "")
+    continuous = [("CUMDOSE", f"Cumulative dose ({units[0]})" if len(units) == 1 else "Cumulative dose", unit_problem),
+                  ("TRTDURD", "Treatment duration (days)", "")]
+    for variable, label, problem in continuous:
+        values = pd.to_numeric(adsl[variable], errors="coerce") if variable in adsl else pd.Series(dtype=float)
+        for group in groups:
+            rows = stats.describe(values.reindex(sorted(group.subjects)), group=group.name)
+            ctx.ard.add(stats.not_estimable(rows, problem) if problem else rows, PARAMCD=variable, PARAM=label,
+                        VARIABLE=variable, METHOD="descriptive", **keys, **group.keys)
 
 
 MMRM_SUBJECTS = ("subject with a change from baseline", "subjects with a change from baseline")
@@ -647,7 +913,8 @@ def date_imputations(ctx: Context, analysis: Analysis) -> None:
 METHODS: dict[str, Callable[[Context, Analysis], None]] = {
     "populations": populations, "baseline": baseline, "demographics": demographics, "by_visit": by_visit,
     "within_arm": within_arm, "ancova": ancova, "trend": trend, "mmrm": mmrm, "responders": responders, "gee": gee,
-    "adverse_events": adverse_events, "shift": shift, "grade_shift": grade_shift, "reference_ranges": reference_ranges,
+    "adverse_events": adverse_events, "ae_overview": ae_overview, "ae_by_grade": ae_by_grade, "ae_window": ae_window,
+    "exposure": exposure, "shift": shift, "grade_shift": grade_shift, "reference_ranges": reference_ranges,
     "date_imputations": date_imputations,
 }
 

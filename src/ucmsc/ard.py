@@ -18,6 +18,15 @@ and the same statistic for all arms together (Total) has the overall group (GROU
 GROUP1_LEVEL empty). A continuous variable has PARAMCD = VARIABLE = its name, as AGE in the
 ``baseline`` method; each group's N has PARAMCD = the population flag and VARIABLE = USUBJID.
 
+A level nested in a level of another variable names that outer level in GROUP2 (the variable) and
+GROUP2_LEVEL (its level), as the pharmaverse cards package's group2 / group2_level; both are empty
+when unused (every row but such nested ones, and an ARD written before these columns existed). E.g.
+a preferred term under its system organ class, in the ``adverse_events`` method with ``by: soc_pt``:
+
+    ANALYSIS_ID=AESOCPT PARAMCD=Pyrexia PARAM=Pyrexia GROUP1=ARM GROUP1_LEVEL=hUC-MSC
+    GROUP2=AEBODSYS GROUP2_LEVEL=General disorders and administration site conditions
+    VARIABLE=AEDECOD METHOD=count STAT_NAME=n VALUE=4
+
 Everything that reads an ARD (report, figures, audit, cut comparison, provenance) uses the
 keys and the missing-visit rule defined here, once.
 """
@@ -30,16 +39,23 @@ from typing import Iterable
 import pandas as pd
 
 COLUMNS = ["TRIAL", "CUT", "ANALYSIS_ID", "ANALYSIS", "POPULATION", "PARAMCD", "PARAM", "AVISITN", "AVISIT",
-           "GROUP1", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD", "STAT_NAME", "STAT_LABEL", "VALUE",
-           "WARNING", "ERROR", "INPUTS"]
+           "GROUP1", "GROUP1_LEVEL", "COMPARATOR", "GROUP2", "GROUP2_LEVEL", "VARIABLE", "METHOD", "STAT_NAME",
+           "STAT_LABEL", "VALUE", "WARNING", "ERROR", "INPUTS"]
 TEXT = [c for c in COLUMNS if c not in ("AVISITN", "VALUE")]
 # What identifies a statistic: the same key in two ARDs is the same statistic (cut comparison, audit).
-KEYS = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD",
-        "STAT_NAME"]
+KEYS = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1", "GROUP1_LEVEL", "COMPARATOR", "GROUP2",
+        "GROUP2_LEVEL", "VARIABLE", "METHOD", "STAT_NAME"]
 NO_VISIT = -1  # AVISITN of a statistic that is not by visit, in keys (missing in the ARD itself)
 ARM = "ARM"
 DEMOGRAPHICS = "Demographic and baseline characteristics"  # ANALYSIS of the demographics method's rows
 MISSING_LEVEL = "MISSING"  # PARAMCD of the count of subjects whose categorical variable is blank
+# ANALYSIS of methods whose count rows have PARAMCD = a level of VARIABLE (cards: variable_level), besides DEMOGRAPHICS
+AE_SOC_PT = "Treatment-emergent adverse events by system organ class and preferred term"
+AE_MAXIMUM = {"AESEV": "Treatment-emergent adverse events by maximum severity",
+              "AEREL": "Treatment-emergent adverse events by closest relationship to study treatment"}
+AE_WINDOW = "Treatment-emergent adverse events within the exposure window after a dose, by dose number"
+EXPOSURE = "Exposure to study treatment"
+LEVEL_ANALYSES = (DEMOGRAPHICS, AE_SOC_PT, *AE_MAXIMUM.values(), AE_WINDOW, EXPOSURE)
 
 
 def arm_group(arm: str) -> dict:
@@ -55,6 +71,11 @@ def contrast_group(active: str, control: str) -> dict:
 def overall_group() -> dict:
     """Key columns of a row about all arms together (a model, a pooled sample, a reference range)."""
     return {"GROUP1": "", "GROUP1_LEVEL": "", "COMPARATOR": ""}
+
+
+def nested(variable: str, level: str) -> dict:
+    """Key columns of a level nested in ``level`` of ``variable`` (a preferred term in its system organ class)."""
+    return {"GROUP2": variable, "GROUP2_LEVEL": level}
 
 
 def group_label(row) -> str:
@@ -73,7 +94,7 @@ class Builder:
 
     def add(self, stat_rows: Iterable[dict], **keys) -> None:
         for row in stat_rows:
-            self.rows.append({**self.common, **overall_group(), **keys, **row})
+            self.rows.append({**self.common, **overall_group(), **nested("", ""), **keys, **row})
 
     def frame(self) -> pd.DataFrame:
         return conform(pd.DataFrame(self.rows))
@@ -150,15 +171,19 @@ def to_cards(ard: pd.DataFrame) -> pd.DataFrame:
 
     group1 = ARM (level: the arm, or the active arm of a comparison), group2 = PARAMCD, group3 = AVISIT,
     group4 = COMPARATOR (comparisons only); variable = the analysed variable (AVAL, CHG, ...), with
-    variable_level the level of a categorical demographics row (its PARAMCD, then no group2); context = the
-    analysis; stat is the full-precision value; fmt_fn the decimals the report prints.
+    variable_level the level of a categorical row (its PARAMCD: demographics, AE by SOC and PT, by maximum
+    severity, by dose number, exposure levels), whose group2 is then the ARD's GROUP2 (a preferred term's system
+    organ class, as cards' ard_stack_hierarchical) or empty; context = the analysis; stat is the full-precision
+    value; fmt_fn the decimals the report prints.
     """
     from ucmsc.rounding import display_decimals
 
-    level = (ard["ANALYSIS"] == DEMOGRAPHICS) & (ard["METHOD"] == "count") & (ard["VARIABLE"] != "USUBJID")
+    level = (ard["ANALYSIS"].isin(LEVEL_ANALYSES) & (ard["METHOD"] == "count") & (ard["VARIABLE"] != "USUBJID")
+             | (ard["GROUP2"] != ""))
     cards = pd.DataFrame({
         "group1": ard["GROUP1"], "group1_level": ard["GROUP1_LEVEL"],
-        "group2": (~level).map({True: "PARAMCD", False: ""}), "group2_level": ard["PARAMCD"].where(~level, ""),
+        "group2": ard["GROUP2"].where(level, "PARAMCD"),
+        "group2_level": ard["GROUP2_LEVEL"].where(level, ard["PARAMCD"]),
         "group3": ard["AVISIT"].map(lambda v: "AVISIT" if v else ""), "group3_level": ard["AVISIT"],
         "group4": ard["COMPARATOR"].map(lambda v: "COMPARATOR" if v else ""), "group4_level": ard["COMPARATOR"],
         "variable": ard["VARIABLE"], "variable_level": ard["PARAMCD"].where(level, ""),

@@ -114,11 +114,58 @@ def exposure_dates(ex: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     return (starts.groupby(by_subject).min(), ends.groupby(by_subject).max(), by_subject.value_counts())
 
 
+# CDISC CT FREQ (C71113): days between single doses of an EX record given at a frequency from EXSTDTC to EXENDTC
+DOSING_INTERVAL_DAYS = {"QD": 1, "QOD": 2, "QW": 7, "Q2W": 14, "Q3W": 21, "Q4W": 28}
+SINGLE_DOSE_FREQUENCIES = ("", "ONCE")  # one administration per EX record
+
+
+def doses_per_record(ex: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Single doses each EX record stands for, and why a record could not be expanded ('' when it could).
+
+    One per record, unless EXDOSFRQ is an interval frequency of ``DOSING_INTERVAL_DAYS`` and EXENDTC is complete:
+    then floor((EXENDTC - EXSTDTC) / interval) + 1, as admiral's create_single_dose_dataset expands them. Another
+    frequency, or an interval record without complete dates, counts one dose and says why."""
+    count = pd.Series(1, index=ex.index, dtype=float)
+    problem = pd.Series("", index=ex.index, dtype=object)
+    if "EXDOSFRQ" not in ex:
+        return count, problem
+    frequency = ex["EXDOSFRQ"].fillna("").astype(str).str.strip().str.upper()
+    interval = frequency.map(DOSING_INTERVAL_DAYS)
+    start = pd.to_datetime(ex["EXSTDTC"].where(_complete(ex["EXSTDTC"])), errors="coerce").dt.normalize()
+    end_text = ex["EXENDTC"] if "EXENDTC" in ex else pd.Series("", index=ex.index)
+    end = pd.to_datetime(end_text.where(_complete(end_text.fillna(""))), errors="coerce").dt.normalize()
+    days = (end - start).dt.days
+    expandable = interval.notna() & days.notna() & (days >= 0)
+    count[expandable] = np.floor(days[expandable] / interval[expandable]) + 1
+    problem[interval.notna() & ~expandable] = ("EXDOSFRQ " + frequency + " without a complete EXSTDTC and a "
+                                               "complete EXENDTC on or after it")
+    problem[interval.isna() & ~frequency.isin(SINGLE_DOSE_FREQUENCIES)] = ("EXDOSFRQ " + frequency
+                                                                           + " is not an interval frequency")
+    return count, problem
+
+
+def exposure_amounts(ex: pd.DataFrame) -> pd.DataFrame:
+    """Per subject with EX records: NUMDOSE (single doses, ``doses_per_record``), CUMDOSE (sum of EXDOSE x doses)
+    and CUMDOSU (EXDOSU). CUMDOSE is missing when an EXDOSE is missing or the subject's records have different units
+    (CUMDOSU then blank)."""
+    doses, _ = doses_per_record(ex)
+    unit = ex["EXDOSU"].fillna("").astype(str).str.strip()
+    frame = pd.DataFrame({"USUBJID": ex["USUBJID"], "DOSES": doses, "UNIT": unit,
+                          "AMOUNT": pd.to_numeric(ex["EXDOSE"], errors="coerce") * doses})
+    by_subject = frame.groupby("USUBJID")
+    units = by_subject["UNIT"].agg(lambda u: u.iloc[0] if u.nunique() == 1 else "")
+    complete = by_subject["AMOUNT"].agg(lambda a: a.notna().all())
+    cumulative = by_subject["AMOUNT"].sum().where(complete & (units != ""))
+    return pd.DataFrame({"NUMDOSE": by_subject["DOSES"].sum().astype(int), "CUMDOSE": cumulative, "CUMDOSU": units})
+
+
 def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     """One row per subject of DM: every DM variable, treatment, exposure dates and disposition.
 
     TRTSDTM/TRTEDTM: first and last dose (EX); TRTSDT/TRTEDT their dates; TRTDURD = TRTEDT - TRTSDT + 1 (ADaM IG);
-    NEXREC: EX records. EOSSTT/DCSREAS/EOSDT from the subject's last disposition event (``ucmsc.subjects``).
+    NEXREC: EX records; NUMDOSE, CUMDOSE, CUMDOSU: single doses, cumulative dose and its unit (``exposure_amounts``;
+    0 doses and 0 dose without EX records). EOSSTT/DCSREAS/EOSDT from the subject's last disposition event
+    (``ucmsc.subjects``).
     """
     dm, ex, ds = sdtm["DM"], sdtm["EX"], sdtm["DS"]
     adsl = dm.drop(columns=[c for c in ("DOMAIN", "SRCFILE", "SRCROW") if c in dm]).copy()
@@ -133,6 +180,10 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     adsl["TRTEDT"] = adsl["TRTEDTM"].dt.normalize()
     adsl["TRTDURD"] = (adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1  # ADaM IG: TRTEDT - TRTSDT + 1
     adsl["NEXREC"] = adsl["USUBJID"].map(records).fillna(0).astype(int)
+    amounts = exposure_amounts(ex)
+    adsl["NUMDOSE"] = adsl["USUBJID"].map(amounts["NUMDOSE"]).fillna(0).astype(int)
+    adsl["CUMDOSE"] = adsl["USUBJID"].map(amounts["CUMDOSE"]).where(adsl["USUBJID"].isin(amounts.index), 0.0)
+    adsl["CUMDOSU"] = adsl["USUBJID"].map(amounts["CUMDOSU"]).fillna("")
     # A subject whose arm is not one the plan compares (queried in cleaning, or a listed arm not analysed such as
     # screen failures) is in no analysis population.
     planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
@@ -519,6 +570,17 @@ def impute_dates(text: pd.Series, rule: dict | None, bounds: pd.DataFrame) -> tu
         max_dates=[bounds[v] for v in rule.get("max_dates", [])] or None)
 
 
+def dose_numbers(ex: pd.DataFrame) -> pd.DataFrame:
+    """EX with DOSENUM: each record's number among its subject's records (1 = first), in order of EXSEQ (the
+    sequence of the subject's doses), then EXSTDTC. A dose with a partial date is no dose date for LDOSEDTM, but keeps
+    its number, so the doses after it keep theirs."""
+    ordered = ex.assign(_START=ex["EXSTDTC"].fillna("").astype(str),
+                        _SEQ=pd.to_numeric(ex["EXSEQ"], errors="coerce") if "EXSEQ" in ex else 0.0)
+    ordered = ordered.sort_values(["USUBJID", "_SEQ", "_START"], kind="stable")
+    ordered["DOSENUM"] = ordered.groupby("USUBJID").cumcount() + 1.0
+    return ordered.drop(columns=["_START", "_SEQ"]).reindex(ex.index)
+
+
 def treatment_emergent_by_rule(adae: pd.DataFrame, until_days: int | None = None) -> pd.Series:
     """Onset on or after the first dose (compared as dates when the onset has no time), and within ``until_days`` of
     the last dose when given. An onset that stays unknown after imputation counts as treatment-emergent unless the
@@ -545,8 +607,9 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
     ASTDTM/AENDTM with ASTDTF/ASTTMF and AENDTF/AENTMF: the reported dates imputed by the plan's rules
     (``imputation``), flagged as ADaM does. TRTEMFL: onset on or after the first dose (on the same date when the
     onset has no time), or the delivered flag the config names (``adverse_events.treatment_emergent.from``).
-    LDOSEDTM: the latest dose start before onset; DOSEDY: whole days since it; ``exposure.ae_window`` adds a flag
-    for onsets within that many hours of a dose (e.g. INF24FL). Coding: ``code_adverse_events``.
+    LDOSEDTM: the latest dose start before onset; LDOSENUM: its number (``dose_numbers``); DOSEDY: whole days since
+    it; ``exposure.ae_window`` adds a flag for onsets within that many hours of a dose (e.g. INF24FL). Coding:
+    ``code_adverse_events``.
     """
     config = config or {}
     imputation = config.get("imputation", {})
@@ -577,13 +640,15 @@ def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame, ex: pd.DataFrame, dictiona
                     f"TRTEMFL by the rule instead: {record['TRTEMFL'] or 'not'} treatment-emergent",
                     raw_column(config, "AE", emergent["from"]))
         adae["TRTEMFL"] = np.where(flag == "Y", "Y", np.where(flag == "N", "", adae["TRTEMFL"]))
-    doses = (ex.assign(DTM=pd.to_datetime(ex["EXSTDTC"].where(_complete(ex["EXSTDTC"])), errors="coerce"))
-             [["USUBJID", "DTM"]].dropna().sort_values("DTM"))
+    doses = dose_numbers(ex)
+    doses = doses.assign(DTM=pd.to_datetime(doses["EXSTDTC"].where(_complete(doses["EXSTDTC"])), errors="coerce"))[
+        ["USUBJID", "DTM", "DOSENUM"]].dropna(subset=["DTM"]).sort_values("DTM")
     onsets = (adae[["ASTDTM", "USUBJID"]].astype({"ASTDTM": "datetime64[ns]"}).reset_index()
               .dropna(subset=["ASTDTM"]).sort_values("ASTDTM"))
     doses = doses.astype({"DTM": "datetime64[ns]"})
     latest = pd.merge_asof(onsets, doses, left_on="ASTDTM", right_on="DTM", by="USUBJID", direction="backward")
     adae["LDOSEDTM"] = latest.set_index("index")["DTM"].reindex(adae.index)
+    adae["LDOSENUM"] = latest.set_index("index")["DOSENUM"].reindex(adae.index)
     hours = (adae["ASTDTM"] - adae["LDOSEDTM"]).dt.total_seconds() / 3600
     adae["DOSEDY"] = np.floor(hours / 24)
     exposure = load_exposure(config)
@@ -631,6 +696,19 @@ def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dic
     for record in sdtm["EX"][~_complete(sdtm["EX"]["EXSTDTC"])].to_dict("records"):
         queries.add("ADSL", record, "EXSTDTC", record["EXSTDTC"], "dates", "dose start date is partial",
                     "not used for the first or last dose (TRTSDTM, TRTEDTM)", raw_column(config, "EX", "EXSTDTC"))
+    ex = sdtm["EX"]
+    _, frequency_problems = doses_per_record(ex)
+    expanded = frequency_problems != ""
+    for record, problem in zip(ex[expanded].to_dict("records"), frequency_problems[expanded]):
+        queries.add("ADSL", record, "EXDOSFRQ", record.get("EXDOSFRQ", ""), "exposure", problem,
+                    "counted as one dose in NUMDOSE and CUMDOSE", raw_column(config, "EX", "EXDOSFRQ"))
+    for record in ex[pd.to_numeric(ex["EXDOSE"], errors="coerce").isna()].to_dict("records"):
+        queries.add("ADSL", record, "EXDOSE", record["EXDOSE"], "exposure", "dose missing",
+                    "CUMDOSE missing for the subject", raw_column(config, "EX", "EXDOSE"))
+    units = ex.assign(U=ex["EXDOSU"].fillna("").astype(str).str.strip()).groupby("USUBJID")["U"].nunique()
+    for record in ex[ex["USUBJID"].isin(units[units > 1].index)].drop_duplicates("USUBJID").to_dict("records"):
+        queries.add("ADSL", record, "EXDOSU", record["EXDOSU"], "exposure", "the subject's doses have different units",
+                    "CUMDOSE and CUMDOSU missing for the subject", raw_column(config, "EX", "EXDOSU"))
     adsl = derive_adsl(sdtm, config)
     dm = sdtm["DM"]
     if "ACTARM" in dm:  # treated otherwise than randomised: listed for the statistician (analyses use the planned arm)

@@ -96,6 +96,7 @@ class Exposure:
     schedule: str = ""
     window_hours: float | None = None  # ADAE flags an onset this many hours after a dose ...
     window_flag: str = ""  # ... in this variable (e.g. INF24FL)
+    planned_doses: int | None = None  # doses each subject is planned to receive (exposure tables' levels)
 
 
 def load_exposure(config: Mapping[str, Any]) -> Exposure:
@@ -104,7 +105,7 @@ def load_exposure(config: Mapping[str, Any]) -> Exposure:
     noun = spec.get("noun", "dose")
     return Exposure(noun=noun, plural=spec.get("plural", noun + "s"), route=spec.get("route", ""),
                     schedule=spec.get("schedule", ""), window_hours=window.get("hours"),
-                    window_flag=window.get("flag", ""))
+                    window_flag=window.get("flag", ""), planned_doses=spec.get("planned_doses"))
 
 
 def load_populations(config: Mapping[str, Any]) -> tuple[Population, ...]:
@@ -142,8 +143,14 @@ METHODS = {
                    "options": {"proportion_ci": ("newcombe", "miettinen-nurminen", "wald"),
                                "missing": ("non-responder",)}},
     "gee": {"parameters": True, "yes_no": True, "options": {}},
-    "adverse_events": {"parameters": False, "options": {"by": ("any", "preferred_term", "system_organ_class"),
+    "adverse_events": {"parameters": False, "options": {"by": ("preferred_term", "system_organ_class", "soc_pt"),
                                                         "proportion_ci": ("newcombe", "miettinen-nurminen", "wald")}},
+    "ae_overview": {"parameters": False, "options": {"related": None, "severe": None, "withdrawal_actions": None,
+                                                     "withdrawal_reasons": None,
+                                                     "proportion_ci": ("newcombe", "miettinen-nurminen", "wald")}},
+    "ae_by_grade": {"parameters": False, "options": {"variable": ("AESEV", "AEREL"), "levels": None}},
+    "ae_window": {"parameters": False, "ae_window": True, "options": {}},
+    "exposure": {"parameters": False, "options": {}},
     "shift": {"parameters": True, "options": {}},
     "grade_shift": {"parameters": True, "visits": True, "options": {}},
     "reference_ranges": {"parameters": False, "options": {}},

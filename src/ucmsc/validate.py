@@ -445,6 +445,12 @@ def _analysis_problems(trial: dict) -> list[str]:
                      for week in analysis.get("visits", []) if week not in weeks or week == 0]
         if method == "demographics":
             problems += _demographics_problems(key, analysis.get("options", {}))
+        if spec.get("ae_window") and not trial.get("exposure", {}).get("ae_window"):
+            problems.append(f"{key}: {method} needs the exposure window flag (exposure.ae_window: {{hours, flag}})")
+        if method == "ae_by_grade":
+            variable = analysis.get("options", {}).get("variable", "AESEV")
+            problems += [f"{key}.options.levels.{other}: ae_by_grade counts {variable} (options.variable)"
+                         for other in analysis.get("options", {}).get("levels", {}) if other != variable]
         problems += _parameter_problems(f"{key}.parameters", analysis.get("parameters", []), tests, derived)
         for j, param in enumerate(analysis.get("parameters", [])):
             where = f"{key}.parameters[{j}]"
