@@ -341,3 +341,30 @@ def test_a_mapped_variable_parsed_as_a_number_is_a_numeric_adam_variable():
     assert variables.loc["SCRNWT", ["TYPE", "LABEL", "SOURCE"]].tolist() == ["float", "Weight at Screening (kg)",
                                                                              "DM.SCRNWT"]
     assert variables.loc["DIABDUR", "TYPE"] == "float" and variables.loc["RACE", "TYPE"] == "text"
+
+
+def test_safety_liver_function_in_adlb_vital_signs_in_advs_and_both_by_visit_in_the_ard():
+    """The liver tests and vital signs the simulator adds reach ADLB/ADVS and the LIVER/VITALS analyses: baseline
+    means per arm as computed straight from the raw files."""
+    trial, cut = FINAL_CUTS[1]
+    config = load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml")
+    run = run_pipeline(trial, cut, config)
+    split = adamspec.split_bds(run["bds"], adamspec.resolve(config), config)
+    liver, vitals = ["ALT", "AST", "TBIL", "ALB"], ["SYSBP", "DIABP", "PULSE", "TEMP", "WEIGHT"]
+    assert set(liver) <= set(split["ADLB"]["PARAMCD"]) and set(vitals) == set(split["ADVS"]["PARAMCD"])
+    folder = ROOT / "resources" / "datacuts" / trial / cut
+    dm = pyreadstat.read_xport(str(folder / "dm.xpt"))[0]
+    arm = dm.set_index("PATNO")["GROUP"].map({1.0: "hUC-MSC", 0.0: "Placebo"})
+    lb = pyreadstat.read_xport(str(folder / "lb.xpt"))[0].rename(columns={"TESTCODE": "TEST", "RESULT": "VALUE",
+                                                                          "VISITNAM": "VISIT"})
+    vs = pyreadstat.read_xport(str(folder / "vs.xpt"))[0].rename(columns={"VSTESTCD": "TEST", "VSORRES": "VALUE"})
+    raw = pd.concat([lb[["PATNO", "VISIT", "TEST", "VALUE"]], vs[["PATNO", "VISIT", "TEST", "VALUE"]]])
+    raw = raw[(raw["VISIT"] == "Baseline") & raw["TEST"].isin(liver + vitals) & raw["PATNO"].isin(arm.index)]
+    expected = raw.assign(ARM=raw["PATNO"].map(arm), VALUE=pd.to_numeric(raw["VALUE"])).groupby(["TEST", "ARM"])[
+        "VALUE"].mean()
+    ard = run["ard"]
+    means = ard[ard["ANALYSIS_ID"].isin(["LIVER", "VITALS"]) & (ard["AVISITN"] == 0) & (ard["VARIABLE"] == "AVAL")
+                & (ard["STAT_NAME"] == "mean")].set_index(["PARAMCD", "GROUP1_LEVEL"])["VALUE"]
+    assert len(expected) == len(means) == 18
+    for (test, group), value in expected.items():
+        assert means[(test, group)] == pytest.approx(value, rel=1e-12), (test, group)

@@ -1,6 +1,7 @@
 """The bundled synthetic cuts, read straight from the raw files (not through the pipeline)."""
 
 import csv
+import dataclasses
 import hashlib
 import json
 
@@ -120,7 +121,9 @@ def safety_labs():
 SAFETY_PATTERN = {"LYM": ((2, 3), -1), "TT": ((2,), -1), "PLAT": ((3,), 1), "IGG": ((1, 2, 3, 4), 1),
                   "IGA": ((1, 2, 3, 4), 1), "IGM": ((1, 2, 3, 4), 1), "FIBRINO": ((2, 3), 1),
                   "DDIMER": ((1, 2, 3, 4, 12, 24), 1), "NLR": ((2, 3), 1), "AFP": ((), 0), "CEA": ((), 0),
-                  "CA199": ((), 0), "TG": ((), 0), "CHOL": ((), 0), "HDL": ((), 0), "LDL": ((), 0)}
+                  "CA199": ((), 0), "TG": ((), 0), "CHOL": ((), 0), "HDL": ((), 0), "LDL": ((), 0),
+                  # "No liver damage": liver function the same in both arms at every visit.
+                  "ALT": ((), 0), "AST": ((), 0), "TBIL": ((), 0), "ALB": ((), 0)}
 
 
 @pytest.mark.parametrize("testcd", sorted(SAFETY_PATTERN))
@@ -160,6 +163,39 @@ def test_safety_infusions_and_adverse_events_as_published(safety_labs):
     assert len(hypo) == 1 and arm[hypo["PATNO"].iloc[0]] == 1
     first = ex[ex["PATNO"] == hypo["PATNO"].iloc[0]]["DTM"].min()
     assert (hypo["ONSET"].iloc[0] - first).days <= 30
+
+
+def test_safety_vital_signs_at_every_visit_and_fever_shows_in_the_temperature():
+    vs = xpt(SAF, "vs.xpt")
+    per_visit = vs.groupby(["PATNO", "VISIT"])["VSTESTCD"].agg(sorted)
+    assert per_visit.map(lambda tests: tests == ["DIABP", "PULSE", "SYSBP", "TEMP", "WEIGHT"]).all()
+    assert set(zip(vs["VSTESTCD"], vs["VSORRESU"])) == {("WEIGHT", "kg"), ("SYSBP", "mmHg"), ("DIABP", "mmHg"),
+                                                        ("PULSE", "beats/min"), ("TEMP", "C")}
+    ae = xpt(SAF, "ae.xpt")
+    fever_days = set()  # (subject, calendar day) from onset to end of each fever
+    for _, event in ae[ae["AETERM"] == "Fever"].iterrows():
+        onset, end = (pd.Timestamp(event[column]).normalize() for column in ("AESTDTC", "AEENDTC"))
+        fever_days |= {(event["PATNO"], day.date()) for day in pd.date_range(onset, end)}
+    temp = vs[vs["VSTESTCD"] == "TEMP"]
+    on_fever_day = [(p, d) in fever_days for p, d in zip(temp["PATNO"], temp["VSDAT"])]
+    febrile = temp["VSORRES"] > 37.3  # the usual fever threshold
+    assert sum(on_fever_day) >= 1
+    assert list(febrile) == on_fever_day
+
+
+@pytest.mark.parametrize("trial", sorted(TRIALS))
+def test_added_parameters_leave_every_earlier_value_as_it_was(trial):
+    """The parameters added later come from streams of their own: without them, the same seed gives the same trial."""
+    spec = TRIALS[trial]
+    full = simulate_trial(spec, DEFAULT_SEEDS[trial])
+    before = simulate_trial(dataclasses.replace(spec, added_params=(), fever_temperature=None), DEFAULT_SEEDS[trial])
+    for name in ("subjects", "visits", "exposure", "adverse_events", "disposition"):
+        pd.testing.assert_frame_equal(getattr(full, name), getattr(before, name), check_exact=True)
+    old = full.findings.iloc[: len(before.findings)]
+    pd.testing.assert_frame_equal(old, before.findings, check_exact=True)
+    added = full.findings.iloc[len(before.findings):]
+    assert set(added["TESTCD"]) == {p.testcd for p in spec.added_params}
+    assert not set(added["TESTCD"]) & set(before.findings["TESTCD"])
 
 
 @pytest.mark.parametrize("trial", sorted(FINAL_CUTS))

@@ -287,7 +287,7 @@ def _transpose(value: float, decimals: int) -> float | None:
 # --- raw files as the sites send them ------------------------------------------------
 
 def _decimals(truth: TrueTrial) -> dict[str, int]:
-    out = {p.testcd: p.decimals for p in truth.spec.params}
+    out = {p.testcd: p.decimals for p in (*truth.spec.params, *truth.spec.added_params)}
     out.update({"HEIGHT": 1, "STEATOS": 0})
     return out
 
@@ -383,7 +383,7 @@ def _raw_tables(truth: TrueTrial, data: dict) -> dict[str, tuple[pd.DataFrame, d
         central_frame.iloc[0, central_frame.columns.get_loc("Comment")] = layout.central_lab_comment
     out["central_lab.csv"] = (central_frame.reset_index(drop=True), {"encoding": layout.central_lab_encoding})
 
-    sources = {p.source for p in spec.params}
+    sources = {p.source for p in (*spec.params, *spec.added_params)}
     if "clamp" in sources:
         clamp = by_source("clamp")
         out["clamp.csv"] = (

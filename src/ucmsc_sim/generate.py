@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ucmsc_sim.calibrate import assign_below_threshold, calibrate_mean_sd, pair_for_paired_p
-from ucmsc_sim.trials import TrialSpec
+from ucmsc_sim.trials import Param, TrialSpec
 
 HBA1C_TARGET = 7.0  # %, ADA glycaemic target (the efficacy trial's responder threshold)
 
@@ -106,45 +107,89 @@ def _visits(spec: TrialSpec, subjects: pd.DataFrame, absent: set, rng: np.random
 
 def _continuous(spec: TrialSpec, subjects: pd.DataFrame, visits: pd.DataFrame,
                 rng: np.random.Generator) -> pd.DataFrame:
-    present = visits.set_index(["SUBJID", "WEEK"]).index
-    arm_of = subjects.set_index("SUBJID")["ARM"]
-    frames = []
-    for param in spec.params:
-        latent = rng.standard_normal(len(subjects))
-        noise = rng.standard_normal((len(subjects), len(param.weeks)))
-        raw = np.sqrt(param.rho) * latent[:, None] + np.sqrt(1 - param.rho) * noise
-        grid = pd.DataFrame(raw, index=subjects["SUBJID"], columns=list(param.weeks))
-        long = grid.stack().rename("Z").reset_index().rename(columns={"level_1": "WEEK"})
-        long = long[long.set_index(["SUBJID", "WEEK"]).index.isin(present)].copy()
-        long["ARM"] = long["SUBJID"].map(arm_of)
-        long["VALUE"] = np.nan
-        for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
-            k = param.weeks.index(week)
-            mean, sd = param.means[arm][k], param.sds[arm][k]
-            if (arm, week) in param.exact:
-                values = calibrate_mean_sd(cell["Z"].to_numpy(), mean, sd, param.decimals, lower=param.lower)
-            else:
-                z = cell["Z"].to_numpy()
-                values = np.maximum(np.round(mean + sd * (z - z.mean()) / z.std(ddof=1), param.decimals), param.lower)
-            long.loc[cell.index, "VALUE"] = values
-        for arm, week, target_p in param.paired_p:
-            base = long[(long["ARM"] == arm) & (long["WEEK"] == 0)].set_index("SUBJID")["VALUE"]
-            follow = long[(long["ARM"] == arm) & (long["WEEK"] == week) & long["SUBJID"].isin(base.index)]
-            paired = pair_for_paired_p(base[follow["SUBJID"]].to_numpy(), follow["VALUE"].to_numpy(), target_p, rng)
-            long.loc[follow.index, "VALUE"] = paired
-        if param.testcd == "HBA1C" and spec.hba1c_at_target:
-            for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
-                count = min(len(cell), round(spec.hba1c_at_target[arm][week] * spec.scale))
-                long.loc[cell.index, "VALUE"] = assign_below_threshold(
-                    cell["VALUE"].to_numpy(), count, HBA1C_TARGET, rng, decimals=param.decimals
-                )
-        long["TESTCD"], long["UNIT"], long["SOURCE"] = param.testcd, param.unit, param.source
-        frames.append(long[["SUBJID", "WEEK", "TESTCD", "VALUE", "UNIT", "SOURCE"]])
+    frames = [_draw_param(spec, param, subjects, visits, rng) for param in spec.params]
     if spec.height:
         frames.append(_height(subjects, rng))
     if spec.steatosis_improved:
         frames.append(_steatosis(spec, subjects, visits, rng))
     return pd.concat(frames, ignore_index=True)
+
+
+def _draw_param(spec: TrialSpec, param: Param, subjects: pd.DataFrame, visits: pd.DataFrame,
+                rng: np.random.Generator) -> pd.DataFrame:
+    """One parameter's values at every visit held: correlated within subject, each cell at its mean and SD."""
+    present = visits.set_index(["SUBJID", "WEEK"]).index
+    arm_of = subjects.set_index("SUBJID")["ARM"]
+    latent = rng.standard_normal(len(subjects))
+    noise = rng.standard_normal((len(subjects), len(param.weeks)))
+    raw = np.sqrt(param.rho) * latent[:, None] + np.sqrt(1 - param.rho) * noise
+    grid = pd.DataFrame(raw, index=subjects["SUBJID"], columns=list(param.weeks))
+    long = grid.stack().rename("Z").reset_index().rename(columns={"level_1": "WEEK"})
+    long = long[long.set_index(["SUBJID", "WEEK"]).index.isin(present)].copy()
+    long["ARM"] = long["SUBJID"].map(arm_of)
+    long["VALUE"] = np.nan
+    for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
+        k = param.weeks.index(week)
+        mean, sd = param.means[arm][k], param.sds[arm][k]
+        if (arm, week) in param.exact:
+            values = calibrate_mean_sd(cell["Z"].to_numpy(), mean, sd, param.decimals, lower=param.lower)
+        elif param.lognormal:  # log-normal with mean m, SD s: sigma^2 = ln(1 + s^2/m^2), mu = ln(m) - sigma^2/2
+            z = cell["Z"].to_numpy()
+            sigma = np.sqrt(np.log1p((sd / mean) ** 2))
+            skewed = np.exp(np.log(mean) - sigma**2 / 2 + sigma * (z - z.mean()) / z.std(ddof=1))
+            values = np.maximum(np.round(skewed, param.decimals), param.lower)
+        else:
+            z = cell["Z"].to_numpy()
+            values = np.maximum(np.round(mean + sd * (z - z.mean()) / z.std(ddof=1), param.decimals), param.lower)
+        long.loc[cell.index, "VALUE"] = values
+    for arm, week, target_p in param.paired_p:
+        base = long[(long["ARM"] == arm) & (long["WEEK"] == 0)].set_index("SUBJID")["VALUE"]
+        follow = long[(long["ARM"] == arm) & (long["WEEK"] == week) & long["SUBJID"].isin(base.index)]
+        paired = pair_for_paired_p(base[follow["SUBJID"]].to_numpy(), follow["VALUE"].to_numpy(), target_p, rng)
+        long.loc[follow.index, "VALUE"] = paired
+    if param.testcd == "HBA1C" and spec.hba1c_at_target:
+        for (arm, week), cell in long.groupby(["ARM", "WEEK"]):
+            count = min(len(cell), round(spec.hba1c_at_target[arm][week] * spec.scale))
+            long.loc[cell.index, "VALUE"] = assign_below_threshold(
+                cell["VALUE"].to_numpy(), count, HBA1C_TARGET, rng, decimals=param.decimals
+            )
+    long["TESTCD"], long["UNIT"], long["SOURCE"] = param.testcd, param.unit, param.source
+    return long[["SUBJID", "WEEK", "TESTCD", "VALUE", "UNIT", "SOURCE"]]
+
+
+def _stream(seed: int, label: str) -> np.random.Generator:
+    """A random stream of its own for ``label``, derived from the trial seed (independent of the main stream)."""
+    return np.random.default_rng([seed, zlib.crc32(label.encode())])
+
+
+def added_findings(spec: TrialSpec, seed: int, subjects: pd.DataFrame, visits: pd.DataFrame,
+                   adverse_events: pd.DataFrame) -> pd.DataFrame:
+    """The spec's ``added_params`` at every visit held, each from its own stream ``added:<TESTCD>``.
+
+    They consume nothing of the main stream, so every value drawn before they existed stays as it was.
+    With ``fever_temperature``, a temperature taken on a calendar day of a fever event (onset to end date)
+    is redrawn from that range (stream ``fever_temperature``): the fever shows in the vital signs.
+    """
+    frames = [_draw_param(spec, param, subjects, visits, _stream(seed, f"added:{param.testcd}"))
+              for param in spec.added_params]
+    added = pd.concat(frames, ignore_index=True).merge(visits, on=["SUBJID", "WEEK"], how="left",
+                                                       validate="many_to_one")
+    if spec.fever_temperature:
+        febrile = _visits_during_fever(added[added["TESTCD"] == "TEMP"], adverse_events)
+        low, high = spec.fever_temperature
+        draws = _stream(seed, "fever_temperature").uniform(low, high, int(febrile.sum()))
+        added.loc[febrile[febrile].index, "VALUE"] = np.round(draws, 1)
+    return added[["SUBJID", "WEEK", "TESTCD", "VALUE", "UNIT", "SOURCE", "VISITDT"]]
+
+
+def _visits_during_fever(temperatures: pd.DataFrame, adverse_events: pd.DataFrame) -> pd.Series:
+    """Whether each temperature record's visit date lies within a fever event's onset and end dates."""
+    fevers = adverse_events[adverse_events["AETERM"] == "Fever"]
+    during = pd.Series(False, index=temperatures.index)
+    for subj, onset, end in zip(fevers["SUBJID"], fevers["AESTDTM"], fevers["AEENDTM"]):
+        day = temperatures["VISITDT"]
+        during |= (temperatures["SUBJID"] == subj) & (day >= onset.date()) & (day <= end.date())
+    return during
 
 
 def _height(subjects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -261,4 +306,7 @@ def simulate_trial(spec: TrialSpec, seed: int) -> TrueTrial:
     exposure = _exposure(spec, subjects, rng)
     adverse_events = _adverse_events(spec, subjects, exposure, rng)
     disposition = _disposition(subjects, visits, events)
+    if spec.added_params:  # appended after every earlier row: those rows and their index labels stay as they were
+        findings = pd.concat([findings, added_findings(spec, seed, subjects, visits, adverse_events)],
+                             ignore_index=True)
     return TrueTrial(spec, seed, subjects, visits, findings, exposure, adverse_events, disposition, events)

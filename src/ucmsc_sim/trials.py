@@ -36,6 +36,7 @@ class Param:
     rho: float = 0.7  # correlation between a subject's visits
     exact: frozenset[tuple[str, int]] = frozenset()  # (arm, week) cells published to 2 decimals
     paired_p: tuple[tuple[str, int, float], ...] = ()  # (arm, week, P): published paired t-test against week 0
+    lognormal: bool = False  # right-skewed (enzymes, bilirubin): log-normal with the cell's mean and SD
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class TrialSpec:
     post_infusion_fever: dict[str, int] = field(default_factory=dict)  # arm -> subjects with fever within 24 h
     fever_infusions: tuple[int, int] = (2, 3)  # first and last infusion number a fever may follow
     hypoglycaemia_arms: tuple[str, ...] = ()  # one hypoglycaemic attack within a month, in a subject of these arms
+    # Parameters added after the cuts were first bundled: each is drawn from a random stream of its own
+    # (generate.added_findings), so adding one leaves every value of ``params`` and of the cuts as it was.
+    added_params: tuple[Param, ...] = ()
+    # (low, high) °C: a temperature (TEMP) taken on a calendar day of a post-infusion fever is drawn from this range.
+    fever_temperature: tuple[float, float] | None = None
 
 
 def _const(value: float, n: int) -> tuple[float, ...]:
@@ -203,9 +209,11 @@ def _pattern(testcd: str, base: float, sd: float, shift_sd: float, weeks_differ:
     return means, sds
 
 
-def _safety_param(testcd, label, unit, source, decimals, base, sd, shift_sd=0.0, weeks_differ=(), lower=0.0, rho=0.6):
+def _safety_param(testcd, label, unit, source, decimals, base, sd, shift_sd=0.0, weeks_differ=(), lower=0.0, rho=0.6,
+                  lognormal=False):
     means, sds = _pattern(testcd, base, sd, shift_sd, weeks_differ)
-    return Param(testcd, label, unit, source, decimals, SAF_WEEKS, means, sds, lower=lower, rho=rho)
+    return Param(testcd, label, unit, source, decimals, SAF_WEEKS, means, sds, lower=lower, rho=rho,
+                 lognormal=lognormal)
 
 
 SAFETY = TrialSpec(
@@ -253,6 +261,20 @@ SAFETY = TrialSpec(
         _safety_param("HBA1C", "Hemoglobin A1c", "%", "central_lab", 1, 8.3, 1.3, lower=6.0),
         _safety_param("WEIGHT", "Weight", "kg", "vs", 1, 70.0, 11.0, lower=42, rho=0.95),
     ),
+    # Liver function and vital signs, added for the report (Lian 2023: "no liver damage"; signs evaluated
+    # weekly). Assumptions, not published: typical T2DM values, the same in both arms at every visit.
+    added_params=(
+        _safety_param("ALT", "Alanine aminotransferase", "U/L", "lb", 0, 26, 11, lower=5, rho=0.75, lognormal=True),
+        _safety_param("AST", "Aspartate aminotransferase", "U/L", "lb", 0, 23, 7, lower=8, rho=0.75, lognormal=True),
+        _safety_param("TBIL", "Total bilirubin", "umol/L", "lb", 1, 12.0, 4.2, lower=2.0, rho=0.7, lognormal=True),
+        _safety_param("ALB", "Albumin", "g/L", "lb", 1, 42.0, 3.2, lower=30, rho=0.7),
+        _safety_param("SYSBP", "Systolic blood pressure", "mmHg", "vs", 0, 131, 14, lower=95, rho=0.5),
+        _safety_param("DIABP", "Diastolic blood pressure", "mmHg", "vs", 0, 80, 9, lower=55, rho=0.5),
+        _safety_param("PULSE", "Pulse rate", "beats/min", "vs", 0, 77, 10, lower=50, rho=0.5),
+        _safety_param("TEMP", "Temperature", "C", "vs", 1, 36.5, 0.25, lower=35.8, rho=0.2),
+    ),
+    # Assumption: a fever within 24 h of an infusion (Lian 2023: transient) reads 37.5-38.5 °C.
+    fever_temperature=(37.5, 38.5),
 )
 
 # Dose-ranging trial: SYNTHETIC, for testing the pipeline on three arms. It is calibrated to no
