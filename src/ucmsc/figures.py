@@ -398,7 +398,7 @@ def forest_figure(ard: pd.DataFrame, arms: list[str], paramcds: list[str], analy
                             ncol=len(actives), borderaxespad=0)
     fig.suptitle(f"ANCOVA of change from baseline: {_contrast_label(rows)}, difference in LS means with 95% CI "
                  "(filled: P < 0.05)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.15 / fig.get_figheight()))  # a gap between the title and the panels
     return fig, rows
 
 
