@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 
@@ -47,13 +48,18 @@ def display_decimals(stat_name: str) -> int:
     return PRINTED_DECIMALS.get(stat_name, 2)
 
 
-# Units as configs and data deliveries spell them in ASCII -> as a report prints them.
-UNIT_SYMBOLS = (("10^12/L", "10¹²/L"), ("10^9/L", "10⁹/L"), ("10^6", "10⁶"), ("kg/m^2", "kg/m²"), ("m^2", "m²"),
-                ("uU/mL", "µU/mL"), ("umol/L", "µmol/L"), ("ug/L", "µg/L"), ("ug/mL", "µg/mL"), ("uIU/mL", "µIU/mL"))
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_POWER = re.compile(r"\^(-?\d+)")  # 10^9, m^2, 10^-3
+_MICRO = re.compile(r"(?<![A-Za-z0-9])u(?=(?:U|IU|g|mol|L)(?![a-z]))")  # uU/mL, umol/L, ug/L, uIU/mL, uL
+_TIMES = re.compile(r"(?<![A-Za-z0-9])x(?=10\^)")  # x10^9/L
 
 
 def display_unit(text: str) -> str:
-    """A unit (or a label holding one) with its proper symbols: 'Insulin (uU/mL)' -> 'Insulin (µU/mL)'."""
-    for ascii_text, symbol in UNIT_SYMBOLS:
-        text = text.replace(ascii_text, symbol)
-    return text
+    """Units as printed: the ASCII spellings of configs and deliveries with their symbols, anywhere in ``text``
+    ("Fasting insulin (uU/mL)" -> "Fasting insulin (µU/mL)", "10^9/L" -> "10⁹/L", "kg/m^2" -> "kg/m²",
+    "x10^9/L" -> "×10⁹/L"). Text already in symbols is returned unchanged."""
+    if not text:
+        return text or ""
+    text = _TIMES.sub("×", text)
+    text = _MICRO.sub("µ", text)  # U+00B5 MICRO SIGN
+    return _POWER.sub(lambda m: m.group(1).translate(_SUPERSCRIPTS), text)

@@ -21,7 +21,7 @@ WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block su
 # Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
 FAMILY_METHODS = ("baseline", "by_visit", "ancova", "mmrm", "gee", "responders")
 # Each figure and the method of the analysis it draws.
-FIGURE_METHODS = {"trajectories": "by_visit", "forest": "ancova", "responders": "responders",
+FIGURE_METHODS = {"consort": "populations", "trajectories": "by_visit", "forest": "ancova", "responders": "responders",
                   "grade_shift": "grade_shift", "adverse_events": "adverse_events"}
 _CUT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -477,6 +477,8 @@ def _analysis_problems(trial: dict) -> list[str]:
             continue
         problems += [f"{key}.parameters[{i}]: {param} is not analysed by {spec['analysis']}"
                      for i, param in enumerate(spec.get("parameters", [])) if param not in target.get("parameters", [])]
+        problems += [f"{key}.better.{param}: {param} is not one of the figure's parameters"
+                     for param in spec.get("better", {}) if param not in spec.get("parameters", [])]
     baseline = trial.get("adsl_baseline", [])
     problems += _parameter_problems("adsl_baseline", [next(iter(e)) if isinstance(e, dict) else e for e in baseline],
                                     tests, derived)
