@@ -74,6 +74,8 @@ STAGE_CONFIG = {
     # visits: a visit without data is reported
     # adsl_groups: a demographics analysis of a group takes its label and levels from it
     "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure"),
+    # publication.cut: the audit scores that cut only
+    "audit": ("trial", "publication.cut"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
                "populations", "exposure", "meddra_version"),
