@@ -18,7 +18,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 STAGE_ENTRY = {"ingest": "ingest", "clean": "clean", "derive": "derive", "analyze": "analyze", "audit": "audit",
                "figures": "figures", "diff": "diffcuts", "report": "report"}
 SCRIPT_MODULES = ("stages", "config")
-STAGE_DATA = {"report": ("templates/report.html.j2", "templates/index.html.j2")}  # files read at run time, not imported
+# files read at run time, not imported
+STAGE_DATA = {"report": ("templates/report.html.j2", "templates/_provenance.html.j2", "templates/index.html.j2")}
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,7 +109,7 @@ STAGE_OUTPUTS = {
     "audit": ("audit.csv",),
     "figures": ("figures",),
     "diff": (),  # results/<trial>/diff/<old>..<cut>/, found by name
-    "report": ("report.html", "report_tables_provenance.json"),
+    "report": ("report.html", "report_tables_provenance.json", "report_build.json"),
 }
 _AFTER = {
     "ingest": ("clean", "derive", "analyze", "audit", "figures", "diff", "report"),
