@@ -103,7 +103,11 @@ def diff_of(wildcards):
 
 def each_cut(name):
     """results/<trial>/<cut>/<name> for every configured trial and cut (the index's inputs)."""
-    return [f"results/{t}/{c}/{name}" for t, e in config["trials"].items() for c in e["cuts"]]
+    return [
+        f"results/{t}/{c}/{name}"
+        for t, e in config["trials"].items()
+        for c in e["cuts"]
+    ]
 
 
 def selected_cuts():
