@@ -7,7 +7,7 @@ import pytest
 
 from conftest import FINAL_CUTS, INTERIM_CUTS, ROOT, run_pipeline
 from ucmsc import ard as ardlib
-from ucmsc.audit import audit_trial, expand, published_number
+from ucmsc.audit import INTERIM, audit_summary, audit_trial, expand, published_number, run_audit
 from ucmsc.config import load_yaml
 
 PUBLISHED = load_yaml(ROOT / "resources" / "published" / "published_numbers.yaml")
@@ -18,7 +18,7 @@ def audits(trial_configs):
     out = {}
     for trial, cut in FINAL_CUTS.items():
         ard = run_pipeline(trial, cut, trial_configs[trial])["ard"]
-        out[trial] = (ard, audit_trial(ard, PUBLISHED[trial], cut))
+        out[trial] = (ard, audit_trial(ard, PUBLISHED[trial], cut, trial_configs[trial]["publication"]["cut"]))
     return out
 
 
@@ -70,7 +70,7 @@ def test_statuses_follow_from_the_ard():
         {"ANALYSIS_ID": "X", "PARAMCD": "B", "STAT_NAME": "p", "VALUE": math.nan, "GROUP1_LEVEL": "T",
          "COMPARATOR": "C", "WARNING": "not estimable: C has 1 non-missing value (2 needed)"},
         {"ANALYSIS_ID": "X", "PARAMCD": "D", "STAT_NAME": "p", "VALUE": 0.2, "GROUP1_LEVEL": "T", "COMPARATOR": "C"}]))
-    published = {"source": "s", "cut": "2020-01-01", "numbers": [
+    published = {"source": "s", "numbers": [
         {"id": "a", "sentence": "s", "published": "P=0.028", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "A"},
          "compare": {"decimals": 3}},
         {"id": "a2", "sentence": "s", "published": "P=0.029", "ard": {"ANALYSIS_ID": "X", "PARAMCD": "A"},
@@ -84,20 +84,42 @@ def test_statuses_follow_from_the_ard():
          "published_summaries": {"test": "student_t", "mean1": 1.0, "sd1": 1.0, "n1": 10, "mean2": 1.5, "sd2": 1.0,
                                  "n2": 10}},
         {"id": "e", "sentence": "s", "published": "1 dose"}]}
-    statuses = audit_trial(ard, published, "2020-01-01").set_index("CHECK_ID")["STATUS"].to_dict()
+    statuses = audit_trial(ard, published, "2020-01-01", "2020-01-01").set_index("CHECK_ID")["STATUS"].to_dict()
     # 0.0284 rounds half up to 0.028; 0.029 does not; the summaries give P = 0.28 (t = 1.118, 18 df), not 0.01
     assert statuses == {"a": "match", "a2": "mismatch", "b": "not estimable", "c": "missing",
                         "d": "inconsistent publication", "e": "design"}
-    interim = audit_trial(ard, published, "2019-06-30").set_index("CHECK_ID")
-    assert set(interim.loc[["a", "a2", "b", "c", "d"], "STATUS"]) == {"interim cut: not scored", "missing"}
-    assert interim.loc["a", "DETAIL"].startswith("would be 'match'") and interim.loc["a", "REPRODUCED"] == "0.028"
+    assert audit_summary(audit_trial(ard, published, "2020-01-01", "2020-01-01")) == (
+        "1 match, 1 mismatch, 1 not estimable, 1 missing, 1 inconsistent publication")
+    interim = audit_trial(ard, published, "2019-06-30", "2020-01-01").set_index("CHECK_ID")
+    # every row of the interim cut, the mismatching one included, is unscored; the status it would have is kept; a
+    # missing ARD row is the pipeline's fault in any cut and stays 'missing'
+    assert interim["STATUS"].to_dict() == {"a": INTERIM, "a2": INTERIM, "b": INTERIM, "c": "missing", "d": INTERIM,
+                                           "e": "design"}
+    assert interim.loc["a", "DETAIL"] == "would be 'match'; the publication reports cut 2020-01-01, not this one"
+    assert interim.loc["a2", "DETAIL"].startswith("would be 'mismatch'") and interim.loc["a", "REPRODUCED"] == "0.028"
+    assert audit_summary(interim.reset_index()) == "interim: not scored, 1 missing"
+    assert audit_summary(audit_trial(ard, {"source": "", "numbers": []}, "2020-01-01")) == "no publication"
 
 
 def test_the_interim_cuts_are_not_scored_against_the_final_publication(trial_configs):
     trial, cut = "nafld_efficacy", INTERIM_CUTS["nafld_efficacy"]
-    audit = audit_trial(run_pipeline(trial, cut, trial_configs[trial])["ard"], PUBLISHED[trial], cut)
+    final = trial_configs[trial]["publication"]["cut"]
+    assert final == FINAL_CUTS[trial] != cut
+    audit = audit_trial(run_pipeline(trial, cut, trial_configs[trial])["ard"], PUBLISHED[trial], cut, final)
     scored = audit[audit["STATUS"] != "design"]
-    assert set(scored["STATUS"]) == {"interim cut: not scored"}
+    assert len(scored) == 54 and set(scored["STATUS"]) == {INTERIM}
+    # scored against the final paper, the interim data would not match it: that is what the status spares the reader
+    would_be = scored["DETAIL"].str.extract(r"^would be '([^']+)'")[0].value_counts().to_dict()
+    assert would_be.get("mismatch", 0) > 0 and sum(would_be.values()) == 54
+
+
+def test_published_numbers_without_the_publications_cut_stop_the_audit(tmp_path):
+    ard = tmp_path / "ard.csv"
+    ardlib.conform(pd.DataFrame([{"ANALYSIS_ID": "X", "PARAMCD": "A", "STAT_NAME": "p", "VALUE": 0.1}])).to_csv(ard)
+    published = {"source": "paper.txt", "numbers": [{"id": "a", "sentence": "s", "published": "P=0.1",
+                                                     "ard": {"ANALYSIS_ID": "X"}, "compare": {"decimals": 1}}]}
+    with pytest.raises(ValueError, match="paper.txt: the trial config has no publication.cut"):
+        run_audit(str(ard), published, str(tmp_path / "audit.csv"), None, cut="2020-01-01")
 
 
 def test_ard_has_one_row_per_statistic(audits):

@@ -20,7 +20,7 @@ def small_trial() -> dict:
     """A schema-valid trial config that passes every check; each test breaks one thing."""
     return {
         "trial": "demo", "studyid": "DEMO", "design": "efficacy", "title": "Demo",
-        "publication": {"seed_file": "seed.txt", "citation": "Demo 2024"},
+        "publication": {"seed_file": "seed.txt", "citation": "Demo 2024", "cut": "2020-01-31"},
         "arms": [{"arm": "Cells", "armcd": "MSC", "role": "active"},
                  {"arm": "Placebo", "armcd": "PBO", "role": "control"}],
         "visits": [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
@@ -91,6 +91,14 @@ def test_the_small_trial_is_schema_valid_and_passes():
     trial = small_trial()
     jsonschema.validate(trial, load_yaml(ROOT / "workflow" / "schemas" / "trial.schema.yaml"))
     assert trial_config_problems(trial, "demo") == []
+
+
+def test_a_publication_names_the_cut_it_reports():
+    """No default: the last configured cut would silently become scored when a cut is added after the paper."""
+    trial = small_trial()
+    del trial["publication"]["cut"]
+    with pytest.raises(jsonschema.ValidationError, match="'cut' is a required property"):
+        jsonschema.validate(trial, load_yaml(ROOT / "workflow" / "schemas" / "trial.schema.yaml"))
 
 
 # --- tests: plausible and reference ranges, units ---------------------------------------

@@ -74,3 +74,41 @@ def test_a_record_carries_each_raw_file_with_its_hash_and_rows(tmp_path):
     assert record["raw_files"] == [{"file": "dm.xpt", "sha256": "ab" * 32, "rows": 65}]
     assert record["inputs"][0]["sha256"] == hashlib.sha256(b"a\n1\n").hexdigest()
     assert record["packages"]["pandas"] == pd.__version__ and record["created_utc"].endswith("Z")
+
+
+FIGURE_RECORD = {  # the shape figures write (ucmsc.provenance.record), by hand
+    "artefact": "02_trajectories_1.png", "title": "Endpoints", "rule": "figures",
+    "script": "workflow/scripts/figures.py",
+    "raw_files": [{"file": "dm.xpt", "sha256": "f290" * 16, "rows": 65},
+                  {"file": "lab.csv", "sha256": "be0c" * 16, "rows": 514}],
+    "inputs": [{"path": "results/t/2019-01-15/ard.csv", "role": "ARD", "sha256": "5f1e" * 16}],
+    "params": {"trial": "t", "cut": "2019-01-15"},
+    "code": {"git_commit": "5a2f455268222496bae47d247dca0762f7944072", "uncommitted_changes": True,
+             "code_sha256": "9497" * 16},
+    "packages": {"pandas": "2.3"}, "ard_rows": [{"PARAMCD": "GLUC"}, {"PARAMCD": "HBA1C"}, {"PARAMCD": "TG"}],
+    "created_utc": "2026-11-28T12:51:59Z"}
+
+
+def test_the_summary_reads_a_figure_record_in_plain_words():
+    assert provenance.summary(FIGURE_RECORD) == [
+        ("Raw files", "data cut 2019-01-15: dm.xpt (65 rows), lab.csv (514 rows)"),
+        ("Rule", "figures (workflow/scripts/figures.py)"),
+        ("Drawn from", "3 rows of ard.csv"),
+        ("Code", "git commit 5a2f45526822 (with uncommitted changes)"),
+        ("Built", "2026-11-28 12:51:59 UTC")]
+
+
+def test_the_summary_of_a_table_record_takes_the_cut_it_is_given_and_says_what_is_not_recorded():
+    table = {"table": "Demographics", "section": "Baseline",
+             "drawn_from": {"ard": {"path": "ard.csv", "sha256": "z"}, "analysis_ids": ["DEMOG", "POP"],
+                            "ard_rows": 48},
+             "rule": "report", "script": "workflow/scripts/report.py",
+             "code": {"git_commit": "unknown (not a git checkout)", "uncommitted_changes": None, "code_sha256": "y"},
+             "raw_files": [{"file": "dm.xpt", "sha256": "f290" * 16}]}
+    assert dict(provenance.summary(table, cut="2017-06-30")) == {
+        "Raw files": "data cut 2017-06-30: dm.xpt", "Rule": "report (workflow/scripts/report.py)",
+        "Drawn from": "48 rows of ard.csv (analysis DEMOG, POP)", "Code": "unknown (not a git checkout)",
+        "Built": "not recorded"}
+    clean = {**table, "code": {"git_commit": "a" * 40, "uncommitted_changes": False}}
+    assert dict(provenance.summary(clean))["Code"] == "git commit aaaaaaaaaaaa (working tree clean)"
+    assert dict(provenance.summary(clean))["Raw files"] == "dm.xpt"

@@ -72,3 +72,26 @@ def test_ae_table_names_its_ci_and_prints_an_infinite_odds_ratio(safety_with_a_h
     assert zero_placebo, "the safety trial has terms without a placebo subject"
     for row in zero_placebo:  # a zero cell: the conditional MLE and its upper limit are infinite
         assert row[-1].startswith("∞ (") and row[-1].endswith(", ∞)"), row
+
+
+def test_an_interim_cut_says_it_is_not_expected_to_match_and_the_final_cut_does_not(safety_with_a_hostile_term):
+    _, context, html = safety_with_a_hostile_term
+    assert context["publication_cut"] == context["cut"] == FINAL_CUTS["t2dm_safety"]
+    assert 'id="interim-audit"' not in html
+    interim = report.render_report(context | {"cut": "2020-09-30"})
+    note = interim.split('id="interim-audit">')[1].split("</p>")[0]
+    assert "interim cut (2020-09-30)" in note and "final cut\n2021-07-30" in note
+    assert "not expected to match the final publication" in note
+
+
+def test_each_provenance_panel_leads_with_the_summary_then_the_full_record(safety_with_a_hostile_term):
+    _, context, html = safety_with_a_hostile_term
+    panels = html.split('<details class="provenance">')[1:]
+    assert len(panels) == len(context["tables"])
+    first = panels[0]
+    # summary terms in order, each before the full record, whose JSON holds the hashes
+    positions = [first.index(f"<dt>{label}</dt>") for label in ("Raw files", "Rule", "Drawn from", "Code", "Built")]
+    assert positions == sorted(positions) and positions[-1] < first.index("Full record")
+    assert "<dd>x (working tree clean)</dd>" in first  # the fixture's commit is "x"
+    assert "<dd>data cut 2021-07-30: dm.xpt (34 rows), ex.xpt (102 rows), lb.xpt (2609 rows)," in first
+    assert '&#34;sha256&#34;: &#34;z&#34;' in first.split("Full record")[1]

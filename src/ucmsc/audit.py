@@ -9,7 +9,9 @@ and states its comparison rule; every status below is computed here from the ARD
 - inconsistent publication: a mismatch where the publication's own summary statistics do not give its
   number either (the P those summaries give is shown);
 - design: the number describes the protocol, no ARD row;
-- interim cut: not scored: the cut is not the one the publication reports (the value is still shown).
+- interim cut: not scored: the cut is not the one the publication reports (the trial config's ``publication.cut``);
+  an interim cut is not expected to match the final publication, so the status it would have is kept in DETAIL and
+  the reproduced value is still shown.
 """
 
 from __future__ import annotations
@@ -95,10 +97,16 @@ def _describe(selector: dict) -> str:
     return ", ".join(f"{k}={selector[k]}" for k in SELECTOR_KEYS if k in selector)
 
 
-def audit_trial(ard: pd.DataFrame, published: dict, cut: str | None = None) -> pd.DataFrame:
-    """The audit table of one trial and cut (see the module docstring for the statuses)."""
+INTERIM = "interim cut: not scored"
+SCORED = ("match", "mismatch")  # the index counts these two always, the other statuses when present
+
+
+def audit_trial(ard: pd.DataFrame, published: dict, cut: str | None = None,
+                publication_cut: str | None = None) -> pd.DataFrame:
+    """The audit table of one trial and cut (see the module docstring for the statuses). ``cut`` is not scored when
+    it is not ``publication_cut``, the cut the publication reports; without both, every check is scored."""
     ard = ardlib.conform(ard)
-    interim = cut is not None and published.get("cut") is not None and str(published["cut"]) != str(cut)
+    interim = cut is not None and publication_cut is not None and str(publication_cut) != str(cut)
     rows = []
     for entry in published["numbers"]:
         for check in expand(entry):
@@ -129,16 +137,36 @@ def audit_trial(ard: pd.DataFrame, published: dict, cut: str | None = None) -> p
                                   f"(Student t-test), not {check['published']}; "
                                   "the reproduced value is what the data give")
             if interim:
-                detail = f"would be '{status}'; this is not the cut the publication reports ({published['cut']})"
-                status = "interim cut: not scored"
+                detail = f"would be '{status}'; the publication reports cut {publication_cut}, not this one"
+                status = INTERIM
             rows.append(row | {"STATUS": status, "DETAIL": detail})
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
-def run_audit(ard_path: str, published_for_trial: dict | None, audit_path: str, log, cut: str | None = None) -> None:
-    """Stage runner: the published-vs-reproduced table of one cut."""
+def audit_summary(audit: pd.DataFrame) -> str:
+    """One line for the index: '53 match, 0 mismatch, 1 inconsistent publication', 'interim: not scored' (followed by
+    any missing ARD rows, which an interim cut reports too), or 'no publication' (no published number to compare)."""
+    counts = audit.loc[audit["STATUS"] != "design", "STATUS"].value_counts()
+    if counts.empty:
+        return "no publication"
+    if INTERIM in counts:
+        others = [f"{n} {status}" for status, n in counts.items() if status != INTERIM]
+        return ", ".join(["interim: not scored"] + others)
+    shown = {status: int(counts.get(status, 0)) for status in SCORED}
+    shown |= {status: int(n) for status, n in counts.items() if status not in SCORED}
+    return ", ".join(f"{n} {status}" for status, n in shown.items())
+
+
+def run_audit(ard_path: str, published_for_trial: dict | None, audit_path: str, log, cut: str | None = None,
+              publication_cut: str | None = None) -> None:
+    """Stage runner: the published-vs-reproduced table of one cut; ``publication_cut`` is the trial config's
+    ``publication.cut``."""
     from ucmsc.io import write_table
 
-    table = audit_trial(ardlib.read(ard_path), published_for_trial or {"source": "", "numbers": []}, cut)
+    published = published_for_trial or {"source": "", "numbers": []}
+    if published["numbers"] and publication_cut is None:
+        raise ValueError(f"{published['source'] or 'the published numbers'}: the trial config has no publication.cut, "
+                         "so the audit cannot tell the publication's cut from an interim one")
+    table = audit_trial(ardlib.read(ard_path), published, cut, publication_cut)
     write_table(table, audit_path)
     log.info("audit: %s", table["STATUS"].value_counts().to_dict())

@@ -86,3 +86,34 @@ def ard_keys(rows) -> list[dict]:
     """The identifying columns and value of each ARD row an artefact draws."""
     keep = [c for c in ARD_KEY_COLUMNS if c in rows.columns]
     return rows[keep].drop_duplicates().astype(object).where(rows[keep].notna(), None).to_dict("records")
+
+
+def summary(record: dict, cut: str | None = None) -> list[tuple[str, str]]:
+    """The short human reading of a table's or figure's provenance record, in the order a reader asks: which raw
+    files (by name, with rows when recorded, and the data cut they belong to: ingest records no other date), which
+    rule built it from what, at which code commit, and when. ``cut`` is used when the record does not name its cut
+    (table records); the full record stays the reference."""
+    cut = (record.get("params") or {}).get("cut") or cut
+    files = [f["file"] + (f" ({f['rows']} rows)" if f.get("rows") is not None else "")
+             for f in record.get("raw_files", [])]
+    lines = [("Raw files", (f"data cut {cut}: " if cut else "") + (", ".join(files) or "none recorded"))]
+    lines.append(("Rule", f"{record.get('rule', 'not recorded')}"
+                  + (f" ({record['script']})" if record.get("script") else "")))
+    drawn = record.get("drawn_from") or {}
+    ard_rows = drawn.get("ard_rows", record.get("ard_rows"))
+    n_rows = ard_rows if isinstance(ard_rows, int) else len(ard_rows or [])
+    inputs = [drawn["ard"]] if drawn.get("ard") else record.get("inputs", [])
+    if inputs or n_rows:
+        names = ", ".join(Path(i["path"]).name for i in inputs) or "the ARD"
+        analyses = drawn.get("analysis_ids") or []
+        lines.append(("Drawn from", f"{n_rows} rows of {names}"
+                      + (f" (analysis {', '.join(analyses)})" if analyses else "")))
+    code = record.get("code") or {}
+    commit = str(code.get("git_commit") or "not recorded")
+    state = {True: "with uncommitted changes", False: "working tree clean"}.get(code.get("uncommitted_changes"))
+    if len(commit) == 40 and all(c in "0123456789abcdef" for c in commit):
+        commit = f"git commit {commit[:12]}"
+    lines.append(("Code", commit + (f" ({state})" if state else "")))
+    built = record.get("created_utc")
+    lines.append(("Built", built.replace("T", " ").replace("Z", " UTC") if built else "not recorded"))
+    return lines

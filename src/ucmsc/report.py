@@ -82,11 +82,15 @@ def problem_context(ard: pd.DataFrame) -> dict:
             "summary": summary.to_dict("records"), "entries": entries.to_dict("records")}
 
 
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def table_provenance(table: tlf.Output, ard_file: dict, code: dict, raw_files: list[dict]) -> dict:
     return {"table": f"{table.number} {table.title}", "section": table.section,
             "drawn_from": {"ard": ard_file, "analysis_ids": table.analysis_ids, "ard_rows": table.ard_rows},
             "rule": "report", "script": "workflow/scripts/report.py", "code": code,
-            "raw_files": [{"file": f["file"], "sha256": f["sha256"]} for f in raw_files],
+            "raw_files": [{"file": f["file"], "sha256": f["sha256"], "rows": f.get("rows")} for f in raw_files],
             "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
@@ -100,7 +104,7 @@ def figure_entries(figure_dir: Path) -> list[dict]:
                         "number": provenance.get("number") or f"Figure {index}",
                         "footnote": provenance.get("footnote", ""),
                         "png": base64.b64encode(png.read_bytes()).decode("ascii"),
-                        "provenance": json.dumps(provenance, indent=2)})
+                        "provenance": provenance})
     return entries
 
 
@@ -125,7 +129,7 @@ def change_context(diff: dict[str, pd.DataFrame] | None, previous: str | None) -
 def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame, summary: pd.DataFrame, raw_files: dict,
                   figures: list[dict], config: dict, cut: str, code: dict, ard_file: dict,
                   diff: dict[str, pd.DataFrame] | None = None, previous: str | None = None,
-                  adam: dict | None = None) -> dict:
+                  adam: dict | None = None, built_utc: str | None = None) -> dict:
     tables = build_tables(ard, config)
     provenance = [table_provenance(t, ard_file, code, raw_files["files"]) for t in tables]
     by_check = (queries.groupby(["CHECK", "ACTION"]).size().reset_index(name="N").to_dict("records")
@@ -153,13 +157,15 @@ def build_context(ard: pd.DataFrame, audit: pd.DataFrame, queries: pd.DataFrame,
         "synthetic": bool(manifest.get("synthetic")), "synthetic_notice": manifest.get("notice", ""),
         "manifest_verified": bool(raw_files.get("manifest_verified", raw_files.get("manifest") is not None)),
         "unmapped_files": raw_files.get("unmapped_files", []),
-        "tables": [(t, tlf.to_html(t), json.dumps(p, indent=2)) for t, p in zip(tables, provenance)],
+        "tables": [(t, tlf.to_html(t), p) for t, p in zip(tables, provenance)],
         "table_provenance": provenance, "table_sections": list(dict.fromkeys(t.section for t in tables)),
         "queries": queries.to_dict("records"), "queries_by_check": by_check, "summary": summary.to_dict("records"),
         "figures": figures, "raw_files": raw_files["files"], "code": code, "ard_rows": len(ard), "ard_file": ard_file,
         "changes": change_context(diff, previous), "problems": problem_context(ard),
         "audit": audit.astype(object).where(audit.notna(), "").to_dict("records"),
         "audit_counts": audit["STATUS"].value_counts().to_dict(),
+        "publication_cut": (config.get("publication") or {}).get("cut"),
+        "built_utc": built_utc or _utc_now(),
         "adam": adam_context(adam),
     }
 
@@ -180,8 +186,13 @@ def adam_context(adam: dict | None) -> dict | None:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("ucmsc", "templates"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    from ucmsc.provenance import summary
+
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("ucmsc", "templates"), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.globals["provenance_summary"] = summary  # for _provenance.html.j2
+    environment.filters["pretty_json"] = lambda record: json.dumps(record, indent=2, ensure_ascii=False)
+    return environment
 
 
 def render_report(context: dict) -> str:
@@ -189,7 +200,31 @@ def render_report(context: dict) -> str:
 
 
 def render_index(entries: list[dict]) -> str:
-    return _environment().get_template("index.html.j2").render(entries=entries)
+    """The index page: one block of rows per trial (in the order given), one row per cut."""
+    trials: dict[str, dict] = {}
+    for entry in entries:
+        trials.setdefault(entry["trial"], {"title": entry["title"], "trial": entry["trial"], "cuts": []})
+        trials[entry["trial"]]["cuts"].append(entry)
+    return _environment().get_template("index.html.j2").render(trials=list(trials.values()))
+
+
+def index_entry(report_path: str | Path, title: str) -> dict:
+    """One cut's row of the index, from the files its build wrote beside the report: the build date
+    (report_build.json), whether the data are synthetic (the manifest, in ingest/raw_files.json) and the audit's
+    status (audit.csv)."""
+    from ucmsc.audit import audit_summary
+    from ucmsc.io import read_table
+
+    report_path = Path(report_path)
+    folder = report_path.parent
+    trial, cut = folder.parent.name, folder.name
+    build = json.loads((folder / "report_build.json").read_text())
+    manifest = json.loads((folder / "ingest" / "raw_files.json").read_text()).get("manifest") or {}
+    audit = read_table(folder / "audit.csv", text_columns=("PUBLISHED", "REPRODUCED"))
+    return {"trial": trial, "title": title, "cut": cut, "href": f"{trial}/{cut}/report.html",
+            "built": build["built_utc"].replace("T", " ").replace("Z", " UTC"),
+            "synthetic": bool(manifest.get("synthetic")), "audit": audit_summary(audit),
+            "audit_flagged": bool(audit["STATUS"].isin(["mismatch", "missing"]).any())}
 
 
 def write_rtf(tables: list[tlf.Output], folder: str | Path, trial: str, cut: str, ard_file: dict, code: dict,
@@ -210,8 +245,10 @@ def write_rtf(tables: list[tlf.Output], folder: str | Path, trial: str, cut: str
 
 
 def run_report(paths: dict, config: dict, cut: str, previous: str | None, project_dir: Path, html_path: str,
-               tables_provenance_path: str, log, tlf_dir: str | None = None) -> None:
-    """Stage runner: render one cut's report from its ARD, audit, queries, figures and (if any) cut comparison."""
+               tables_provenance_path: str, log, build_path: str | None = None, tlf_dir: str | None = None) -> None:
+    """Stage runner: render one cut's report from its ARD, audit, queries, figures and (if any) cut comparison;
+    ``build_path`` records when it was built and from which code (the index reads it); ``tlf_dir`` receives one
+    RTF file per table."""
     from ucmsc import provenance
     from ucmsc.io import read_table, write_json, write_text
 
@@ -231,10 +268,13 @@ def run_report(paths: dict, config: dict, cut: str, previous: str | None, projec
     write_text(render_report(context), html_path)
     write_json(context["table_provenance"], tables_provenance_path)
     if tlf_dir:
-        built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        built = context["built_utc"].replace("T", " ").replace("Z", " UTC")
         rtf = write_rtf([t for t, _, _ in context["tables"]], tlf_dir, config["trial"], cut, context["ard_file"],
                         context["code"], built)
         log.info("RTF tables written: %d files in %s", len(rtf), tlf_dir)
+    if build_path:
+        write_json({"trial": config["trial"], "cut": cut, "built_utc": context["built_utc"], "code": context["code"]},
+                   build_path)
     log.info("report written: %s (%d tables, %d figures)", html_path, len(context["tables"]), len(context["figures"]))
 
 
@@ -242,10 +282,5 @@ def run_index(report_paths: list[str], titles: dict[str, str], html_path: str) -
     """Stage runner: the page linking every trial and cut's report."""
     from ucmsc.io import write_text
 
-    entries = []
-    for path in report_paths:
-        trial, cut = Path(path).parts[-3], Path(path).parts[-2]
-        raw = json.loads((Path(path).parent / "ingest" / "raw_files.json").read_text())
-        entries.append({"title": titles[trial], "cut": cut, "href": f"{trial}/{cut}/report.html",
-                        "synthetic": bool((raw.get("manifest") or {}).get("synthetic"))})
+    entries = [index_entry(path, titles[Path(path).parent.parent.name]) for path in report_paths]
     write_text(render_index(entries), html_path)

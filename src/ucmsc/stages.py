@@ -18,7 +18,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 STAGE_ENTRY = {"ingest": "ingest", "clean": "clean", "derive": "derive", "analyze": "analyze", "audit": "audit",
                "figures": "figures", "diff": "diffcuts", "report": "report"}
 SCRIPT_MODULES = ("stages", "config")
-STAGE_DATA = {"report": ("templates/report.html.j2", "templates/index.html.j2")}  # files read at run time, not imported
+# files read at run time, not imported
+STAGE_DATA = {"report": ("templates/report.html.j2", "templates/_provenance.html.j2", "templates/index.html.j2")}
 
 
 @functools.lru_cache(maxsize=None)
@@ -74,6 +75,8 @@ STAGE_CONFIG = {
     # visits: a visit without data is reported
     # adsl_groups: a demographics analysis of a group takes its label and levels from it
     "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure"),
+    # publication.cut: the audit scores that cut only
+    "audit": ("trial", "publication.cut"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
                "populations", "exposure", "meddra_version", "tlf"),
@@ -106,7 +109,7 @@ STAGE_OUTPUTS = {
     "audit": ("audit.csv",),
     "figures": ("figures",),
     "diff": (),  # results/<trial>/diff/<old>..<cut>/, found by name
-    "report": ("report.html", "report_tables_provenance.json", "tlf"),
+    "report": ("report.html", "report_tables_provenance.json", "report_build.json", "tlf"),
 }
 _AFTER = {
     "ingest": ("clean", "derive", "analyze", "audit", "figures", "diff", "report"),

@@ -33,5 +33,6 @@ rule audit:
         "../../envs/environment.yaml"
     params:
         cut_results=cut_results,
+        trial=trial_params("audit"),
     script:
         "../scripts/audit.py"

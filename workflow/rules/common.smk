@@ -107,6 +107,15 @@ def diff_of(wildcards):
     }
 
 
+def each_cut(name):
+    """results/<trial>/<cut>/<name> for every configured trial and cut (the index's inputs)."""
+    return [
+        f"results/{t}/{c}/{name}"
+        for t, e in config["trials"].items()
+        for c in e["cuts"]
+    ]
+
+
 def selected_cuts():
     """(trial, cut) pairs to build: all, or those picked with --config trial=... [cut=...]."""
     pairs = [(t, c) for t, entry in config["trials"].items() for c in entry["cuts"]]

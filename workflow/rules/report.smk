@@ -17,6 +17,7 @@ rule report:
     output:
         html=f"{CUT}/report.html",
         tables_provenance=f"{CUT}/report_tables_provenance.json",
+        build=f"{CUT}/report_build.json",
         tlf=directory(f"{CUT}/tlf"),
     log:
         f"{CUT}/logs/report.log",
@@ -33,11 +34,11 @@ rule report:
 rule index:
     """Link every trial and cut's report from one page."""
     input:
-        reports=[
-            f"results/{t}/{c}/report.html"
-            for t, e in config["trials"].items()
-            for c in e["cuts"]
-        ],
+        # each cut's report, and beside it: when it was built, its audit, whether its data are synthetic
+        reports=each_cut("report.html"),
+        builds=each_cut("report_build.json"),
+        audits=each_cut("audit.csv"),
+        raw_files=each_cut("ingest/raw_files.json"),
         code=code("report"),
     output:
         html="results/index.html",
