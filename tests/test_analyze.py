@@ -291,9 +291,15 @@ def test_shift_table_counts_every_subject_of_the_arm_with_missing_levels():
                           "MISSING>MISSING": 1, "n": 2, "N": 6},
                 "Saline": {"NORMAL>HIGH": 1, "NORMAL>MISSING": 1, "n": 1, "N": 2}}
     for arm, counts in expected.items():
-        got = ard[ard["GROUP1_LEVEL"] == arm].set_index("STAT_NAME")["VALUE"]
+        everything = ard[ard["GROUP1_LEVEL"] == arm].set_index("STAT_NAME")["VALUE"]
+        pct = everything[everything.index.str.endswith("_pct")]
+        got = everything.drop(pct.index)
         assert set(got.index) == {f"{b}>{w}" for b in levels for w in levels} | {"n", "N"}
         assert got.to_dict() == {name: counts.get(name, 0) for name in got.index}
+        # each cell as % of N: Cells 1 of 6 = 16.67%, Saline 1 of 2 = 50%
+        share = {"Cells": 100 / 6, "Saline": 50.0}[arm]
+        assert pct.to_dict() == pytest.approx({f"{name}_pct": share * counts.get(name, 0) for name in got.index
+                                               if name not in ("n", "N")})
         cells = got.drop(["n", "N"])
         assert cells.sum() == got["N"]
         assert cells[[f"{b}>{w}" for b in levels[:3] for w in levels[:3]]].sum() == got["n"]

@@ -11,6 +11,7 @@ import pytest
 
 import deliveries as dl
 from conftest import run_pipeline
+from ucmsc import ard as ardlib
 
 EFF, FINAL = "nafld_efficacy", "2019-01-15"
 MOVED = 15
@@ -166,9 +167,11 @@ def test_the_report_says_how_many_subjects_were_excluded_and_why(trial_configs, 
                                        result["summary"], raw, [], _config(trial_configs, True), FINAL, code,
                                        {"path": "ard.csv", "sha256": "z"})
         html = report.render_report(context)
-        flow = next(t for t, _ in context["tables"] if t.title.startswith("Analysis populations"))
-        assert f"{MOVED} subject(s) of the delivery are in no analysis population" in flow.note
-        assert "arm &#39;Low dose&#39; is not compared by the plan (15)" in html
+        flow = next(t for t, _, _ in context["tables"] if t.title.startswith("Analysis populations"))
+        labels = [row.label for row in flow.rows]
+        excluded = labels.index("Subjects of the delivery in no analysis population (arm as delivered, reason), n")
+        assert labels[excluded + 1:] == ["Low dose", f"arm 'Low dose' is not compared by the plan: {MOVED}"]
+        assert f"Low dose&#x27; is not compared by the plan: {MOVED}" in html
         assert ('id="no-manifest-banner"' in html) is banner and ('id="delivery-check"' in html) is not banner
 
 
@@ -180,14 +183,16 @@ def test_reversing_the_order_of_arms_in_the_config_changes_nothing(trial_configs
     reversed_config = copy.deepcopy(config)
     reversed_config["arms"] = list(reversed(reversed_config["arms"]))
     ards = [run_pipeline(EFF, FINAL, c)["ard"] for c in (config, reversed_config)]
-    keys = ["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD", "STAT_NAME"]
+    keys = ardlib.KEYS
     a, b = (ard.sort_values(keys).reset_index(drop=True) for ard in ards)
     assert (a[keys].fillna(-1).equals(b[keys].fillna(-1))
             and np.allclose(a["VALUE"], b["VALUE"], equal_nan=True, rtol=0, atol=0))
     tables = [report.build_tables(ard, c) for ard, c in zip(ards, (config, reversed_config))]
     assert [(t.title, t.header, t.rows) for t in tables[0]] == [(t.title, t.header, t.rows) for t in tables[1]]
-    p_columns = [t for t in tables[1] if "P between" in t.header]
-    assert p_columns and all(row[t.header.index("P between")] != "" for t in p_columns for row in t.rows[1:])
+    # the active arm's column comes first and the P column is filled, whichever order the config lists the arms
+    by_visit = next(t for t in tables[1] if t.number == "Table 14.2.1.1")
+    assert by_visit.header[1:] == ["UC-MSC (N=33)", "Placebo (N=32)", "Difference (95% CI)", "P"]
+    assert sum(row.cells[-1] != "" for row in by_visit.rows) == 4 + 3  # values at 4 visits, changes at 3
 
 
 def test_a_three_arm_trial_configured_by_yaml_alone_equals_r(trial_configs_all):
@@ -229,10 +234,13 @@ def test_tables_and_figures_of_a_three_arm_trial_have_every_arm_and_comparison(t
     ard = run_pipeline("dose_ranging", "2022-11-30", config)["ard"]
     tables = report.build_tables(ard, config)
     flow = tables[0]
-    assert flow.header == ["", "High dose", "Low dose", "Placebo"]
-    assert [row[1:] for row in flow.rows[:1]] == [["24", "24", "24"]]
+    assert flow.header == ["", "High dose (N=24)", "Low dose (N=24)", "Placebo (N=24)"]
+    assert next(row.cells for row in flow.rows if row.label == "Randomised") == ["24", "24", "24"]
     ancova = next(t for t in tables if t.title.startswith("ANCOVA"))
-    assert "Difference (95% CI) (High dose vs Placebo)" in ancova.header and "P (Low dose vs Placebo)" in ancova.header
+    assert ancova.header == ["Parameter / visit", "High dose LS mean (SE)", "Low dose LS mean (SE)",
+                             "Placebo LS mean (SE)", "High dose vs Placebo: Difference (95% CI)",
+                             "Low dose vs Placebo: Difference (95% CI)", "High dose vs Placebo: P",
+                             "Low dose vs Placebo: P"]
     assert any(t.title.startswith("Linear trend") for t in tables)
     drawn = figures.all_figures(ard, config)
     try:

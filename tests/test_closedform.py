@@ -275,10 +275,12 @@ def test_plan_options_reach_the_ard_report_and_figure(welch_mn_safety):
     assert values["ci_method"] == 2 and values["lcl"] == pytest.approx(r["mn_lcl"], rel=REL)
     assert pyrexia.set_index("STAT_NAME").loc["lcl", "STAT_LABEL"] == "95% CI lower (Miettinen-Nurminen score)"
     tables = report.build_tables(ard, config)
-    endpoints = next(t for t in tables if t.section == "Endpoints by visit")
-    assert "P between: Welch t-test" in endpoints.note
-    ae = next(t for t in tables if t.title.startswith("Treatment-emergent adverse events by preferred term"))
-    assert "Risk difference: Miettinen-Nurminen score 95% CI" in ae.note and "Wald" not in ae.note
+    labs = next(t for t in tables if t.number == "Table 14.3.4.1")  # lymphocytes, a mean (SD) parameter
+    assert [row.label for row in labs.rows if row.cells[-1]][:2] == ["Mean (SD)", "Mean (SD)"]
+    assert "and P, by Welch t-test (the plan's summary rule" in labs.footnotes[0]
+    ae = next(t for t in tables if t.title.endswith("by preferred term: comparison between arms"))
+    notes = " ".join(ae.footnotes)
+    assert "Risk difference in percentage points: Miettinen-Nurminen score 95% CI" in notes and "Wald" not in notes
     fig, used = figures.ae_figure(ard, ["hUC-MSC", "Placebo"])
     try:
         assert "Miettinen-Nurminen score" in fig.axes[1].get_xlabel() and (used["STAT_NAME"] == "lcl").any()

@@ -330,9 +330,7 @@ def test_ard_keeps_its_columns_and_every_nan_has_a_reason(damaged, case):
     assert unexplained.empty, unexplained[["ANALYSIS_ID", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR",
                                            "STAT_NAME"]].head()
     assert (ard["ERROR"] == "").all()
-    keys = ["ANALYSIS_ID", "POPULATION", "PARAMCD", "AVISITN", "GROUP1_LEVEL", "COMPARATOR", "VARIABLE", "METHOD",
-            "STAT_NAME"]
-    assert not ard.duplicated(keys).any()
+    assert not ard.duplicated(ardlib.KEYS).any()
 
 
 def test_empty_control_arm_rows_name_the_arm(damaged):
@@ -449,12 +447,14 @@ def test_report_renders_with_ne_cells_and_lists_every_warning(damaged, trial_con
     assert problems["warning_rows"] == (ard["WARNING"] != "").sum() > 0 and problems["error_rows"] == 0
     covered = sum(len(e["STATISTICS"].split(", ")) for e in problems["entries"])
     assert covered == problems["warning_rows"]  # every flagged ARD row is in the list
-    assert html.index('id="statistics-not-estimated"') < html.index('id="participant-flow"')
+    assert html.index('id="statistics-not-estimated"') < html.index('id="tables"')
     assert "not estimable: Placebo has" in html or "not estimable: UC-MSC has" in html
-    endpoints = next(t for t, _ in context["tables"] if t.title == "Fasting plasma glucose (mmol/L)")
-    assert report.NE_NOTE in endpoints.note
-    cells = [c for row in endpoints.rows for c in row[1:]]
-    assert any(c.startswith("NE") or "± NE" in c for c in cells)
+    endpoints = next(t for t, _, _ in context["tables"]
+                     if t.title == "Fasting plasma glucose (mmol/L): value and change from baseline by visit")
+    assert endpoints.footnotes[-1] == ("NE: not estimable (the report's section Statistics not estimated gives the "
+                                       "reasons).")
+    cells = [c for row in endpoints.rows for c in row.cells]
+    assert any(c == "NE" or c.startswith("NE (") for c in cells)
 
 
 def test_report_lists_an_error_and_the_other_statistics_still_run(trial_configs, monkeypatch):
@@ -514,5 +514,8 @@ def test_safety_trial_without_placebo_shift_tables_figures_and_report(trial_conf
                                    {"files": run["raw_meta"]}, [], config, FINAL_CUTS[trial], code,
                                    {"path": "a", "sha256": "z"})
     assert "no data: Placebo has 0 subjects with a baseline" in report.render_report(context)
-    any_ae = next(t for t, _ in context["tables"] if t.title.startswith("Treatment-emergent")).rows[0]
-    assert any_ae[2] == "0/0 (NE)" and any_ae[-2:] == ["NE", "NE"]
+    overview = next(t for t, _, _ in context["tables"] if t.title.startswith("Overview of treatment-emergent"))
+    any_ae = overview.rows[0]
+    assert overview.header[1:3] == ["hUC-MSC (N=24)", "Placebo (N=0)"]
+    assert any_ae.label == "Any treatment-emergent adverse event"
+    assert any_ae.cells[1] == "0 (NE) [0]" and any_ae.cells[-2:] == ["NE (NE, NE)", "NE"]

@@ -218,36 +218,47 @@ def test_every_statistic_has_its_own_key(ard):
 
 def _demographics_table(ard):
     tables = report.build_tables(ard, CONFIG)
-    return next(t for t in tables if t.title == "Demographic and baseline characteristics (Safety population)")
+    return next(t for t in tables if t.title == "Demographic and baseline characteristics")
+
+
+def _block(table, heading: str) -> dict:
+    """The lines under a top-level heading of the table, by label."""
+    start = next(i for i, row in enumerate(table.rows) if row.depth == 0 and row.label == heading)
+    lines = {}
+    for row in table.rows[start + 1:]:
+        if row.depth == 0:
+            break
+        lines[row.label] = row.cells
+    return lines
 
 
 def test_report_table_from_the_ard(ard):
     table = _demographics_table(ard)
     assert table.header == ["Characteristic", "Cells (N=3)", "Placebo (N=4)", "Total (N=7)"]
-    rows = {row[0].strip("\u2003 "): row[1:] for row in table.rows}
-    assert rows["Age (years)"] == ["", "", ""]
-    assert rows["n"] == ["3", "3", "6"]
-    assert rows["Mean (SD)"] == ["64.3 (5.86)", "75.3 (8.96)", "69.8 (9.06)"]
-    assert rows["Median"] == ["62.0", "80.0", "68.0"]
-    assert rows["Min, Max"] == ["60, 71", "65, 81", "60, 81"]
-    assert rows["65-80"] == ["1 (33.3%)", "2 (50.0%)", "3 (42.9%)"]
-    assert rows[">80"] == ["0 (0.0%)", "1 (25.0%)", "1 (14.3%)"]
-    assert rows["U"] == ["0 (0.0%)", "0 (0.0%)", "0 (0.0%)"]
-    assert rows["ETHNIC"] == ["NE", "NE", "NE"]
-    labels = [row[0] for row in table.rows if not row[0].startswith("\u2003")]
-    assert labels == ["Age (years)", "WEIGHTBL", "Age group (years), n (%)", "Sex, n (%)", "RACE, n (%)", "ETHNIC"]
-    race = [row for row in table.rows if row[0].startswith("\u2003")][-3:]  # ASIAN, WHITE, Missing of RACE
-    assert [row[0].strip("\u2003") for row in race] == ["ASIAN", "WHITE", "Missing"]
-    assert race[2][1:] == ["1 (33.3%)", "0 (0.0%)", "1 (14.3%)"]
-    assert table.analysis_ids == ["DEMOG"] and table.ard_rows == int((ard["ANALYSIS_ID"] == "DEMOG").sum())
+    assert [row.label for row in table.rows if row.depth == 0] == [
+        "Age (years)", "WEIGHTBL", "Age group (years), n (%)", "Sex, n (%)", "RACE, n (%)", "ETHNIC, n (%)"]
+    age = _block(table, "Age (years)")  # ages [60, 62, 71], [65, 80, 81], all six; one decimal (config)
+    assert age == {"n": ["3", "3", "6"], "Mean (SD)": ["64.3 (5.86)", "75.3 (8.96)", "69.8 (9.06)"],
+                   "Median [Q1; Q3]": ["62.0 [61.0; 66.5]", "80.0 [72.5; 80.5]", "68.0 [62.8; 77.8]"],
+                   "Min; max": ["60; 71", "65; 81", "60; 81"]}
+    assert _block(table, "WEIGHTBL") == {"n": ["NE", "NE", "NE"]}  # not in ADSL: not estimable, said once
+    groups = _block(table, "Age group (years), n (%)")
+    assert groups["65-80"] == ["1 (33.3%)", "2 (50.0%)", "3 (42.9%)"]
+    assert groups[">80"] == ["0 (0.0%)", "1 (25.0%)", "1 (14.3%)"]
+    assert _block(table, "Sex, n (%)")["U"] == ["0 (0.0%)", "0 (0.0%)", "0 (0.0%)"]
+    assert _block(table, "ETHNIC, n (%)") == {"ETHNIC": ["NE", "NE", "NE"]}
+    race = _block(table, "RACE, n (%)")
+    assert list(race) == ["ASIAN", "WHITE", "Missing"]
+    assert race["Missing"] == ["1 (33.3%)", "0 (0.0%)", "1 (14.3%)"]
+    assert table.analysis_ids == ["DEMOG"]
+    assert 0 < table.ard_rows <= int((ard["ANALYSIS_ID"] == "DEMOG").sum())
 
 
 def test_report_cells_follow_the_ard_values(ard):
     edited = ard.copy()
     edited.loc[(edited["VARIABLE"] == "AGE") & (edited["STAT_NAME"] == "mean")
                & (edited["GROUP1_LEVEL"] == "Cells"), "VALUE"] = 12.345
-    rows = {row[0].strip("\u2003 "): row[1:] for row in _demographics_table(edited).rows}
-    assert rows["Mean (SD)"][0] == "12.3 (5.86)"
+    assert _block(_demographics_table(edited), "Age (years)")["Mean (SD)"][0] == "12.3 (5.86)"
 
 
 def test_report_renders_the_table_with_its_provenance(ard):
@@ -255,9 +266,10 @@ def test_report_renders_the_table_with_its_provenance(ard):
         ard, pd.DataFrame({"STATUS": []}), pd.DataFrame(), pd.DataFrame(), {"files": []}, [], CONFIG, "2024-01-01",
         {"git_commit": "x", "uncommitted_changes": False, "code_sha256": "y"}, {"path": "ard.csv", "sha256": "z"})
     html = report.render_report(context)
-    assert "<h3>Demographic and baseline characteristics (Safety population)</h3>" in html
-    assert "<th>Placebo (N=4)</th><th>Total (N=7)</th>" in html
-    assert '<td class="num">64.3 (5.86)</td>' in html and '<td class="num">2 (66.7%)</td>' in html
+    table = html.split('id="tlf-table-14-1-2"')[1].split("</table>")[0]
+    assert "Table 14.1.2  Demographic and baseline characteristics" in table
+    assert table.index("Cells (N=3)") < table.index("Placebo (N=4)") < table.index("Total (N=7)")
+    assert ">64.3 (5.86)</td>" in table and ">2 (66.7%)</td>" in table
     assert "not estimable: ETHNIC is not a variable of ADSL" in html  # listed under Statistics not estimated
-    provenance = next(p for p in context["table_provenance"] if p["table"].startswith("Demographic"))
+    provenance = next(p for p in context["table_provenance"] if p["table"].startswith("Table 14.1.2 Demographic"))
     assert provenance["drawn_from"]["analysis_ids"] == ["DEMOG"]

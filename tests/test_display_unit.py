@@ -18,6 +18,8 @@ from ucmsc.rounding import display_unit
     ("10^-3 mm^2/s", "10⁻³ mm²/s"),
     ("Fasting insulin (uU/mL)", "Fasting insulin (µU/mL)"),
     ("Body mass index (kg/m^2)", "Body mass index (kg/m²)"),
+    ("C", "°C"),
+    ("Temperature (C)", "Temperature (°C)"),
 ])
 def test_ascii_units_get_their_symbols(ascii_text, printed):
     assert display_unit(ascii_text) == printed
@@ -25,6 +27,7 @@ def test_ascii_units_get_their_symbols(ascii_text, printed):
 
 
 @pytest.mark.parametrize("text", ["mmol/L", "U/L", "mg/L FEU", "Ultrasound steatosis grade (grade)", "HbA1c < 7.0 %",
-                                  "Uric acid (umbrella)", "Upper respiratory tract infection", "uptake", "Mu/L", ""])
+                                  "Uric acid (umbrella)", "Upper respiratory tract infection", "uptake", "Mu/L", "",
+                                  "Vitamin C (mg/L)", "Grade C", "C-reactive protein (mg/L)", "(CRP)"])
 def test_other_text_is_left_alone(text):
     assert display_unit(text) == text

@@ -51,10 +51,11 @@ def test_every_section_and_table_with_its_provenance(safety_with_a_hostile_term)
 
 
 def test_numbers_in_tables_come_from_the_ard(safety_with_a_hostile_term):
-    ard, context, _ = safety_with_a_hostile_term
-    flow = next(t for t, _ in context["tables"] if t.title.startswith("Analysis populations"))
-    randomised = ard[(ard["ANALYSIS_ID"] == "POP") & (ard["PARAMCD"] == "RANDFL")].set_index("GROUP1_LEVEL")["VALUE"]
-    assert flow.rows[0][1:] == [str(int(randomised["hUC-MSC"])), str(int(randomised["Placebo"]))] == ["24", "10"]
+    _, context, _ = safety_with_a_hostile_term
+    flow = next(t for t, _, _ in context["tables"] if t.title.startswith("Analysis populations"))
+    randomised = next(row for row in flow.rows if row.label == "Randomised")
+    assert randomised.cells == ["24", "10"]  # the publication: 24 hUC-MSC, 10 placebo
+    assert flow.header == ["", "hUC-MSC (N=24)", "Placebo (N=10)"]
 
 
 def test_p_values_print_as_sas_would():
@@ -65,13 +66,15 @@ def test_p_values_print_as_sas_would():
 def test_ae_table_names_its_ci_and_prints_an_infinite_odds_ratio(safety_with_a_hostile_term):
     ard, context, _ = safety_with_a_hostile_term
     assert not ard["VALUE"].abs().eq(float("inf")).any()  # an infinite odds ratio is NaN with a WARNING in the ARD
-    table = next(t for t, _ in context["tables"] if t.title.startswith("Treatment-emergent adverse events by"))
-    assert "Risk difference: Newcombe hybrid score 95% CI" in table.note and "Wald" not in table.note
+    table = next(t for t, _, _ in context["tables"] if t.title.endswith("by preferred term: comparison between arms"))
+    notes = " ".join(table.footnotes)
+    assert "Risk difference in percentage points: Newcombe hybrid score 95% CI" in notes and "Wald" not in notes
     assert table.header[-1] == "Odds ratio (95% exact CI)"
-    zero_placebo = [row for row in table.rows if row[2].startswith("0/") and not row[1].startswith("0/")]
+    zero_placebo = [row for row in table.rows if row.cells[1].startswith("0 (") and not row.cells[0].startswith("0 (")]
     assert zero_placebo, "the safety trial has terms without a placebo subject"
     for row in zero_placebo:  # a zero cell: the conditional MLE and its upper limit are infinite
-        assert row[-1].startswith("∞ (") and row[-1].endswith(", ∞)"), row
+        assert row.cells[-1].startswith("∞ (") and row.cells[-1].endswith(", ∞)"), row
+    assert "∞: infinite (a zero cell)." in table.footnotes
 
 
 def test_an_interim_cut_says_it_is_not_expected_to_match_and_the_final_cut_does_not(safety_with_a_hostile_term):
@@ -93,5 +96,5 @@ def test_each_provenance_panel_leads_with_the_summary_then_the_full_record(safet
     positions = [first.index(f"<dt>{label}</dt>") for label in ("Raw files", "Rule", "Drawn from", "Code", "Built")]
     assert positions == sorted(positions) and positions[-1] < first.index("Full record")
     assert "<dd>x (working tree clean)</dd>" in first  # the fixture's commit is "x"
-    assert "<dd>data cut 2021-07-30: dm.xpt (34 rows), ex.xpt (102 rows), lb.xpt (2609 rows)," in first
+    assert "<dd>data cut 2021-07-30: dm.xpt (34 rows), ex.xpt (102 rows), lb.xpt (3557 rows)," in first
     assert '&#34;sha256&#34;: &#34;z&#34;' in first.split("Full record")[1]

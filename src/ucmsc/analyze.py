@@ -604,7 +604,7 @@ def ae_window(ctx: Context, analysis: Analysis) -> None:
     noun = exposure.noun
     keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=ardlib.AE_WINDOW, POPULATION=analysis.population)
     within = f"within {exposure.window_hours:g} h after"
-    _incidence(ctx, analysis, groups, window, dict(keys, PARAMCD="ANY", PARAM=f"Any TEAE {within} a {noun}",
+    _incidence(ctx, analysis, groups, window, dict(keys, PARAMCD="ANY", PARAM=f"Any TEAE {within} any {noun}",
                                                    VARIABLE="USUBJID"), compare=False)
     given = pd.to_numeric(ctx.adsl.set_index("USUBJID")["NUMDOSE"], errors="coerce").fillna(0)
     highest = int(max(exposure.planned_doses or 0, given.max() if len(given) else 0, window["LDOSENUM"].max()
@@ -829,7 +829,7 @@ def shift(ctx: Context, analysis: Analysis) -> None:
 
     Per arm: N, the arm's subjects in the population; n, those with both a baseline and a post-baseline indicator;
     one count per cell "<baseline>><worst>" of LOW, NORMAL, HIGH and MISSING (no baseline indicator; no post-baseline
-    one), so the 16 cells add up to N and the 9 cells without MISSING to n."""
+    one), so the 16 cells add up to N and the 9 cells without MISSING to n; each cell also as % of N ("<cell>_pct")."""
     population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
     bds = ctx.bds
     for paramcd in analysis.parameters:
@@ -843,9 +843,15 @@ def shift(ctx: Context, analysis: Analysis) -> None:
             mine = pd.DataFrame({"BASE": base.reindex(subjects).fillna(MISSING_LEVEL),
                                  "WORST": post.reindex(subjects).fillna(MISSING_LEVEL)})
             both = int(((mine["BASE"] != MISSING_LEVEL) & (mine["WORST"] != MISSING_LEVEL)).sum())
-            rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}",
-                     "VALUE": float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())}
-                    for b in SHIFT_LEVELS for w in SHIFT_LEVELS]
+            counts = {(b, w): float(((mine["BASE"] == b) & (mine["WORST"] == w)).sum())
+                      for b in SHIFT_LEVELS for w in SHIFT_LEVELS}
+            rows = [{"STAT_NAME": f"{b}>{w}", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}", "VALUE": count}
+                    for (b, w), count in counts.items()]
+            # % of N, the arm's subjects in the population, so the 16 cells add up to 100%
+            rows += [{"STAT_NAME": f"{b}>{w}_pct", "STAT_LABEL": f"Baseline {b}, worst post-baseline {w}, % of N",
+                      "VALUE": 100 * count / len(subjects) if len(subjects) else np.nan,
+                      "WARNING": "" if len(subjects) else f"not estimable: {arm} has no subject in the population"}
+                     for (b, w), count in counts.items()]
             empty = "" if both else f"no data: {arm} has 0 subjects with a baseline and a post-baseline range"
             rows += [{"STAT_NAME": "n", "STAT_LABEL": "Subjects", "VALUE": float(both), "WARNING": empty},
                      {"STAT_NAME": "N", "STAT_LABEL": LEVEL_LABELS["N"], "VALUE": float(len(subjects))}]

@@ -68,7 +68,7 @@ def problem_context(ard: pd.DataFrame) -> dict:
 
     ard = ardlib.conform(ard)
     warning, error = text("WARNING"), text("ERROR")
-    keys = ["ANALYSIS_ID", "ANALYSIS", "PARAM", "AVISIT", "GROUP", "VARIABLE", "METHOD"]
+    keys = ["ANALYSIS_ID", "ANALYSIS", "PARAM", "PARAMCD", "GROUP2_LEVEL", "AVISIT", "GROUP", "VARIABLE", "METHOD"]
     ard = ard.assign(GROUP=[group_label(r) for r in ard[["GROUP1_LEVEL", "COMPARATOR"]].to_dict("records")])
     flagged = ard[keys + ["STAT_NAME"]].astype(object).fillna("").assign(
         KIND=error.ne("").map({True: "ERROR", False: "WARNING"}), REASON=error.where(error != "", warning))

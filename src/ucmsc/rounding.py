@@ -52,14 +52,16 @@ _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _POWER = re.compile(r"\^(-?\d+)")  # 10^9, m^2, 10^-3
 _MICRO = re.compile(r"(?<![A-Za-z0-9])u(?=(?:U|IU|g|mol|L)(?![a-z]))")  # uU/mL, umol/L, ug/L, uIU/mL, uL
 _TIMES = re.compile(r"(?<![A-Za-z0-9])x(?=10\^)")  # x10^9/L
+_CELSIUS = re.compile(r"(?:(?<=\()|^)C(?=\)|$)")  # CDISC UNIT "C" (degree Celsius), alone or in parentheses
 
 
 def display_unit(text: str) -> str:
     """Units as printed: the ASCII spellings of configs and deliveries with their symbols, anywhere in ``text``
     ("Fasting insulin (uU/mL)" -> "Fasting insulin (µU/mL)", "10^9/L" -> "10⁹/L", "kg/m^2" -> "kg/m²",
-    "x10^9/L" -> "×10⁹/L"). Text already in symbols is returned unchanged."""
+    "x10^9/L" -> "×10⁹/L", "Temperature (C)" -> "Temperature (°C)"). Text already in symbols is returned unchanged."""
     if not text:
         return text or ""
     text = _TIMES.sub("×", text)
     text = _MICRO.sub("µ", text)  # U+00B5 MICRO SIGN
+    text = _CELSIUS.sub("°C", text)
     return _POWER.sub(lambda m: m.group(1).translate(_SUPERSCRIPTS), text)

@@ -74,12 +74,14 @@ STAGE_CONFIG = {
                "adam"),
     # visits: a visit without data is reported
     # adsl_groups: a demographics analysis of a group takes its label and levels from it
-    "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure"),
+    # summaries: a median parameter gets the Hodges-Lehmann rows (checked against tests and derived)
+    "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure",
+                "tests", "derived", "summaries"),
     # publication.cut: the audit scores that cut only
     "audit": ("trial", "publication.cut"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
-               "populations", "exposure", "meddra_version", "tlf"),
+               "populations", "exposure", "meddra_version", "tests", "derived", "summaries", "tlf"),
 }
 
 
@@ -146,6 +148,7 @@ def start_stage(stage: str, cut_results: str | Path, log_path: str | Path):
 
     log = setup_logging(log_path)
     for path in stale_outputs(stage, cut_results):
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        # Jobs of other cuts run at the same time and remove the shared index page too: gone already is fine.
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         log.info("removed %s: it depends on this %s job and would be out of date", path, stage)
     return log

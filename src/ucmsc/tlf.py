@@ -18,9 +18,11 @@ holds: ``summary`` (the plan's summary rule of the parameter: mean or median), `
 present) or a column value present among the rows.
 
 A cell is a template over STAT_NAMEs of the rows of its column's group: ``{mean} ({sd:d+1})``.
+Labels are str.format templates over the ARD's columns (``{PARAM}``; ``{PARAMCD!c}`` capitalised).
 Formats: ``d`` the parameter's decimals (``decimals:`` of the TLF file), ``d+1``/``d-1``, a digit
 count, ``p`` (P-value), ``i`` (integer). Defaults: counts as integers, pct one decimal, P-values
-as P, the rest ``d``. A statistic the ARD lacks prints blank; one it has as not estimable prints NE
+as P, the rest ``d``. A cell may be a list of choices: the first whose ``if`` holds (statistic ->
+value; NE: not estimated) is printed. A statistic the ARD lacks prints blank; one it has as not estimable prints NE
 (or ∞ for an infinite odds ratio). Two ARD rows for one statistic in a cell is a shell error: a
 shell must select the method it prints.
 """
@@ -49,6 +51,7 @@ INTEGER_STATS = {"n", "N", "events", "n_subjects", "n_records"}
 P_STATS = {"p", "fisher_p", "p_holm", "p_bh", "p_exact"}
 PERCENT_STATS = {"pct"}
 FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
+FIELD_AND_PERCENT = re.compile(FIELD.pattern + "(%?)")  # a not-estimable percentage prints NE, not NE%
 GROUP_COLUMNS = ("GROUP1_LEVEL", "COMPARATOR")
 BLOCK_KEYS = {"select", "by", "order", "label", "cells", "rows", "link", "when", "levels"}
 SHELL_KEYS = {"id", "use", "number", "title", "section", "population", "analysis", "per", "columns", "rows",
@@ -152,11 +155,11 @@ def _places(spec: str, decimals: int) -> int | str:
 
 
 def _default_spec(stat: str) -> str:
+    if stat in PERCENT_STATS or stat.endswith("_pct"):
+        return "1"
     if stat in INTEGER_STATS or stat.startswith("n_") or ">" in stat:  # counts, shift cells ("LOW>HIGH")
         return "i"
-    if stat in P_STATS:
-        return "p"
-    return "1" if stat in PERCENT_STATS else "d"
+    return "p" if stat in P_STATS else "d"
 
 
 def fill(template: str, stats: dict, decimals: int, infinite: set = frozenset()) -> str:
@@ -168,7 +171,7 @@ def fill(template: str, stats: dict, decimals: int, infinite: set = frozenset())
         return ""
 
     def one(match: re.Match) -> str:
-        name, spec = match.group(1).strip(), match.group(2)
+        name, spec, percent = match.group(1).strip(), match.group(2), match.group(3)
         value = stats.get(name)
         if value is None:
             return ""
@@ -176,14 +179,31 @@ def fill(template: str, stats: dict, decimals: int, infinite: set = frozenset())
             return INFINITE if name in infinite else NE
         places = _places(spec or _default_spec(name), decimals)
         if places == "p":
-            return format_p(value)
+            return format_p(value) + percent
         if isinstance(places, str) and places.startswith("%"):  # a proportion printed as a percentage
-            return format_half_up(100 * value, int(places[1:]))
+            return format_half_up(100 * value, int(places[1:])) + percent
         if places == "i":
-            return f"{value:.0f}" if float(value).is_integer() else format_half_up(value, 1)
-        return format_half_up(value, places)
+            return (f"{value:.0f}" if float(value).is_integer() else format_half_up(value, 1)) + percent
+        return format_half_up(value, places) + percent
 
-    return FIELD.sub(one, template)
+    return FIELD_AND_PERCENT.sub(one, template)
+
+
+def _equals(value, wanted) -> bool:
+    """A choice's condition: the statistic equals ``wanted``; ``NE`` matches a statistic not estimated (NaN)."""
+    if wanted == NE:
+        return value is not None and pd.isna(value)
+    return value == wanted
+
+
+class _LabelFormatter(string.Formatter):
+    """str.format with one more conversion: ``{PARAMCD!c}`` capitalised ('NOT RELATED' -> 'Not related')."""
+
+    def convert_field(self, value, conversion):
+        return str(value).capitalize() if conversion == "c" else super().convert_field(value, conversion)
+
+
+_LABELS = _LabelFormatter()
 
 
 # --- the engine ---------------------------------------------------------------------------------------------------
@@ -305,7 +325,7 @@ class Engine:
             if len(stat) != 1:
                 raise ShellError(f"label {template!r}: {name!r} is neither a column nor one statistic of the rows")
             values[name] = fill("{" + name + "}", {name: stat.iloc[0]}, 0)
-        return template.format(**values)
+        return _LABELS.format(template, **values)
 
     def _cells(self, block: dict, frame: pd.DataFrame, columns: list[Column], decimals: int, where: str) -> list[str]:
         cells = block.get("cells", {})
@@ -331,7 +351,7 @@ class Engine:
             stats = dict(zip(rows["STAT_NAME"], rows["VALUE"]))
             if isinstance(template, list):  # choices: the first whose `if` statistics equal the ARD's
                 template = next((c["text"] for c in template
-                                 if all(stats.get(k) == v for k, v in c.get("if", {}).items())), "")
+                                 if all(_equals(stats.get(k), v) for k, v in c.get("if", {}).items())), "")
             if FIELD.search(template):
                 self.used.update(rows.index[rows["STAT_NAME"].isin([n.strip() for n, _ in FIELD.findall(template)])])
             warning = rows["WARNING"].astype(str)
@@ -383,6 +403,9 @@ class Engine:
                 label = self._label(block.get("label", ""), selected, keys)
                 cells = self._cells(block, selected, columns, decimals, here)
                 if block.get("rows"):
+                    if not label and not any(cells):  # a block that only narrows: its lines at its own depth
+                        rows += self.blocks(block["rows"], selected, columns, shell, depth, keys, here)
+                        continue
                     children = self.blocks(block["rows"], selected, columns, shell, depth + 1, keys, here)
                     if children:
                         rows.append(Row(label, depth, cells, heading=True))
@@ -475,7 +498,7 @@ def to_html(output: Output) -> str:
 
     frame = _frame(output)
     columns = list(frame.columns)
-    table = (GT(frame, id=output.anchor)
+    table = (GT(frame, id=f"{output.anchor}-gt")  # the report's wrapper carries the anchor itself
              .tab_header(title=f"{output.number}  {output.title}",
                          subtitle=f"Population: {output.population}" if output.population else None)
              .cols_label(**dict(zip(columns, output.header)))
