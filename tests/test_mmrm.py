@@ -24,7 +24,6 @@ from scipy import stats as sps
 
 from ucmsc import analyze
 from ucmsc.mmrm import SCORE_TOLERANCE, fit_mmrm
-from ucmsc.report import model_note
 
 REFERENCE = Path(__file__).parent / "reference"
 DATASETS = ("complete", "dropout", "intermittent", "ties")
@@ -222,7 +221,18 @@ def _mmrm_ard(adsl: pd.DataFrame, bds: pd.DataFrame, visits: list[int], options:
 
 
 def mmrm_note(ard: pd.DataFrame) -> str:
-    return model_note(ard, "MMRM", "mmrm")
+    """The footnotes of the MMRM table the default TLF file's shell renders from these ARD rows."""
+    from conftest import ROOT
+    from ucmsc import tlf
+    from ucmsc.plan import load_trial
+
+    trial = load_trial({"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"},
+                                 {"arm": CONTROL, "armcd": "C", "role": "control"}],
+                        "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in VISITS]})
+    shells = [s for s in tlf.load(ROOT / "config" / "tlf" / "default.yaml") if s["id"] == "mmrm"]
+    (output,) = tlf.render_outputs(ard, trial, shells)
+    assert output.rows and output.header[-1] == "P"
+    return " ".join(output.footnotes)
 
 
 def _ard(dataset: str, covariance: str, ddfm: str) -> pd.DataFrame:
@@ -268,8 +278,7 @@ def test_ard_rows_hold_the_r_values_the_options_and_the_model(covariance, ddfm, 
     assert model.loc["n_cov_params", "VALUE"] == {"UN": 10, "CS": 2}[covariance]
     assert model.loc["converged", "VALUE"] == 1 and model.loc["max_score", "VALUE"] <= SCORE_TOLERANCE
     assert model.loc["iterations", "VALUE"] >= 1 and model.loc["newton_iterations", "VALUE"] >= 0
-    words = {"UN": "unstructured covariance (TYPE=UN)", "CS": "compound-symmetry covariance (TYPE=CS)"}[covariance]
-    assert mmrm_note(ard).startswith(f"REML, {words}, ") and sas in mmrm_note(ard)
+    assert mmrm_note(ard).startswith(f"Model: MMRM (REML; TYPE={covariance}; {sas}). LS means at the mean baseline")
 
 
 def test_between_within_in_the_ard():
@@ -278,7 +287,7 @@ def test_between_within_in_the_ard():
     df = ard[ard["STAT_NAME"] == "df"]
     assert (df["VALUE"] == 57).all() and set(df["STAT_LABEL"]) == {"Degrees of freedom (between-within: subjects - 3)"}
     assert ard.loc[ard["STAT_NAME"] == "ddfm", "VALUE"].item() == 3
-    assert "between-within degrees of freedom (subjects - 3)" in mmrm_note(ard)
+    assert mmrm_note(ard).startswith("Model: MMRM (REML; TYPE=UN; DDF=subjects-3).")
 
 
 def test_unstructured_covariance_with_too_few_subjects_at_a_visit_is_not_estimable():

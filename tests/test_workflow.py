@@ -6,17 +6,19 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import ROOT, configured_cuts
+from conftest import FINAL_CUTS, ROOT, configured_cuts
 from ucmsc.io import sha256_file
 from ucmsc.report import SECTIONS, section_id
 
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"  # kept after the run for a reader to look at (not in git)
 
 
 def _copy_project(dest: Path) -> Path:
@@ -132,6 +134,77 @@ def test_snakemake_report_lists_every_figure(built, tmp_path):
         assert png.stem in html
 
 
+# The clinical study report's content (issue 18) each final cut must have: (table number, title pattern).
+REQUIRED_TABLES = {
+    "nafld_efficacy": [
+        ("Table 14.1.1", "Analysis populations and end-of-study status"),
+        ("Table 14.1.2", "Demographic and baseline characteristics"),
+        ("Table 14.1.4", "Extent of exposure"),
+        ("Table 14.2.1.1", "Fasting plasma glucose .*: value and change from baseline by visit"),
+        ("Table 14.2.2", "ANCOVA of change from baseline"),
+        ("Table 14.2.3", "MMRM of change from baseline"),
+        ("Table 14.2.4", "Responders by visit"),
+        ("Table 14.3.1.1", "Overview of treatment-emergent adverse events"),
+        ("Table 14.3.1.2", "by system organ class and preferred term"),
+        ("Table 14.3.1.3", "by maximum severity"),
+        ("Table 14.3.1.4", "by relationship to study treatment"),
+        ("Table 14.3.1.5", "within 24 h after an infusion, by infusion number")],
+    "t2dm_safety": [
+        ("Table 14.1.1", "Analysis populations and end-of-study status"),
+        ("Table 14.1.2", "Demographic and baseline characteristics"),
+        ("Table 14.1.4", "Extent of exposure"),
+        ("Table 14.3.1.1", "Overview of treatment-emergent adverse events"),
+        ("Table 14.3.1.2", "by system organ class and preferred term"),
+        ("Table 14.3.1.3", "by maximum severity"),
+        ("Table 14.3.1.4", "by relationship to study treatment"),
+        ("Table 14.3.1.5", "within 24 h after an infusion, by infusion number"),
+        ("Table 14.3.4.1", "Lymphocytes .*: laboratory value and change from baseline by visit"),
+        ("Table 14.3.5.1", "Liver function, Alanine aminotransferase"),
+        ("Table 14.3.6", "ANCOVA of change from baseline"),
+        ("Table 14.3.7", "Shift from baseline to the worst post-baseline reference-range indicator"),
+        ("Table 14.3.8.1", "Vital signs, Systolic blood pressure"),
+        ("Table 14.3.9", "Vital signs: shift from baseline")],
+}
+
+
+def _tables_of(html: str) -> list[tuple[str, str, str]]:
+    """(anchor, number, title) of each table the report lists, in its table of contents."""
+    toc = html.split('<ol class="toc">')[1].split("</ol>")[0]
+    return re.findall(r'<li><a href="#(tlf-[^"]+)">([^<]+)</a> ([^<]+)</li>', toc)
+
+
+@pytest.mark.e2e
+def test_every_table_is_listed_numbered_and_written_as_an_rtf_file_a_reader_opens(built):
+    from striprtf.striprtf import rtf_to_text
+
+    for report in sorted(built.glob("results/*/*/report.html")):
+        html, trial = report.read_text(), report.parent.parent.name
+        tables = _tables_of(html)
+        assert tables, report
+        body = re.findall(r'<div class="tlf" id="(tlf-[^"]+)">', html)
+        assert [anchor for anchor, _, _ in tables] == body  # every table in the contents, in the same order
+        assert len(set(body)) == len(body)
+        figures_listed = re.findall(r'<li><a href="#(figure-[^"]+)">', html)
+        assert figures_listed == re.findall(r'<figure id="(figure-[^"]+)">', html) and figures_listed
+        rtf_files = sorted((report.parent / "tlf").glob("*.rtf"))
+        assert [p.stem for p in rtf_files] == sorted(body)
+        for anchor, number, title in tables:
+            document = (report.parent / "tlf" / f"{anchor}.rtf").read_text(encoding="ascii")
+            text = rtf_to_text(document)
+            header = re.search(rf'id="{anchor}".*?<thead>(.*?)</thead>', html, re.S).group(1)
+            columns = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", header, re.S)]
+            columns = [unescape(c) for c in columns if c and "Population:" not in c and number not in c]
+            pages = document.count("\\page") + 1
+            assert text.count(number) == pages and text.count(unescape(title)) == pages, (anchor, pages)
+            for column in columns:
+                assert text.count(column) >= pages, (anchor, column)  # column headers on every page
+            assert re.search(rf"Source: \S+ data cut {report.parent.name}, ard.csv \(SHA-256 [0-9a-f]{{12}}\), "
+                             rf"analyses [A-Z0-9, ]+; program ucmsc.tlf, code \S+.*; built \d{{4}}-", text), anchor
+        if (trial, report.parent.name) in FINAL_CUTS.items():
+            for number, pattern in REQUIRED_TABLES[trial]:
+                assert any(n == number and re.search(pattern, unescape(t)) for _, n, t in tables), (trial, number)
+
+
 @pytest.mark.e2e
 @pytest.mark.skipif(not CHROMIUM.exists() and os.environ.get("UCMSC_REQUIRE_BROWSER") != "1",
                     reason="Debian's chromium is not installed (.ci/run installs it and requires this test)")
@@ -155,6 +228,26 @@ def test_reports_open_offline_in_a_headless_browser(built, tmp_path):
             shot = tmp_path / f"{report.parent.parent.name}_{report.parent.name}.png"
             page.screenshot(path=str(shot), full_page=False)
             assert shot.stat().st_size > 10_000
+            # every entry of the table of contents leads to its table or figure
+            targets = page.evaluate("Array.from(document.querySelectorAll('ol.toc a')).map("
+                                    "a => [a.getAttribute('href'), !!document.getElementById(a.hash.slice(1))])")
+            assert targets and all(found for _, found in targets), [t for t, found in targets if not found]
+            # a screenshot of each table and figure, kept (test-artifacts/screenshots/<trial>/<cut>/)
+            kept = ARTIFACTS / report.parent.parent.name / report.parent.name
+            kept.mkdir(parents=True, exist_ok=True)
+            elements = page.locator("div.tlf, figure")
+            assert elements.count() == len(targets)
+            for i in range(elements.count()):
+                element = elements.nth(i)
+                name = element.get_attribute("id")
+                element.screenshot(path=str(kept / f"{name}.png"))
+                assert (kept / f"{name}.png").stat().st_size > 2_000, name
+            # printing: each table starts a page and repeats its column headers (thead) on the next
+            page.emulate_media(media="print")
+            assert page.evaluate("getComputedStyle(document.querySelector('div.tlf')).breakBefore") == "page"
+            assert page.evaluate("getComputedStyle(document.querySelector('div.tlf thead')).display") == (
+                "table-header-group")
+            assert page.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
             page.close()
         browser.close()
 
