@@ -30,3 +30,14 @@ def test_p_values_print_the_same_everywhere():
 
     assert [format_p(p) for p in (0.0004, 0.001, 0.0285, 0.9996, float("nan"))] == [
         "<0.001", "0.001", "0.029", "1.000", ""]
+
+
+def test_a_computed_mean_that_is_an_exact_half_rounds_up_despite_binary_error():
+    # (1.1 + 2.2 + 3.3 + 1.95) / 4 is 2.1375 by hand; in float64 the mean is 2.1374999999999997.
+    mean = sum([1.1, 2.2, 3.3, 1.95]) / 4
+    assert mean < 2.1375
+    assert format_half_up(mean, 3) == "2.138"
+    assert format_half_up(-mean, 3) == "-2.138"
+    assert format_half_up(2.4749999999999996, 2) == "2.48"
+    assert format_half_up(2.345, 2) == "2.35"
+    assert format_half_up(2.4749, 2) == "2.47"  # a true value below the half still rounds down

@@ -6,18 +6,26 @@ import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+SIGNIFICANT_DIGITS = 12  # float64 holds 15-17; sums and means lose a few, never 4
+
 
 def round_half_up(value: float, decimals: int) -> float:
     """Round ``value`` to ``decimals`` places, halves away from zero (0.0285 -> 0.029).
 
     Python's ``round`` and ``numpy.round`` round half to even and act on the binary
     value, so ``round(0.0285, 3)`` gives 0.028. We go through the shortest decimal
-    representation (``repr``) so that what prints as 0.0285 rounds as 0.0285.
+    representation (``repr``) so that what prints as 0.0285 rounds as 0.0285. A computed
+    value carries floating-point error (a mean of 2.475 may be 2.4749999999999996), so it
+    is first fuzzed to 12 significant digits, as SAS ROUND fuzzes, before the half-up step.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return math.nan
+    value = float(value)
+    if math.isinf(value):
+        return value
     quantum = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
+    fuzzed = Decimal(f"{value:.{SIGNIFICANT_DIGITS}g}")  # drops binary error below the 12th digit
+    return float(fuzzed.quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def format_half_up(value: float, decimals: int) -> str:
