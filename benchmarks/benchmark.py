@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ("Snakefile", "workflow", "config", "resources", "src", "envs", "pyproject.toml")
+PROJECT_FILES = ("Snakefile", "workflow", "profiles", "config", "resources", "src", "envs", "pyproject.toml")
 COLUMNS = ["measure", "subjects", "cores_used", "wall_s", "peak_mib", "detail", "machine_cores", "machine", "when_utc"]
 
 

@@ -541,7 +541,7 @@ def test_dry_run_stops_on_a_broken_config_naming_file_and_key(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "config/trials/nafld_efficacy.yaml: tests.GLUC.range: lower bound 35 is above upper bound 1" in output
-    assert "rule ingest" not in output and "Job stats" not in output
+    assert "rule ingest" not in output and "Job stats" not in output and "job(s) to run" not in output
 
     trial_file.write_text(text)  # repaired; now a cut that is no date and a manifest that is no JSON
     config_file = workdir / "config" / "config.yaml"
@@ -555,4 +555,4 @@ def test_dry_run_stops_on_a_broken_config_naming_file_and_key(tmp_path):
     assert "config/config.yaml: trials.nafld_efficacy.cuts[0]: '2017-02-30' is not a calendar date" in output
     assert ("config/config.yaml: trials.t2dm_safety.cuts[0]: manifest of cut 2020-09-30 is invalid: "
             "resources/datacuts/t2dm_safety/2020-09-30/manifest.json: not valid JSON") in output
-    assert "rule ingest" not in output and "Job stats" not in output
+    assert "rule ingest" not in output and "Job stats" not in output and "job(s) to run" not in output

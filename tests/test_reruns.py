@@ -31,20 +31,15 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     text = result.stdout + result.stderr
     if "Nothing to be done" in text:
         return {}
-    table = text.split("Job stats:")[1].splitlines()
-    jobs = {}
-    for line in table[3:]:
-        parts = line.split()
-        if not parts or parts[0] == "total":
-            break
-        jobs[parts[0]] = int(parts[1])
-    return jobs
+    # the project's console (profiles/default, --logger ucmsc): "54 job(s) to run: ingest 7, clean 7, ..."
+    planned = next(line for line in text.splitlines() if " job(s) to run: " in line).split(" job(s) to run: ")[1]
+    return {rule: int(count) for rule, count in (item.split() for item in planned.split(", "))}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("built")
-    for name in ("Snakefile", "workflow", "config", "resources", "src", "envs", "pyproject.toml"):
+    for name in ("Snakefile", "workflow", "profiles", "config", "resources", "src", "envs", "pyproject.toml"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
     result = _snakemake(workdir, "--cores", "2")

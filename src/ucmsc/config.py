@@ -14,9 +14,27 @@ def load_yaml(path: str | Path) -> dict:
         return yaml.safe_load(handle)
 
 
-def setup_logging(log_path: str | Path | None) -> logging.Logger:
-    """Log to the rule's log file (and stderr), one line per event with a timestamp."""
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+class PrefixFormatter(logging.Formatter):
+    """Console lines as "<prefix>: message", every line of a multi-line message prefixed; warnings say so."""
+
+    def __init__(self, prefix: str):
+        super().__init__("%(message)s")
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname} "
+        lead = f"{self.prefix}: {level}" if self.prefix else level
+        return "\n".join(lead + line for line in super().format(record).splitlines())
+
+
+def setup_logging(log_path: str | Path | None, console_prefix: str = "") -> logging.Logger:
+    """Log to the rule's log file, one line per event with a timestamp, and to stderr, each line prefixed with
+    ``console_prefix`` (the job's trial, cut and stage) so that lines of jobs running side by side can be told
+    apart."""
+    console = logging.StreamHandler()
+    if console_prefix:
+        console.setFormatter(PrefixFormatter(console_prefix))
+    handlers: list[logging.Handler] = [console]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))

@@ -140,13 +140,24 @@ def stale_outputs(stage: str, cut_results: str | Path) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
-def start_stage(stage: str, cut_results: str | Path, log_path: str | Path):
-    """Begin a stage's job: set up its log, then remove the outputs it makes stale (each one logged)."""
+def job_label(wildcards, stage: str) -> str:
+    """How the console names a job: trial, cut (old..new for a comparison of cuts) and stage, as in
+    "t2dm_safety 2021-07-30 analyze"; other wildcards as name=value."""
+    wildcards = dict(wildcards or {})
+    if "old" in wildcards and "cut" in wildcards:
+        wildcards["cut"] = f"{wildcards.pop('old')}..{wildcards['cut']}"
+    parts = [str(wildcards.pop(key)) for key in ("trial", "cut") if key in wildcards]
+    return " ".join([*parts, *(f"{key}={value}" for key, value in wildcards.items()), stage])
+
+
+def start_stage(stage: str, cut_results: str | Path, log_path: str | Path, wildcards=None):
+    """Begin a stage's job: set up its log (console lines prefixed with the job's trial, cut and stage), then
+    remove the outputs it makes stale (each one logged)."""
     import shutil
 
     from ucmsc.config import setup_logging
 
-    log = setup_logging(log_path)
+    log = setup_logging(log_path, console_prefix=job_label(wildcards, stage) if wildcards is not None else "")
     for path in stale_outputs(stage, cut_results):
         # Jobs of other cuts run at the same time and remove the shared index page too: gone already is fine.
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
