@@ -6,7 +6,7 @@ rule analyze:
         adae=f"{CUT}/adam/adae.parquet",
         code=code("analyze"),
     output:
-        ard=f"{CUT}/ard.csv",
+        ard=cut_report(f"{CUT}/ard.csv", "ard"),
         cards=f"{CUT}/ard_cards.csv",
     log:
         f"{CUT}/logs/analyze.log",
@@ -26,7 +26,7 @@ rule audit:
         published=config["published_numbers"],
         code=code("audit"),
     output:
-        audit=f"{CUT}/audit.csv",
+        audit=cut_report(f"{CUT}/audit.csv", "audit"),
     log:
         f"{CUT}/logs/audit.log",
     conda:

@@ -8,7 +8,7 @@ rule clean:
     output:
         tables=domain_tables("sdtm"),
         other=directory(f"{CUT}/sdtm/other"),
-        queries=f"{CUT}/queries.csv",
+        queries=cut_report(f"{CUT}/queries.csv", "queries"),
         quarantine=f"{CUT}/quarantine.csv",
         summary=f"{CUT}/cleaning_summary.csv",
         dictionary=f"{CUT}/sdtm/define.csv",

@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from ucmsc.domains import DOMAINS
 from ucmsc.ingest import source_files
+from ucmsc.snakemake_report import cut_output_labels, figure_labels
 from ucmsc.stages import stage_config, stage_files
 from ucmsc.validate import check_config, check_trial_config
 
@@ -137,3 +138,19 @@ def all_outputs():
             "results/index.html"
         )  # the index links every cut, so only a full build makes it
     return outputs
+
+
+def figure_report_labels(wildcards, output):
+    """A figure's columns in `snakemake --report` (number, title, statistic, population, ARD rows), from its sidecar."""
+    return figure_labels(Path(output.figures) / f"{wildcards.name}.json")
+
+
+def cut_report(path, name):
+    """An output of a cut listed in `snakemake --report` under its trial and cut, with its caption and labels."""
+    return report(
+        path,
+        caption=f"../report/{name}.rst",
+        category="{trial}",
+        subcategory="{cut}",
+        labels=cut_output_labels(name),
+    )

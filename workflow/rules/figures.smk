@@ -11,6 +11,7 @@ rule figures:
             caption="../report/figure.rst",
             category="{trial}",
             subcategory="{cut}",
+            labels=figure_report_labels,
         ),
     log:
         f"{CUT}/logs/figures.log",

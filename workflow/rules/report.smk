@@ -15,7 +15,7 @@ rule report:
         shells=tlf_files,
         code=code("report"),
     output:
-        html=f"{CUT}/report.html",
+        html=cut_report(f"{CUT}/report.html", "html"),
         tables_provenance=f"{CUT}/report_tables_provenance.json",
         build=f"{CUT}/report_build.json",
         tlf=directory(f"{CUT}/tlf"),
