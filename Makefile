@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 4
 
-.PHONY: install run test lint data clean-results reference
+.PHONY: install run test lint data clean-results reference conda-env
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/
+
+# The conda environment's pins from the lock (Snakemake copies envs/environment.yaml alone, so it cannot -r the lock).
+conda-env:
+	$(PYTHON) envs/write_environment.py
 
 # Rewrite the bundled synthetic data cuts from the simulator (deterministic).
 data: $(STAMP)
