@@ -22,7 +22,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "screenshots"  # kept after the run for a 
 
 
 def _copy_project(dest: Path) -> Path:
-    for name in ("Snakefile", "workflow", "config", "resources", "src", "envs", "pyproject.toml"):
+    for name in ("Snakefile", "workflow", "profiles", "config", "resources", "src", "envs", "pyproject.toml"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, dest / name)
     return dest
@@ -37,6 +37,7 @@ def built(tmp_path_factory):
     workdir = _copy_project(tmp_path_factory.mktemp("project"))
     result = _snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
+    (workdir / "console.txt").write_text(result.stdout + result.stderr)  # what a user saw, for the console test
     return workdir
 
 
@@ -118,20 +119,64 @@ def test_every_figure_carries_its_provenance_in_sidecar_png_and_svg(built):
 
 
 @pytest.mark.e2e
+def test_the_console_shows_one_line_per_job_and_ends_with_the_index(built):
+    lines = (built / "console.txt").read_text().splitlines()
+    planned = next(line for line in lines if " job(s) to run: " in line)
+    total = int(planned.split()[0])
+    done = [line for line in lines if re.match(r"\[\d+/\d+\] done  ", line)]
+    assert len(done) == total
+    for line in done:
+        assert re.fullmatch(r"\[\d+/\d+\] done  ([a-z_]+ \d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})? [a-z]+|index|all)  "
+                            r"\(\d+\.\d s\)", line), line
+    stages = {line.split("  ")[1].split()[-1] for line in done}
+    assert stages == {"ingest", "clean", "derive", "analyze", "audit", "figures", "report", "diff", "index", "all"}
+    assert not [line for line in lines if re.match(r"\s*(input|output|wildcards|reason): ", line)]
+    assert not [line for line in lines if re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", line)]  # package lines prefixed
+    assert len(lines) < 4 * total
+    assert lines[-1].startswith("Reports: results/index.html (index page, built ")
+
+
+@pytest.mark.e2e
 def test_second_run_has_nothing_to_do(built):
     result = _snakemake(built, "--cores", "2")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def _embedded_json(html: str, marker: str):
+    """A JSON value the Snakemake report embeds as `<marker> = {...};`."""
+    return json.JSONDecoder().raw_decode(html, html.index(marker) + len(marker))[0]
+
+
 @pytest.mark.e2e
-def test_snakemake_report_lists_every_figure(built, tmp_path):
+def test_snakemake_report_holds_each_cuts_outputs_and_a_caption_per_figure(built, tmp_path):
     out = tmp_path / "snakemake_report.html"
     result = _snakemake(built, "--report", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     html = out.read_text(errors="replace")
-    for png in built.glob("results/nafld_efficacy/2019-01-15/figures/*.png"):
-        assert png.stem in html
+    categories = _embedded_json(html, "var categories = ")
+    cuts = configured_cuts()
+    assert {(trial, cut) for trial, by_cut in categories.items() for cut in by_cut} == set(cuts)
+    for trial, cut in cuts:
+        folder = f"results/{trial}/{cut}"
+        listed = set(categories[trial][cut])
+        figures = {f"{folder}/figures/{png.name}" for png in (built / folder / "figures").glob("*.png")}
+        assert figures and listed == figures | {f"{folder}/{name}" for name in
+                                                ("report.html", "ard.csv", "audit.csv", "queries.csv")}
+    labels = [json.loads(match) for match in re.findall(r'"labels": (\{[^{}]*\})', html)]
+    sidecars = sorted(built.glob("results/*/*/figures/*.json"))
+    assert len(labels) == len(sidecars) + 4 * len(cuts)
+    for sidecar in sidecars:  # one label set per figure, as its sidecar says (several cuts share number and title)
+        record = json.loads(sidecar.read_text())
+        detail = f"{record['footnote']} Source: {len(record['ard_rows'])} ARD rows"
+        assert [label for label in labels if label["output"] == record["number"] and label["title"] == record["title"]
+                and label["detail"].startswith(detail)]
+        # the caption (reStructuredText rendered to HTML, then JSON-escaped) repeats number and title
+        caption = json.dumps(f"{record['number']}. {record['title']}</strong> (trial", ensure_ascii=True)[1:-1]
+        assert caption in html, sidecar
+    for output in ("Study report (HTML)", "Analysis results dataset (ARD)", "Published-vs-reproduced audit",
+                   "Data-query log"):
+        assert sum(label["output"] == output for label in labels) == len(cuts)
 
 
 # The clinical study report's content (issue 18) each final cut must have: (table number, title pattern).
