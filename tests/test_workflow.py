@@ -126,7 +126,7 @@ def test_the_console_shows_one_line_per_job_and_ends_with_the_index(built):
     done = [line for line in lines if re.match(r"\[\d+/\d+\] done  ", line)]
     assert len(done) == total
     for line in done:
-        assert re.fullmatch(r"\[\d+/\d+\] done  ([a-z_]+ \d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})? [a-z]+|index|all)  "
+        assert re.fullmatch(r"\[\d+/\d+\] done  (\w+ \d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})? [a-z]+|index|all)  "
                             r"\(\d+\.\d s\)", line), line
     stages = {line.split("  ")[1].split()[-1] for line in done}
     assert stages == {"ingest", "clean", "derive", "analyze", "audit", "figures", "report", "diff", "index", "all"}

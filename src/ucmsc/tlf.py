@@ -459,9 +459,11 @@ class Engine:
             number = shell["number"] if index is None else f"{shell['number']}.{index}"
             population = self.trial.population(flag).name if flag else ""
             used = self.ard.loc[sorted(self.used)]
-            context = {"population": population[:1].lower() + population[1:], **self.methods_used(used)}
+            meddra = (getattr(self.trial, "raw", None) or {}).get("meddra_version")
+            context = {"population": population[:1].lower() + population[1:], **self.methods_used(used),
+                       "coding": f"Coded with MedDRA version {meddra}." if meddra else ""}  # {coding} in footnotes
             title = self._label(shell["title"], part, {**keys, **context})
-            notes = [self._label(note, part, {**keys, **context}) for note in shell.get("footnotes", [])]
+            notes = [self._label(note, part, {**keys, **context}).strip() for note in shell.get("footnotes", [])]
             if any(re.search(rf"\b{NE}\b", c) for r in rows for c in r.cells):
                 notes.append("NE: not estimable (the report's section Statistics not estimated gives the reasons).")
             if any(INFINITE in c for r in rows for c in r.cells):
