@@ -55,6 +55,8 @@ def slurm():
         started = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         _unavailable(f"{SCRIPT.name} did not finish in 10 minutes")
+    except OSError as error:
+        _unavailable(f"{SCRIPT.name} could not run: {error}")
     if started.returncode != 0:
         _unavailable(f"SLURM could not be started here: {started.stderr.strip()[-1500:]}")
     config = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
