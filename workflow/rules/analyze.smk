@@ -12,6 +12,10 @@ rule analyze:
         f"{CUT}/logs/analyze.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("analyze"),
+        runtime=job_runtime("analyze"),
     params:
         cut_results=cut_results,
         trial=trial_params("analyze"),
@@ -31,6 +35,10 @@ rule audit:
         f"{CUT}/logs/audit.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("audit"),
+        runtime=job_runtime("audit"),
     params:
         cut_results=cut_results,
         trial=trial_params("audit"),

@@ -17,6 +17,10 @@ rule clean:
         f"{CUT}/logs/clean.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("clean"),
+        runtime=job_runtime("clean"),
     params:
         cut_results=cut_results,
         trial=trial_params("clean"),

@@ -1,5 +1,6 @@
 # Input functions and parse-time validation only; logic belongs in the ucmsc package.
 import functools
+import types
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,7 @@ from ucmsc.ingest import source_files
 from ucmsc.snakemake_report import cut_output_labels, figure_labels
 from ucmsc.stages import stage_config, stage_files
 from ucmsc.validate import check_config, check_trial_config
+from ucmsc.jobresources import files_mb, mem_mb, runtime_min
 
 # Schema first, then what a schema cannot express (ucmsc.validate): a wrong config stops here, before any job.
 validate(config, "../schemas/config.schema.yaml")
@@ -71,6 +73,27 @@ def raw_files(wildcards):
     ]
     manifest = folder / "manifest.json"
     return files + ([str(manifest)] if manifest.exists() else [])
+
+
+def _raw_mb(wildcards):
+    """MB of raw files of the job's cut (and of the older cut a comparison reads); none for the index."""
+    cuts = [
+        getattr(wildcards, name) for name in ("old", "cut") if hasattr(wildcards, name)
+    ]
+    return sum(
+        files_mb(raw_files(types.SimpleNamespace(trial=wildcards.trial, cut=cut)))
+        for cut in cuts
+    )
+
+
+def job_mem_mb(stage):
+    """A stage's memory request for a cluster (ucmsc.jobresources: measured, grows with the raw files)."""
+    return lambda wildcards: mem_mb(stage, _raw_mb(wildcards))
+
+
+def job_runtime(stage):
+    """A stage's time limit in minutes for a cluster (ucmsc.jobresources)."""
+    return lambda wildcards: runtime_min(stage, _raw_mb(wildcards))
 
 
 def domain_tables(stage):

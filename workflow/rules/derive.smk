@@ -19,6 +19,10 @@ rule derive:
         f"{CUT}/logs/derive.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("derive"),
+        runtime=job_runtime("derive"),
     params:
         cut_results=cut_results,
         trial=trial_params("derive"),

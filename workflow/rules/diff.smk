@@ -16,6 +16,10 @@ rule diff:
         "results/{trial}/diff/logs/{old}..{cut}.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("diff"),
+        runtime=job_runtime("diff"),
     params:
         cut_results=cut_results,
     script:

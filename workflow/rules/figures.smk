@@ -17,6 +17,10 @@ rule figures:
         f"{CUT}/logs/figures.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("figures"),
+        runtime=job_runtime("figures"),
     params:
         cut_results=cut_results,
         trial=trial_params("figures"),

@@ -11,6 +11,10 @@ rule ingest:
         f"{CUT}/logs/ingest.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("ingest"),
+        runtime=job_runtime("ingest"),
     params:
         cut_results=cut_results,
         trial=trial_params("ingest"),

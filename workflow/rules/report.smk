@@ -23,6 +23,10 @@ rule report:
         f"{CUT}/logs/report.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("report"),
+        runtime=job_runtime("report"),
     params:
         cut_results=cut_results,
         trial=trial_params("report"),
@@ -46,6 +50,10 @@ rule index:
         "results/logs/index.log",
     conda:
         "../../envs/environment.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_mem_mb("index"),
+        runtime=job_runtime("index"),
     params:
         titles={trial: cfg["title"] for trial, cfg in TRIAL_CONFIG.items()},
     script:
