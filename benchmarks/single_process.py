@@ -26,6 +26,7 @@ from ucmsc.domains import DOMAINS
 from ucmsc.figures import run_figures
 from ucmsc.ingest import run_ingest
 from ucmsc.report import run_index, run_report
+from ucmsc.stages import stage_config
 
 LOG = logging.getLogger("single_process")
 
@@ -37,6 +38,7 @@ def tables(folder: Path, stage: str) -> list[str]:
 def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_dir: Path, cut: str, previous: str | None,
             until: str, timings: dict) -> None:
     out = results / trial / cut
+    config = trial_config  # each stage gets its section of the trial config, as the workflow passes it
     dictionary = load_yaml(project / trial_config["ae_dictionary"]) if "ae_dictionary" in trial_config else {}
     published = load_yaml(project / "resources" / "published" / "published_numbers.yaml").get(trial)
 
@@ -47,22 +49,26 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
         # peak resident memory of this process so far (KiB on Linux): the stage where it jumps is where the peak is
         timings[f"{trial}/{cut}/{stage}_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
-    timed("ingest", run_ingest, cut_dir, trial_config, tables(out, "ingest"), str(out / "ingest" / "other"),
+    timed("ingest", run_ingest, cut_dir, stage_config(config, "ingest"), tables(out, "ingest"), str(out / "ingest" / "other"),
           str(out / "ingest" / "raw_files.json"), LOG)
-    timed("clean", run_clean, tables(out, "ingest"), str(out / "ingest" / "other"), trial_config,
+    timed("clean", run_clean, tables(out, "ingest"), str(out / "ingest" / "other"), stage_config(config, "clean"),
           date.fromisoformat(cut), tables(out, "sdtm"), str(out / "sdtm" / "other"), str(out / "queries.csv"),
           str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"),
           str(out / "sdtm" / "define.csv"), LOG, str(out / "sdtm" / "xpt"))
-    timed("derive", run_derive, tables(out, "sdtm"), trial_config, dictionary, str(out / "adam" / "adsl.parquet"),
+    timed("derive", run_derive, tables(out, "sdtm"), stage_config(config, "derive"), dictionary, str(out / "adam" / "adsl.parquet"),
           str(out / "adam" / "bds"), str(out / "adam" / "adae.parquet"),
           str(out / "adam" / "queries.csv"), LOG, str(out / "adam" / "xpt"), str(out / "adam" / "dictionary.csv"),
-          None, str(out / "adam" / "define.xml"), str(out / "adam" / "conformance.csv"), cut)
+          str(project / "config" / "adam" / "spec.yaml"), str(out / "adam" / "define.xml"),
+          str(out / "adam" / "conformance.csv"), cut)
     timed("analyze", run_analyze, str(out / "adam" / "adsl.parquet"), str(out / "adam" / "bds"),
-          str(out / "adam" / "adae.parquet"), trial_config, trial, cut, str(out / "ard.csv"), LOG)
+          str(out / "adam" / "adae.parquet"), stage_config(config, "analyze"), trial, cut, str(out / "ard.csv"), LOG,
+          str(out / "ard_cards.csv"))
     if until == "ard":
         return
-    timed("audit", run_audit, str(out / "ard.csv"), published, str(out / "audit.csv"), LOG)
-    timed("figures", run_figures, str(out / "ard.csv"), str(out / "ingest" / "raw_files.json"), trial_config, trial,
+    timed("audit", run_audit, str(out / "ard.csv"), published, str(out / "audit.csv"), LOG, cut,
+          stage_config(config, "audit").get("publication", {}).get("cut"))
+    timed("figures", run_figures, str(out / "ard.csv"), str(out / "ingest" / "raw_files.json"),
+          stage_config(config, "figures"), trial,
           cut, str(out / "figures"), project, LOG)
     paths = {"ard": str(out / "ard.csv"), "audit": str(out / "audit.csv"), "queries": str(out / "queries.csv"),
              "derive_queries": str(out / "adam" / "queries.csv"), "summary": str(out / "cleaning_summary.csv"),
@@ -75,8 +81,8 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
         timed("diff", run_diff, tables(results / trial / previous, "sdtm"), tables(out, "sdtm"),
               str(results / trial / previous / "ard.csv"), str(out / "ard.csv"), outputs, LOG)
         paths.update({f"diff_{name}": path for name, path in outputs.items()})
-    timed("report", run_report, paths, trial_config, cut, previous, project, str(out / "report.html"),
-          str(out / "report_tables_provenance.json"), LOG)
+    timed("report", run_report, paths, stage_config(config, "report"), cut, previous, project, str(out / "report.html"),
+          str(out / "report_tables_provenance.json"), LOG, str(out / "report_build.json"), str(out / "tlf"))
 
 
 def main() -> None:
