@@ -528,36 +528,145 @@ def _tie_term(values: np.ndarray) -> float:
     return float((ties.astype(float) ** 3 - ties).sum())
 
 
+# The estimates and the normal-approximation limits are order statistics of the m n pairwise differences (n(n + 1)/2
+# Walsh averages): 2.5e9 values for two arms of 50,000 subjects. Up to MATERIALIZE_LIMIT they are built and
+# partitioned; above it they are selected without being built: a matrix with sorted rows, whose candidate range in
+# each row is narrowed by pivots drawn from the candidates (selection in X + Y, Frederickson & Johnson 1982). Both give
+# the same floating-point values: each is a computed a[i] + b[j], compared exactly.
+MATERIALIZE_LIMIT = 4_000_000
+_SAMPLE = 100_000  # pivots per narrowing round; the result does not depend on it or on the draws, only the time does
+
+
+class PairSums:
+    """The multiset of fl(a[i] + b[j]) over all i, j (``triangle``: j >= i, with a the same array as b); a and b
+    sorted ascending. Row i is non-decreasing in j because floating-point addition is monotone."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, triangle: bool = False):
+        self.a, self.b = a, b
+        self.first = np.arange(a.size) if triangle else np.zeros(a.size, dtype=np.int64)
+        self.size = int((b.size - self.first).sum())
+
+    def _inside(self, rows, columns, t: float, strict: bool) -> np.ndarray:
+        sums = self.a[rows] + self.b[columns]
+        return sums < t if strict else sums <= t
+
+    def bounds(self, t: float, strict: bool) -> np.ndarray:
+        """Per row, the first column (at least the row's first) whose sum is above t (at or above t when
+        ``strict``): the row holds bound - first sums <= t (< t)."""
+        a, b = self.a, self.b
+        rows = np.arange(a.size)
+        with np.errstate(invalid="ignore"):
+            j = np.searchsorted(b, t - a, side="left" if strict else "right")  # t - a rounds: corrected below
+        while True:  # each correction passes a whole run of equal b values, so this ends within a few passes
+            before = np.maximum(j - 1, 0)
+            down = (j > 0) & ~self._inside(rows, before, t, strict)
+            at = np.minimum(j, b.size - 1)
+            up = (j < b.size) & self._inside(rows, at, t, strict)
+            if not (down.any() or up.any()):
+                return np.maximum(j, self.first)
+            j[down] = np.searchsorted(b, b[before[down]], side="left")
+            j[up] = np.searchsorted(b, b[at[up]], side="right")
+
+    def _candidates(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        widths = high - low
+        rows = np.repeat(np.arange(self.a.size), widths)
+        starts = np.repeat(np.cumsum(widths) - widths, widths)
+        return self.a[rows] + self.b[low[rows] + np.arange(rows.size) - starts]
+
+    def select(self, rank: int) -> float:
+        """The value of 0-based ``rank`` in ascending order."""
+        low, high = self.first.copy(), np.full(self.a.size, self.b.size)
+        rng = np.random.default_rng(0)
+        while True:
+            widths = high - low
+            total = int(widths.sum())
+            if total <= MATERIALIZE_LIMIT:
+                return float(np.partition(self._candidates(low, high), rank)[rank])
+            # pivots: sample quantiles just below and above the rank's, a bracket that holds it with near certainty
+            cumulative = np.cumsum(widths)
+            drawn = rng.integers(0, total, _SAMPLE)
+            rows = np.searchsorted(cumulative, drawn, side="right")
+            sample = np.sort(self.a[rows] + self.b[low[rows] + drawn - (cumulative[rows] - widths[rows])])
+            q = (rank + 0.5) / total
+            margin = 4 * math.sqrt(q * (1 - q) / _SAMPLE) + 2 / _SAMPLE
+            under, over = math.floor((q - margin) * _SAMPLE), math.ceil((q + margin) * _SAMPLE)
+            pivot_low = sample[under] if under >= 0 else -np.inf
+            pivot_high = sample[over] if over < _SAMPLE else np.inf
+            below = np.clip(self.bounds(pivot_low, strict=True), low, high)
+            upto = np.clip(self.bounds(pivot_high, strict=False), low, high)
+            n_below, n_upto = int((below - low).sum()), int((upto - low).sum())
+            if n_below <= rank < n_upto and n_upto - n_below < total:
+                if pivot_low == pivot_high:
+                    return float(pivot_low)
+                low, high, rank = below, upto, rank - n_below
+                continue
+            # the bracket missed the rank or kept everything (few distinct values): one pivot, three-way split
+            pivot = sample[min(int(q * _SAMPLE), _SAMPLE - 1)]
+            less = np.clip(self.bounds(pivot, strict=True), low, high)
+            most = np.clip(self.bounds(pivot, strict=False), low, high)
+            n_less, n_most = int((less - low).sum()), int((most - low).sum())
+            if rank < n_less:
+                high = less
+            elif rank < n_most:
+                return float(pivot)
+            else:
+                low, rank = most, rank - n_most
+
+    def median(self) -> float:
+        """The median as numpy computes it: the middle value, or the mean of the two middle values."""
+        lower, upper = (self.size - 1) // 2, self.size // 2
+        if lower == upper:
+            return self.select(lower)
+        return float(np.mean([self.select(lower), self.select(upper)]))
+
+
+def _step_root(values: PairSums, scale: float, center: float, sigma: float, zq: float) -> float:
+    """R's root in the normal-approximation CI: the smallest value v (the largest when there is none) where the
+    statistic (c - center - 0.5 sign(c - center)) / sigma, c = #(values above v), is below zq. The statistic rises
+    with c, so it is below zq for c up to some c*, and v is the (N - c*)-th smallest value."""
+    def below(count: int) -> bool:
+        dz = np.float64(count) - center
+        return bool((dz - 0.5 * np.sign(dz)) / sigma - zq < 0)
+
+    if not below(0):
+        rank = values.size  # no v: the largest value
+    else:
+        good, bad = 0, values.size + 1  # below(good), and below fails at bad or beyond
+        while bad - good > 1:
+            middle = (good + bad) // 2
+            good, bad = (middle, bad) if below(middle) else (good, middle)
+        rank = max(values.size - good, 1)
+    return values.select(rank - 1) * scale
+
+
 def hodges_lehmann_shift(x, y, alpha: float = 0.05) -> dict:
     """Hodges-Lehmann (1963) shift x - y, the median of the pairwise differences, with its (1 - alpha) CI as R
     wilcox.test(x, y, conf.int = TRUE): exact (Bauer 1972, the rank-sum quantiles) when both samples have fewer than
     50 values and the pooled sample no ties; otherwise R's inversion of the normal approximation with continuity
     correction. Returns {estimate, lcl, ucl, conf_level, ci_exact}."""
     a, b = _clean(x), _clean(y)
-    diffs = np.sort(np.subtract.outer(a, b).ravel())
-    estimate = float(np.median(diffs))
     pooled = np.concatenate([a, b])
     if a.size < 50 and b.size < 50 and np.unique(pooled).size == pooled.size:
+        diffs = np.sort(np.subtract.outer(a, b).ravel())
         low, high, level = _exact_limits(diffs, _rank_sum_counts(a.size, b.size), alpha, signif=False)
-        return {"estimate": estimate, "lcl": low, "ucl": high, "conf_level": level, "ci_exact": 1}
+        return {"estimate": float(np.median(diffs)), "lcl": low, "ucl": high, "conf_level": level, "ci_exact": 1}
+    differences = PairSums(np.sort(a), np.sort(-b))  # fl(a - b) is fl(a + (-b)) exactly
+    estimate = differences.median()
     nx, ny, big = a.size, b.size, a.size + b.size
-    values = np.unique(diffs)
     # between two pairwise differences: U = #(differences above), ties only within each sample
-    above = diffs.size - np.searchsorted(diffs, values, side="right")
-    dz = above[:-1] - nx * ny / 2
     sigma = math.sqrt(nx * ny / 12 * ((big + 1) - (_tie_term(a) + _tie_term(b)) / (big * (big - 1))))
-    steps = (dz - 0.5 * np.sign(dz)) / sigma
-    at_min, at_max = _rank_sum_z(a, b, values[0]), _rank_sum_z(a, b, values[-1])
+    smallest, largest = float(a.min() - b.max()), float(a.max() - b.min())
+    at_min, at_max = _rank_sum_z(a, b, smallest), _rank_sum_z(a, b, largest)
     if not (math.isfinite(at_min) and math.isfinite(at_max)):  # R stops: "all observations are tied"
         return {"estimate": estimate, "ci_exact": 0, "warning": "not estimable: the CI of the location shift needs "
                 "values that are not all tied once shifted (every value of each group is the same)"}
 
     def root(zq):  # R: an end of the range when the statistic there is already past zq
         if at_min - zq <= 0:
-            return float(values[0])
+            return smallest
         if at_max - zq >= 0:
-            return float(values[-1])
-        return _first_root(values, steps, zq)
+            return largest
+        return _step_root(differences, 1.0, nx * ny / 2, sigma, zq)
 
     z = sps.norm.ppf(1 - alpha / 2)
     return {"estimate": estimate, "lcl": root(z), "ucl": root(-z), "conf_level": 1 - alpha, "ci_exact": 0}
@@ -585,19 +694,16 @@ def hodges_lehmann_pseudomedian(values, alpha: float = 0.05) -> dict:
     data = _clean(values)
     x = data[data != 0]
     n = x.size
-    walsh = np.add.outer(x, x)[np.triu_indices(n)] / 2
-    walsh.sort()
-    estimate = float(np.median(walsh))
     if n < 50 and np.unique(np.abs(x)).size == n and x.size == data.size:
+        walsh = np.sort(np.add.outer(x, x)[np.triu_indices(n)] / 2)
         low, high, level = _exact_limits(walsh, _signed_rank_counts(n), alpha, signif=True)
-        return {"estimate": estimate, "lcl": low, "ucl": high, "conf_level": level, "ci_exact": 1}
-    points = np.unique(walsh)
-    # between two Walsh averages: V = #(Walsh averages above), ties only among equal values of x
-    above = walsh.size - np.searchsorted(walsh, points, side="right")
-    zd = above[:-1] - n * (n + 1) / 4
+        return {"estimate": float(np.median(walsh)), "lcl": low, "ucl": high, "conf_level": level, "ci_exact": 1}
+    ordered = np.sort(x)
+    sums = PairSums(ordered, ordered, triangle=True)  # Walsh averages are these sums halved (exact in floating point)
+    estimate = sums.median() / 2 if n else float("nan")
     sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - _tie_term(x) / 48)
-    steps = (zd - 0.5 * np.sign(zd)) / sigma
-    at_min, at_max = _signed_rank_z(x, points[0]), _signed_rank_z(x, points[-1])
+    smallest, largest = (ordered[0] + ordered[0]) / 2 if n else np.nan, (ordered[-1] + ordered[-1]) / 2 if n else np.nan
+    at_min, at_max = _signed_rank_z(x, smallest), _signed_rank_z(x, largest)
     if not (math.isfinite(at_min) and math.isfinite(at_max)):  # R: NaN limits, all non-zero values equal
         return {"estimate": estimate, "ci_exact": 0,
                 "warning": f"not estimable: the CI of the pseudo-median needs two different non-zero values "
@@ -612,8 +718,8 @@ def hodges_lehmann_pseudomedian(values, alpha: float = 0.05) -> dict:
 
     def root(zq):  # R's uniroot from f(min) = at_min - zq >= 0 to f(max) <= 0
         if at_min - zq == 0:
-            return float(points[0])
-        return _first_root(points, steps, zq)
+            return float(smallest)
+        return _step_root(sums, 0.5, n * (n + 1) / 4, sigma, zq)
 
     z = sps.norm.ppf(1 - level / 2)
     return {"estimate": estimate, "lcl": root(z), "ucl": root(-z), "conf_level": conf_level, "ci_exact": 0}
