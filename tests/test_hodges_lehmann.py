@@ -179,3 +179,19 @@ def test_large_arms_without_building_the_differences():
     # the CI half-width of the normal approximation: z * sqrt(1/m + 1/n) * sigma * sqrt(pi/3) for normal data
     half = 1.96 * np.sqrt(1 / 60_000 + 1 / 50_000) * np.sqrt(np.pi / 3)
     assert (got["ucl"] - got["lcl"]) / 2 == pytest.approx(half, rel=0.05)
+
+
+@pytest.mark.parametrize("case", [2, 3, 4])
+def test_sums_of_repeated_values_counted_by_distinct_value(case, monkeypatch):
+    # few distinct values (case 2: three, case 3: three and three, case 4: one): the distinct sums weighted by their
+    # number of pairs, instead of the pairs themselves
+    monkeypatch.setattr(stats, "MATERIALIZE_LIMIT", 20)
+    x, y = list(_datasets())[case]
+    full = np.sort(np.add.outer(x, y).ravel())
+    sums = stats.PairSums(np.sort(x), np.sort(y))
+    assert sums._cells is not None
+    assert [sums.select(k) for k in range(full.size)] == list(full)
+    walsh = np.sort(np.add.outer(x, x)[np.triu_indices(x.size)])
+    triangle = stats.PairSums(np.sort(x), np.sort(x), triangle=True)
+    assert triangle._cells is not None
+    assert [triangle.select(k) for k in range(walsh.size)] == list(walsh)

@@ -545,6 +545,20 @@ class PairSums:
         self.a, self.b = a, b
         self.first = np.arange(a.size) if triangle else np.zeros(a.size, dtype=np.int64)
         self.size = int((b.size - self.first).sum())
+        self._sample = None  # the first narrowing round's sample: every rank starts from all the sums
+        # Measured values repeat (a lab value to 0.1 unit): the sums of distinct values, each with its number of pairs,
+        # are then few enough to sort outright.
+        self._cells = None
+        if self.size > MATERIALIZE_LIMIT:
+            (ua, wa), (ub, wb) = (np.unique(v, return_counts=True) for v in (a, b))
+            if ua.size * ub.size <= MATERIALIZE_LIMIT:
+                sums, pairs = np.add.outer(ua, ub), np.outer(wa, wb)
+                if triangle:  # pairs i <= j: w_p w_q of two distinct values, w_p (w_p + 1) / 2 of one value with itself
+                    upper = np.triu_indices(ua.size)
+                    pairs[np.diag_indices(ua.size)] = wa * (wa + 1) // 2
+                    sums, pairs = sums[upper], pairs[upper]
+                order = np.argsort(sums.ravel(), kind="stable")
+                self._cells = (sums.ravel()[order], np.cumsum(pairs.ravel()[order]))
 
     def _inside(self, rows, columns, t: float, strict: bool) -> np.ndarray:
         sums = self.a[rows] + self.b[columns]
@@ -573,20 +587,31 @@ class PairSums:
         starts = np.repeat(np.cumsum(widths) - widths, widths)
         return self.a[rows] + self.b[low[rows] + np.arange(rows.size) - starts]
 
+    def _draw(self, low: np.ndarray, high: np.ndarray, total: int, rng) -> np.ndarray:
+        widths = high - low
+        cumulative = np.cumsum(widths)
+        drawn = rng.integers(0, total, _SAMPLE)
+        rows = np.searchsorted(cumulative, drawn, side="right")
+        return np.sort(self.a[rows] + self.b[low[rows] + drawn - (cumulative[rows] - widths[rows])])
+
     def select(self, rank: int) -> float:
         """The value of 0-based ``rank`` in ascending order."""
+        if self._cells is not None:
+            values, pairs_up_to = self._cells
+            return float(values[np.searchsorted(pairs_up_to, rank, side="right")])
         low, high = self.first.copy(), np.full(self.a.size, self.b.size)
         rng = np.random.default_rng(0)
         while True:
-            widths = high - low
-            total = int(widths.sum())
+            total = int((high - low).sum())
             if total <= MATERIALIZE_LIMIT:
                 return float(np.partition(self._candidates(low, high), rank)[rank])
             # pivots: sample quantiles just below and above the rank's, a bracket that holds it with near certainty
-            cumulative = np.cumsum(widths)
-            drawn = rng.integers(0, total, _SAMPLE)
-            rows = np.searchsorted(cumulative, drawn, side="right")
-            sample = np.sort(self.a[rows] + self.b[low[rows] + drawn - (cumulative[rows] - widths[rows])])
+            if total == self.size:
+                if self._sample is None:
+                    self._sample = self._draw(low, high, total, rng)
+                sample = self._sample
+            else:
+                sample = self._draw(low, high, total, rng)
             q = (rank + 0.5) / total
             margin = 4 * math.sqrt(q * (1 - q) / _SAMPLE) + 2 / _SAMPLE
             under, over = math.floor((q - margin) * _SAMPLE), math.ceil((q + margin) * _SAMPLE)
