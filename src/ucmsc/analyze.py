@@ -969,6 +969,14 @@ def add_multiplicity(ard: pd.DataFrame, trial: Trial) -> pd.DataFrame:
     return pd.concat([ard, *new], ignore_index=True) if new else ard
 
 
+# The BDS variables the methods read; the others (dates, sources, units, ...) are not loaded. The methods select
+# small groups thousands of times: text with few distinct values is held as categories (integer codes), whose rows
+# are taken and compared without copying text.
+BDS_COLUMNS = ["USUBJID", "ARM", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "AVAL", "BASE", "CHG", "ABLFL", "ANL01FL",
+               "ANRIND", "A1LO", "A1HI"]
+BDS_CODES = ["ARM", "PARAMCD", "PARAM", "AVISIT", "ABLFL", "ANL01FL"]
+
+
 def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict | Trial, trial_id: str,
                  cut: str, inputs: str) -> pd.DataFrame:
     """Every analysis of the plan, in the plan's order, into one ARD."""
@@ -993,7 +1001,9 @@ def run_analyze(adsl_path: str, bds_folder: str, adae_path: str, config: dict, t
     bds_paths = sorted(Path(bds_folder).glob("*.parquet"))
     read = [("adsl", adsl_path), *((p.stem, p) for p in bds_paths), ("adae", adae_path)]
     inputs = ";".join(f"{name}:{sha256_file(path)}" for name, path in read)
-    bds = combine_bds({p.stem.upper(): read_table(p) for p in bds_paths}) if bds_paths else pd.DataFrame()
+    bds = combine_bds({p.stem.upper(): pd.read_parquet(p, columns=BDS_COLUMNS) for p in bds_paths}) if bds_paths \
+        else pd.DataFrame()
+    bds = bds.astype({c: "category" for c in BDS_CODES if c in bds})
     if bds.empty and not len(bds.columns):
         bds = pd.DataFrame(columns=BDS_ORDER)
     ard = run_analyses(read_table(adsl_path), bds, read_table(adae_path), config, trial, cut, inputs)
