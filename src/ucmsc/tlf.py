@@ -530,9 +530,14 @@ def render_outputs(ard: pd.DataFrame, trial: Trial, shells: list[dict]) -> list[
 
 # --- writers ------------------------------------------------------------------------------------------------------
 
-def _frame(output: Output) -> pd.DataFrame:
+def _frame(output: Output):
+    """The table's text as a polars frame of strings: great-tables fills a polars frame cell by cell several times
+    faster than a pandas one (same HTML), and rtflite takes polars."""
+    import polars as pl
+
     columns = [f"c{i}" for i in range(len(output.header))]
-    return pd.DataFrame([[INDENT * row.depth + row.label, *row.cells] for row in output.rows], columns=columns)
+    lines = [[INDENT * row.depth + row.label, *row.cells] for row in output.rows]
+    return pl.DataFrame(lines, schema={c: pl.String for c in columns}, orient="row")
 
 
 def to_html(output: Output) -> str:
@@ -560,18 +565,20 @@ def to_html(output: Output) -> str:
     return table.as_raw_html(inline_css=False)
 
 
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _rtf_escape(text: str) -> str:
     """Non-ASCII characters as RTF Unicode escapes (\\uN?), so the file is plain ASCII whatever reads it."""
-    return "".join(ch if ord(ch) < 128 else f"\\u{ord(ch) if ord(ch) < 32768 else ord(ch) - 65536}?" for ch in text)
+    return NON_ASCII.sub(lambda m: f"\\u{ord(m[0]) if ord(m[0]) < 32768 else ord(m[0]) - 65536}?", text)
 
 
 def to_rtf(output: Output, source: str) -> str:
     """The output as an RTF document (rtflite), the CSR convention: number, title and population at the top of
     every page, column headers repeated on each page, footnotes and a source line under the table."""
-    import polars as pl
     import rtflite
 
-    frame = pl.from_pandas(_frame(output).astype(str))
+    frame = _frame(output)
     widths = [3] + [2] * (len(output.header) - 1)
     justify = [["l"] + ["c"] * (len(output.header) - 1)]
     document = rtflite.RTFDocument(
