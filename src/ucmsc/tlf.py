@@ -101,12 +101,17 @@ class Column:
 
 # --- reading the shells -------------------------------------------------------------------------------------------
 
+def _yaml(text: str):
+    """yaml.safe_load, with libyaml's parser where PyYAML has it (the same data, ~10x faster on the shell library)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load(path: str | Path, library: str | Path | None = None) -> list[dict]:
     """The outputs of a TLF file, each with its library shell merged in (``use:``) and its keys checked."""
     path = Path(path)
-    document = yaml.safe_load(path.read_text()) or {}
+    document = _yaml(path.read_text()) or {}
     library_path = Path(library) if library else path.parent / document.get("library", "library.yaml")
-    shells = (yaml.safe_load(library_path.read_text()) or {}).get("shells", {}) if library_path.exists() else {}
+    shells = (_yaml(library_path.read_text()) or {}).get("shells", {}) if library_path.exists() else {}
     decimals = document.get("decimals", {})
     outputs = []
     for index, entry in enumerate(document.get("outputs", [])):
