@@ -65,3 +65,18 @@ def test_vectorised_text_rendering_equals_the_cell_by_cell_rule(name):
     reader = pyreadstat.read_xport if name.endswith(".xpt") else pyreadstat.read_sas7bdat
     raw, _ = reader(str(FIXTURES / name))
     assert (frame.to_numpy() == raw.astype(object).map(_as_text).astype(str).to_numpy()).all()
+
+
+def test_text_that_a_spreadsheet_would_run_is_quoted_in_the_csv_and_read_back_as_written(tmp_path):
+    from ucmsc.io import read_table, write_table
+
+    path = tmp_path / "t.csv"
+    written = pd.DataFrame({"TEXT": ["=SUM(A1)", "-2 Res Log", "'quoted", "plain", None, "+1", "@x"],
+                            "VALUE": [1.5, -2.0, 3.0, None, 5.0, 6.0, 7.0]})
+    write_table(written, path)
+    # in the file: one apostrophe more before each risky cell (and before one that begins with an apostrophe)
+    assert path.read_text().splitlines()[1:4] == ["'=SUM(A1),1.5", "'-2 Res Log,-2.0", "''quoted,3.0"]
+    back = read_table(path, text_columns=("TEXT",))
+    assert back["TEXT"].tolist()[:4] == ["=SUM(A1)", "-2 Res Log", "'quoted", "plain"]
+    assert pd.isna(back["TEXT"].iloc[4]) and back["TEXT"].tolist()[5:] == ["+1", "@x"]
+    assert back["VALUE"].tolist()[:3] == [1.5, -2.0, 3.0]

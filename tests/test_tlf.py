@@ -179,6 +179,21 @@ def test_one_output_per_parameter_numbered_in_order(engine):
     assert [o.ard_rows for o in outputs] == [2, 2]  # the two n rows each table printed
 
 
+
+def test_negated_and_visitless_selections_on_an_ard_in_reversed_order_with_its_own_row_labels():
+    ard = make_ard().iloc[::-1]
+    ard = ard.set_axis(range(100, 100 + len(ard)))  # row labels that are not positions
+    engine = tlf.Engine(ard, load_trial(CONFIG))
+    (output,) = engine.render(shell(analysis=["AEOVER", "POP"], population="SAFFL", rows=[
+        {"select": {"ANALYSIS_ID": {"not": "POP"}, "AVISITN": None}, "by": "PARAMCD", "label": "{PARAM}",
+         "cells": {"arm": "{n} ({pct}%)"}},
+        {"select": {"ANALYSIS_ID": "POP", "STAT_NAME": "n"}, "label": "Safety", "cells": {"arm": "{n}"}}]))
+    assert output.header == ["", "Cells (N=5)", "Saline (N=4)"]
+    assert [(r.label, r.cells) for r in output.rows] == [("Any TEAE", ["2 (40.0%)", "0 (NE)"]), ("Safety", ["5", "4"])]
+    # rows drawn: n and pct of each arm, and the two population counts; analyses in the ARD's (reversed) order
+    assert output.ard_rows == 6 and output.analysis_ids == ["AEOVER", "POP"]
+    assert output.footnotes[-1].startswith("NE: not estimable")
+
 # --- shell errors -------------------------------------------------------------------------------------------------
 
 def test_a_cell_that_matches_two_methods_is_a_shell_error(engine):

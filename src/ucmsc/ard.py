@@ -100,10 +100,15 @@ class Builder:
         return conform(pd.DataFrame(self.rows))
 
 
+_TEXT_DTYPE = pd.Series([""], dtype=object).astype(str).dtype
+
+
 def conform(ard: pd.DataFrame) -> pd.DataFrame:
     """Every column, in order, with its type: text '' where empty, AVISITN and VALUE numbers (NaN where missing)."""
     ard = ard.reindex(columns=COLUMNS)
     for column in TEXT:
+        if ard[column].dtype == _TEXT_DTYPE and not ard[column].hasnans:  # conformed already (read, then rendered)
+            continue
         ard[column] = ard[column].astype(object).where(ard[column].notna(), "").astype(str)
     ard["AVISITN"] = pd.to_numeric(ard["AVISITN"], errors="coerce").astype(float)
     ard["VALUE"] = pd.to_numeric(ard["VALUE"], errors="coerce").astype(float)

@@ -170,7 +170,10 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         text = frame[column]
         if pd.api.types.is_numeric_dtype(text) or pd.api.types.is_bool_dtype(text):
             continue
-        quoted = text.map(lambda v: isinstance(v, str) and v.startswith("'"))
+        if isinstance(text.dtype, pd.StringDtype):  # text or missing: one vectorised test, not a call per cell
+            quoted = text.str.startswith("'").fillna(False).astype(bool)
+        else:
+            quoted = text.map(lambda v: isinstance(v, str) and v.startswith("'"))
         if quoted.any():
             frame[column] = text.astype(object).where(~quoted, text[quoted].str.slice(1))
     return frame

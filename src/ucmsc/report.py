@@ -10,6 +10,7 @@ All text is HTML-escaped by jinja2's autoescape (terms from the data included).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,7 +70,8 @@ def problem_context(ard: pd.DataFrame) -> dict:
     ard = ardlib.conform(ard)
     warning, error = text("WARNING"), text("ERROR")
     keys = ["ANALYSIS_ID", "ANALYSIS", "PARAM", "PARAMCD", "GROUP2_LEVEL", "AVISIT", "GROUP", "VARIABLE", "METHOD"]
-    ard = ard.assign(GROUP=[group_label(r) for r in ard[["GROUP1_LEVEL", "COMPARATOR"]].to_dict("records")])
+    ard = ard.assign(GROUP=[group_label({"GROUP1_LEVEL": level, "COMPARATOR": comparator}) for level, comparator
+                            in zip(ard["GROUP1_LEVEL"].tolist(), ard["COMPARATOR"].tolist())])
     flagged = ard[keys + ["STAT_NAME"]].astype(object).fillna("").assign(
         KIND=error.ne("").map({True: "ERROR", False: "WARNING"}), REASON=error.where(error != "", warning))
     flagged = flagged[flagged["REASON"] != ""]
@@ -185,7 +187,9 @@ def adam_context(adam: dict | None) -> dict | None:
             "errors": int((findings["SEVERITY"] == "ERROR").sum()) if len(findings) else 0}
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
+    """One environment per process: its templates are compiled once (jinja2 caches them per environment)."""
     from ucmsc.provenance import summary
 
     environment = jinja2.Environment(loader=jinja2.PackageLoader("ucmsc", "templates"), autoescape=True,

@@ -101,12 +101,17 @@ class Column:
 
 # --- reading the shells -------------------------------------------------------------------------------------------
 
+def _yaml(text: str):
+    """yaml.safe_load, with libyaml's parser where PyYAML has it (the same data, ~10x faster on the shell library)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load(path: str | Path, library: str | Path | None = None) -> list[dict]:
     """The outputs of a TLF file, each with its library shell merged in (``use:``) and its keys checked."""
     path = Path(path)
-    document = yaml.safe_load(path.read_text()) or {}
+    document = _yaml(path.read_text()) or {}
     library_path = Path(library) if library else path.parent / document.get("library", "library.yaml")
-    shells = (yaml.safe_load(library_path.read_text()) or {}).get("shells", {}) if library_path.exists() else {}
+    shells = (_yaml(library_path.read_text()) or {}).get("shells", {}) if library_path.exists() else {}
     decimals = document.get("decimals", {})
     outputs = []
     for index, entry in enumerate(document.get("outputs", [])):
@@ -208,7 +213,19 @@ _LABELS = _LabelFormatter()
 
 # --- the engine ---------------------------------------------------------------------------------------------------
 
+def _grouped(values: list, rows) -> dict:
+    """The positions of ``rows`` by their value in ``values``, keys in order of first appearance."""
+    groups: dict = {}
+    for i in rows:
+        groups.setdefault(values[i], []).append(i)
+    return groups
+
+
 class Engine:
+    """Renders shells from one ARD. A selection of ARD rows is a list of positions into the ARD's columns, held as
+    plain lists (native Python values): narrowing and grouping are list operations and dictionary look-ups, not
+    pandas masks (a report makes tens of thousands of them)."""
+
     def __init__(self, ard: pd.DataFrame, trial: Trial):
         ard = ardlib.conform(ard)
         for column in ("GROUP2", "GROUP2_LEVEL"):  # the AE hierarchy's columns; an ARD from before them: ""
@@ -218,15 +235,27 @@ class Engine:
         self.trial = trial
         self.population_ids = [a.id for a in trial.analyses if a.method == "populations"]
         self.methods = {a.id: a.method for a in trial.analyses}
+        self.values = {column: self.ard[column].tolist() for column in self.ard.columns}
+        self.labels = self.ard.index.tolist()  # index labels of the positions (the rows a table draws)
+        self.by_analysis = _grouped(self.values["ANALYSIS_ID"], range(len(self.ard)))
+
+    def _analysis_rows(self, ids: list) -> list[int]:
+        """The positions of the analyses' rows, in ARD order."""
+        found = [self.by_analysis.get(i, []) for i in dict.fromkeys(ids) if isinstance(i, str)]
+        return found[0] if len(found) == 1 else sorted(i for rows in found for i in rows)
+
+    def _column(self, column: str, rows: list[int]) -> list:
+        values = self.values[column]
+        return [values[i] for i in rows]
 
     # columns
     def population_sizes(self, flag: str) -> dict[str, float | None]:
-        rows = self.ard[self.ard["ANALYSIS_ID"].isin(self.population_ids) & (self.ard["PARAMCD"] == flag)
-                        & (self.ard["STAT_NAME"] == "n")]
+        paramcd, stat, level, comparator, value = (self.values[c] for c in ("PARAMCD", "STAT_NAME", "GROUP1_LEVEL",
+                                                                             "COMPARATOR", "VALUE"))
         sizes = {arm: None for arm in self.trial.arm_names}
-        for row in rows.itertuples():
-            if row.COMPARATOR == "" and row.GROUP1_LEVEL in sizes:
-                sizes[row.GROUP1_LEVEL] = row.VALUE
+        for i in self._analysis_rows(self.population_ids):
+            if paramcd[i] == flag and stat[i] == "n" and comparator[i] == "" and level[i] in sizes:
+                sizes[level[i]] = value[i]
         known = [v for v in sizes.values() if v is not None]
         sizes[""] = sum(known) if known else None
         return sizes
@@ -264,10 +293,9 @@ class Engine:
         return columns
 
     # rows
-    @staticmethod
-    def _narrow(frame: pd.DataFrame, select: dict) -> pd.DataFrame:
+    def _narrow(self, rows: list[int], select: dict) -> list[int]:
         for column, value in (select or {}).items():
-            if column not in frame:
+            if column not in self.values:
                 raise ShellError(f"select: {column!r} is not an ARD column")
             negate = isinstance(value, dict)
             if negate:
@@ -277,20 +305,25 @@ class Engine:
             wanted = value if isinstance(value, list) else [value]
             if column == "AVISITN":
                 wanted = [ardlib.NO_VISIT if v is None else v for v in wanted]
-            keep = frame[column].isin(wanted)
-            frame = frame[~keep if negate else keep]
-        return frame
+            wanted, values = set(wanted), self.values[column]
+            rows = [i for i in rows if (values[i] in wanted) != negate]
+        return rows
 
-    def _holds(self, when: dict, frame: pd.DataFrame, keys: dict) -> bool:
+    def _any(self, rows: list[int], column: str, value) -> bool:
+        """Whether a row has ``column`` equal to the value (or one of the list)."""
+        wanted, values = set(value if isinstance(value, list) else [value]), self.values[column]
+        return any(values[i] in wanted for i in rows)
+
+    def _holds(self, when: dict, rows: list[int], keys: dict) -> bool:
         for name, value in (when or {}).items():
             if name == "summary":
-                paramcd = keys.get("PARAMCD") or (frame["PARAMCD"].iloc[0] if len(frame) else "")
+                paramcd = keys.get("PARAMCD") or (self.values["PARAMCD"][rows[0]] if rows else "")
                 if self.summary_rule(paramcd) != value:
                     return False
             elif name == "has":
-                if not frame["STAT_NAME"].isin(value if isinstance(value, list) else [value]).any():
+                if not self._any(rows, "STAT_NAME", value):
                     return False
-            elif name not in frame or not frame[name].isin(value if isinstance(value, list) else [value]).any():
+            elif name not in self.values or not self._any(rows, name, value):
                 return False
         return True
 
@@ -298,20 +331,24 @@ class Engine:
         rule = getattr(self.trial, "summary", None)
         return rule(paramcd) if callable(rule) else "mean"
 
-    def _order(self, block: dict, frame: pd.DataFrame, column: str) -> list:
-        keys = list(dict.fromkeys(frame[column]))
+    def _order(self, block: dict, rows: list[int], column: str) -> list[tuple]:
+        """The groups of ``by``: (value, its rows) in the block's order."""
+        groups = _grouped(self.values[column], rows)
+        keys = list(groups)
         order = block.get("order", "ard")
         if order == "value":
-            return sorted(keys, key=lambda k: (isinstance(k, str), k))
-        if order == "frequency":  # descending subjects (n) over all groups shown, ties alphabetical
-            counts = frame[frame["STAT_NAME"] == "n"].groupby(column)["VALUE"].sum()
-            return sorted(keys, key=lambda k: (-counts.get(k, 0), str(k)))
-        if order != "ard":
+            keys = sorted(keys, key=lambda k: (isinstance(k, str), k))
+        elif order == "frequency":  # descending subjects (n) over all groups shown, ties alphabetical
+            stat, value = self.values["STAT_NAME"], self.values["VALUE"]
+            counts = {k: sum(value[i] for i in mine if stat[i] == "n" and not math.isnan(value[i]))
+                      for k, mine in groups.items()}
+            keys = sorted(keys, key=lambda k: (-counts[k], str(k)))
+        elif order != "ard":
             raise ShellError(f"order: {order!r}: use ard, value or frequency")
-        return keys
+        return [(key, groups[key]) for key in keys]
 
-    def _label(self, template: str, frame: pd.DataFrame, keys: dict) -> str:
-        first = frame.iloc[0].to_dict() if len(frame) else {}
+    def _label(self, template: str, rows: list[int], keys: dict) -> str:
+        first = {column: values[rows[0]] for column, values in self.values.items()} if rows else {}
         values = {**first, **keys}
         if values.get("PARAMCD") == MISSING_LEVEL:
             values["PARAMCD"] = "Missing"
@@ -321,14 +358,15 @@ class Engine:
             values["AVISITN"] = f"{values['AVISITN']:g}"
         values = {k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in values.items()}
         for name in {f for _, f, _, _ in string.Formatter().parse(template) if f} - set(values):
-            stat = frame.loc[frame["STAT_NAME"] == name, "VALUE"]  # a count named in a label: "(n = {n})"
-            if len(stat) != 1:
+            stat = [v for s, v in zip(self._column("STAT_NAME", rows), self._column("VALUE", rows)) if s == name]
+            if len(stat) != 1:  # a count named in a label: "(n = {n})"
                 raise ShellError(f"label {template!r}: {name!r} is neither a column nor one statistic of the rows")
-            values[name] = fill("{" + name + "}", {name: stat.iloc[0]}, 0)
+            values[name] = fill("{" + name + "}", {name: stat[0]}, 0)
         return _LABELS.format(template, **values)
 
-    def _cells(self, block: dict, frame: pd.DataFrame, columns: list[Column], decimals: int, where: str) -> list[str]:
+    def _cells(self, block: dict, rows: list[int], columns: list[Column], decimals: int, where: str) -> list[str]:
         cells = block.get("cells", {})
+        by_group = None  # the rows by (GROUP1_LEVEL, COMPARATOR), made at the first column with a group
         out = []
         for column in columns[1:]:
             template = cells.get(column.key)
@@ -338,47 +376,57 @@ class Engine:
             if column.level:
                 template = ([{**c, "text": c["text"].replace("$col", column.level)} for c in template]
                             if isinstance(template, list) else template.replace("$col", column.level))
-            rows = frame if column.group is None else frame[(frame["GROUP1_LEVEL"] == column.group[0])
-                                                            & (frame["COMPARATOR"] == column.group[1])]
-            duplicated = rows["STAT_NAME"][rows["STAT_NAME"].duplicated()]
+            if column.group is None:
+                mine = rows
+            else:
+                if by_group is None:
+                    level, comparator = self.values["GROUP1_LEVEL"], self.values["COMPARATOR"]
+                    by_group = {}
+                    for i in rows:
+                        by_group.setdefault((level[i], comparator[i]), []).append(i)
+                mine = by_group.get(column.group, [])
+            names = self._column("STAT_NAME", mine)
+            seen, duplicated = set(), set()
+            for name in names:
+                (duplicated if name in seen else seen).add(name)
             texts = [c["text"] for c in template] if isinstance(template, list) else [template]
             named = {n.strip() for text in texts for n, _ in FIELD.findall(text)}
-            clash = sorted(set(duplicated) & named)
+            clash = sorted(duplicated & named)
             if clash:
-                ways = rows[rows["STAT_NAME"].isin(clash)][["METHOD", "VARIABLE", "AVISITN"]].drop_duplicates()
+                frame = self.ard.iloc[mine]
+                ways = frame[frame["STAT_NAME"].isin(clash)][["METHOD", "VARIABLE", "AVISITN"]].drop_duplicates()
                 raise ShellError(f"{where}: cell {column.key!r}: {clash} selected from {len(ways)} ARD rows "
                                  f"({ways.to_dict('records')}); select METHOD/VARIABLE/AVISITN")
-            stats = dict(zip(rows["STAT_NAME"], rows["VALUE"]))
+            stats = dict(zip(names, self._column("VALUE", mine)))
             if isinstance(template, list):  # choices: the first whose `if` statistics equal the ARD's
                 template = next((c["text"] for c in template
                                  if all(_equals(stats.get(k), v) for k, v in c.get("if", {}).items())), "")
-            if FIELD.search(template):
-                self.used.update(rows.index[rows["STAT_NAME"].isin([n.strip() for n, _ in FIELD.findall(template)])])
-            warning = rows["WARNING"].astype(str)
-            infinite = set(rows.loc[warning.str.startswith("not finite:") & warning.str.contains("infinite"),
-                                    "STAT_NAME"])
+            printed = {n.strip() for n, _ in FIELD.findall(template)}
+            if printed:
+                self.used.update(self.labels[i] for i, name in zip(mine, names) if name in printed)
+            warning = self.values["WARNING"]
+            infinite = {name for i, name in zip(mine, names)
+                        if warning[i].startswith("not finite:") and "infinite" in warning[i]}
             out.append(fill(template, stats, decimals, infinite))
         return out
 
-    def blocks(self, blocks: list[dict], frame: pd.DataFrame, columns: list[Column], shell: dict, depth: int,
+    def blocks(self, blocks: list[dict], frame: list[int], columns: list[Column], shell: dict, depth: int,
                keys: dict, where: str) -> list[Row]:
         rows: list[Row] = []
         for index, block in enumerate(blocks):
             here = f"{where}.rows[{index}]"
             selected = self._narrow(frame, block.get("select"))
-            if selected.empty:  # nothing of the ARD here: no line (a plan without the analysis or parameter)
+            if not selected:  # nothing of the ARD here: no line (a plan without the analysis or parameter)
                 continue
             if not self._holds(block.get("when"), selected, keys):
                 continue
             if "by" in block:
                 column = block["by"]
-                for key in self._order(block, selected, column):
-                    mine = selected[selected[column] == key]
+                for key, mine in self._order(block, selected, column):
                     inner = {**keys, column: key}
                     decimals = self._decimals(shell, inner, mine)
                     children = []
                     for child in block.get("rows", []):
-                        source = selected
                         if "link" in child:  # the child's rows: the parent's selection where link column = key
                             source = self._narrow(frame, {child["link"]: key})
                         else:
@@ -414,11 +462,11 @@ class Engine:
                     rows.append(Row(label, depth, cells))
         return rows
 
-    def _decimals(self, shell: dict, keys: dict, frame: pd.DataFrame) -> int:
+    def _decimals(self, shell: dict, keys: dict, rows: list[int]) -> int:
         table = shell.get("decimals", {})
         paramcd = keys.get("PARAMCD")
-        if paramcd is None and len(frame) and frame["PARAMCD"].nunique() == 1:
-            paramcd = frame["PARAMCD"].iloc[0]
+        if paramcd is None and rows and len(set(self._column("PARAMCD", rows))) == 1:
+            paramcd = self.values["PARAMCD"][rows[0]]
         return int(table.get(paramcd, table.get("default", 2)))
 
     @staticmethod
@@ -434,26 +482,25 @@ class Engine:
     # outputs
     def render(self, shell: dict) -> list[Output]:
         """The output(s) of one shell: one, or one per parameter (``per: PARAMCD``) numbered .1, .2, ..."""
-        frame = self.ard
+        frame = list(range(len(self.ard)))
         analysis = shell.get("analysis")
         if analysis:
-            ids = analysis if isinstance(analysis, list) else [analysis]
-            frame = frame[frame["ANALYSIS_ID"].isin(ids)]
+            frame = self._analysis_rows(analysis if isinstance(analysis, list) else [analysis])
         if "per" in shell:
             per = shell["per"]
-            keys_of = list(dict.fromkeys(frame[per]))
             wanted = shell.get("parameters")
-            parts = [(i + 1, {per: key}, frame[frame[per] == key]) for i, key in enumerate(keys_of)
+            groups = _grouped(self.values[per], frame)
+            parts = [(i + 1, {per: key}, mine) for i, (key, mine) in enumerate(groups.items())
                      if wanted is None or key in wanted]
         else:
             parts = [(None, {}, frame)]
         outputs = []
         for index, keys, part in parts:
             where = f"{shell['source']}: {shell['id']}"
-            flag = shell.get("population") or next((p for p in part["POPULATION"] if p), "")
+            flag = shell.get("population") or next((p for p in self._column("POPULATION", part) if p), "")
             self.used = set()
-            rows = self.blocks(shell["rows"], part, self.columns({**shell, "population": flag}), shell, 0,
-                               keys, where)
+            columns = self.columns({**shell, "population": flag})
+            rows = self.blocks(shell["rows"], part, columns, shell, 0, keys, where)
             if not rows and shell.get("skip_empty", True):
                 continue
             number = shell["number"] if index is None else f"{shell['number']}.{index}"
@@ -471,7 +518,7 @@ class Engine:
             outputs.append(Output(
                 id=shell["id"] if index is None else f"{shell['id']}.{index}", number=number, title=title,
                 section=shell.get("section", ""), population=population,
-                header=[c.header for c in self.columns({**shell, "population": flag})], rows=rows,
+                header=[c.header for c in columns], rows=rows,
                 footnotes=notes, analysis_ids=list(dict.fromkeys(used["ANALYSIS_ID"])), ard_rows=len(used),
                 orientation=shell.get("orientation", "landscape")))
         return outputs
@@ -488,9 +535,14 @@ def render_outputs(ard: pd.DataFrame, trial: Trial, shells: list[dict]) -> list[
 
 # --- writers ------------------------------------------------------------------------------------------------------
 
-def _frame(output: Output) -> pd.DataFrame:
+def _frame(output: Output):
+    """The table's text as a polars frame of strings: great-tables fills a polars frame cell by cell several times
+    faster than a pandas one (same HTML), and rtflite takes polars."""
+    import polars as pl
+
     columns = [f"c{i}" for i in range(len(output.header))]
-    return pd.DataFrame([[INDENT * row.depth + row.label, *row.cells] for row in output.rows], columns=columns)
+    lines = [[INDENT * row.depth + row.label, *row.cells] for row in output.rows]
+    return pl.DataFrame(lines, schema={c: pl.String for c in columns}, orient="row")
 
 
 def to_html(output: Output) -> str:
@@ -518,18 +570,20 @@ def to_html(output: Output) -> str:
     return table.as_raw_html(inline_css=False)
 
 
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _rtf_escape(text: str) -> str:
     """Non-ASCII characters as RTF Unicode escapes (\\uN?), so the file is plain ASCII whatever reads it."""
-    return "".join(ch if ord(ch) < 128 else f"\\u{ord(ch) if ord(ch) < 32768 else ord(ch) - 65536}?" for ch in text)
+    return NON_ASCII.sub(lambda m: f"\\u{ord(m[0]) if ord(m[0]) < 32768 else ord(m[0]) - 65536}?", text)
 
 
 def to_rtf(output: Output, source: str) -> str:
     """The output as an RTF document (rtflite), the CSR convention: number, title and population at the top of
     every page, column headers repeated on each page, footnotes and a source line under the table."""
-    import polars as pl
     import rtflite
 
-    frame = pl.from_pandas(_frame(output).astype(str))
+    frame = _frame(output)
     widths = [3] + [2] * (len(output.header) - 1)
     justify = [["l"] + ["c"] * (len(output.header) - 1)]
     document = rtflite.RTFDocument(
