@@ -70,3 +70,12 @@ def test_dates_and_datetimes_are_the_numbers_pyreadstat_writes(tmp_path):
     assert STAMP.sub(b"-" * 16, (tmp_path / "a.xpt").read_bytes()) == expected
     back, _ = read_xpt(tmp_path / "a.xpt")
     assert back["ADT"].iloc[0] == pd.Timestamp("2019-03-01").date() and pd.isna(back["ADT"].iloc[1])
+
+
+def test_arrow_backed_text_in_several_chunks_is_written_as_plain_text(tmp_path):
+    text = pd.Series(pd.arrays.ArrowStringArray(__import__("pyarrow").chunked_array([["a", None], ["bcd"]])))
+    frame = pd.DataFrame({"T": text, "N": [1.0, 2.0, 3.0]})
+    write_xpt(frame, tmp_path / "a.xpt", "A", "a", {})
+    expected = reference_file(pd.DataFrame({"T": ["a", "", "bcd"], "N": [1.0, 2.0, 3.0]}), tmp_path / "a.ref", "A",
+                              "a", {})
+    assert STAMP.sub(b"-" * 16, (tmp_path / "a.xpt").read_bytes()) == expected

@@ -44,6 +44,8 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
                               format="mixed")
     if kind in ("integer", "float"):
         return pd.to_numeric(values, errors="raise").astype(float)
+    if isinstance(values.dtype, pd.StringDtype):  # already text: only its missing values change
+        return values.fillna("")
     text = values.astype(object).where(values.notna(), "").astype(str)
     return text.where(text != "nan", "") if values.dtype.kind == "f" else text
 
@@ -51,6 +53,8 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
 def _text_bytes(values: pd.Series) -> pa.Array:
     """Text values as one UTF-8 binary array (what the transport file stores, before blank padding)."""
     array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):  # an Arrow-backed column: one contiguous buffer
+        array = array.combine_chunks()
     return pc.fill_null(array, "").cast(pa.large_binary())
 
 
