@@ -65,18 +65,3 @@ def test_vectorised_text_rendering_equals_the_cell_by_cell_rule(name):
     reader = pyreadstat.read_xport if name.endswith(".xpt") else pyreadstat.read_sas7bdat
     raw, _ = reader(str(FIXTURES / name))
     assert (frame.to_numpy() == raw.astype(object).map(_as_text).astype(str).to_numpy()).all()
-
-
-@pytest.mark.parametrize("chunk_rows", [100, 397, 1191, 5000])  # 1191 rows: 397 and 1191 divide them exactly
-def test_a_transport_file_read_in_row_chunks_is_the_file_read_at_once(monkeypatch, chunk_rows):
-    import pyreadstat
-
-    from ucmsc import io
-    from ucmsc.io import _as_text
-
-    monkeypatch.setattr(io, "XPORT_CHUNK_ROWS", chunk_rows)
-    frame, meta = read_raw(FIXTURES / "adae.xpt")
-    raw, whole = pyreadstat.read_xport(str(FIXTURES / "adae.xpt"))  # one read, each cell rendered on its own
-    assert (frame.to_numpy() == raw.astype(object).map(_as_text).astype(str).to_numpy()).all()
-    assert list(frame.columns) == list(raw.columns) and meta["rows"] == 1191
-    assert meta["labels"] == whole.column_names_to_labels and meta["dataset_label"] == whole.file_label

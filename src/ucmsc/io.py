@@ -52,7 +52,7 @@ def _column_as_text(column: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(column):
         return column.astype(str)
     present = column.dropna()
-    if pd.api.types.infer_dtype(present, skipna=True) in ("string", "empty"):  # all text: nothing to render
+    if present.map(type).eq(str).all():
         return column.fillna("").astype(str)
     return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
 
@@ -116,11 +116,7 @@ def _read_sas(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFra
     reader = pyreadstat.read_sas7bdat if suffix == ".sas7bdat" else pyreadstat.read_xport
     kwargs = {"encoding": encoding} if encoding else {}
     try:
-        if suffix == ".xpt":
-            frame, meta = _read_xport_in_chunks(path, kwargs)
-        else:
-            frame, meta = reader(str(path), **kwargs)
-            frame = pd.DataFrame({name: _column_as_text(frame[name]) for name in frame.columns})
+        frame, meta = reader(str(path), **kwargs)
     except pyreadstat.ReadstatError as error:
         raise rawformats.DamagedFile(f"{error} (the file may be truncated or damaged)") from error
     if suffix == ".xpt":
@@ -134,30 +130,8 @@ def _read_sas(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFra
         "dataset_label": meta.file_label,
         "encoding": meta.file_encoding or encoding,
     }
+    frame = pd.DataFrame({name: _column_as_text(frame[name]) for name in frame.columns})
     return frame, metadata
-
-
-# pyreadstat allocates 100,000 rows for a file that does not state its row count (SAS transport v5) and copies every
-# column each time it grows by as many again; reading at most that many rows at a time never grows.
-XPORT_CHUNK_ROWS = 100_000
-
-
-def _read_xport_in_chunks(path: Path, kwargs: dict):
-    """A transport file read ``XPORT_CHUNK_ROWS`` rows at a time, each chunk as text columns; the first chunk's
-    metadata. The chunks end where the reader returns fewer rows than asked for."""
-    import pyreadstat
-
-    chunks, offset = [], 0
-    while True:
-        chunk, meta = pyreadstat.read_xport(str(path), row_limit=XPORT_CHUNK_ROWS, row_offset=offset, **kwargs)
-        if not chunks:
-            first = meta
-        chunks.append(pd.DataFrame({name: _column_as_text(chunk[name]) for name in chunk.columns}))
-        offset += len(chunk)
-        if len(chunk) < XPORT_CHUNK_ROWS:
-            break
-    frame = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
-    return frame, first
 
 
 def _atomic_path(path: Path) -> Path:
