@@ -66,10 +66,14 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
 def _by_file(frame: pd.DataFrame, per_file: dict, compute: Callable[[pd.Series, object], pd.Series],
              column: str, fill) -> pd.Series:
     """Apply ``compute(values, setting)`` file by file (each raw file has its own format or code list)."""
-    out = pd.Series(fill, index=frame.index, dtype=object)
-    for file, rows in frame.groupby("SRCFILE", sort=False).groups.items():
-        out.loc[rows] = compute(frame.loc[rows, column], per_file.get(file))
-    return out
+    groups = frame.groupby("SRCFILE", sort=False).groups
+    if len(groups) == 1:  # one file (the usual case): no pieces to put together
+        (file, _), = groups.items()
+        return compute(frame[column], per_file.get(file))
+    if not groups:
+        return pd.Series(fill, index=frame.index, dtype=object)
+    pieces = [compute(frame.loc[rows, column], per_file.get(file)) for file, rows in groups.items()]
+    return pd.concat(pieces).reindex(frame.index)
 
 
 # --- values present and parseable ------------------------------------------------------

@@ -128,7 +128,11 @@ def data_dictionary(tables: dict) -> "pd.DataFrame":  # noqa: F821 (pandas impor
     for domain, table in tables.items():
         for column in table.columns:
             generic = _generic(domain, column)
-            blank = table[column].isna() | (table[column].astype(str) == "")
+            values = table[column]
+            # a number is never the empty text: only its missing values are blank
+            blank = values.isna()
+            if not pd.api.types.is_numeric_dtype(values):
+                blank |= values.astype(str) == ""
             rows.append({"DOMAIN": domain, "VARIABLE": column,
                          "LABEL": VARIABLE_LABELS.get(generic, VARIABLE_LABELS.get(column, "")),
                          "TYPE": "Num" if pd.api.types.is_numeric_dtype(table[column]) else "Char",

@@ -52,7 +52,7 @@ def _column_as_text(column: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(column):
         return column.astype(str)
     present = column.dropna()
-    if present.map(type).eq(str).all():
+    if pd.api.types.infer_dtype(present, skipna=True) in ("string", "empty"):  # all text: nothing to render
         return column.fillna("").astype(str)
     return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
 
