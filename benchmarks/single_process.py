@@ -36,26 +36,30 @@ def tables(folder: Path, stage: str) -> list[str]:
 
 
 def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_dir: Path, cut: str, previous: str | None,
-            until: str, timings: dict) -> None:
+            until: str, timings: dict, only: set[str] | None = None) -> None:
     out = results / trial / cut
     config = trial_config  # each stage gets its section of the trial config, as the workflow passes it
     dictionary = load_yaml(project / trial_config["ae_dictionary"]) if "ae_dictionary" in trial_config else {}
     published = load_yaml(project / "resources" / "published" / "published_numbers.yaml").get(trial)
 
     def timed(stage, function, *args):
+        if only and stage not in only:  # its outputs are already there
+            return
         start = time.perf_counter()
         function(*args)
         timings[f"{trial}/{cut}/{stage}"] = round(time.perf_counter() - start, 3)
         # peak resident memory of this process so far (KiB on Linux): the stage where it jumps is where the peak is
         timings[f"{trial}/{cut}/{stage}_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
-    timed("ingest", run_ingest, cut_dir, stage_config(config, "ingest"), tables(out, "ingest"), str(out / "ingest" / "other"),
+    timed("ingest", run_ingest, cut_dir, stage_config(config, "ingest"), tables(out, "ingest"),
+          str(out / "ingest" / "other"),
           str(out / "ingest" / "raw_files.json"), LOG)
     timed("clean", run_clean, tables(out, "ingest"), str(out / "ingest" / "other"), stage_config(config, "clean"),
           date.fromisoformat(cut), tables(out, "sdtm"), str(out / "sdtm" / "other"), str(out / "queries.csv"),
           str(out / "quarantine.csv"), str(out / "cleaning_summary.csv"),
           str(out / "sdtm" / "define.csv"), LOG, str(out / "sdtm" / "xpt"))
-    timed("derive", run_derive, tables(out, "sdtm"), stage_config(config, "derive"), dictionary, str(out / "adam" / "adsl.parquet"),
+    timed("derive", run_derive, tables(out, "sdtm"), stage_config(config, "derive"), dictionary,
+          str(out / "adam" / "adsl.parquet"),
           str(out / "adam" / "bds"), str(out / "adam" / "adae.parquet"),
           str(out / "adam" / "queries.csv"), LOG, str(out / "adam" / "xpt"), str(out / "adam" / "dictionary.csv"),
           str(project / "config" / "adam" / "spec.yaml"), str(out / "adam" / "define.xml"),
@@ -92,6 +96,7 @@ def main() -> None:
     parser.add_argument("--trial", help="run only this trial, with --cut-dir")
     parser.add_argument("--cut-dir", type=Path, help="the raw data cut to run (its folder name is the cut date)")
     parser.add_argument("--until", choices=["ard", "report"], default="report")
+    parser.add_argument("--only", nargs="+", help="run only these stages (their inputs exist), e.g. --only analyze")
     args = parser.parse_args()
     project = args.project.resolve()
     config = load_yaml(project / "config" / "config.yaml")
@@ -100,7 +105,7 @@ def main() -> None:
     if args.trial:
         trial_config = load_yaml(project / config["trials"][args.trial]["config"])
         run_cut(project, args.results, args.trial, trial_config, args.cut_dir, args.cut_dir.name,
-                None, args.until, timings)
+                None, args.until, timings, set(args.only or ()))
     else:
         reports = []
         for trial, entry in config["trials"].items():
