@@ -763,11 +763,11 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     described = adamspec.metadata(datasets, spec, config)
     labels = None
     if transport_folder:
-        from ucmsc.transport import read_xpt
+        from ucmsc.transport import read_xpt_labels
 
         labels = {}
         for path in adamspec.write_transport(datasets, spec, transport_folder):
-            _, meta = read_xpt(path)
+            meta = read_xpt_labels(path)
             labels[meta["dataset"]] = {"dataset_label": meta["label"], "variables": meta["labels"]}
     if dictionary_path:
         write_table(described.variables, dictionary_path)

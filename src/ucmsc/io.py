@@ -176,6 +176,16 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def utf8_lengths(text: pd.Series) -> np.ndarray:
+    """Length in UTF-8 bytes of each value of a text series without missing values (Arrow's byte length)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = text.astype(object) if text.dtype == object else text
+    return np.asarray(pc.binary_length(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False),
+                      dtype=np.int64)
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible.
 
