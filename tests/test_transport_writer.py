@@ -66,3 +66,22 @@ def test_values_outside_ibm_range_fall_back_to_readstat(tmp_path, monkeypatch):
     monkeypatch.setattr(transport, "_write_v5", lambda *a, **k: pytest.fail("IBM format cannot hold 5e-300"))
     transport.write_xpt(data, tmp_path / "x.xpt", "ADX", "A label", {}, TYPES)
     assert STAMP.sub(b"T", (tmp_path / "x.xpt").read_bytes()) == readstat_bytes(data, tmp_path / "rs.xpt", {})
+
+
+def test_categorical_columns_written_as_their_text(tmp_path):
+    """The BDS holds low-cardinality text as categories: Parquet, data dictionary and transport file get the text."""
+    from ucmsc.io import categories_as_text, write_table
+
+    text = pd.Series(["ALT", "AST", None, "ALT", "é"], dtype="str")
+    category = text.astype("category")
+    pd.testing.assert_series_equal(categories_as_text(category), text)
+    assert list(categories_as_text(category, ["a", "b", "c", "-"])) == ["a", "b", "-", "a", "c"]
+    write_table(pd.DataFrame({"PARAMCD": text, "AVAL": 1.0}), tmp_path / "text.parquet")
+    write_table(pd.DataFrame({"PARAMCD": category, "AVAL": 1.0}), tmp_path / "category.parquet")
+    assert (tmp_path / "text.parquet").read_bytes() == (tmp_path / "category.parquet").read_bytes()
+    types = {"PARAMCD": "text", "AVAL": "float"}
+    for name, column in (("text", text), ("category", category)):
+        transport.write_xpt(pd.DataFrame({"PARAMCD": column, "AVAL": 1.0}), tmp_path / f"{name}.xpt", "ADX", "L", {},
+                            types)
+    assert STAMP.sub(b"T", (tmp_path / "text.xpt").read_bytes()) == \
+        STAMP.sub(b"T", (tmp_path / "category.xpt").read_bytes())

@@ -21,7 +21,7 @@ import pandas as pd
 from ucmsc.config import load_yaml
 from ucmsc.dates import complete_date
 from ucmsc.domains import NUMERIC, VARIABLE_LABELS
-from ucmsc.io import utf8_lengths
+from ucmsc.io import categories_as_text, utf8_lengths
 from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
 
@@ -288,6 +288,8 @@ def data_dictionary(datasets: dict[str, pd.DataFrame], spec: AdamSpec) -> pd.Dat
     for name, frame in datasets.items():
         for row in spec.of(name).to_dict("records"):
             values = frame[row["VARIABLE"]]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                values = categories_as_text(values)
             # numbers and dates are blank only when missing; text also when ""
             blank = values.isna() if values.dtype.kind in "fiumMb" else values.isna() | (values.astype(str) == "")
             text = row["TYPE"] == "text"

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ucmsc.io import utf8_lengths
+from ucmsc.io import categories_as_text, utf8_lengths
 
 COLUMNS = ["RULE", "DATASET", "VARIABLE", "SEVERITY", "MESSAGE", "N", "REFERENCE"]
 
@@ -112,6 +112,8 @@ def _text(series: pd.Series) -> pd.Series:
     columns as they are, whole floats through int64, anything else once per distinct value)."""
     if isinstance(series.dtype, pd.StringDtype):
         return series.fillna("")
+    if isinstance(series.dtype, pd.CategoricalDtype):  # each category once, "" where missing
+        return categories_as_text(series, list(_text(pd.Series(series.cat.categories))) + [""])
     if pd.api.types.is_float_dtype(series) and series.dtype.kind == "f":
         values = series.to_numpy()
         with np.errstate(invalid="ignore"):

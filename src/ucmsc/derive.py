@@ -299,6 +299,10 @@ BDS_ORDER = ["STUDYID", "USUBJID", "ARM", "TRTP", "TRTA", "PARCAT1", "PARAMCD", 
              "ADY", "AVAL", "AVALC", "AVALU", "DTYPE", "BASE", "CHG", "PCHG", "ABLFL", "ANL01FL", "A1LO", "A1HI",
              "ANRIND", "SRCDOM", "SRCVAR", "SRCSEQ"]
 
+# BDS text variables held as categorical columns (codes into their distinct values) in memory
+BDS_CATEGORIES = ("STUDYID", "USUBJID", "ARM", "TRTP", "TRTA", "PARCAT1", "PARAMCD", "PARAM", "AVISIT", "AVALU",
+                  "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR")
+
 
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     """Stack LB, VS and XP into one long dataset: one record per subject, parameter and visit.
@@ -518,6 +522,8 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
     for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR"):
         bds[column] = bds[column].fillna("").astype(str)
     bds["ADT"] = isodates.complete_date(bds["ADT"])
+    # few distinct values per column over a million records: held as categories (codes), written back as text
+    bds = bds.astype({c: "category" for c in BDS_CATEGORIES})
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyreadstat
 
 from ucmsc.dates import complete_date
-from ucmsc.io import utf8_lengths
+from ucmsc.io import categories_as_text, utf8_lengths
 
 MAX_TEXT_BYTES = 200
 FORMATS = {"date": "DATE9.", "datetime": "DATETIME20."}
@@ -45,6 +45,8 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
                               format="mixed")
     if kind in ("integer", "float"):
         return pd.to_numeric(values, errors="raise").astype(float)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = categories_as_text(values)
     if isinstance(values.dtype, pd.StringDtype):
         return values.fillna("")
     text = values.astype(object).where(values.notna(), "").astype(str)
