@@ -365,3 +365,28 @@ def test_write_conformance(tmp_path):
     back = pd.read_csv(tmp_path / "conformance.csv", keep_default_na=False)
     assert list(back.columns) == COLUMNS
     assert back[["RULE", "DATASET", "VARIABLE", "N"]].values.tolist() == [["CODELIST-TERMS", "ADSL", "SEX", 1]]
+
+
+def _text_of(value) -> str:
+    """The text a check compares, value by value: "" for missing, whole numbers without a decimal point."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@pytest.mark.parametrize("series", [
+    pd.Series([0.5, 2.0, -0.0, np.nan, np.inf, 1e20, 2.0**63, 1 / 3, 1e-7, 123456789012345678.0]),
+    pd.Series([3, -1, 0]), pd.Series(["a", " ", "", None, "é"], dtype="str"),
+    pd.Series(["a", None, 1.0, 2.5, np.nan], dtype=object), pd.Series([True, False]),
+    pd.to_datetime(pd.Series(["2019-01-01", None, "2020-02-03 04:05"]), format="mixed"),
+    pd.Series(["x", None], dtype="category"), pd.Series([], dtype=float)])
+def test_text_and_blank_as_value_by_value(series):
+    from ucmsc.conformance import _blank, _text
+    from ucmsc.io import utf8_lengths
+
+    expected = [_text_of(v) for v in series]
+    assert list(_text(series)) == expected
+    assert list(_blank(series)) == [t.strip() == "" for t in expected]
+    assert list(utf8_lengths(_text(series))) == [len(t.encode("utf-8")) for t in expected]

@@ -140,7 +140,7 @@ def test_holm_and_benjamini_hochberg_by_hand():
     assert np.allclose(holm, [0.03, 0.06, 0.06, 0.02])
     # BH: sorted p x 4/rank = 0.02, 0.02, 0.04, 0.04 -> running min from the top
     assert np.allclose(bh, [0.02, 0.04, 0.04, 0.02])
-    # capped at 1, and tied P-values adjusted alike: Holm 0.5 x 3 = 1.5 -> 1; BH 0.5 x 3/2 = 0.75 for both ties, 0.9 x 3/3
+    # capped at 1, tied P-values adjusted alike: Holm 0.5 x 3 = 1.5 -> 1; BH 0.5 x 3/2 = 0.75 (both ties), 0.9 x 3/3
     holm, bh = stats.adjust_pvalues([0.5, 0.5, 0.9])
     assert list(holm) == [1.0, 1.0, 1.0] and np.allclose(bh, [0.75, 0.75, 0.9])
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from ucmsc.transport import _ibm_float, read_xpt, write_xpt
+from ucmsc.transport import _ibm_doubles, read_xpt, write_xpt
 
 STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")  # the creation time written into the headers
 
@@ -25,7 +25,7 @@ STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")  # the creation time wri
     (np.nan, "2E00000000000000"),  # SAS missing '.'
 ])
 def test_ibm_doubles_as_sas_ts140_defines_them(value, expected):
-    assert bytes(_ibm_float(np.array([value]))[0]).hex().upper() == expected
+    assert bytes(_ibm_doubles(np.array([value]))[0]).hex().upper() == expected
 
 
 def reference_file(frame, path, dataset, label, labels, formats=None):

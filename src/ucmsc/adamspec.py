@@ -21,6 +21,7 @@ import pandas as pd
 from ucmsc.config import load_yaml
 from ucmsc.dates import complete_date
 from ucmsc.domains import NUMERIC, VARIABLE_LABELS
+from ucmsc.io import categories_as_text, utf8_lengths
 from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
 
@@ -287,10 +288,13 @@ def data_dictionary(datasets: dict[str, pd.DataFrame], spec: AdamSpec) -> pd.Dat
     for name, frame in datasets.items():
         for row in spec.of(name).to_dict("records"):
             values = frame[row["VARIABLE"]]
-            blank = values.isna() | (values.astype(str) == "")
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                values = categories_as_text(values)
+            # numbers and dates are blank only when missing; text also when ""
+            blank = values.isna() if values.dtype.kind in "fiumMb" else values.isna() | (values.astype(str) == "")
             text = row["TYPE"] == "text"
-            length = int(values.fillna("").astype(str).map(lambda v: len(v.encode("utf-8"))).max()) \
-                if text and len(values) else (1 if text else 8)
+            length = int(utf8_lengths(values.fillna("").astype(str)).max()) if text and len(values) \
+                else (1 if text else 8)
             rows.append({**row, "LENGTH": max(length, 1), "RECORDS": len(frame), "MISSING": int(blank.sum())})
     return pd.DataFrame(rows)
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ucmsc.io import categories_as_text, utf8_lengths
+
 COLUMNS = ["RULE", "DATASET", "VARIABLE", "SEVERITY", "MESSAGE", "N", "REFERENCE"]
 
 ADSL_CLASS = "SUBJECT LEVEL ANALYSIS DATASET"
@@ -97,18 +99,40 @@ def _finding(rule: str, dataset: str, variable: str, n: int, message: str) -> di
             "N": int(n), "REFERENCE": reference}
 
 
+def _one_text(v) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def _text(series: pd.Series) -> pd.Series:
-    """Values as text, "" for missing; whole numbers without a decimal point."""
-    def one(v):
-        if v is None or (not isinstance(v, str) and pd.isna(v)):
-            return ""
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            return str(int(v))
-        return str(v)
-    return series.map(one).astype(object)
+    """Values as text, "" for missing; whole numbers without a decimal point (``_one_text`` of each value: text
+    columns as they are, whole floats through int64, anything else once per distinct value)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.fillna("")
+    if isinstance(series.dtype, pd.CategoricalDtype):  # each category once, "" where missing
+        return categories_as_text(series, list(_text(pd.Series(series.cat.categories))) + [""])
+    if pd.api.types.is_float_dtype(series) and series.dtype.kind == "f":
+        values = series.to_numpy()
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (np.mod(values, 1) == 0)
+            small = whole & (np.abs(values) < 2.0**62)
+        text = series.astype(str).astype(object)  # str(float): the shortest round-trip repr
+        text[small] = series[small].astype("int64").astype(str).astype(object)
+        text[whole & ~small] = [str(int(v)) for v in values[whole & ~small]]
+        return text.where(~np.isnan(values), "")
+    if pd.api.types.is_integer_dtype(series) and series.dtype.kind in "iu":
+        return series.astype(str).astype(object)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    shown = np.array([_one_text(v) for v in uniques] + [""], dtype=object)
+    return pd.Series(shown[codes], index=series.index, dtype=object)
 
 
 def _blank(series: pd.Series) -> pd.Series:
+    if series.dtype.kind in "fiumMb":  # numbers, datetimes, booleans: blank only when missing
+        return pd.Series(series.isna().to_numpy(), index=series.index)
     return _text(series).str.strip() == ""
 
 
@@ -350,7 +374,7 @@ def check_baseline(name: str, df: pd.DataFrame) -> list[dict]:
                                 f"{_examples(df, bad)}"))
     if "BASE" in cols and has_group:
         # ADaMIG 1.1 §3.3.4: BASE is one value per subject and parameter (and BASETYPE)
-        n = df.groupby(group, dropna=False)["BASE"].transform(lambda s: s.nunique(dropna=False))
+        n = df.groupby(group, dropna=False)["BASE"].transform("nunique", dropna=False)
         bad = n > 1
         if bad.any():
             out.append(_finding("BDS-BASE-CONSTANT", name, "BASE", bad.sum(),
@@ -534,7 +558,7 @@ def check_types(datasets: dict, metadata) -> list[dict]:
             if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
                 continue
             # SAS V5 transport: character values at most 200 bytes
-            nbytes = _text(series).map(lambda s: len(s.encode("utf-8")))
+            nbytes = pd.Series(utf8_lengths(_text(series)), index=series.index)
             bad = nbytes > 200
             if bad.any():
                 out.append(_finding("TEXT-200-BYTES", name, variable, bad.sum(),

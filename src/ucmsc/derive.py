@@ -153,8 +153,8 @@ def exposure_amounts(ex: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({"USUBJID": ex["USUBJID"], "DOSES": doses, "UNIT": unit,
                           "AMOUNT": pd.to_numeric(ex["EXDOSE"], errors="coerce") * doses})
     by_subject = frame.groupby("USUBJID")
-    units = by_subject["UNIT"].agg(lambda u: u.iloc[0] if u.nunique() == 1 else "")
-    complete = by_subject["AMOUNT"].agg(lambda a: a.notna().all())
+    units = by_subject["UNIT"].first().where(by_subject["UNIT"].nunique() == 1, "")  # one unit, else blank
+    complete = by_subject["AMOUNT"].count() == by_subject["AMOUNT"].size()  # no dose missing
     cumulative = by_subject["AMOUNT"].sum().where(complete & (units != ""))
     return pd.DataFrame({"NUMDOSE": by_subject["DOSES"].sum().astype(int), "CUMDOSE": cumulative, "CUMDOSU": units})
 
@@ -213,7 +213,7 @@ def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict,
     SUPPDM record) or another value than Y or N is queried and counts as N, and Y without any EX record is queried.
     ``dm`` (the clean DM) lets the queries name the raw file and row.
     """
-    adsl = adsl.copy()
+    adsl = adsl.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
     where = (dm.set_index("USUBJID")[["SRCFILE", "SRCROW"]] if dm is not None
              else pd.DataFrame(columns=["SRCFILE", "SRCROW"]))
     planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
@@ -251,7 +251,7 @@ def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict,
 
 def derive_vars_baseline(adsl: pd.DataFrame, bds: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """The baseline value of each parameter of ``names`` (PARAMCD -> ADSL variable: GLUCBL, INSBL, ...)."""
-    adsl = adsl.copy()
+    adsl = adsl.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
     base = bds[bds["ABLFL"] == "Y"].set_index(["PARAMCD", "USUBJID"])["AVAL"]
     for paramcd, name in names.items():
         adsl[name] = (adsl["USUBJID"].map(base[paramcd]) if paramcd in base.index.get_level_values(0) else np.nan)
@@ -276,7 +276,7 @@ def derive_vars_groups(adsl: pd.DataFrame, groups: dict[str, dict]) -> pd.DataFr
     the interval between ``cuts`` the subject's ``variable`` falls into (boundaries by ``closed``, see
     ``group_index``) and its number 1, 2, ...; blank and NaN where the variable is missing. A group whose variable
     ADSL lacks is not derived (``run_derive`` logs it; an analysis of it says so in the ARD)."""
-    adsl = adsl.copy()
+    adsl = adsl.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
     for name, spec in groups.items():
         if spec["variable"] not in adsl:
             continue
@@ -298,6 +298,10 @@ PARCAT = {"LB": "LABORATORY", "VS": "VITAL SIGNS", "XP": "PROCEDURES"}
 BDS_ORDER = ["STUDYID", "USUBJID", "ARM", "TRTP", "TRTA", "PARCAT1", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "ADT",
              "ADY", "AVAL", "AVALC", "AVALU", "DTYPE", "BASE", "CHG", "PCHG", "ABLFL", "ANL01FL", "A1LO", "A1HI",
              "ANRIND", "SRCDOM", "SRCVAR", "SRCSEQ"]
+
+# BDS text variables held as categorical columns (codes into their distinct values) in memory
+BDS_CATEGORIES = ("STUDYID", "USUBJID", "ARM", "TRTP", "TRTA", "PARCAT1", "PARAMCD", "PARAM", "AVISIT", "AVALU",
+                  "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR")
 
 
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
@@ -441,10 +445,10 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
 def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
     """ANL01FL on the analysed record of each subject, parameter and visit; ABLFL on the analysed week-0 record;
     BASE its AVAL, CHG = AVAL - BASE, PCHG = 100 x CHG / BASE (missing when BASE is 0, as admiral)."""
-    bds = bds.copy()
+    bds = bds.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
     # ADaMIG 1.1 section 3.3.8: ANL01FL marks the record analysed, one per subject, parameter and analysis visit
     # (with AVAL; of several, the latest dated)
-    present = bds[bds["AVAL"].notna()]
+    present = bds.loc[bds["AVAL"].notna(), [c for c in ("USUBJID", "PARAMCD", "AVISITN", "ADT") if c in bds]]
     if "ADT" in present:
         present = present.sort_values(["ADT"], kind="stable", na_position="first")
     chosen = present.drop_duplicates(["USUBJID", "PARAMCD", "AVISITN"], keep="last").index
@@ -462,7 +466,7 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
 
 def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
     """ANRIND: LOW / NORMAL / HIGH against the reference range A1LO-A1HI (blank without a range)."""
-    bds = bds.copy()
+    bds = bds.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
     bds["ANRIND"] = np.select(
         [bds["A1LO"].isna() | bds["AVAL"].isna(), bds["AVAL"] < bds["A1LO"], bds["AVAL"] > bds["A1HI"]],
         ["", "LOW", "HIGH"], default="NORMAL")
@@ -518,6 +522,8 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
     for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR"):
         bds[column] = bds[column].fillna("").astype(str)
     bds["ADT"] = isodates.complete_date(bds["ADT"])
+    # few distinct values per column over a million records: held as categories (codes), written back as text
+    bds = bds.astype({c: "category" for c in BDS_CATEGORIES})
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
 
 
@@ -533,7 +539,7 @@ def code_adverse_events(adae: pd.DataFrame, dictionary: dict, log: QueryLog, col
     delivery leaves blank is coded from the trial's dictionary of reported terms (``ae_dictionary``, looked up by
     AETERM, then by the delivered AEDECOD, ignoring case), variable by variable; what neither gives is UNCODED and a
     data query saying which variable is missing (``column``: the raw AETERM column)."""
-    adae = adae.copy()
+    adae = adae.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
     lookup = {_term_key(term): entry for term, entry in (dictionary or {}).items()}
     blank = pd.Series("", index=adae.index)
 
@@ -748,10 +754,13 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
         if name not in adsl:
             log.warning("adsl_groups.%s not derived: ADSL has no variable %s", name, group["variable"])
     account_for_records(sdtm, adsl, adbds, adae)
+    del sdtm  # the clean domains are no longer needed: free them before the datasets are written
     spec = adamspec.resolve(config, raw_spec)
     parts = adamspec.split_bds(adbds, spec, config)
-    if sum(len(p) for p in parts.values()) != len(adbds):
-        raise AssertionError(f"derivations lost records: {len(adbds)} BDS records, "
+    records = len(adbds)
+    del adbds  # the BDS datasets hold its records
+    if sum(len(p) for p in parts.values()) != records:
+        raise AssertionError(f"derivations lost records: {records} BDS records, "
                              f"{sum(len(p) for p in parts.values())} in the BDS datasets")
     write_table(adsl, adsl_path)
     Path(bds_folder).mkdir(parents=True, exist_ok=True)
@@ -763,11 +772,11 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     described = adamspec.metadata(datasets, spec, config)
     labels = None
     if transport_folder:
-        from ucmsc.transport import read_xpt
+        from ucmsc.transport import read_xpt_labels
 
         labels = {}
         for path in adamspec.write_transport(datasets, spec, transport_folder):
-            _, meta = read_xpt(path)
+            meta = read_xpt_labels(path)
             labels[meta["dataset"]] = {"dataset_label": meta["label"], "variables": meta["labels"]}
     if dictionary_path:
         write_table(described.variables, dictionary_path)

@@ -179,12 +179,40 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def utf8_lengths(text: pd.Series) -> np.ndarray:
+    """Length in UTF-8 bytes of each value of a text series without missing values (Arrow's byte length)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = text.astype(object) if text.dtype == object else text
+    return np.asarray(pc.binary_length(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False),
+                      dtype=np.int64)
+
+
+def categories_as_text(values: pd.Series, categories: list | None = None) -> pd.Series:
+    """A categorical column as a text column (missing where it is missing), by Arrow's take from its categories;
+    ``categories``: texts to show for the categories instead of themselves (missing values then show the last)."""
+    import pyarrow as pa
+
+    codes = values.cat.codes.to_numpy()
+    if categories is None:
+        shown = pa.array(values.cat.categories.to_numpy(dtype=object), type=pa.large_string())
+        taken = shown.take(pa.array(codes, mask=codes < 0))
+    else:
+        shown = pa.array(categories, type=pa.large_string())
+        taken = shown.take(pa.array(np.where(codes < 0, len(categories) - 1, codes)))
+    return pd.Series(taken, dtype="str", index=values.index)
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible.
 
     CSV files are opened by people in spreadsheets: their text cells are neutralised (``neutralise_formulas``).
     """
     path = Path(path)
+    categories = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if categories:  # categorical columns are written as the text they stand for
+        frame = frame.assign(**{c: categories_as_text(frame[c]) for c in categories})
     tmp = _atomic_path(path)
     try:
         if path.suffix == ".parquet":

@@ -9,17 +9,16 @@ Version 5 limits (SAS V5 transport, FDA Technical Conformance Guide section 3.3)
 from __future__ import annotations
 
 import re
-import struct
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyreadstat
 
 from ucmsc.dates import complete_date
+from ucmsc.io import categories_as_text, utf8_lengths
 
 MAX_TEXT_BYTES = 200
 FORMATS = {"date": "DATE9.", "datetime": "DATETIME20."}
@@ -38,24 +37,20 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
             if bad.any():
                 raise ValueError(f"row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}: {values[bad].iloc[0]!r} is not a "
                                  "complete date")
-        return pd.Series([d.date() if pd.notna(d) else None for d in when], index=values.index, dtype=object)
+        days = when.dt.date.to_numpy(dtype=object, copy=True)  # datetime.date objects, None where missing
+        days[when.isna().to_numpy()] = None
+        return pd.Series(days, index=values.index, dtype=object)
     if kind == "datetime":
         return pd.to_datetime(values.replace("", None) if values.dtype == object else values, errors="coerce",
                               format="mixed")
     if kind in ("integer", "float"):
         return pd.to_numeric(values, errors="raise").astype(float)
-    if isinstance(values.dtype, pd.StringDtype):  # already text: only its missing values change
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = categories_as_text(values)
+    if isinstance(values.dtype, pd.StringDtype):
         return values.fillna("")
     text = values.astype(object).where(values.notna(), "").astype(str)
     return text.where(text != "nan", "") if values.dtype.kind == "f" else text
-
-
-def _text_bytes(values: pd.Series) -> pa.Array:
-    """Text values as one UTF-8 binary array (what the transport file stores, before blank padding)."""
-    array = pa.array(values, type=pa.large_string(), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):  # an Arrow-backed column: one contiguous buffer
-        array = array.combine_chunks()
-    return pc.fill_null(array, "").cast(pa.large_binary())
 
 
 def storage_frame(frame: pd.DataFrame, types: dict[str, str], dataset: str) -> pd.DataFrame:
@@ -70,120 +65,12 @@ def storage_frame(frame: pd.DataFrame, types: dict[str, str], dataset: str) -> p
         except (ValueError, TypeError) as error:
             raise TransportError(f"{dataset}.{column}: not {kind}: {error}") from error
         if kind == "text":
-            size = pd.Series(pc.binary_length(_text_bytes(out[column])).to_numpy(zero_copy_only=False),
-                             index=out[column].index)
+            size = pd.Series(utf8_lengths(out[column]), index=out[column].index)
             if len(size) and size.max() > MAX_TEXT_BYTES:
                 row = int(size.idxmax()) + 1
                 raise TransportError(f"{dataset}.{column} row {row}: {size.max()} bytes, SAS V5 transport holds "
                                      f"{MAX_TEXT_BYTES}")
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
-
-
-# --- the file, as ReadStat (pyreadstat.write_xport, version 5) writes it, with the data area built by numpy ----------
-
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_SAS_EPOCH_DAYS = 3653  # days from 1960-01-01 (SAS) to 1970-01-01 (Unix)
-_SAS_EPOCH_SECONDS = 315619200
-_ROWS_PER_BLOCK = 100_000  # observations assembled at a time: bounds the memory of the data area
-
-
-def _header(name: str, *numbers: int) -> bytes:
-    """SAS TS-140 header record: "HEADER RECORD*******<name:8>HEADER RECORD!!!!!!!" and six 5-digit numbers."""
-    text = f"HEADER RECORD*******{name:<8}HEADER RECORD!!!!!!!" + "".join(f"{n:05d}" for n in (numbers + (0,) * 6)[:6])
-    return _record(text.encode("ascii"))
-
-
-def _record(data: bytes) -> bytes:
-    """Bytes padded with blanks to whole 80-byte records (SAS TS-140)."""
-    return data + b" " * (-len(data) % 80)
-
-
-def _ibm_float(values: np.ndarray) -> np.ndarray:
-    """IEEE doubles as big-endian 8-byte IBM (transport) doubles, as SAS TS-140's ieee2xpt converts them; NaN is the
-    SAS missing value '.' (0x2E followed by zeros)."""
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
-    sign = bits >> np.uint64(63)
-    exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64) - 1023
-    fraction = (bits & np.uint64((1 << 52) - 1)) | np.uint64(1 << 52)  # the implicit leading 1 made explicit
-    # value = 0.1xxx (base 16) x 16^(e/4 + 1): the binary exponent's low 2 bits shift the 56-bit fraction
-    mantissa = fraction << (exponent & 3).astype(np.uint64)
-    characteristic = ((exponent >> 2) + 65).astype(np.uint64)  # excess 64, plus 1 for the fraction's position
-    ibm = (sign << np.uint64(63)) | ((characteristic & np.uint64(0x7F)) << np.uint64(56)) | mantissa
-    ibm = np.where((bits << np.uint64(1)) == 0, np.uint64(0), ibm)  # +0 and -0
-    ibm = np.where(exponent < -260, np.uint64(0), ibm)  # too small for IBM's exponent: 0
-    ibm = np.where(exponent > 248, (sign << np.uint64(63)) | np.uint64(0x7FFFFFFFFFFFFFFF), ibm)  # too large, inf
-    ibm = np.where(np.isnan(values), np.uint64(0x2E << 56), ibm)
-    return ibm.astype(">u8").view(np.uint8).reshape(-1, 8)
-
-
-def _numbers(values: pd.Series, kind: str) -> np.ndarray:
-    """A stored column of a numeric kind as float64: SAS dates as days and datetimes as seconds since 1960-01-01."""
-    if kind == "date":
-        days = pd.to_datetime(values.astype(object), errors="raise").to_numpy(dtype="datetime64[D]")
-        return np.where(np.isnat(days), np.nan, days.astype(np.int64) + _SAS_EPOCH_DAYS).astype(float)
-    if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(values):
-        unit = np.datetime_data(values.dtype)[0]
-        per_second = {"ns": 10**9, "us": 10**6, "ms": 10**3, "s": 1}[unit]
-        ticks = values.to_numpy().view(np.int64)
-        whole, fraction = np.divmod(ticks, per_second)  # pyreadstat: seconds + fraction / ticks per second
-        seconds = (whole + _SAS_EPOCH_SECONDS).astype(float) + fraction.astype(float) / per_second
-        return np.where(np.isnat(values.to_numpy()), np.nan, seconds)
-    return values.to_numpy(dtype=float, na_value=np.nan)
-
-
-def _namestr(number: int, name: str, label: str, length: int, numeric: bool, position: int, form: str) -> bytes:
-    """One SAS TS-140 NAMESTR record (140 bytes), with the fields ReadStat fills (format, no informat); ``form``
-    e.g. "DATE9."."""
-    parsed = re.fullmatch(r"([A-Z_]*)(\d*)\.", form) if form else None  # "DATE9." -> DATE, width 9
-    form_name, width = (parsed.group(1), int(parsed.group(2) or 0)) if parsed else ("", 0)
-    return struct.pack(">hhhh8s40s8shhh2s8shhl52s", 1 if numeric else 2, 0, length, number,
-                       name.encode("ascii").ljust(8), label.encode("utf-8").ljust(40), form_name.encode().ljust(8),
-                       width, 0, 1 if numeric else 0, b"\0\0", b" " * 8, 0, 0, position,
-                       bytes(52))
-
-
-def _write_transport(stored: pd.DataFrame, kinds: dict[str, str], handle, dataset: str, label: str,
-                     labels: dict[str, str], formats: dict[str, str]) -> None:
-    """Write ``stored`` as a SAS transport v5 file: the records ReadStat writes, the observations built by numpy."""
-    now = time.localtime()
-    stamp = (f"{now.tm_mday:02d}{_MONTHS[now.tm_mon - 1]}{now.tm_year % 100:02d}:{now.tm_hour:02d}:{now.tm_min:02d}:"
-             f"{now.tm_sec:02d}").encode("ascii")
-    columns = list(stored.columns)
-    numeric = [kinds[c] != "text" for c in columns]
-    text = {c: _text_bytes(stored[c]) for c, n in zip(columns, numeric) if not n}
-    widths = [8 if n else max(1, int(pc.max(pc.binary_length(text[c])).as_py() or 0)) for c, n in zip(columns, numeric)]
-    positions = np.concatenate([[0], np.cumsum(widths)]).astype(int)
-    head = (_header("LIBRARY") + _record(b"SAS     SAS     SASLIB  6.06    bsd4.2  " + b" " * 24 + stamp)
-            + _record(stamp) + _header("MEMBER", 0, 0, 0, 160, 0, 140) + _header("DSCRPTR")
-            + _record(b"SAS     " + dataset.upper().encode("ascii").ljust(8) + b"SASDATA 6.06    bsd4.2  " + b" " * 24
-                      + stamp)
-            + _record(stamp + b" " * 16 + label.encode("utf-8").ljust(40)[:40] + b" " * 8)
-            + _header("NAMESTR", 0, len(columns))
-            + _record(b"".join(_namestr(i + 1, c, labels.get(c, "") or "", w, n, int(p), formats.get(c, ""))
-                               for i, (c, w, n, p) in enumerate(zip(columns, widths, numeric, positions))))
-            + _header("OBS"))
-    handle.write(head)
-    row_length = int(positions[-1])
-    written = 0
-    for start in range(0, len(stored), _ROWS_PER_BLOCK):
-        block = stored.iloc[start:start + _ROWS_PER_BLOCK]
-        rows = np.zeros((len(block), row_length), dtype=np.uint8)
-        for column, at, is_number in zip(columns, positions, numeric):
-            if is_number:
-                rows[:, at:at + 8] = _ibm_float(_numbers(block[column], kinds[column]))
-                continue
-            rows[:, at:at + widths[columns.index(column)]] = ord(" ")
-            values = text[column].slice(start, len(block))
-            offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset:values.offset + len(block) + 1]
-            data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if values.buffers()[2] else np.zeros(0, np.uint8)
-            lengths = np.diff(offsets)
-            # byte k of value i goes to row i, column position + (k - its first byte)
-            target = (np.arange(offsets[0], offsets[-1])
-                      + np.repeat(np.arange(len(block)) * row_length + at - offsets[:-1], lengths))
-            rows.reshape(-1)[target] = data[offsets[0]:offsets[-1]]
-        handle.write(rows.tobytes())
-        written += rows.size
-    handle.write(b" " * (-written % 80))
 
 
 def write_xpt(frame: pd.DataFrame, path: str | Path, dataset: str, label: str, labels: dict[str, str],
@@ -194,14 +81,25 @@ def write_xpt(frame: pd.DataFrame, path: str | Path, dataset: str, label: str, l
         raise TransportError(f"{dataset}: a label longer than 40 characters")
     types = types or {}
     stored = storage_frame(frame, types, dataset)
-    kinds = {c: types.get(c, "float" if pd.api.types.is_numeric_dtype(frame[c]) else "text") for c in stored.columns}
     formats = {c: FORMATS[types[c]] for c in stored.columns if types.get(c) in FORMATS}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as handle:
-        _write_transport(stored, kinds, handle, dataset, label, labels, formats)
+    column_labels = [labels.get(c, "") or None for c in stored.columns]
+    numbers = _numeric_columns(stored)
+    if numbers is None:  # a column whose storage ReadStat decides otherwise: written by it
+        pyreadstat.write_xport(stored, str(partial), file_label=label, table_name=dataset.upper(),
+                               column_labels=column_labels, file_format_version=5, variable_format=formats or None)
+    else:
+        _write_v5(stored, numbers, partial, dataset.upper(), label, column_labels, formats)
     partial.replace(path)
+
+
+def read_xpt_labels(path: str | Path) -> dict:
+    """A transport file's {"dataset", "label", "labels"}, without reading its data."""
+    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    return {"dataset": meta.table_name, "label": meta.file_label or "",
+            "labels": dict(zip(meta.column_names, [v or "" for v in meta.column_labels]))}
 
 
 def read_xpt(path: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -209,3 +107,139 @@ def read_xpt(path: str | Path) -> tuple[pd.DataFrame, dict]:
     frame, meta = pyreadstat.read_xport(str(path))
     return frame, {"dataset": meta.table_name, "label": meta.file_label or "",
                    "labels": dict(zip(meta.column_names, [v or "" for v in meta.column_labels]))}
+
+
+# --- SAS transport v5, written column-wise ----------------------------------------------------------------------
+# The layout of SAS technical note TS-140 ("The record layout of a data set in SAS transport (XPORT) format") as
+# ReadStat (pyreadstat.write_xport, version 5) writes it, byte for byte but for the creation times: 80-byte header
+# records, one 140-byte NAMESTR per variable, then the observations back to back, blank-padded to 80 bytes.
+SAS_EPOCH_DAYS = 3653  # days from 1960-01-01 (SAS) to 1970-01-01
+SAS_EPOCH_SECONDS = 315619200
+MISSING_NUMBER = 0x2E << 56  # SAS missing '.': 0x2E then seven zero bytes
+ROWS_PER_BLOCK = 1 << 16
+
+
+def _numeric_columns(stored: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Each non-text column of ``storage_frame`` as the doubles ReadStat stores (dates in days and datetimes in
+    seconds since 1960), or None when a column is not one this writer reproduces (ReadStat writes those)."""
+    numbers = {}
+    for column in stored.columns:
+        values = stored[column]
+        if isinstance(values.dtype, pd.StringDtype):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values) and values.dt.tz is None:
+            # pyreadstat: whole seconds since 1960 plus the fraction, NaT missing
+            unit = np.datetime_data(values.dtype)[0]
+            per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}.get(unit)
+            if per_second is None:
+                return None
+            ticks = values.to_numpy().view(np.int64)
+            seconds = (ticks // per_second + SAS_EPOCH_SECONDS).astype(float) + (ticks % per_second) / per_second
+            numbers[column] = np.where(values.isna().to_numpy(), np.nan, seconds)
+        elif values.dtype == object:  # datetime.date or None (``_as_type`` of a date)
+            present = values.notna().to_numpy()
+            if not present.any() or any(type(v) is not date for v in values[present]):
+                return None
+            days = pd.to_datetime(values).to_numpy().astype("datetime64[D]").view(np.int64)
+            numbers[column] = np.where(present, (days + SAS_EPOCH_DAYS).astype(float), np.nan)
+        elif values.dtype == np.float64:
+            numbers[column] = values.to_numpy()
+        else:
+            return None
+        finite = numbers[column][~np.isnan(numbers[column])]
+        if not np.isfinite(finite).all() or (len(finite) and not _ibm_representable(finite)):
+            return None
+    return numbers
+
+
+def _ibm_representable(values: np.ndarray) -> bool:
+    """Every value zero or a normal double within the IBM hexadecimal exponent range."""
+    bits = values.view(np.uint64)
+    exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
+    nonzero = (bits << np.uint64(1)) != 0
+    power = -((-(exponent[nonzero] - 1022)) // 4)  # ceil(binary exponent / 4)
+    return bool((exponent[nonzero] > 0).all() and ((power + 64 >= 0) & (power + 64 <= 127)).all())
+
+
+def _ibm_doubles(values: np.ndarray) -> np.ndarray:
+    """IEEE doubles as big-endian IBM System/360 doubles (TS-140's conversion, exact for normal doubles: the 53-bit
+    mantissa shifts left into the 56-bit fraction); NaN as SAS missing, 0 as eight zero bytes."""
+    bits = values.view(np.uint64)
+    sign = bits >> np.uint64(63)
+    exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
+    mantissa = (bits & np.uint64((1 << 52) - 1)) | np.uint64(1 << 52)
+    binary = exponent - 1022  # value = mantissa / 2**53 * 2**binary
+    power = -((-binary) // 4)  # ceil(binary / 4): value = fraction * 16**power
+    fraction = mantissa << (3 - (4 * power - binary)).astype(np.uint64)
+    ibm = (sign << np.uint64(63)) | ((power + 64).astype(np.uint64) << np.uint64(56)) | fraction
+    ibm[(bits << np.uint64(1)) == 0] = 0
+    ibm[np.isnan(values)] = MISSING_NUMBER
+    return ibm.astype(">u8").view(np.uint8).reshape(-1, 8)
+
+
+def _text_block(values: pd.Series, width: int) -> np.ndarray:
+    """A text column as rows of ``width`` bytes: UTF-8, blank-padded (each distinct value encoded once)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    encoded = np.array([str(u).encode("utf-8") for u in uniques] or [b""], dtype=f"S{width}")
+    block = encoded.view(np.uint8).reshape(-1, width).copy()
+    lengths = np.array([len(str(u).encode("utf-8")) for u in uniques] or [0])
+    block[np.arange(width)[None, :] >= lengths[:, None]] = 0x20
+    return block[codes] if len(codes) else np.empty((0, width), dtype=np.uint8)
+
+
+def _sas_time(moment: time.struct_time) -> bytes:
+    month = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")[moment.tm_mon - 1]
+    return (f"{moment.tm_mday:02d}{month}{moment.tm_year % 100:02d}:{moment.tm_hour:02d}:{moment.tm_min:02d}:"
+            f"{moment.tm_sec:02d}").encode("ascii")
+
+
+def _pad(text: bytes | str, width: int, fill: bytes = b" ") -> bytes:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return raw[:width] + fill * (width - len(raw[:width]))
+
+
+def _header(kind: str, tail: str = "0" * 30) -> bytes:
+    return f"HEADER RECORD*******{kind:<8}HEADER RECORD!!!!!!!{tail}  ".encode("ascii")
+
+
+def _write_v5(stored: pd.DataFrame, numbers: dict[str, np.ndarray], path: Path, name: str, label: str,
+              column_labels: list[str | None], formats: dict[str, str]) -> None:
+    """``stored`` as a transport v5 file, as ReadStat writes it (text width: the longest value, at least 1 byte)."""
+    import struct
+
+    stamp = _sas_time(time.localtime())
+    widths = {c: 8 if c in numbers else max(1, int(utf8_lengths(stored[c]).max()) if len(stored) else 1)
+              for c in stored.columns}
+    head = [_header("LIBRARY"), b"SAS     SAS     SASLIB  6.06    bsd4.2  " + b" " * 24 + stamp, stamp + b" " * 64,
+            _header("MEMBER", "0" * 17 + "1600000000140"), _header("DSCRPTR"),
+            b"SAS     " + _pad(name, 8) + b"SASDATA 6.06    bsd4.2  " + b" " * 24 + stamp,
+            stamp + b" " * 16 + _pad(label, 40) + b" " * 8,
+            _header("NAMESTR", f"000000{len(stored.columns):04d}" + "0" * 20)]
+    namestrs, position = [], 0
+    for number, (column, column_label) in enumerate(zip(stored.columns, column_labels), start=1):
+        shown = re.fullmatch(r"([A-Za-z_$]*?)(\d*)\.(\d*)", formats.get(column, "")) if column in formats else None
+        form, form_width, form_decimals = (shown.group(1), int(shown.group(2) or 0), int(shown.group(3) or 0)) \
+            if shown else ("", 0, 0)
+        numeric = column in numbers
+        namestrs.append(struct.pack(">hhhh8s40s8shhhh8shhi52s", 1 if numeric else 2, 0, widths[column], number,
+                                    _pad(column, 8), _pad(column_label or "", 40), _pad(form, 8), form_width,
+                                    form_decimals, 1 if numeric else 0, 0, b" " * 8, 0, 0, position, b"\0" * 52))
+        position += widths[column]
+    described = b"".join(namestrs)
+    described += b" " * (-len(described) % 80)
+    with open(path, "wb") as out:
+        out.write(b"".join(head) + described + _header("OBS"))
+        written = 0
+        for start in range(0, len(stored), ROWS_PER_BLOCK):
+            rows = stored.iloc[start:start + ROWS_PER_BLOCK]
+            block = np.empty((len(rows), position), dtype=np.uint8)
+            offset = 0
+            for column in stored.columns:
+                width = widths[column]
+                block[:, offset:offset + width] = (
+                    _ibm_doubles(numbers[column][start:start + ROWS_PER_BLOCK]) if column in numbers
+                    else _text_block(rows[column], width))
+                offset += width
+            out.write(block.tobytes())
+            written += block.size
+        out.write(b" " * (-written % 80))
