@@ -138,3 +138,9 @@ def data_dictionary(tables: dict) -> "pd.DataFrame":  # noqa: F821 (pandas impor
                          "TYPE": "Num" if pd.api.types.is_numeric_dtype(table[column]) else "Char",
                          "RECORDS": int(len(table)), "MISSING": int(blank.sum())})
     return pd.DataFrame(rows)
+
+
+def source_files(source: dict) -> list[str]:
+    """The raw files one ``sources:`` entry reads: its file and its supplemental qualifiers' file."""
+    supplemental = source.get("supplemental")
+    return [source["file"]] + ([supplemental["file"]] if supplemental else [])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ucmsc.checks import cell_text
-from ucmsc.domains import DOMAINS, FINDINGS, SOURCE_COLUMNS, SUBJECT_IDS, required
+from ucmsc.domains import DOMAINS, FINDINGS, SOURCE_COLUMNS, SUBJECT_IDS, required, source_files
 from ucmsc.io import read_raw, sha256_file
 from ucmsc.manifest import check_file, check_rows, load_manifest
 
@@ -20,12 +20,6 @@ SUPP_COLUMNS = ("USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL")  # SDTMIG 8.4: w
 
 class MappingError(ValueError):
     """A raw file does not fit its mapping; the message names the file and the column."""
-
-
-def source_files(source: dict) -> list[str]:
-    """The raw files one ``sources:`` entry reads: its file and its supplemental qualifiers' file."""
-    supplemental = source.get("supplemental")
-    return [source["file"]] + ([supplemental["file"]] if supplemental else [])
 
 
 def _key_text(values: pd.Series) -> pd.Series:

@@ -6,8 +6,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from ucmsc.domains import DOMAINS
-from ucmsc.ingest import source_files
+from ucmsc.domains import DOMAINS, source_files
 from ucmsc.snakemake_report import cut_output_labels, figure_labels
 from ucmsc.stages import stage_config, stage_files
 from ucmsc.validate import check_config, check_trial_config
