@@ -17,7 +17,10 @@ naming the statistic shown and the population; ``run_figures`` writes them to th
 from __future__ import annotations
 
 import json
+import os
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -506,13 +509,44 @@ def consort_figure(ard: pd.DataFrame, arms: list[str], analysis: str = "POP"):
     return fig, counts
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC-32 of type and data (PNG specification, section 5.3)."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_png(path: Path, rgba: np.ndarray, dpi: float, text: dict[str, str]) -> None:
+    """8-bit RGBA pixels (rows top down) as a PNG with ``text`` (tEXt, or iTXt when not latin-1, as Pillow writes
+    matplotlib's metadata) and ``dpi`` (pHYs). No row filter and zlib level 6: on these plots (flat colours, text)
+    that is about half Pillow's time (it tries every filter on every row) and a slightly smaller file."""
+    height, width, _ = rgba.shape
+    rows = np.zeros((height, 1 + 4 * width), np.uint8)  # each row: filter type 0 (none), then its pixels
+    rows[:, 1:] = rgba.reshape(height, -1)
+    chunks = [_png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))]  # 8 bits, RGBA
+    for key, value in text.items():
+        try:
+            chunks.append(_png_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
+        except UnicodeEncodeError:  # iTXt: keyword, no compression, no language, no translated keyword, UTF-8
+            chunks.append(_png_chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")))
+    per_metre = int(dpi / 0.0254 + 0.5)
+    chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
+    chunks.append(_png_chunk(b"IDAT", zlib.compress(rows.data, 6)))
+    chunks.append(_png_chunk(b"IEND", b""))
+    with open(path, "wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n")
+        handle.writelines(chunks)
+
+
 def save_figure(fig: plt.Figure, out_dir: Path, stem: str, provenance: dict) -> dict:
     """Write ``stem``.png (300 dpi) and .svg (text as text) with the provenance record embedded, and ``stem``.json
     beside them. No date goes into either file, so a rerun on the same ARD writes the same bytes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(provenance, sort_keys=True)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-    fig.savefig(png, dpi=PNG_DPI, metadata={"Title": provenance["title"], "Provenance": text})
+    # the pixels savefig would hand to Pillow for a PNG (the same draw), encoded by write_png
+    fig.savefig(os.devnull, format="rgba", dpi=PNG_DPI)
+    write_png(png, np.asarray(fig.canvas.buffer_rgba()), PNG_DPI,
+              {"Software": f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/",
+               "Title": provenance["title"], "Provenance": text})
     fig.savefig(svg, metadata={"Title": provenance["title"], "Description": text, "Date": None})
     plt.close(fig)
     sidecar = dict(provenance, files={"png": {"path": png.name, "sha256": sha256_file(png)},
