@@ -30,6 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
@@ -519,8 +520,14 @@ def write_png(path: Path, rgba: np.ndarray, dpi: float, text: dict[str, str]) ->
     matplotlib's metadata) and ``dpi`` (pHYs). No row filter and zlib level 6: on these plots (flat colours, text)
     that is about half Pillow's time (it tries every filter on every row) and a slightly smaller file."""
     height, width, _ = rgba.shape
-    rows = np.zeros((height, 1 + 4 * width), np.uint8)  # each row: filter type 0 (none), then its pixels
-    rows[:, 1:] = rgba.reshape(height, -1)
+    compressor = zlib.compressobj(6)
+    block = np.zeros((min(height, 256), 1 + 4 * width), np.uint8)  # rows of a block: filter type 0, then the pixels
+    data = []
+    for start in range(0, height, len(block)):
+        pixels = rgba[start:start + len(block)].reshape(-1, 4 * width)
+        block[:len(pixels), 1:] = pixels
+        data.append(compressor.compress(block[:len(pixels)]))
+    data.append(compressor.flush())
     chunks = [_png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))]  # 8 bits, RGBA
     for key, value in text.items():
         try:
@@ -529,7 +536,7 @@ def write_png(path: Path, rgba: np.ndarray, dpi: float, text: dict[str, str]) ->
             chunks.append(_png_chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")))
     per_metre = int(dpi / 0.0254 + 0.5)
     chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
-    chunks.append(_png_chunk(b"IDAT", zlib.compress(rows.data, 6)))
+    chunks.append(_png_chunk(b"IDAT", b"".join(data)))
     chunks.append(_png_chunk(b"IEND", b""))
     with open(path, "wb") as handle:
         handle.write(b"\x89PNG\r\n\x1a\n")
@@ -542,6 +549,10 @@ def save_figure(fig: plt.Figure, out_dir: Path, stem: str, provenance: dict) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(provenance, sort_keys=True)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # tight_layout ran once and left a placeholder engine, for which savefig would run a layout-only draw before
+        # each real one; the layout is done, so none
+        fig.set_layout_engine(None)
     # the pixels savefig would hand to Pillow for a PNG (the same draw), encoded by write_png
     fig.savefig(os.devnull, format="rgba", dpi=PNG_DPI)
     write_png(png, np.asarray(fig.canvas.buffer_rgba()), PNG_DPI,
