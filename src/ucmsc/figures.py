@@ -119,8 +119,11 @@ def _title(ax, title: str, note: str = "", fontsize: float = 9) -> None:
 
 def _visit_labels(rows: pd.DataFrame) -> dict[float, str]:
     """AVISITN -> its tick label: the ARD's AVISIT with "Week" shortened ("Wk 12"), else the number."""
-    labels = rows.dropna(subset=["AVISITN"]).drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"]
-    return {v: re.sub(r"^Week\s*", "Wk ", str(labels.get(v) or "")) or f"{v:g}" for v in labels.index}
+    labels = {}
+    for visit, name in zip(rows["AVISITN"].to_numpy(), rows["AVISIT"].to_numpy()):
+        if not np.isnan(visit) and visit not in labels:  # each visit's first row names it
+            labels[visit] = re.sub(r"^Week\s*", "Wk ", str(name or "")) or f"{visit:g}"
+    return labels
 
 
 def _points_below_axis(ax, points: float):
@@ -158,9 +161,11 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
     units = units or {}
     cont = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["VARIABLE"] == "AVAL")]
     t_method = "Welch t-test" if (cont["METHOD"] == "Welch t-test").any() else "Student t-test"  # plan option ttest
-    ranges = ard[ard["ANALYSIS_ID"] == ranges_analysis].pivot_table(index="PARAMCD", columns="STAT_NAME",
-                                                                    values="VALUE")
-    present = [p for p in paramcds if p in set(cont["PARAMCD"])]
+    range_rows = ard[ard["ANALYSIS_ID"] == ranges_analysis]
+    ranges = range_rows.pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE")
+    range_rows = dict(tuple(range_rows.groupby("PARAMCD", sort=False)))
+    by_param = dict(tuple(cont.groupby("PARAMCD", sort=False)))  # once, instead of a mask per panel
+    present = [p for p in paramcds if p in by_param]
     colours = _colours(arms)
     pages = []
     for start in range(0, len(present), PANELS_PER_PAGE):
@@ -171,14 +176,16 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
                                  squeeze=False)
         used, shaded, starred = [], False, False
         for ax, paramcd in zip(axes.flat, chunk):
-            rows = cont[cont["PARAMCD"] == paramcd]
+            rows = by_param[paramcd]
             visits = sorted(rows["AVISITN"].dropna().unique())
             position = {v: float(i) for i, v in enumerate(visits)}
             missing, counts, lows, highs = {}, {}, [], []
+            arm_stats = rows[(rows["COMPARATOR"] == "") & rows["STAT_NAME"].isin(["mean", "se", "n"])]
+            by_arm = dict(tuple(arm_stats.groupby("GROUP1_LEVEL", sort=False)))
             for offset, arm in zip(_offsets(len(arms)), arms):
-                mine = _wide(_arm_rows(rows, arm)[lambda r: r["STAT_NAME"].isin(["mean", "se", "n"])], "AVISITN",
-                             ["mean", "se", "n"])
-                used.append(_arm_rows(rows, arm)[lambda r: r["STAT_NAME"].isin(["mean", "se", "n"])])
+                drawn = by_arm.get(arm, arm_stats.iloc[:0])
+                mine = _wide(drawn, "AVISITN", ["mean", "se", "n"])
+                used.append(drawn)
                 counts[arm] = mine["n"].to_dict()
                 mine = mine[mine["mean"].notna()]  # a visit where the arm has no value: no point (SE NaN: no bar)
                 missing[arm] = [v for v in visits if v not in mine.index]
@@ -201,7 +208,7 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
                            zorder=0)
                 ax.set_ylim(ylim)
                 shaded = True
-                used.append(ard[(ard["ANALYSIS_ID"] == ranges_analysis) & (ard["PARAMCD"] == paramcd)])
+                used.append(range_rows[paramcd])
             star_offset = dict(zip(arms[:-1], _offsets(len(arms) - 1, 0.3)))
             for _, p in stars.iterrows():  # in the headroom left above the data, inside the panel
                 starred = True
