@@ -139,9 +139,10 @@ def _n_table(ax, counts: dict[str, dict[float, float]], positions: dict[float, f
         down = first_row + 10 * row
         ax.text(0, 0, arm, transform=label_at + ScaledTranslation(0, -down / 72, ax.figure.dpi_scale_trans),
                 ha="right", va="top", fontsize=SMALL - 1, color=colours[arm])
+        below = _points_below_axis(ax, down)  # one transform for the row's texts
         for visit, x in positions.items():
             n = by_visit.get(visit)
-            ax.text(x, 0, "-" if n is None or pd.isna(n) else f"{n:.0f}", transform=_points_below_axis(ax, down),
+            ax.text(x, 0, "-" if n is None or pd.isna(n) else f"{n:.0f}", transform=below,
                     ha="center", va="top", fontsize=SMALL - 1, color=colours[arm])
 
 
