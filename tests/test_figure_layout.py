@@ -30,7 +30,8 @@ def drawn(request):
     trial, cut = request.param
     config = load_yaml(ROOT / "config" / "trials" / f"{trial}.yaml")
     out = figures.all_figures(run_pipeline(trial, cut, config)["ard"], config)
-    yield trial, cut, out
+    texts = {stem: drawn_texts(fig) for stem, _, fig, _ in out}  # one draw of each figure serves both checks
+    yield trial, cut, out, texts
     for _, _, fig, _ in out:
         plt.close(fig)
 
@@ -59,9 +60,10 @@ def _overlap(a, b) -> float:
     return min(width, height)
 
 
-def text_overlaps(fig) -> list[str]:
-    """Each pair of drawn texts whose boxes overlap, and each text reaching outside the figure."""
-    texts = drawn_texts(fig)
+def text_overlaps(fig, texts=None) -> list[str]:
+    """Each pair of drawn texts whose boxes overlap, and each text reaching outside the figure (``texts``: what
+    ``drawn_texts`` recorded, when the figure is already drawn)."""
+    texts = drawn_texts(fig) if texts is None else texts
     canvas = fig.bbox
     problems = [f"{t.get_text()!r} {box.bounds} leaves the canvas {canvas.bounds}" for t, box in texts
                 if box.x0 < canvas.x0 - TOLERANCE or box.y0 < canvas.y0 - TOLERANCE
@@ -73,9 +75,11 @@ def text_overlaps(fig) -> list[str]:
     return problems
 
 
-def clipped_markers(fig) -> list[str]:
-    """Each marker (line markers, error-bar caps, scatter points) not wholly inside its axes."""
-    fig.canvas.draw()
+def clipped_markers(fig, draw: bool = True) -> list[str]:
+    """Each marker (line markers, error-bar caps, scatter points) not wholly inside its axes (``draw``: False when the
+    figure is already drawn)."""
+    if draw:
+        fig.canvas.draw()
     problems = []
     px_per_point = fig.dpi / 72
     for ax in fig.axes:
@@ -105,14 +109,14 @@ def clipped_markers(fig) -> list[str]:
 
 
 def test_no_text_overlaps_in_any_figure(drawn):
-    trial, cut, out = drawn
-    problems = [f"{trial}/{cut} {stem}: {p}" for stem, _, fig, _ in out for p in text_overlaps(fig)]
+    trial, cut, out, texts = drawn
+    problems = [f"{trial}/{cut} {stem}: {p}" for stem, _, fig, _ in out for p in text_overlaps(fig, texts[stem])]
     assert not problems, "\n".join(problems)
 
 
 def test_no_marker_is_clipped_in_any_figure(drawn):
-    trial, cut, out = drawn
-    problems = [f"{trial}/{cut} {stem}: {p}" for stem, _, fig, _ in out for p in clipped_markers(fig)]
+    trial, cut, out, _ = drawn
+    problems = [f"{trial}/{cut} {stem}: {p}" for stem, _, fig, _ in out for p in clipped_markers(fig, draw=False)]
     assert not problems, "\n".join(problems)
 
 

@@ -275,6 +275,32 @@ def test_saved_png_is_300_dpi_and_svg_keeps_text_and_both_are_byte_identical_on_
     assert sidecar["number"] == "Figure 14.2.1" and sidecar["footnote"].endswith("Population: Full analysis set.")
 
 
+@pytest.mark.parametrize("title", ["Glucose (mmol/L), µ", "HbA1c ≥ 7%"])  # tEXt (latin-1), iTXt (not latin-1)
+def test_saved_png_has_the_pixels_and_metadata_of_matplotlibs_own_png(tmp_path, title):
+    from matplotlib.image import imread
+    from PIL import Image
+
+    def draw():
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.errorbar([0, 1, 2], [1.0, 2.5, 2.0], yerr=0.3, marker="o", capsize=3, label="High")
+        ax.axhspan(1.2, 1.8, color="#999999", alpha=0.15, lw=0)
+        ax.set_title(title)
+        ax.legend()
+        return fig
+
+    record = {"title": title, "number": "Figure 1", "footnote": "Mean ± SE."}
+    figures.save_figure(draw(), tmp_path, "ours", record)
+    fig = draw()  # matplotlib's writer (Pillow), with the metadata save_figure embeds
+    fig.savefig(tmp_path / "theirs.png", dpi=figures.PNG_DPI,
+                metadata={"Title": title, "Provenance": __import__("json").dumps(record, sort_keys=True)})
+    plt.close(fig)
+    ours, theirs = imread(tmp_path / "ours.png"), imread(tmp_path / "theirs.png")
+    assert ours.shape == theirs.shape == (600, 900, 4) and np.array_equal(ours, theirs)
+    with Image.open(tmp_path / "ours.png") as a, Image.open(tmp_path / "theirs.png") as b:
+        assert (a.mode, a.text, a.info["dpi"]) == (b.mode, b.text, b.info["dpi"])
+        assert a.text["Title"] == title
+
+
 def test_captions_number_from_config_or_by_report_order_and_footnotes_name_statistic_and_population(trial_configs):
     import copy
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 from datetime import datetime, timezone
@@ -16,13 +17,18 @@ PACKAGES = ("ucmsc", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "py
 
 
 def package_versions() -> dict[str, str]:
+    return dict(_package_versions())  # a copy: a record may be edited
+
+
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:  # once a process: every figure's record asked for them
     versions = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return tuple(versions.items())
 
 
 def code_hash(roots: list[Path]) -> str:
