@@ -556,3 +556,26 @@ def test_dry_run_stops_on_a_broken_config_naming_file_and_key(tmp_path):
     assert ("config/config.yaml: trials.t2dm_safety.cuts[0]: manifest of cut 2020-09-30 is invalid: "
             "resources/datacuts/t2dm_safety/2020-09-30/manifest.json: not valid JSON") in output
     assert "rule ingest" not in output and "Job stats" not in output and "job(s) to run" not in output
+
+
+def test_schema_check_fills_defaults_as_snakemake_and_names_the_key():
+    # The workflow validates with ucmsc.validate.check_schema (no pandas at parse time); Snakemake's validate is the
+    # reference for the defaults it fills in.
+    import copy
+
+    from snakemake.utils import validate as snakemake_validate
+
+    from ucmsc.validate import ConfigError, check_schema
+
+    schema = ROOT / "workflow" / "schemas" / "trial.schema.yaml"
+    configs = sorted((ROOT / "config" / "trials").glob("*.yaml"))
+    assert len(configs) >= 4
+    for path in configs:
+        ours, theirs = load_yaml(path), load_yaml(path)
+        check_schema(ours, schema, path)
+        snakemake_validate(theirs, str(schema))
+        assert ours == theirs and ours != load_yaml(path), path  # the same defaults, and some were filled in
+    broken = copy.deepcopy(load_yaml(configs[0]))
+    broken["visits"][0]["visitnum"] = "zero"
+    with pytest.raises(ConfigError, match=rf"{configs[0].name}: visits/0/visitnum: 'zero' is not of type"):
+        check_schema(broken, schema, configs[0])

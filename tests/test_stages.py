@@ -104,3 +104,21 @@ def test_no_trial_name_or_trial_specific_branch_in_the_generic_code():
                 if node.value in forbidden:
                     found.append(f"{path.name}:{node.lineno}: {node.value!r}")
     assert not found, found
+
+
+def test_planning_the_workflow_imports_no_pandas():
+    # A no-op rerun pays for what the Snakefile imports; pandas and polars cost half a second. The imports of the
+    # Snakefile and its rule files, run in a fresh interpreter:
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    sources = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
+    imports = sorted({line for path in sources for line in path.read_text().splitlines()
+                      if re.match(r"(from|import) ", line)})
+    assert any("ucmsc" in line for line in imports)
+    code = "\n".join(imports + ["import sys", "print(sorted({'pandas', 'polars', 'scipy'} & set(sys.modules)))"])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"

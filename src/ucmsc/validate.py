@@ -30,6 +30,31 @@ class ConfigError(ValueError):
     """A config file is inconsistent; the message names the file and key of every problem, one per line."""
 
 
+def check_schema(data: dict, schema_path: str | Path, source: str | Path) -> None:
+    """Validate ``data`` against the JSON schema (draft 2020-12) at ``schema_path`` and fill in the schema's defaults,
+    as Snakemake's ``validate`` does; a violation raises ConfigError naming ``source`` and the key. Snakemake's own
+    ``validate`` imports pandas and polars to check for data frames: half a second of every run's start."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    base = jsonschema.Draft202012Validator
+    check_properties = base.VALIDATORS["properties"]
+
+    def fill_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, property_schema in properties.items():
+                if "default" in property_schema:
+                    instance.setdefault(name, property_schema["default"])
+        yield from check_properties(validator, properties, instance, subschema)
+
+    validator = jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(map(str, error.absolute_path)) or "the top level"
+        raise ConfigError(f"{source}: {where}: {error.message} (schema {Path(schema_path).name})")
+
+
 def check_config(config: dict, path: str | Path, root: str | Path = ".") -> None:
     """Raise ConfigError listing every problem of the workflow config (``path`` names it in the message)."""
     _raise_if_any(config_problems(config, root), path)

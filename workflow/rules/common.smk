@@ -4,23 +4,25 @@ import types
 from pathlib import Path
 
 import yaml
-from snakemake.utils import validate
 
 from ucmsc.domains import DOMAINS, source_files
 from ucmsc.snakemake_report import cut_output_labels, figure_labels
 from ucmsc.stages import stage_config, stage_files
-from ucmsc.validate import check_config, check_trial_config
+from ucmsc.validate import check_config, check_schema, check_trial_config
 from ucmsc.jobresources import files_mb, mem_mb, runtime_min
 
 # Schema first, then what a schema cannot express (ucmsc.validate): a wrong config stops here, before any job.
-validate(config, "../schemas/config.schema.yaml")
-check_config(config, " + ".join(map(str, workflow.configfiles)) or "--config")
+# (ucmsc.validate.check_schema, not snakemake.utils.validate: that one imports pandas and polars, 0.5 s per run)
+SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+_CONFIG_SOURCE = " + ".join(map(str, workflow.configfiles)) or "--config"
+check_schema(config, SCHEMAS / "config.schema.yaml", _CONFIG_SOURCE)
+check_config(config, _CONFIG_SOURCE)
 
 TRIAL_CONFIG = {}
 for _trial, _entry in config["trials"].items():
     with open(_entry["config"], encoding="utf-8") as _handle:
         TRIAL_CONFIG[_trial] = yaml.safe_load(_handle)
-    validate(TRIAL_CONFIG[_trial], "../schemas/trial.schema.yaml")
+    check_schema(TRIAL_CONFIG[_trial], SCHEMAS / "trial.schema.yaml", _entry["config"])
     check_trial_config(
         TRIAL_CONFIG[_trial], _entry["config"], trial_id=_trial, root="."
     )
