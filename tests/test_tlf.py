@@ -273,3 +273,60 @@ def test_html_table_has_number_title_population_headers_and_footnotes():
     assert [re.sub(r"<[^>]+>", "", h).strip() for h in headers] == ["Visit", "Cells (N=5)", "Saline (N=4)"]
     assert "Observed cases." in html and "Mean (SD)." in html
     assert html.index("Line 0") < html.index("Line 1") < html.index("Line 2")
+
+
+RTFLITE_STRWIDTH_SHA256 = "dbefcee9f5b08262d8c120f569ebf9570d54523b148341bacdf5ad7161e9dcaf"
+
+
+def _wrapping_output() -> tlf.Output:
+    """A long table whose labels wrap onto two or three lines: its page breaks depend on the measured widths."""
+    words = "Gastrointestinal disorders, abdominal pain upper and lower, dyspepsia and nausea "
+    return tlf.Output(id="w", number="Table 14.3.1.2", title="TEAEs by SOC and PT", section="AE",
+                      population="Safety population", header=["SOC / PT", "Cells (N=5)", "Saline (N=4)"],
+                      rows=[tlf.Row(f"{i} " + words * (i % 3), i % 2, [f"{i} ({i}.0%)", "0"]) for i in range(70)],
+                      footnotes=["Coded with MedDRA."])
+
+
+def test_rtflite_string_width_the_cache_wraps_is_the_one_it_was_checked_against():
+    """tlf._memoise_rtflite_string_width caches rtflite.strwidth.get_string_width, a pure function of its arguments in
+    rtflite 2.6.0. A change of that module fails here: check the cache still holds before updating the hash."""
+    import hashlib
+    import inspect
+
+    from rtflite import strwidth
+    from rtflite.pagination import core
+
+    source = inspect.getsource(strwidth)
+    assert hashlib.sha256(source.encode()).hexdigest() == RTFLITE_STRWIDTH_SHA256
+    tlf.to_rtf(_wrapping_output(), "Source: demo.")
+    assert core.get_string_width.__wrapped__ is strwidth.get_string_width  # pagination measures through the cache
+    assert core.get_string_width.cache_info().hits > 0
+
+
+def test_cached_widths_are_pil_widths_of_rtflite_fonts():
+    """The widths through the caches, against PIL measuring the font file itself (9 pt Times = Liberation Serif)."""
+    from importlib import resources
+
+    import rtflite.fonts
+    from PIL import ImageFont
+    from rtflite.pagination import core
+
+    tlf.to_rtf(_long_output(2), "Source: demo.")
+    font = ImageFont.truetype(str(resources.files(rtflite.fonts) / "liberation/LiberationSerif-Regular.ttf"), size=9)
+    for text in ["", "Placebo (N=10)", "12.3 (4.56)", "\u2003\u2003Abdominal pain upper", "≥ 3 × ULN", "Placebo"]:
+        for _ in range(2):  # measured, then from the cache
+            assert core.get_string_width(text, font=1, font_size=9) == pytest.approx(font.getlength(text) / 72, abs=0)
+
+
+def test_rtf_is_the_same_without_the_width_caches(monkeypatch):
+    """The RTF of a paginated table with wrapping labels, with rtflite's own uncached measuring restored."""
+    from PIL import ImageFont
+    from rtflite import strwidth
+    from rtflite.pagination import core
+
+    output = _wrapping_output()
+    cached = tlf.to_rtf(output, "Source: demo.")
+    assert cached.count("\\page") > math.ceil(len(output.rows) / 36) - 1  # the widths move the page breaks
+    monkeypatch.setattr(core, "get_string_width", core.get_string_width.__wrapped__)
+    monkeypatch.setattr(strwidth, "ImageFont", ImageFont)
+    assert tlf.to_rtf(output, "Source: demo.") == cached

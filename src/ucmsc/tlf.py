@@ -30,6 +30,7 @@ shell must select the method it prints.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 import string
@@ -578,11 +579,34 @@ def _rtf_escape(text: str) -> str:
     return NON_ASCII.sub(lambda m: f"\\u{ord(m[0]) if ord(m[0]) < 32768 else ord(m[0]) - 65536}?", text)
 
 
+@functools.cache
+def _memoise_rtflite_string_width() -> None:
+    """Memoise the text widths rtflite's pagination measures (rtflite 2.6.0; a run-time patch, installed once).
+
+    rtflite.pagination.core measures every cell's text with rtflite.strwidth.get_string_width to count its wrapped
+    lines, and that function reloads the font file at every call (importlib.resources, PIL truetype): 40,446 loads for
+    the 217 tables of the 7 bundled cuts, ~45% of their RTF time; rtflite has no option or cache for it. The width is
+    a pure function of its arguments (text, font, size, unit, dpi), so pagination's reference to it becomes an LRU
+    cache over the same function, and the function's font loader (PIL ImageFont.truetype, pure in path and size) a
+    cached one: the same widths, page breaks and bytes. tests/test_tlf.py pins the function's source and checks the
+    widths and the RTF are the same with and without the caches; review this if rtflite is upgraded."""
+    import types
+
+    from rtflite import strwidth
+    from rtflite.pagination import core
+
+    if core.get_string_width is strwidth.get_string_width:  # not yet installed (or rtflite moved it: left alone)
+        core.get_string_width = functools.lru_cache(maxsize=1 << 16, typed=True)(strwidth.get_string_width)
+        strwidth.ImageFont = types.SimpleNamespace(truetype=functools.lru_cache(maxsize=64)(
+            strwidth.ImageFont.truetype))
+
+
 def to_rtf(output: Output, source: str) -> str:
     """The output as an RTF document (rtflite), the CSR convention: number, title and population at the top of
     every page, column headers repeated on each page, footnotes and a source line under the table."""
     import rtflite
 
+    _memoise_rtflite_string_width()
     frame = _frame(output)
     widths = [3] + [2] * (len(output.header) - 1)
     justify = [["l"] + ["c"] * (len(output.header) - 1)]
