@@ -265,6 +265,21 @@ def test_rtf_has_titles_headers_on_every_page_footnotes_and_the_source_line():
     assert text.index("Line 79") < text.index("Observed cases.") < text.index("Source: demo")
 
 
+def test_rtf_prints_underscores_and_carets_as_written():
+    # rtflite reads text as LaTeX unless told not to: "t2dm_safety" became "t2dm" + \\sub "safety"
+    from striprtf.striprtf import rtf_to_text
+
+    output = tlf.Output(id="x", number="Table 14.1.1", title="HOMA_IR and x^2", section="S", population="",
+                        header=["Visit_name", "A_B (N=5)"], rows=[tlf.Row("ALT_U", 0, ["a_b^c"])],
+                        footnotes=["Per_protocol set."])
+    document = tlf.to_rtf(output, "Source: t2dm_safety data cut 2024-01-01.")
+    assert "\\sub" not in document and "\\super" not in document
+    text = rtf_to_text(document)
+    for written in ("HOMA_IR and x^2", "Visit_name", "A_B (N=5)", "ALT_U", "a_b^c", "Per_protocol set.",
+                    "Source: t2dm_safety data cut 2024-01-01."):
+        assert written in text, written
+
+
 def test_html_table_has_number_title_population_headers_and_footnotes():
     html = tlf.to_html(_long_output(3))
     assert 'id="tlf-table-14-3-4-1-gt"' in html

@@ -613,11 +613,14 @@ def to_rtf(output: Output, source: str) -> str:
     document = rtflite.RTFDocument(
         df=frame,
         rtf_page=rtflite.RTFPage(orientation=output.orientation, nrow=36 if output.orientation == "landscape" else 50),
+        # text_convert off everywhere: rtflite reads text as LaTeX by default, so "t2dm_safety" printed "t2dm" and a
+        # subscript "safety"; our text is plain Unicode
         rtf_title=rtflite.RTFTitle(text=[f"{output.number}", output.title]
-                                   + ([f"Population: {output.population}"] if output.population else [])),
+                                   + ([f"Population: {output.population}"] if output.population else []),
+                                   text_convert=[False]),
         rtf_column_header=[rtflite.RTFColumnHeader(text=output.header, col_rel_width=widths,
-                                                   text_justification=justify[0])],
-        rtf_body=rtflite.RTFBody(col_rel_width=widths, text_justification=justify),
-        rtf_footnote=rtflite.RTFFootnote(text=output.footnotes) if output.footnotes else None,
-        rtf_source=rtflite.RTFSource(text=[source]))
+                                                   text_justification=justify[0], text_convert=[False])],
+        rtf_body=rtflite.RTFBody(col_rel_width=widths, text_justification=justify, text_convert=[[False]]),
+        rtf_footnote=rtflite.RTFFootnote(text=output.footnotes, text_convert=[False]) if output.footnotes else None,
+        rtf_source=rtflite.RTFSource(text=[source], text_convert=[False]))
     return _rtf_escape(document.rtf_encode())
