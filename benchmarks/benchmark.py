@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.csv")
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="subjects in the enlarged cuts")
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "out", help="where enlarged cuts are kept")
+    parser.add_argument("--not-run", nargs=2, action="append", default=[], metavar=("SUBJECTS", "REASON"),
+                        help="record an enlarged cut that was not run, and why (e.g. 1000000 'simulator needs 37 GiB')")
     args = parser.parse_args()
     rows: list[dict] = []
     common = {"machine_cores": os.cpu_count(), "machine": f"{platform.machine()} {platform.python_implementation()} "
@@ -141,6 +143,8 @@ def main() -> None:
             record("enlarged_cut_to_ard", sum(walls.values()), max(peaks.values()), "1", n, "; ".join(
                 f"{stage} {walls[stage]:.1f} s, {peaks[stage]:.0f} MiB" for stage in ENLARGED_STAGES))
 
+    for subjects, reason in args.not_run:
+        rows.append({"measure": "enlarged_cut_not_run", "subjects": int(subjects), "detail": reason, **common})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
