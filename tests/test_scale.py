@@ -2,7 +2,7 @@
 2,000-subject simulated cut (issue 20).
 
 Fast: the BDS read as the analyses' columns with low-cardinality text as categories, the BDS split by parameter
-once, membership through Arrow's is_in, the Hodges-Lehmann order statistics selected without building the pairwise
+once, membership tested once per population through Arrow's is_in, level texts once per distinct value, the Hodges-Lehmann order statistics selected without building the pairwise
 differences (forced here by a low limit: arms of 1,000 would otherwise be built, as any arm below 2,000 is).
 Reference: every BDS column as stored, a boolean mask per parameter, pandas' isin, every pairwise difference built and
 partitioned. The two ARDs must be equal value for value.
@@ -72,6 +72,9 @@ def test_fast_paths_give_the_reference_ard(adam, monkeypatch, tmp_path):
     monkeypatch.setattr(stats, "MATERIALIZE_LIMIT", 10**12)  # every pairwise difference built
     monkeypatch.setattr(analyze, "isin", lambda values, members: values.isin(members))
     monkeypatch.setattr(analyze.Context, "parameter", _reference_parameter)
+    monkeypatch.setattr(analyze.Context, "in_population",
+                        lambda self, records, population: records["USUBJID"].isin(self.members(population)))
+    monkeypatch.setattr(analyze, "_level_texts", lambda values: values.map(analyze._level_text))
     bds = combine_bds({p.stem.upper(): read_table(p) for p in sorted((folder / "bds").glob("*.parquet"))})
     assert not any(isinstance(bds[c].dtype, pd.CategoricalDtype) for c in bds)
     reference = analyze.run_analyses(adsl, bds, read_table(folder / "adae.parquet"), config, TRIAL, cut, "")

@@ -48,6 +48,20 @@ class Context:
         return self._by_parameter.get(paramcd, self.bds.iloc[0:0])
 
     @functools.cached_property
+    def _population_masks(self) -> dict:
+        return {}
+
+    def in_population(self, records: pd.DataFrame, population: str) -> pd.Series:
+        """Which BDS ``records`` (rows of ``bds``) are of a subject in ``population``; the whole BDS is tested once per
+        population, not every selection of it."""
+        if not isinstance(self.bds.index, pd.RangeIndex):
+            return isin(records["USUBJID"], self.members(population))
+        if population not in self._population_masks:
+            self._population_masks[population] = isin(self.bds["USUBJID"], self.members(population)).to_numpy()
+        positions = self.bds.index.get_indexer(records.index)
+        return pd.Series(self._population_masks[population][positions], index=records.index)
+
+    @functools.cached_property
     def visits_anywhere(self) -> set[int]:
         """The visits at which any parameter has a record."""
         return {int(v) for v in self.bds["AVISITN"].dropna().unique()}
@@ -157,10 +171,9 @@ def baseline(ctx: Context, analysis: Analysis) -> None:
         ard.add(stats.compare_proportions(*males[active], *males[control], groups=contrast.levels, ci=ci),
                 PARAMCD="SEXM", PARAM="Male sex", VARIABLE="SEX", METHOD="Pearson chi-square", **keys,
                 **contrast_group(active, control))
-    members = set(population["USUBJID"])
     for paramcd in analysis.parameters:
         everything = ctx.parameter(paramcd)
-        records = everything[(everything["ABLFL"] == "Y") & isin(everything["USUBJID"], members)]
+        records = everything[(everything["ABLFL"] == "Y") & ctx.in_population(everything, analysis.population)]
         if records.empty:
             continue
         param = dict(PARAMCD=paramcd, PARAM=records["PARAM"].iloc[0], VARIABLE="AVAL", **keys)
@@ -189,6 +202,13 @@ def _level_text(value) -> str:
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return f"{float(value):g}"
     return str(value).strip()
+
+
+def _level_texts(values: pd.Series) -> pd.Series:
+    """``_level_text`` of every value, computed once per distinct value."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([_level_text(v) for v in distinct] + [""], dtype=object)  # code -1 (missing): the last
+    return pd.Series(texts[codes], index=values.index, dtype=object)
 
 
 def _levels(values: pd.Series, configured: list) -> list[str]:
@@ -241,7 +261,7 @@ def demographics(ctx: Context, analysis: Analysis) -> None:
             absent(variable, "descriptive", f"not estimable: {variable} is not a variable of ADSL")
             continue
         values = pd.to_numeric(population[variable], errors="coerce")
-        text = population[variable][values.isna() & population[variable].map(_level_text).ne("")]
+        text = population[variable][values.isna() & _level_texts(population[variable]).ne("")]
         if len(text):
             absent(variable, "descriptive", f"not estimable: {variable} is not numeric in ADSL (e.g. "
                                             f"{text.iloc[0]!r}); list it under categorical")
@@ -254,7 +274,7 @@ def demographics(ctx: Context, analysis: Analysis) -> None:
         if variable not in adsl:
             absent(variable, "count", f"not estimable: {variable} is not a variable of ADSL")
             continue
-        text = population[variable].map(_level_text)
+        text = _level_texts(population[variable])
         configured = level_options.get(variable, adsl_groups.get(variable, {}).get("labels", []))
         levels = _levels(population[variable], configured) + ([MISSING_LEVEL] if text.eq("").any() else [])
         for name, subjects, group in groups:
@@ -269,10 +289,9 @@ def demographics(ctx: Context, analysis: Analysis) -> None:
 def _by_visit_records(ctx: Context, analysis: Analysis):
     """(paramcd, visit, keys, records of the analysis population at that visit) for every planned parameter and
     visit."""
-    members = ctx.members(analysis.population)
     for paramcd in analysis.parameters:  # tables follow the plan's order
         everything = ctx.parameter(paramcd)
-        mine = everything[isin(everything["USUBJID"], members) & (everything["ANL01FL"] == "Y")]
+        mine = everything[ctx.in_population(everything, analysis.population) & (everything["ANL01FL"] == "Y")]
         for visitn in _visits(everything, ctx.visits_anywhere, ctx.trial, analysis.visits):
             keys = dict(ANALYSIS_ID=analysis.id, POPULATION=analysis.population, PARAMCD=paramcd,
                         PARAM=_param_label(everything, paramcd), AVISITN=int(visitn),
@@ -361,7 +380,7 @@ def responders(ctx: Context, analysis: Analysis) -> None:
     size = members.groupby("ARM").size()
     for paramcd in analysis.parameters:
         everything = ctx.parameter(paramcd)
-        records = everything[isin(everything["USUBJID"], set(members["USUBJID"]))]
+        records = everything[ctx.in_population(everything, analysis.population)]
         for visitn in _visits(everything, ctx.visits_anywhere, trial, analysis.visits):
             if visitn == 0:
                 continue
@@ -636,8 +655,8 @@ def ae_window(ctx: Context, analysis: Analysis) -> None:
                       if len(window) else 0))
     terms = sorted(window["AEDECOD"].unique())
     for number in range(1, highest + 1):
-        dosed = [SafetyGroup(g.name, {s for s in g.subjects if given.get(s, 0) >= number}, g.keys, g.is_arm)
-                 for g in groups]
+        given_at_least = set(given.index[given >= number])
+        dosed = [SafetyGroup(g.name, g.subjects & given_at_least, g.keys, g.is_arm) for g in groups]
         after = window[window["LDOSENUM"] == number]
         level = f"{number}"
         _incidence(ctx, analysis, dosed, after, dict(keys, PARAMCD=level, VARIABLE="LDOSENUM",
@@ -767,13 +786,12 @@ def mmrm(ctx: Context, analysis: Analysis) -> None:
     trial = ctx.trial
     covariance, ddfm = analysis.option("covariance", "unstructured"), analysis.option("ddfm", "satterthwaite")
     lsmean_labels, contrast_labels = _mmrm_labels(ddfm)
-    members = ctx.members(analysis.population)
     for contrast in trial.contrasts:
         active, control = contrast.levels
         group = contrast_group(active, control)
         for paramcd in analysis.parameters:
             everything = ctx.parameter(paramcd)
-            data = everything[isin(everything["USUBJID"], members) & (everything["AVISITN"] > 0)]
+            data = everything[ctx.in_population(everything, analysis.population) & (everything["AVISITN"] > 0)]
             data = data[data["ARM"].isin([active, control])].dropna(subset=["CHG", "BASE"])
             reason, error, fit = _mmrm_too_few(data, (active, control), trial), "", None
             if not reason:
@@ -830,12 +848,11 @@ GEE_METHOD = "GEE logistic (visit + arm; exchangeable, moment estimators as geep
 def gee(ctx: Context, analysis: Analysis) -> None:
     """Repeated yes/no endpoint over all post-baseline visits: GEE logistic of each active arm against control (fitted
     on the two arms), observed data only."""
-    members = ctx.members(analysis.population)
     for contrast in ctx.trial.contrasts:
         active, control = contrast.levels
         for paramcd in analysis.parameters:
             everything = ctx.parameter(paramcd)
-            data = everything[isin(everything["USUBJID"], members) & (everything["AVISITN"] > 0)
+            data = everything[ctx.in_population(everything, analysis.population) & (everything["AVISITN"] > 0)
                               & everything["ARM"].isin([active, control])]
             rows = stats.gee_logistic(data.assign(ACTIVE=(data["ARM"] == active).astype(float)), groups=contrast.levels)
             ctx.ard.add(rows, ANALYSIS_ID=analysis.id, ANALYSIS="Repeated responder endpoint, GEE logistic",
@@ -858,7 +875,7 @@ def shift(ctx: Context, analysis: Analysis) -> None:
     population = ctx.adsl[ctx.adsl[analysis.population] == "Y"]
     for paramcd in analysis.parameters:
         everything = ctx.parameter(paramcd)
-        records = everything[isin(everything["USUBJID"], set(population["USUBJID"])) & everything["ANRIND"].notna()
+        records = everything[ctx.in_population(everything, analysis.population) & everything["ANRIND"].notna()
                              & (everything["ANRIND"] != "")]
         base = records[records["ABLFL"] == "Y"].drop_duplicates("USUBJID").set_index("USUBJID")["ANRIND"]
         post = records[records["AVISITN"] > 0].groupby("USUBJID")["ANRIND"].agg(
@@ -888,10 +905,9 @@ def shift(ctx: Context, analysis: Analysis) -> None:
 
 def grade_shift(ctx: Context, analysis: Analysis) -> None:
     """Subjects by baseline grade and grade at each planned visit, per arm (e.g. ultrasound steatosis)."""
-    members = ctx.members(analysis.population)
     for paramcd in analysis.parameters:
         everything = ctx.parameter(paramcd)
-        records = everything[isin(everything["USUBJID"], members)]
+        records = everything[ctx.in_population(everything, analysis.population)]
         grades = sorted(records["AVAL"].dropna().unique())
         for visitn in analysis.visits:
             at = records[(records["AVISITN"] == visitn) & records["BASE"].notna()]
