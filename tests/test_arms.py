@@ -82,6 +82,7 @@ def test_every_model_builds_its_groups_from_the_planned_arms_even_if_a_flag_lets
     config = trial_configs[EFF]
     base = run_pipeline(EFF, FINAL, config)
     adsl, bds = base["adsl"].copy(), base["bds"].copy()
+    bds["ARM"] = bds["ARM"].astype(str)  # derive holds ARM as a category; this test writes an arm it does not have
     third = adsl[adsl["FASFL"] == "Y"]["USUBJID"].iloc[-MOVED:]
     adsl.loc[adsl["USUBJID"].isin(third), "ARM"] = "Low dose"
     bds.loc[bds["USUBJID"].isin(third), "ARM"] = "Low dose"

@@ -990,7 +990,7 @@ def add_multiplicity(ard: pd.DataFrame, trial: Trial) -> pd.DataFrame:
 # are taken and compared without copying text.
 BDS_COLUMNS = ["USUBJID", "ARM", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "AVAL", "BASE", "CHG", "ABLFL", "ANL01FL",
                "ANRIND", "A1LO", "A1HI"]
-BDS_CODES = ["ARM", "PARAMCD", "PARAM", "AVISIT", "ABLFL", "ANL01FL"]
+BDS_CODES = ["USUBJID", "ARM", "PARAMCD", "PARAM", "AVISIT", "ABLFL", "ANL01FL"]
 
 
 def run_analyses(adsl: pd.DataFrame, bds: pd.DataFrame, adae: pd.DataFrame, config: dict | Trial, trial_id: str,
