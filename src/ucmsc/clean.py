@@ -131,8 +131,9 @@ def apply(result: CheckResult, domain: str, frame: pd.DataFrame, log: CutLog) ->
                    else pd.Series(finding.message, index=frame.index))
         check[new], reason[new] = finding.check, message.reindex(frame.index)[new]
         leaving |= new
-    if leaving.any():
-        log.add_quarantine(domain, frame[leaving], check[leaving], reason[leaving])
+    if not leaving.any():
+        return frame  # nothing leaves: no copy of the records
+    log.add_quarantine(domain, frame[leaving], check[leaving], reason[leaving])
     return frame[~leaving]
 
 
@@ -407,8 +408,9 @@ def assign_sequence(domain: str, table: pd.DataFrame) -> pd.DataFrame:
         return table
     key = [c for c in (record_key(domain) if domain in DOMAINS else ["USUBJID"]) if c in table]
     order = table.sort_values(key, kind="stable").index if len(table) else table.index
-    sequence = pd.Series(table.loc[order].groupby("USUBJID", sort=False).cumcount().to_numpy() + 1, index=order)
-    table = table.copy()
+    subjects = table["USUBJID"].loc[order]
+    sequence = pd.Series(subjects.groupby(subjects, sort=False).cumcount().to_numpy() + 1, index=order)
+    table = table.copy(deep=False)  # a new column, not new records
     table.insert(table.columns.get_loc("USUBJID") + 1, name, sequence.reindex(table.index).astype("int64"))
     return table
 
@@ -433,7 +435,8 @@ def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
     if config.get("visits") and any(s["domain"] in FINDINGS for s in config["sources"]):
         seen = set()
         for domain in FINDINGS:
-            seen.update(zip(out[domain]["USUBJID"], out[domain]["VISITNUM"].astype(int)))
+            visits = pd.DataFrame({"USUBJID": out[domain]["USUBJID"], "VISITNUM": out[domain]["VISITNUM"].astype(int)})
+            seen.update(zip(*(column.tolist() for _, column in visits.drop_duplicates().items())))
         dm = out["DM"].assign(VISIT="")
         for finding in checks.visit_completeness(dm, seen, left_study(out["DS"], config), config["visits"],
                                                  cut_date).findings:
