@@ -281,7 +281,7 @@ def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series, dropped: set | None 
     """``subject_in_dm``: every record belongs to a subject of the clean DM (in this cut); ``dropped``: subjects
     whose DM record was quarantined, named as such."""
     result = CheckResult()
-    absent = ~frame["USUBJID"].isin(subjects)
+    absent = ~per_distinct(frame, ["USUBJID"], lambda records: records["USUBJID"].isin(subjects))
     quarantined = absent & frame["USUBJID"].isin(dropped or set())
     result.found("subject_in_dm", quarantined, "USUBJID", "the subject's DM record was quarantined (see its DM query)",
                  "quarantined", QUARANTINE)
@@ -399,17 +399,20 @@ def known_test(frame: pd.DataFrame, tests: dict) -> CheckResult:
 
 def numeric_result(frame: pd.DataFrame) -> CheckResult:
     """``numeric_result``: results parse as numbers; '<x' and '>x' keep their censoring; a blank result is no result."""
-    text = frame["ORRES"].fillna("").astype(str).str.strip()
-    value = pd.to_numeric(text, errors="coerce")
-    value = value.where(np.isfinite(value))
-    censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
-    is_censored = value.isna() & censored[0].notna()
-    below = is_censored & censored[0].fillna("").str.startswith("<")
-    blank = text == ""
-    result = CheckResult(updates={"STRESC": text, "VALUE": value,
-                                  "LLOQ": pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"),
-                                                             np.nan),
-                                                    index=frame.index)})
+    def parse(records: pd.DataFrame) -> pd.DataFrame:
+        text = records["ORRES"].fillna("").astype(str).str.strip()
+        value = pd.to_numeric(text, errors="coerce")
+        value = value.where(np.isfinite(value))
+        censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
+        is_censored = value.isna() & censored[0].notna()
+        below = is_censored & censored[0].fillna("").str.startswith("<")
+        lloq = pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"), np.nan), index=records.index)
+        return pd.DataFrame({"STRESC": text, "VALUE": value, "LLOQ": lloq, "censored": is_censored})
+
+    parsed = per_distinct(frame, ["ORRES"], parse)  # each distinct result parsed once
+    value, is_censored = parsed["VALUE"], parsed["censored"]
+    blank = parsed["STRESC"] == ""
+    result = CheckResult(updates={"STRESC": parsed["STRESC"], "VALUE": value, "LLOQ": parsed["LLOQ"]})
     result.found("numeric_result", is_censored, "ORRES", "result reported as a censored value",
                  "parsed: numeric result missing, censoring kept in STRESC and LLOQ", NOTE)
     result.found("numeric_result", value.isna() & ~is_censored & ~blank, "ORRES",
@@ -421,7 +424,7 @@ def numeric_result(frame: pd.DataFrame) -> CheckResult:
 def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
     """``unit_conversion``: convert to the test's standard unit by the configured divisor, logging the factor."""
     unit = frame["ORRESU"].fillna("").astype(str).str.strip()
-    standard = frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()})
+    standard = map_distinct(frame["TESTCD"], {t: spec["unit"] for t, spec in tests.items()})
     divisor = pd.Series(np.where(unit == standard, 1.0, np.nan), index=frame.index)
     for testcd, spec in tests.items():
         for other, factor in spec.get("divide", {}).items():
@@ -453,8 +456,8 @@ def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
 
 def plausible_range(frame: pd.DataFrame, tests: dict) -> CheckResult:
     """``plausible_range``: a result outside the test's physiological range is quarantined."""
-    low = frame["TESTCD"].map({t: spec["range"][0] for t, spec in tests.items()}).astype(float)
-    high = frame["TESTCD"].map({t: spec["range"][1] for t, spec in tests.items()}).astype(float)
+    low = map_distinct(frame["TESTCD"], {t: spec["range"][0] for t, spec in tests.items()}).astype(float)
+    high = map_distinct(frame["TESTCD"], {t: spec["range"][1] for t, spec in tests.items()}).astype(float)
     out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
     message = pd.Series([f"{t} {v:g} {tests[t]['unit']} outside plausible range {lo:g}-{hi:g}"
                          for t, v, lo, hi in zip(frame.loc[out, "TESTCD"], frame.loc[out, "STRESN"],
