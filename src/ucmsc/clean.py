@@ -183,8 +183,12 @@ def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: 
     variables = [c for c in raw.columns if c not in SOURCE_COLUMNS and c != "USUBJID" and c in out.columns]
     pairs = [(v, v) for v in variables] + list((numeric_of or {}).items())
     for source, target in pairs:
-        present = ~checks._blank(raw.loc[out.index, source])
-        lost = present & (out[target].isna() | (out[target].astype(str).str.strip() == ""))
+        present = (~checks._blank(raw[source])).loc[out.index]  # blank tested on the raw text, then aligned
+        values = out[target]
+        missing = values.isna()
+        if not pd.api.types.is_numeric_dtype(values):  # a number's text is never blank
+            missing |= values.astype(str).str.strip() == ""
+        lost = present & missing
         for i in out.index[lost]:
             if (i, source) not in queried:
                 raise BookkeepingError(f"{domain}: {raw.at[i, 'SRCFILE']} row {raw.at[i, 'SRCROW']}: {source} "
