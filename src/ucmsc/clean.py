@@ -159,12 +159,12 @@ def subject_column(raw: pd.DataFrame) -> str:
     return "USUBJID" if "USUBJID" in raw else "SUBJID"
 
 
-def extra_columns(frame: pd.DataFrame, raw: pd.DataFrame, out: dict, standard: tuple[str, ...] = ()) -> dict:
-    """Mapped variables (columns of ``raw``) that the domain's output does not name, carried as cleaned (stripped
-    text, or the parsed number)."""
+def extra_columns(frame: pd.DataFrame, raw_columns, out: dict, standard: tuple[str, ...] = ()) -> dict:
+    """Mapped variables (``raw_columns``, the raw frame's) that the domain's output does not name, carried as cleaned
+    (stripped text, or the parsed number)."""
     skip = {*out, *standard, *SOURCE_COLUMNS, "SUBJID"}
     return {c: (frame[c] if pd.api.types.is_numeric_dtype(frame[c]) else frame[c].fillna("").astype(str).str.strip())
-            for c in raw.columns if c not in skip}
+            for c in raw_columns if c not in skip}
 
 
 def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: CutLog,
@@ -267,7 +267,7 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
         "ARMCD": frame["ARM"].map(arms).fillna(frame["ARMCD"].str.strip() if "ARMCD" in frame else np.nan),
         "ARM": frame["ARM"], "RANDDT": frame["RANDDT"] if has_reference else "",
     }
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -285,7 +285,7 @@ def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
            "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"],
            "DSSTDTC": frame["DSSTDTC"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -303,7 +303,7 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
            "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"], "EXDOSE": frame["EXDOSE"].astype(float),
            "EXDOSU": frame["EXDOSU"], "EXSTDTC": frame["EXSTDTC"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -324,7 +324,7 @@ def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"], "AETERM": frame["AETERM"],
            "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"], "AESEV": frame["AESEV"].str.strip().str.upper(),
            "AESER": frame["AESER"], "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -339,7 +339,7 @@ def clean_other(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subj
     frame = run_checks(domain, with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records(domain, raw, frame, log))
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -363,14 +363,17 @@ def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, s
         if column not in frame:
             frame[column] = pd.Series(dtype=float)
     log.summary.append(account_for_records(domain, raw, frame, log, numeric_of={"ORRES": "STRESN"}))
+    raw_columns = raw.columns
+    del raw  # accounted for: the raw records are released before the clean table is built (the caller holds none)
     tests, p = config.get("tests", {}), domain
-    extra = extra_columns(frame, raw, {}, ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU", "USUBJID"))
+    extra = extra_columns(frame, raw_columns, {}, ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU", "USUBJID"))
     return pd.DataFrame({
         "STUDYID": config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
-        f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: s["test"] for t, s in tests.items()}),
+        f"{p}TESTCD": frame["TESTCD"],
+        f"{p}TEST": checks.map_distinct(frame["TESTCD"], {t: s["test"] for t, s in tests.items()}),
         f"{p}ORRES": frame["ORRES"], f"{p}ORRESU": frame["ORRESU"], f"{p}STRESC": frame["STRESC"],
         f"{p}STRESN": frame["STRESN"].astype(float),
-        f"{p}STRESU": frame["TESTCD"].map({t: s["unit"] for t, s in tests.items()}),
+        f"{p}STRESU": checks.map_distinct(frame["TESTCD"], {t: s["unit"] for t, s in tests.items()}),
         f"{p}LLOQ": frame["LLOQ"].astype(float), "VISITNUM": frame["VISITNUM"].astype("int64"), "VISIT": frame["VISIT"],
         f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), **extra, "SRCFILE": frame["SRCFILE"],
         "SRCROW": frame["SRCROW"],
