@@ -146,3 +146,17 @@ def read_table_csv(frame: pd.DataFrame) -> pd.DataFrame:
     import io
 
     return pd.read_csv(io.StringIO(frame.to_csv(index=False)), keep_default_na=False, na_values=[""])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.booleans(), min_size=0, max_size=60), st.integers(min_value=0, max_value=20))
+def test_kept_records_are_the_boolean_selection(kept, most_runs):
+    """Slicing the kept runs and putting them together selects what boolean indexing selects, dtypes included."""
+    from ucmsc.clean import kept_records
+
+    n = len(kept)
+    frame = pd.DataFrame({"TEXT": pd.array([f"v{i % 7}" if i % 5 else None for i in range(n)], dtype="str"),
+                          "NUMBER": np.arange(n) / 4, "FLAG": np.arange(n) % 3 == 0, "ROW": np.arange(n),
+                          "WHEN": pd.to_datetime(np.arange(n), unit="D")}, index=np.arange(n) * 2 + 5)
+    mask = np.array(kept, dtype=bool)
+    pd.testing.assert_frame_equal(kept_records(frame, mask, most_runs), frame[mask])

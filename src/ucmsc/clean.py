@@ -135,7 +135,17 @@ def apply(result: CheckResult, domain: str, frame: pd.DataFrame, log: CutLog) ->
     if not leaving.any():
         return frame  # nothing leaves: no copy of the records
     log.add_quarantine(domain, frame[leaving], check[leaving], reason[leaving])
-    return frame[~leaving]
+    return kept_records(frame, ~leaving.to_numpy())
+
+
+def kept_records(frame: pd.DataFrame, kept: np.ndarray, most_runs: int = 16) -> pd.DataFrame:
+    """``frame[kept]``. When a few records leave, the runs of kept records are sliced and put together: an Arrow
+    text column is then shared with ``frame``, not copied (a large domain's records are not held twice)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], kept, [False])).astype(np.int8)))
+    starts, stops = edges[::2], edges[1::2]
+    if not 0 < len(starts) <= most_runs:
+        return frame[kept]
+    return pd.concat([frame.iloc[start:stop] for start, stop in zip(starts, stops)])
 
 
 def run_checks(domain: str, frame: pd.DataFrame, steps, log: CutLog) -> pd.DataFrame:
