@@ -76,6 +76,31 @@ def _by_file(frame: pd.DataFrame, per_file: dict, compute: Callable[[pd.Series, 
     return pd.concat(pieces).reindex(frame.index)
 
 
+def per_distinct(frame: pd.DataFrame, columns: list[str], compute: Callable[[pd.DataFrame], pd.Series | pd.DataFrame]
+                 ) -> pd.Series | pd.DataFrame:
+    """An elementwise computation over ``columns`` done once per distinct combination of their values, then spread
+    back to every record (in the frame's index). The distinct rows keep the order of their first appearance, so a
+    computation that looks at the first value (pandas' date format inference) sees the same one."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        combined = combined * len(uniques) + codes
+    codes, _ = pd.factorize(combined)
+    _, first = np.unique(codes, return_index=True)
+    result = compute(frame.iloc[first])
+    spread = result.take(codes)
+    spread.index = frame.index
+    return spread
+
+
+def map_distinct(values: pd.Series, mapping) -> pd.Series:
+    """``values.map(mapping)`` looked up once per distinct value (a dict lookup per record is slow on Arrow text)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    spread = pd.Series(uniques, name=values.name).map(mapping).take(codes)
+    spread.index = values.index
+    return spread
+
+
 # --- values present and parseable ------------------------------------------------------
 
 def required_value(frame: pd.DataFrame, columns: list[str]) -> CheckResult:
@@ -115,14 +140,18 @@ def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with
     """
     from ucmsc import dates as isodates
 
-    parsed = pd.to_datetime(_by_file(frame, formats, parse_datetimes, column, pd.NaT)).astype("datetime64[ns]")
-    text = parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")
-    if partial:
-        iso_files = [file for file, fmt in formats.items() if not fmt]
-        iso = frame["SRCFILE"].isin(iso_files)
-        if iso.any():
-            kept = isodates.normalise(frame.loc[iso, column])
-            text = text.where(~iso, kept.reindex(frame.index).fillna(""))
+    def clean_text(records: pd.DataFrame) -> pd.Series:
+        parsed = pd.to_datetime(_by_file(records, formats, parse_datetimes, column, pd.NaT)).astype("datetime64[ns]")
+        text = parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")
+        if partial:
+            iso_files = [file for file, fmt in formats.items() if not fmt]
+            iso = records["SRCFILE"].isin(iso_files)
+            if iso.any():
+                kept = isodates.normalise(records.loc[iso, column])
+                text = text.where(~iso, kept.reindex(records.index).fillna(""))
+        return text
+
+    text = per_distinct(frame, ["SRCFILE", column], clean_text)  # each file's distinct date parsed once
     blank = _blank(frame[column])
     bad = (text == "") & ~blank
     needed = required if isinstance(required, pd.Series) else pd.Series(bool(required), index=frame.index)
@@ -153,7 +182,7 @@ def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str
     """
     from ucmsc import dates as isodates
 
-    late = isodates.after(frame[column], cut_date)
+    late = per_distinct(frame, [column], lambda records: isodates.after(records[column], cut_date))
     result = CheckResult()
     if effect == SET_MISSING:
         result.updates[column] = frame[column].where(~late, "")
@@ -252,7 +281,7 @@ def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series, dropped: set | None 
     """``subject_in_dm``: every record belongs to a subject of the clean DM (in this cut); ``dropped``: subjects
     whose DM record was quarantined, named as such."""
     result = CheckResult()
-    absent = ~frame["USUBJID"].isin(subjects)
+    absent = ~per_distinct(frame, ["USUBJID"], lambda records: records["USUBJID"].isin(subjects))
     quarantined = absent & frame["USUBJID"].isin(dropped or set())
     result.found("subject_in_dm", quarantined, "USUBJID", "the subject's DM record was quarantined (see its DM query)",
                  "quarantined", QUARANTINE)
@@ -292,12 +321,18 @@ def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str],
 def visit_label(frame: pd.DataFrame, labels: dict, visits: list[dict]) -> CheckResult:
     """``visit_label``: the site's visit name (or a week number) maps to a scheduled visit."""
     scheduled = {int(v["visitnum"]): v["avisit"] for v in visits}
-    text = frame["VISIT"].fillna("").astype(str).str.strip().str.upper()
-    number = text.map({str(k).strip().upper(): int(v) for k, v in labels.items()})
-    as_week = pd.to_numeric(text, errors="coerce")
-    number = number.where(number.notna(), as_week.where(as_week.isin(list(scheduled))))
+
+    def decode(records: pd.DataFrame) -> pd.DataFrame:
+        text = records["VISIT"].fillna("").astype(str).str.strip().str.upper()
+        number = text.map({str(k).strip().upper(): int(v) for k, v in labels.items()})
+        as_week = pd.to_numeric(text, errors="coerce")
+        number = number.where(number.notna(), as_week.where(as_week.isin(list(scheduled))))
+        return pd.DataFrame({"VISITNUM": number, "VISIT": number.map(scheduled).fillna(records["VISIT"])})
+
+    decoded = per_distinct(frame, ["VISIT"], decode)  # a few distinct visit names
+    number = decoded["VISITNUM"]
     unknown = number.isna()
-    result = CheckResult(updates={"VISITNUM": number, "VISIT": number.map(scheduled).fillna(frame["VISIT"])})
+    result = CheckResult(updates={"VISITNUM": number, "VISIT": decoded["VISIT"]})
     result.found("visit_label", unknown, "VISIT", "visit is not in the schedule", "quarantined", QUARANTINE,
                  frame["VISIT"])
     return result
@@ -310,18 +345,25 @@ def visit_window(frame: pd.DataFrame, randdt: pd.Series, visits: list[dict], ass
     subject, visit, date and file; with ``assignment == "window"`` a date inside another visit's
     window moves the record there, otherwise it stays at its nominal visit.
     """
-    day = (pd.to_datetime(frame["DTC"], errors="coerce")
-           - pd.to_datetime(frame["USUBJID"].map(randdt), errors="coerce")).dt.days
+    # each distinct date and each subject's reference date parsed once
+    when = per_distinct(frame, ["DTC"], lambda records: pd.to_datetime(records["DTC"], errors="coerce"))
+    reference = per_distinct(frame, ["USUBJID"],
+                             lambda records: pd.to_datetime(records["USUBJID"].map(randdt), errors="coerce"))
+    day = (when - reference).dt.days
     result = CheckResult(updates={"DY": day})
     schedule = {int(v["visitnum"]): (v["day"], v["window"]) for v in visits}
     names = {int(v["visitnum"]): v["avisit"] for v in visits}
-    target = frame["VISITNUM"].map(lambda n: schedule[int(n)][0])
-    window = frame["VISITNUM"].map(lambda n: schedule[int(n)][1])
+    visitnum = frame["VISITNUM"].astype(int)
+    if not visitnum.isin(list(schedule)).all():  # a visit number the schedule lacks is a config defect
+        raise KeyError(sorted(set(visitnum) - set(schedule)))
+    target = visitnum.map({n: t for n, (t, _) in schedule.items()})
+    window = visitnum.map({n: w for n, (_, w) in schedule.items()})
     outside = day.notna() & ((day - target).abs() > window)
     if not outside.any():
         return result
-    fits = day[outside].map(lambda d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None))
-    fits = fits.reindex(frame.index)
+    days_outside = day[outside]
+    fitting = {d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None) for d in days_outside.unique()}
+    fits = days_outside.map(fitting).reindex(frame.index)
     first = outside & ~frame[["USUBJID", "VISITNUM", "DTC", "SRCFILE"]].duplicated()
     by_window = assignment == "window"
 
@@ -357,17 +399,20 @@ def known_test(frame: pd.DataFrame, tests: dict) -> CheckResult:
 
 def numeric_result(frame: pd.DataFrame) -> CheckResult:
     """``numeric_result``: results parse as numbers; '<x' and '>x' keep their censoring; a blank result is no result."""
-    text = frame["ORRES"].fillna("").astype(str).str.strip()
-    value = pd.to_numeric(text, errors="coerce")
-    value = value.where(np.isfinite(value))
-    censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
-    is_censored = value.isna() & censored[0].notna()
-    below = is_censored & censored[0].fillna("").str.startswith("<")
-    blank = text == ""
-    result = CheckResult(updates={"STRESC": text, "VALUE": value,
-                                  "LLOQ": pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"),
-                                                             np.nan),
-                                                    index=frame.index)})
+    def parse(records: pd.DataFrame) -> pd.DataFrame:
+        text = records["ORRES"].fillna("").astype(str).str.strip()
+        value = pd.to_numeric(text, errors="coerce")
+        value = value.where(np.isfinite(value))
+        censored = text[value.isna()].str.extract(CENSORED).reindex(text.index)  # parse only what is not a number
+        is_censored = value.isna() & censored[0].notna()
+        below = is_censored & censored[0].fillna("").str.startswith("<")
+        lloq = pd.Series(np.where(below, pd.to_numeric(censored[1], errors="coerce"), np.nan), index=records.index)
+        return pd.DataFrame({"STRESC": text, "VALUE": value, "LLOQ": lloq, "censored": is_censored})
+
+    parsed = per_distinct(frame, ["ORRES"], parse)  # each distinct result parsed once
+    value, is_censored = parsed["VALUE"], parsed["censored"]
+    blank = parsed["STRESC"] == ""
+    result = CheckResult(updates={"STRESC": parsed["STRESC"], "VALUE": value, "LLOQ": parsed["LLOQ"]})
     result.found("numeric_result", is_censored, "ORRES", "result reported as a censored value",
                  "parsed: numeric result missing, censoring kept in STRESC and LLOQ", NOTE)
     result.found("numeric_result", value.isna() & ~is_censored & ~blank, "ORRES",
@@ -379,7 +424,7 @@ def numeric_result(frame: pd.DataFrame) -> CheckResult:
 def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
     """``unit_conversion``: convert to the test's standard unit by the configured divisor, logging the factor."""
     unit = frame["ORRESU"].fillna("").astype(str).str.strip()
-    standard = frame["TESTCD"].map({t: spec["unit"] for t, spec in tests.items()})
+    standard = map_distinct(frame["TESTCD"], {t: spec["unit"] for t, spec in tests.items()})
     divisor = pd.Series(np.where(unit == standard, 1.0, np.nan), index=frame.index)
     for testcd, spec in tests.items():
         for other, factor in spec.get("divide", {}).items():
@@ -411,8 +456,8 @@ def unit_conversion(frame: pd.DataFrame, tests: dict) -> CheckResult:
 
 def plausible_range(frame: pd.DataFrame, tests: dict) -> CheckResult:
     """``plausible_range``: a result outside the test's physiological range is quarantined."""
-    low = frame["TESTCD"].map({t: spec["range"][0] for t, spec in tests.items()}).astype(float)
-    high = frame["TESTCD"].map({t: spec["range"][1] for t, spec in tests.items()}).astype(float)
+    low = map_distinct(frame["TESTCD"], {t: spec["range"][0] for t, spec in tests.items()}).astype(float)
+    high = map_distinct(frame["TESTCD"], {t: spec["range"][1] for t, spec in tests.items()}).astype(float)
     out = frame["STRESN"].notna() & ((frame["STRESN"] < low) | (frame["STRESN"] > high))
     message = pd.Series([f"{t} {v:g} {tests[t]['unit']} outside plausible range {lo:g}-{hi:g}"
                          for t, v, lo, hi in zip(frame.loc[out, "TESTCD"], frame.loc[out, "STRESN"],

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -131,9 +132,20 @@ def apply(result: CheckResult, domain: str, frame: pd.DataFrame, log: CutLog) ->
                    else pd.Series(finding.message, index=frame.index))
         check[new], reason[new] = finding.check, message.reindex(frame.index)[new]
         leaving |= new
-    if leaving.any():
-        log.add_quarantine(domain, frame[leaving], check[leaving], reason[leaving])
-    return frame[~leaving]
+    if not leaving.any():
+        return frame  # nothing leaves: no copy of the records
+    log.add_quarantine(domain, frame[leaving], check[leaving], reason[leaving])
+    return kept_records(frame, ~leaving.to_numpy())
+
+
+def kept_records(frame: pd.DataFrame, kept: np.ndarray, most_runs: int = 16) -> pd.DataFrame:
+    """``frame[kept]``. When a few records leave, the runs of kept records are sliced and put together: an Arrow
+    text column is then shared with ``frame``, not copied (a large domain's records are not held twice)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], kept, [False])).astype(np.int8)))
+    starts, stops = edges[::2], edges[1::2]
+    if not 0 < len(starts) <= most_runs:
+        return frame[kept]
+    return pd.concat([frame.iloc[start:stop] for start, stop in zip(starts, stops)])
 
 
 def run_checks(domain: str, frame: pd.DataFrame, steps, log: CutLog) -> pd.DataFrame:
@@ -157,12 +169,12 @@ def subject_column(raw: pd.DataFrame) -> str:
     return "USUBJID" if "USUBJID" in raw else "SUBJID"
 
 
-def extra_columns(frame: pd.DataFrame, raw: pd.DataFrame, out: dict, standard: tuple[str, ...] = ()) -> dict:
-    """Mapped variables (columns of ``raw``) that the domain's output does not name, carried as cleaned (stripped
-    text, or the parsed number)."""
+def extra_columns(frame: pd.DataFrame, raw_columns, out: dict, standard: tuple[str, ...] = ()) -> dict:
+    """Mapped variables (``raw_columns``, the raw frame's) that the domain's output does not name, carried as cleaned
+    (stripped text, or the parsed number)."""
     skip = {*out, *standard, *SOURCE_COLUMNS, "SUBJID"}
     return {c: (frame[c] if pd.api.types.is_numeric_dtype(frame[c]) else frame[c].fillna("").astype(str).str.strip())
-            for c in raw.columns if c not in skip}
+            for c in raw_columns if c not in skip}
 
 
 def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: CutLog,
@@ -181,8 +193,12 @@ def account_for_records(domain: str, raw: pd.DataFrame, out: pd.DataFrame, log: 
     variables = [c for c in raw.columns if c not in SOURCE_COLUMNS and c != "USUBJID" and c in out.columns]
     pairs = [(v, v) for v in variables] + list((numeric_of or {}).items())
     for source, target in pairs:
-        present = ~checks._blank(raw.loc[out.index, source])
-        lost = present & (out[target].isna() | (out[target].astype(str).str.strip() == ""))
+        present = (~checks._blank(raw[source])).loc[out.index]  # blank tested on the raw text, then aligned
+        values = out[target]
+        missing = values.isna()
+        if not pd.api.types.is_numeric_dtype(values):  # a number's text is never blank
+            missing |= values.astype(str).str.strip() == ""
+        lost = present & missing
         for i in out.index[lost]:
             if (i, source) not in queried:
                 raise BookkeepingError(f"{domain}: {raw.at[i, 'SRCFILE']} row {raw.at[i, 'SRCROW']}: {source} "
@@ -261,7 +277,7 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
         "ARMCD": frame["ARM"].map(arms).fillna(frame["ARMCD"].str.strip() if "ARMCD" in frame else np.nan),
         "ARM": frame["ARM"], "RANDDT": frame["RANDDT"] if has_reference else "",
     }
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -279,7 +295,7 @@ def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": "DS", "USUBJID": frame["USUBJID"],
            "DSDECOD": frame["DSDECOD"].str.strip().str.upper(), "DSTERM": frame["DSTERM"],
            "DSSTDTC": frame["DSSTDTC"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -297,7 +313,7 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": "EX", "USUBJID": frame["USUBJID"],
            "EXSEQ": frame["EXSEQ"].astype(float), "EXTRT": frame["EXTRT"], "EXDOSE": frame["EXDOSE"].astype(float),
            "EXDOSU": frame["EXDOSU"], "EXSTDTC": frame["EXSTDTC"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -318,7 +334,7 @@ def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": "AE", "USUBJID": frame["USUBJID"], "AETERM": frame["AETERM"],
            "AESTDTC": frame["AESTDTC"], "AEENDTC": frame["AEENDTC"], "AESEV": frame["AESEV"].str.strip().str.upper(),
            "AESER": frame["AESER"], "AEREL": frame["AEREL"].str.strip().str.upper(), "AEOUT": frame["AEOUT"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -333,7 +349,7 @@ def clean_other(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subj
     frame = run_checks(domain, with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records(domain, raw, frame, log))
     out = {"STUDYID": spec.config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"]}
-    out |= extra_columns(frame, raw, out)
+    out |= extra_columns(frame, raw.columns, out)
     return pd.DataFrame(out | {"SRCFILE": frame["SRCFILE"], "SRCROW": frame["SRCROW"]}).reset_index(drop=True)
 
 
@@ -357,14 +373,17 @@ def clean_findings(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, s
         if column not in frame:
             frame[column] = pd.Series(dtype=float)
     log.summary.append(account_for_records(domain, raw, frame, log, numeric_of={"ORRES": "STRESN"}))
+    raw_columns = raw.columns
+    del raw  # accounted for: the raw records are released before the clean table is built (the caller holds none)
     tests, p = config.get("tests", {}), domain
-    extra = extra_columns(frame, raw, {}, ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU", "USUBJID"))
+    extra = extra_columns(frame, raw_columns, {}, ("VISIT", "DTC", "TESTCD", "ORRES", "ORRESU", "USUBJID"))
     return pd.DataFrame({
         "STUDYID": config["studyid"], "DOMAIN": domain, "USUBJID": frame["USUBJID"],
-        f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"].map({t: s["test"] for t, s in tests.items()}),
+        f"{p}TESTCD": frame["TESTCD"],
+        f"{p}TEST": checks.map_distinct(frame["TESTCD"], {t: s["test"] for t, s in tests.items()}),
         f"{p}ORRES": frame["ORRES"], f"{p}ORRESU": frame["ORRESU"], f"{p}STRESC": frame["STRESC"],
         f"{p}STRESN": frame["STRESN"].astype(float),
-        f"{p}STRESU": frame["TESTCD"].map({t: s["unit"] for t, s in tests.items()}),
+        f"{p}STRESU": checks.map_distinct(frame["TESTCD"], {t: s["unit"] for t, s in tests.items()}),
         f"{p}LLOQ": frame["LLOQ"].astype(float), "VISITNUM": frame["VISITNUM"].astype("int64"), "VISIT": frame["VISIT"],
         f"{p}DTC": frame["DTC"], f"{p}DY": frame["DY"].astype(float), **extra, "SRCFILE": frame["SRCFILE"],
         "SRCROW": frame["SRCROW"],
@@ -406,45 +425,69 @@ def assign_sequence(domain: str, table: pd.DataFrame) -> pd.DataFrame:
     if name in table:
         return table
     key = [c for c in (record_key(domain) if domain in DOMAINS else ["USUBJID"]) if c in table]
-    order = table.sort_values(key, kind="stable").index if len(table) else table.index
-    sequence = pd.Series(table.loc[order].groupby("USUBJID", sort=False).cumcount().to_numpy() + 1, index=order)
-    table = table.copy()
+    order = table[key].sort_values(key, kind="stable").index if len(table) else table.index  # the key columns only
+    subjects = table["USUBJID"].loc[order]
+    sequence = pd.Series(subjects.groupby(subjects, sort=False).cumcount().to_numpy() + 1, index=order)
+    table = table.copy(deep=False)  # a new column, not new records
     table.insert(table.columns.get_loc("USUBJID") + 1, name, sequence.reindex(table.index).astype("int64"))
     return table
 
 
-def clean_cut(tables: dict[str, pd.DataFrame], config: dict, cut_date: date
+def clean_cut(tables: dict[str, pd.DataFrame | Callable[[], pd.DataFrame]], config: dict, cut_date: date,
+              emit: Callable[[str, pd.DataFrame], None] | None = None
               ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Clean all domains of one cut. Returns (domains, queries, quarantine, summary)."""
+    """Clean all domains of one cut. Returns (domains, queries, quarantine, summary).
+
+    ``tables``: domain -> its mapped records, or a function that reads them (called when the domain's turn comes,
+    so only one raw domain is held at a time). ``emit``: given each finished domain in the order of the returned
+    dict, which then holds none (a large cut is written domain by domain instead of held whole).
+    """
     spec = CutSpec(config, cut_date)
     log = CutLog(spec)
-    out = {"DM": clean_dm(tables["DM"], spec, log)}
-    subjects = out["DM"]["USUBJID"]
-    out["DS"] = clean_ds(tables["DS"], spec, log, subjects)
+    out: dict[str, pd.DataFrame] = {}
+
+    def raw(domain: str) -> pd.DataFrame:
+        table = tables[domain]
+        return table() if callable(table) else table
+
+    def finish(domain: str, table: pd.DataFrame) -> None:
+        table = table if domain == "DM" else assign_sequence(domain, table)
+        if emit is None:
+            out[domain] = table
+        else:
+            emit(domain, table)
+
+    dm = clean_dm(raw("DM"), spec, log)
+    subjects = dm["USUBJID"]
+    ds = clean_ds(raw("DS"), spec, log, subjects)
     if reference_from_ds(config):
-        out["DM"] = _reference_from_ds(out["DM"], out["DS"], config, log)
-    randdt = out["DM"].set_index("USUBJID")["RANDDT"]
-    out["EX"] = clean_ex(tables["EX"], spec, log, subjects)
+        dm = _reference_from_ds(dm, ds, config, log)
+    finish("DM", dm)
+    finish("DS", ds)
+    randdt = dm.set_index("USUBJID")["RANDDT"]
+    finish("EX", clean_ex(raw("EX"), spec, log, subjects))
+    seen = set()  # (USUBJID, VISITNUM) of every finding kept
     for domain in FINDINGS:
-        out[domain] = clean_findings(domain, tables[domain], spec, log, subjects, randdt)
-    out["AE"] = clean_ae(tables["AE"], spec, log, subjects)
-    for domain in (d for d in tables if d not in DOMAINS):
-        out[domain] = clean_other(domain, tables[domain], spec, log, subjects)
+        findings = clean_findings(domain, raw(domain), spec, log, subjects, randdt)
+        visits = pd.DataFrame({"USUBJID": findings["USUBJID"], "VISITNUM": findings["VISITNUM"].astype(int)})
+        seen.update(zip(*(column.tolist() for _, column in visits.drop_duplicates().items())))
+        del visits
+        finish(domain, findings)
+        del findings
+    finish("AE", clean_ae(raw("AE"), spec, log, subjects))
+    others = [d for d in tables if d not in DOMAINS]
+    for domain in others:
+        finish(domain, clean_other(domain, raw(domain), spec, log, subjects))
     if config.get("visits") and any(s["domain"] in FINDINGS for s in config["sources"]):
-        seen = set()
-        for domain in FINDINGS:
-            seen.update(zip(out[domain]["USUBJID"], out[domain]["VISITNUM"].astype(int)))
-        dm = out["DM"].assign(VISIT="")
-        for finding in checks.visit_completeness(dm, seen, left_study(out["DS"], config), config["visits"],
+        dm_visits = dm.assign(VISIT="")
+        for finding in checks.visit_completeness(dm_visits, seen, left_study(ds, config), config["visits"],
                                                  cut_date).findings:
-            log.add_queries("DM", dm, finding)
-    for domain in (d for d in out if d != "DM"):
-        out[domain] = assign_sequence(domain, out[domain])
+            log.add_queries("DM", dm_visits, finding)
     queries = pd.concat(log.queries, ignore_index=True) if log.queries else pd.DataFrame(columns=QUERY_COLUMNS[1:])
     queries.insert(0, "QUERYID", [f"Q{i:05d}" for i in range(1, len(queries) + 1)])
     quarantine = (pd.concat(log.quarantined, ignore_index=True) if log.quarantined
                   else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-    order = list(DOMAINS) + [d for d in out if d not in DOMAINS]
+    order = list(DOMAINS) + others
     summary = pd.DataFrame(log.summary, columns=SUMMARY_COLUMNS).set_index("DOMAIN").loc[order].reset_index()
     return out, queries[QUERY_COLUMNS], quarantine[QUARANTINE_COLUMNS], summary
 
@@ -458,21 +501,38 @@ def run_clean(table_paths: list[str], other_in: str | Path, config: dict, cut_da
     from ucmsc.io import read_table, write_table
     from ucmsc.transport import write_xpt
 
-    tables = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
-    tables |= {path.stem.upper(): read_table(path) for path in sorted(Path(other_in).glob("*.parquet"))}
-    tables = {d: t.astype({c: str for c in t.columns if c != "SRCROW"}) for d, t in tables.items()}
-    clean, queries, quarantine, summary = clean_cut(tables, config, cut_date)
-    for domain, path in zip(DOMAINS, out_paths):
-        write_table(clean[domain], path)
+    def reader(path) -> Callable[[], pd.DataFrame]:
+        def read() -> pd.DataFrame:
+            table = read_table(path)
+            return table.astype({c: str for c in table.columns if c != "SRCROW"})
+        return read
+
+    tables = {domain: reader(path) for domain, path in zip(DOMAINS, table_paths)}
+    tables |= {path.stem.upper(): reader(path) for path in sorted(Path(other_in).glob("*.parquet"))}
+    paths = dict(zip(DOMAINS, map(Path, out_paths)))
+    written: list[Path] = []
+    dictionary: list[pd.DataFrame] = []
+
+    def emit(domain: str, table: pd.DataFrame) -> None:
+        """Write one clean domain (Parquet, transport file) and its data dictionary rows; nothing of it is kept."""
+        path = paths.get(domain, Path(other_out) / f"{domain.lower()}.parquet")
+        written.append(path)
+        write_table(table, path)
+        dictionary.append(data_dictionary({domain: table}))
+        if transport_folder:
+            label, labels = transport_labels(domain, table)
+            written.append(Path(transport_folder) / f"{domain.lower()}.xpt")
+            write_xpt(table, written[-1], domain, label, labels)
+
     Path(other_out).mkdir(parents=True, exist_ok=True)
-    for domain in (d for d in clean if d not in DOMAINS):
-        write_table(clean[domain], Path(other_out) / f"{domain.lower()}.parquet")
+    try:
+        _, queries, quarantine, summary = clean_cut(tables, config, cut_date, emit)
+    except BaseException:  # a stopped stage leaves no clean domain behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     write_table(queries, queries_path)
     write_table(quarantine, quarantine_path)
     write_table(summary, summary_path)
-    write_table(data_dictionary(clean), dictionary_path)
-    if transport_folder:
-        for domain, table in clean.items():
-            label, labels = transport_labels(domain, table)
-            write_xpt(table, Path(transport_folder) / f"{domain.lower()}.xpt", domain, label, labels)
+    write_table(pd.concat(dictionary, ignore_index=True), dictionary_path)
     log.info("%d queries, %d records quarantined\n%s", len(queries), len(quarantine), summary.to_string(index=False))
