@@ -2,10 +2,11 @@
 2,000-subject simulated cut (issue 20).
 
 Fast: the BDS read as the analyses' columns with low-cardinality text as categories, the BDS split by parameter
-once, membership tested once per population through Arrow's is_in, level texts once per distinct value, the Hodges-Lehmann order statistics selected without building the pairwise
-differences (forced here by a low limit: arms of 1,000 would otherwise be built, as any arm below 2,000 is).
-Reference: every BDS column as stored, a boolean mask per parameter, pandas' isin, every pairwise difference built and
-partitioned. The two ARDs must be equal value for value.
+once, membership tested once per population through Arrow's is_in, level texts once per distinct value, the
+Hodges-Lehmann order statistics selected without building the pairwise differences (forced here by a low limit: arms
+of 1,000 would otherwise be built, as any arm below 2,000 is). Reference: every BDS column as stored, a boolean mask
+per parameter, pandas' isin, every pairwise difference built and partitioned. The two ARDs must be equal value for
+value.
 """
 
 import logging
