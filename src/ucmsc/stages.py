@@ -23,10 +23,26 @@ STAGE_DATA = {"report": ("templates/report.html.j2", "templates/_provenance.html
 
 
 @functools.lru_cache(maxsize=None)
-def package_imports(module: str, package_dir: Path | None = None) -> frozenset[str]:
-    """The package's modules that ``module`` imports, directly or through others (function-level imports too)."""
+def _direct_imports(path: Path) -> tuple[str, ...]:
+    """The package modules one file imports (function-level imports too); each file is parsed once per process."""
     import ast
 
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ucmsc":
+            parts = node.module.split(".")[1:]
+            if parts:
+                found.append(".".join(parts))
+            else:  # from ucmsc import stats
+                found += [a.name for a in node.names if (path.parent / f"{a.name}.py").exists()]
+        elif isinstance(node, ast.Import):
+            found += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("ucmsc.")]
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=None)
+def package_imports(module: str, package_dir: Path | None = None) -> frozenset[str]:
+    """The package's modules that ``module`` imports, directly or through others (function-level imports too)."""
     package_dir = package_dir or PACKAGE_DIR
     seen: set[str] = set()
     todo = [module]
@@ -35,16 +51,7 @@ def package_imports(module: str, package_dir: Path | None = None) -> frozenset[s
         if name in seen:
             continue
         seen.add(name)
-        tree = ast.parse((package_dir / f"{name.replace('.', '/')}.py").read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ucmsc":
-                parts = node.module.split(".")[1:]
-                if parts:
-                    todo.append(".".join(parts))
-                else:  # from ucmsc import stats
-                    todo += [a.name for a in node.names if (package_dir / f"{a.name}.py").exists()]
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("ucmsc.")]
+        todo += _direct_imports(package_dir / f"{name.replace('.', '/')}.py")
     return frozenset(seen)
 
 

@@ -8,6 +8,7 @@ file, one per line, each prefixed with the file. No pandas: the Snakefile import
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from pathlib import Path
@@ -30,14 +31,13 @@ class ConfigError(ValueError):
     """A config file is inconsistent; the message names the file and key of every problem, one per line."""
 
 
-def check_schema(data: dict, schema_path: str | Path, source: str | Path) -> None:
-    """Validate ``data`` against the JSON schema (draft 2020-12) at ``schema_path`` and fill in the schema's defaults,
-    as Snakemake's ``validate`` does; a violation raises ConfigError naming ``source`` and the key. Snakemake's own
-    ``validate`` imports pandas and polars to check for data frames: half a second of every run's start."""
+@functools.lru_cache(maxsize=None)
+def _schema_validator(schema_path: Path):
+    """The draft 2020-12 validator of one schema file that fills in its defaults, built once per process."""
     import jsonschema
     import yaml
 
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    schema = yaml.load(schema_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     base = jsonschema.Draft202012Validator
     check_properties = base.VALIDATORS["properties"]
 
@@ -48,8 +48,16 @@ def check_schema(data: dict, schema_path: str | Path, source: str | Path) -> Non
                     instance.setdefault(name, property_schema["default"])
         yield from check_properties(validator, properties, instance, subschema)
 
-    validator = jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    return jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
+
+
+def check_schema(data: dict, schema_path: str | Path, source: str | Path) -> None:
+    """Validate ``data`` against the JSON schema (draft 2020-12) at ``schema_path`` and fill in the schema's defaults,
+    as Snakemake's ``validate`` does; a violation raises ConfigError naming ``source`` and the key. Snakemake's own
+    ``validate`` imports pandas and polars to check for data frames: half a second of every run's start."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_schema_validator(Path(schema_path).resolve()).iter_errors(data))
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "the top level"
         raise ConfigError(f"{source}: {where}: {error.message} (schema {Path(schema_path).name})")

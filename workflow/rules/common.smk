@@ -3,8 +3,7 @@ import functools
 import types
 from pathlib import Path
 
-import yaml
-
+from ucmsc.config import load_yaml
 from ucmsc.domains import DOMAINS, source_files
 from ucmsc.snakemake_report import cut_output_labels, figure_labels
 from ucmsc.stages import stage_config, stage_files
@@ -20,8 +19,7 @@ check_config(config, _CONFIG_SOURCE)
 
 TRIAL_CONFIG = {}
 for _trial, _entry in config["trials"].items():
-    with open(_entry["config"], encoding="utf-8") as _handle:
-        TRIAL_CONFIG[_trial] = yaml.safe_load(_handle)
+    TRIAL_CONFIG[_trial] = load_yaml(_entry["config"])
     check_schema(TRIAL_CONFIG[_trial], SCHEMAS / "trial.schema.yaml", _entry["config"])
     check_trial_config(
         TRIAL_CONFIG[_trial], _entry["config"], trial_id=_trial, root="."
