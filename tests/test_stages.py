@@ -122,3 +122,40 @@ def test_planning_the_workflow_imports_no_pandas():
     code = "\n".join(imports + ["import sys", "print(sorted({'pandas', 'polars', 'scipy'} & set(sys.modules)))"])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_package_imports_read_by_pattern_equal_the_syntax_trees():
+    # stages._direct_imports reads import statements with a regular expression (fast at every workflow start); the
+    # syntax tree of each module is the reference
+    import ast
+
+    from ucmsc import stages
+
+    def by_tree(path):
+        found = []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ucmsc":
+                parts = node.module.split(".")[1:]
+                found += [".".join(parts)] if parts else [a.name for a in node.names
+                                                          if (path.parent / f"{a.name}.py").exists()]
+            elif isinstance(node, ast.Import):
+                found += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("ucmsc.")]
+        return sorted(found)
+
+    modules = sorted(stages.PACKAGE_DIR.glob("*.py"))
+    assert len(modules) > 30
+    for path in modules:
+        assert sorted(stages._direct_imports(path)) == by_tree(path), path.name
+    assert sum(len(stages._direct_imports(p)) for p in modules) > 50
+
+
+def test_package_imports_by_pattern_in_every_form(tmp_path):
+    from ucmsc import stages
+
+    for name in ("stats", "ard", "io"):
+        (tmp_path / f"{name}.py").write_text("")
+    module = tmp_path / "mine.py"
+    module.write_text("from ucmsc import (\n    stats,\n    ard as ardlib,\n)\nimport os\n\n\ndef f():\n"
+                      "    from ucmsc.io import read_table  # inside a function\n    import ucmsc.plan\n"
+                      "    from ucmsc import config, io as files\n# from ucmsc.commented import nothing\n")
+    assert sorted(stages._direct_imports(module)) == ["ard", "io", "io", "plan", "stats"]
