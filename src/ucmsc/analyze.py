@@ -877,8 +877,10 @@ def shift(ctx: Context, analysis: Analysis) -> None:
         everything = ctx.parameter(paramcd)
         records = everything[ctx.in_population(everything, analysis.population) & everything["ANRIND"].notna()
                              & (everything["ANRIND"] != "")]
+        # as plain values: a BDS held as categories (derive's frames in memory) cannot take the MISSING level below
+        records = records.astype({"USUBJID": object, "ANRIND": object})
         base = records[records["ABLFL"] == "Y"].drop_duplicates("USUBJID").set_index("USUBJID")["ANRIND"]
-        post = records[records["AVISITN"] > 0].groupby("USUBJID")["ANRIND"].agg(
+        post = records[records["AVISITN"] > 0].groupby("USUBJID", observed=True)["ANRIND"].agg(
             lambda s: next(level for level in WORST_ORDER if level in set(s) or level == "NORMAL"))
         for arm in ctx.trial.arm_names:
             subjects = pd.Index(population.loc[population["ARM"] == arm, "USUBJID"].unique())
