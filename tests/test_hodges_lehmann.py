@@ -49,13 +49,18 @@ def _check_estimate(got, r, definition, walsh):
         assert middle[0] - 1e-9 <= r["estimate_tight"] <= middle[1] + 1e-9
 
 
+def _force_selection(monkeypatch):
+    """The implicit-matrix path on small samples: no values built (limit 0), few pivots a round."""
+    monkeypatch.setattr(stats, "MATERIALIZE_LIMIT", 0)
+    monkeypatch.setattr(stats, "_SAMPLE", 50)
+
+
 @pytest.fixture(params=["built", "selected"])
 def path(request, monkeypatch):
     """Each R comparison runs twice: the pairwise values built and sorted, and selected from the implicit matrix
     (stats.PairSums, as for large arms; forced on these small samples by a zero limit and few pivots a round)."""
     if request.param == "selected":
-        monkeypatch.setattr(stats, "MATERIALIZE_LIMIT", 0)
-        monkeypatch.setattr(stats, "_SAMPLE", 50)
+        _force_selection(monkeypatch)
     return request.param
 
 
@@ -124,8 +129,7 @@ def test_not_estimable_location_rows_say_why():
 
 @pytest.fixture
 def selection_only(monkeypatch):
-    monkeypatch.setattr(stats, "MATERIALIZE_LIMIT", 0)
-    monkeypatch.setattr(stats, "_SAMPLE", 50)
+    _force_selection(monkeypatch)
 
 
 def _datasets():

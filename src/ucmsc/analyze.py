@@ -59,6 +59,8 @@ class Context:
         if population not in self._population_masks:
             self._population_masks[population] = isin(self.bds["USUBJID"], self.members(population)).to_numpy()
         positions = self.bds.index.get_indexer(records.index)
+        if (positions < 0).any():  # -1 would silently read the last subject's membership
+            raise ValueError("in_population: the records are not rows of the BDS")
         return pd.Series(self._population_masks[population][positions], index=records.index)
 
     @functools.cached_property

@@ -504,13 +504,6 @@ def _exact_limits(sorted_values: np.ndarray, counts: list[int], alpha: float, si
     return sorted_values[qu - 1], sorted_values[ql], level
 
 
-def _first_root(values: np.ndarray, steps: np.ndarray, zq: float) -> float:
-    """The point among ``values`` (sorted, unique) where the step function falls below ``zq``: ``steps[k]`` is its
-    value between values[k] and values[k + 1]; the last value when it never does before."""
-    below = np.nonzero(steps - zq < 0)[0]
-    return float(values[below[0]] if below.size else values[-1])
-
-
 def _rank_sum_z(x: np.ndarray, y: np.ndarray, d: float) -> float:
     """R's W(d) of wilcox.test's two-sample CI: the standardised rank sum of x - d against y, ties included."""
     ranks = sps.rankdata(np.concatenate([x - d, y]))
