@@ -35,9 +35,10 @@ class ConfigError(ValueError):
 def _schema_validator(schema_path: Path):
     """The draft 2020-12 validator of one schema file that fills in its defaults, built once per process."""
     import jsonschema
-    import yaml
 
-    schema = yaml.load(schema_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    from ucmsc.config import load_yaml
+
+    schema = load_yaml(schema_path)
     base = jsonschema.Draft202012Validator
     check_properties = base.VALIDATORS["properties"]
 
