@@ -304,6 +304,51 @@ BDS_CATEGORIES = ("STUDYID", "USUBJID", "ARM", "TRTP", "TRTA", "PARCAT1", "PARAM
                   "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR")
 
 
+def _held_as_categories(bds: pd.DataFrame) -> bool:
+    """Whether the long dataset holds its text as categories (derive_bds does; a caller's plain frame does not)."""
+    return "PARAMCD" in bds and isinstance(bds["PARAMCD"].dtype, pd.CategoricalDtype)
+
+
+def _as_held(bds: pd.DataFrame, codes: np.ndarray, texts: list[str]) -> pd.Categorical | np.ndarray:
+    """A new text column for ``bds``, ``texts[code]`` for each record: categories when ``bds`` holds its text so,
+    else the texts themselves."""
+    if _held_as_categories(bds):
+        return pd.Categorical.from_codes(codes, categories=pd.Index(texts, dtype="str"))
+    return np.array(texts)[codes]
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with categorical columns as the values they stand for (for small selections of the long dataset)."""
+    held = {c: frame[c].astype(frame[c].cat.categories.dtype) for c in frame.columns
+            if isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    return frame.assign(**held) if held else frame
+
+
+def _append(bds: pd.DataFrame, new: pd.DataFrame | None) -> pd.DataFrame:
+    """``new`` records after those of ``bds``. A column ``bds`` holds as categories stays so (its categories extended
+    by ``new``'s values): the long dataset is never turned back into text to add a parameter."""
+    if new is None:
+        return bds
+    new = _plain(new)
+    extended, recoded = {}, {}
+    for column in bds.columns:
+        held = bds[column]
+        if not isinstance(held.dtype, pd.CategoricalDtype):
+            continue
+        values = new[column] if column in new else pd.Series(np.nan, index=new.index, dtype=object)
+        fresh = pd.Index(pd.unique(values.dropna())).difference(held.cat.categories)
+        if len(fresh):
+            held = extended[column] = held.cat.add_categories(fresh)
+        recoded[column] = pd.Categorical(values, categories=held.cat.categories)
+    return pd.concat([bds.assign(**extended), new.assign(**recoded)], ignore_index=True)
+
+
+def _sorted_categories(values: pd.Series) -> pd.Series:
+    """Only the categories used, in sorted order (as ``astype("category")`` of the same text gives them)."""
+    used = values.cat.remove_unused_categories()
+    return used.cat.reorder_categories(used.cat.categories.sort_values())
+
+
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     """Stack LB, VS and XP into one long dataset: one record per subject, parameter and visit.
 
@@ -407,13 +452,29 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     Where an input is missing or the formula is undefined the record is not created and a
     data query names the subject, visit and reason.
     """
+    new = derived_records([bds], adsl, spec, log)
+    return bds if new is None else _append(bds, new)
+
+
+def _selected(sources: list[pd.DataFrame], paramcds: list[str], columns: list[str]) -> pd.DataFrame:
+    """The records of ``paramcds`` in ``sources`` (the long dataset, then records added to it), in that order."""
+    parts = [_plain(s.loc[s["PARAMCD"].isin(paramcds), [c for c in columns if c in s]]) for s in sources]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def derived_records(sources: list[pd.DataFrame], adsl: pd.DataFrame, spec: DerivedParam, log: QueryLog
+                    ) -> pd.DataFrame | None:
+    """The records of one derived parameter from its inputs in ``sources`` (the long dataset and the records already
+    derived for it); None when an input parameter has no record at all (one query says so)."""
     visit_inputs = [p for p in spec.inputs if p not in ("AGE", "HEIGHT")]
-    absent = sorted(set(spec.inputs) - {"AGE"} - set(bds["PARAMCD"].unique()))
+    measured = set().union(*(s["PARAMCD"].unique() for s in sources))
+    absent = sorted(set(spec.inputs) - {"AGE"} - measured)
     if absent:  # one query for the whole parameter, not one per subject and visit
         log.add("ADBDS", {}, spec.paramcd, "", "derivation", f"{spec.paramcd} not derived for any record: no "
                 f"{', '.join(absent)} results in this cut", "parameter missing")
-        return bds
-    sub = bds[bds["PARAMCD"].isin(visit_inputs)].drop_duplicates(["USUBJID", "AVISITN", "PARAMCD"])
+        return None
+    sub = _selected(sources, visit_inputs, ["USUBJID", "AVISITN", "PARAMCD", "AVISIT", "AVAL"]
+                    ).drop_duplicates(["USUBJID", "AVISITN", "PARAMCD"])
     wide = sub.set_index(["USUBJID", "AVISITN", "PARAMCD"])["AVAL"].unstack("PARAMCD").reset_index()
     wide.columns.name = None
     wide["AVISIT"] = wide["AVISITN"].map(sub.drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"])
@@ -423,7 +484,8 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     if "AGE" in spec.inputs:
         wide["AGE"] = wide["USUBJID"].map(adsl.set_index("USUBJID")["AGE"])
     if "HEIGHT" in spec.inputs:
-        wide["HEIGHT"] = wide["USUBJID"].map(bds[bds["PARAMCD"] == "HEIGHT"].groupby("USUBJID")["AVAL"].first())
+        heights = _selected(sources, ["HEIGHT"], ["USUBJID", "AVAL"])
+        wide["HEIGHT"] = wide["USUBJID"].map(heights.groupby("USUBJID")["AVAL"].first())
     values = np.asarray(spec.formula(wide), dtype=float)
     missing_inputs = wide[list(spec.inputs)].isna()
     for i in np.flatnonzero(~np.isfinite(values)):
@@ -439,7 +501,7 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     new["PARAMCD"], new["PARAM"], new["AVALU"] = spec.paramcd, spec.param, spec.unit
     new["PARCAT1"], new["SRCDOM"] = "DERIVED", ""
     new["AVALC"], new["DTYPE"] = "", ""
-    return pd.concat([bds, new], ignore_index=True)
+    return new
 
 
 def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
@@ -452,10 +514,12 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
     if "ADT" in present:
         present = present.sort_values(["ADT"], kind="stable", na_position="first")
     chosen = present.drop_duplicates(["USUBJID", "PARAMCD", "AVISITN"], keep="last").index
-    bds["ANL01FL"] = np.where(bds.index.isin(chosen), "Y", "")
+    analysed = bds.index.isin(chosen)
+    bds["ANL01FL"] = _as_held(bds, analysed.astype(np.int8), ["", "Y"])
     # ADaMIG 1.1 section 3.3.4: one baseline record per subject and parameter, the one BASE comes from
-    bds["ABLFL"] = np.where((bds["AVISITN"] == 0) & (bds["ANL01FL"] == "Y"), "Y", "")
-    base = bds[bds["ABLFL"] == "Y"].set_index(["USUBJID", "PARAMCD"])["AVAL"]
+    baseline = (bds["AVISITN"] == 0).to_numpy() & analysed
+    bds["ABLFL"] = _as_held(bds, baseline.astype(np.int8), ["", "Y"])
+    base = bds[baseline].set_index(["USUBJID", "PARAMCD"])["AVAL"]
     key = pd.MultiIndex.from_frame(bds[["USUBJID", "PARAMCD"]])
     bds["BASE"] = base.reindex(key).to_numpy()
     bds["CHG"] = np.where(bds["AVISITN"] > 0, bds["AVAL"] - bds["BASE"], np.nan)
@@ -467,9 +531,9 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
 def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
     """ANRIND: LOW / NORMAL / HIGH against the reference range A1LO-A1HI (blank without a range)."""
     bds = bds.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
-    bds["ANRIND"] = np.select(
+    bds["ANRIND"] = _as_held(bds, np.select(
         [bds["A1LO"].isna() | bds["AVAL"].isna(), bds["AVAL"] < bds["A1LO"], bds["AVAL"] > bds["A1HI"]],
-        ["", "LOW", "HIGH"], default="NORMAL")
+        [0, 1, 2], default=3).astype(np.int8), ["", "LOW", "HIGH", "NORMAL"])
     return bds
 
 
@@ -480,7 +544,15 @@ def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataF
     grade_change: at every post-baseline visit with a baseline, the grade at least ``by`` below (improvement) or above
     (worsening) baseline, e.g. ultrasound steatosis improved by one grade.
     """
-    source = bds[bds["PARAMCD"] == spec["parameter"]]
+    new = yes_no_records([bds], paramcd, spec)
+    return bds if new is None else _append(bds, new)
+
+
+def yes_no_records(sources: list[pd.DataFrame], paramcd: str, spec: dict) -> pd.DataFrame | None:
+    """The records of a yes/no parameter from ``sources`` (the long dataset and the records already added to it);
+    None when there is no analysed record to derive it from."""
+    source = _selected(sources, [spec["parameter"]], ["USUBJID", "AVISITN", "AVISIT", "ADT", "AVAL", "BASE",
+                                                      "ANL01FL"])
     if "ANL01FL" in source:
         source = source[source["ANL01FL"] == "Y"]  # the analysed records only
     if spec["derivation"] == "target_attainment":
@@ -498,33 +570,69 @@ def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataF
         raise ValueError(f"derived.{paramcd}: {spec['derivation']} is not a yes/no derivation")
     source = source[source["AVAL"].notna()]
     if source.empty:
-        return bds
+        return None
     new = source[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
     new["PARAMCD"], new["PARAM"], new["AVAL"] = paramcd, label, met[source.index].astype(float)
     new["AVALC"] = np.where(new["AVAL"] == 1, "Y", "N")
     new["PARCAT1"], new["SRCDOM"], new["DTYPE"], new["ANL01FL"], new["ABLFL"] = "RESPONSE", "", "", "Y", ""
-    return pd.concat([bds, new], ignore_index=True)
+    return new
 
 
 def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, log: QueryLog) -> pd.DataFrame:
+    # few distinct values per column over millions of records: held as categories (codes) from the start, written
+    # back as text; parameters are added and variables derived on the codes
     bds = findings_to_bds(sdtm, config)
-    for spec in _derived_params(config):
-        bds = derive_param(bds, adsl, spec, log)
+    bds = bds.astype({c: "category" for c in BDS_CATEGORIES if c in bds})
+    bds = _append(bds, _added(bds, [lambda sources, spec=spec: derived_records(sources, adsl, spec, log)
+                                    for spec in _derived_params(config)]))
     bds = derive_baseline_and_change(bds)
     bds = derive_range_indicator(bds)
-    for paramcd, spec in config.get("derived", {}).items():
-        if is_yes_no(spec):
-            bds = derive_param_yes_no(bds, paramcd, spec)
-    treatments = adsl[["USUBJID", "STUDYID", "ARM", "TRT01P", "TRT01A"]].rename(columns={"TRT01P": "TRTP",
-                                                                                          "TRT01A": "TRTA"})
-    bds = bds.merge(treatments, on="USUBJID", how="left", validate="many_to_one")
+    bds = _append(bds, _added(bds, [lambda sources, c=paramcd, spec=spec: yes_no_records(sources, c, spec)
+                                    for paramcd, spec in config.get("derived", {}).items() if is_yes_no(spec)]))
+    bds = bds.assign(**treatments_of_records(bds["USUBJID"], adsl))
     bds = bds.reindex(columns=BDS_ORDER)
     for column in ("AVALC", "AVALU", "DTYPE", "ABLFL", "ANL01FL", "ANRIND", "SRCDOM", "SRCVAR"):
-        bds[column] = bds[column].fillna("").astype(str)
-    bds["ADT"] = isodates.complete_date(bds["ADT"])
-    # few distinct values per column over a million records: held as categories (codes), written back as text
-    bds = bds.astype({c: "category" for c in BDS_CATEGORIES})
+        values = bds[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            if values.isna().any():
+                bds[column] = (values if "" in values.cat.categories else values.cat.add_categories([""])).fillna("")
+        else:
+            bds[column] = values.fillna("").astype(str)
+    days, dates = pd.factorize(bds["ADT"])  # each distinct date text completed once
+    bds["ADT"] = isodates.complete_date(pd.Series(dates, dtype=object)).array.take(days, allow_fill=True)
+    bds = bds.assign(**{c: _sorted_categories(bds[c].astype("category")) for c in BDS_CATEGORIES})
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
+
+
+def _added(bds: pd.DataFrame, derivations: list[Callable[[list[pd.DataFrame]], pd.DataFrame | None]]
+           ) -> pd.DataFrame | None:
+    """The records of each derivation in turn, each seeing the long dataset and the records added before it, as one
+    frame: the long dataset is copied once for all of them, not once per parameter."""
+    added = []
+    for derivation in derivations:
+        new = derivation([bds, *added])
+        if new is not None:
+            added.append(new)
+    return pd.concat(added, ignore_index=True) if added else None
+
+
+def treatments_of_records(subjects: pd.Series, adsl: pd.DataFrame) -> dict[str, pd.Categorical]:
+    """STUDYID, ARM, TRTP (TRT01P) and TRTA (TRT01A) of each record's subject, as categories: ADSL's values taken by
+    subject code (a left join on USUBJID; missing where the subject is not in ADSL)."""
+    if adsl["USUBJID"].duplicated().any():
+        raise ValueError(f"ADSL has more than one row for subject(s) "
+                         f"{sorted(adsl.loc[adsl['USUBJID'].duplicated(), 'USUBJID'].unique())[:5]}")
+    if isinstance(subjects.dtype, pd.CategoricalDtype):
+        codes, ids = subjects.cat.codes.to_numpy(), subjects.cat.categories
+    else:
+        codes, ids = pd.factorize(subjects)
+    rows = pd.Index(adsl["USUBJID"]).get_indexer(ids)  # ADSL row of each subject code, -1 where it has none
+    taken = {}
+    for variable, source in (("STUDYID", "STUDYID"), ("ARM", "ARM"), ("TRTP", "TRT01P"), ("TRTA", "TRT01A")):
+        value_codes, values = pd.factorize(adsl[source])
+        per_subject = np.append(value_codes, -1)[rows]  # index -1: the appended "missing"
+        taken[variable] = pd.Categorical.from_codes(np.append(per_subject, -1)[codes], categories=values)
+    return taken
 
 
 # --- ADAE ---------------------------------------------------------------------------
