@@ -21,7 +21,7 @@ import pandas as pd
 from ucmsc.config import load_yaml
 from ucmsc.dates import complete_date
 from ucmsc.domains import NUMERIC, VARIABLE_LABELS
-from ucmsc.io import categories_as_text, utf8_lengths
+from ucmsc.io import categories_as_text, is_text_categorical, utf8_lengths
 from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
 
@@ -288,11 +288,16 @@ def data_dictionary(datasets: dict[str, pd.DataFrame], spec: AdamSpec) -> pd.Dat
     for name, frame in datasets.items():
         for row in spec.of(name).to_dict("records"):
             values = frame[row["VARIABLE"]]
+            text = row["TYPE"] == "text"
+            if is_text_categorical(values):  # each category measured once
+                blank = np.append(values.cat.categories == "", True)[values.cat.codes.to_numpy()]  # -1: missing
+                length = int(utf8_lengths(values).max()) if text and len(values) else (1 if text else 8)
+                rows.append({**row, "LENGTH": max(length, 1), "RECORDS": len(frame), "MISSING": int(blank.sum())})
+                continue
             if isinstance(values.dtype, pd.CategoricalDtype):
                 values = categories_as_text(values)
             # numbers and dates are blank only when missing; text also when ""
             blank = values.isna() if values.dtype.kind in "fiumMb" else values.isna() | (values.astype(str) == "")
-            text = row["TYPE"] == "text"
             length = int(utf8_lengths(values.fillna("").astype(str)).max()) if text and len(values) \
                 else (1 if text else 8)
             rows.append({**row, "LENGTH": max(length, 1), "RECORDS": len(frame), "MISSING": int(blank.sum())})

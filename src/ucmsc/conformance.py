@@ -130,10 +130,21 @@ def _text(series: pd.Series) -> pd.Series:
     return pd.Series(shown[codes], index=series.index, dtype=object)
 
 
+def _of_text(series: pd.Series, measure) -> pd.Series:
+    """``measure`` (a function of a text series, one value per text) of each value's ``_text``; for a categorical
+    column measured once per category and taken by code ("" where missing)."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return pd.Series(np.asarray(measure(_text(series))), index=series.index)
+    shown = list(_text(pd.Series(series.cat.categories))) + [""]
+    measured = np.asarray(measure(pd.Series(shown, dtype=object)))
+    codes = series.cat.codes.to_numpy()
+    return pd.Series(measured[np.where(codes < 0, len(shown) - 1, codes)], index=series.index)
+
+
 def _blank(series: pd.Series) -> pd.Series:
     if series.dtype.kind in "fiumMb":  # numbers, datetimes, booleans: blank only when missing
         return pd.Series(series.isna().to_numpy(), index=series.index)
-    return _text(series).str.strip() == ""
+    return _of_text(series, lambda text: text.str.strip() == "")
 
 
 def _value(v) -> str:
@@ -178,7 +189,8 @@ def _class(metadata, dataset: str) -> str:
 
 
 def _is_y(df: pd.DataFrame, col: str) -> pd.Series:
-    return _text(df[col]).str.strip() == "Y" if col in df.columns else pd.Series(False, index=df.index)
+    return _of_text(df[col], lambda text: text.str.strip() == "Y") if col in df.columns \
+        else pd.Series(False, index=df.index)
 
 
 def _mismatch(actual: pd.Series, expected: pd.Series, rtol: float = 1e-9, atol: float = 0.0) -> pd.Series:
@@ -454,13 +466,13 @@ def check_flags(datasets: dict, metadata) -> list[dict]:
         for var in [c for c in df.columns if str(c).endswith("FL")]:
             # ADaMIG 1.1 §3.1.4: population flags Y/N; other flags here Y/null
             allowed = {"Y", "N", ""} if (name == "ADSL" or var in adsl_flags) else {"Y", ""}
-            values = _text(df[var]).str.strip()
-            bad = ~values.isin(allowed)
+            bad = _of_text(df[var], lambda text, allowed=allowed: ~text.str.strip().isin(allowed))
             if bad.any():
+                values = _text(df.loc[bad, var]).str.strip()
                 shown = "/".join(sorted(a or "blank" for a in allowed))
                 out.append(_finding("FLAG-VALUES", name, var, bad.sum(),
                                     f"{bad.sum()} records of {name}.{var} not {shown}: values "
-                                    f"{_list(repr(v) for v in sorted(values[bad].unique()))}; {_examples(df, bad)}"))
+                                    f"{_list(repr(v) for v in sorted(values.unique()))}; {_examples(df, bad)}"))
     return out
 
 
@@ -499,10 +511,10 @@ def check_codelists(datasets: dict, metadata) -> list[dict]:
             continue
         # Define-XML CodeListRef: values are terms of the codelist
         terms = set(_text(cl.loc[cl["CODELIST"] == codelist, "TERM"]))
-        values = _text(datasets[name][variable])
-        bad = (values.str.strip() != "") & ~values.isin(terms)
+        bad = _of_text(datasets[name][variable], lambda text, terms=terms: (text.str.strip() != "") & ~text.isin(terms))
         if bad.any():
-            outside = sorted(values[bad].unique())
+            values = _text(datasets[name][variable][bad])
+            outside = sorted(values.unique())
             out.append(_finding("CODELIST-TERMS", name, variable, bad.sum(),
                                 f"{bad.sum()} records of {name}.{variable} outside codelist {codelist}"
                                 f"{'' if terms else ' (no terms)'}: values {_list(repr(v) for v in outside)}; "
@@ -546,7 +558,7 @@ def check_types(datasets: dict, metadata) -> list[dict]:
         length = pd.to_numeric(pd.Series([var.get("LENGTH")]), errors="coerce").iloc[0]
         if declared == "text" and not pd.isna(length):
             # Define-XML ItemDef Length
-            n = _text(series).str.len()
+            n = _of_text(series, lambda text: text.str.len())
             bad = n > length
             if bad.any():
                 out.append(_finding("TEXT-LENGTH", name, variable, bad.sum(),
@@ -558,7 +570,7 @@ def check_types(datasets: dict, metadata) -> list[dict]:
             if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
                 continue
             # SAS V5 transport: character values at most 200 bytes
-            nbytes = pd.Series(utf8_lengths(_text(series)), index=series.index)
+            nbytes = _of_text(series, utf8_lengths)
             bad = nbytes > 200
             if bad.any():
                 out.append(_finding("TEXT-200-BYTES", name, variable, bad.sum(),

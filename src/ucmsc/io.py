@@ -180,13 +180,22 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def utf8_lengths(text: pd.Series) -> np.ndarray:
-    """Length in UTF-8 bytes of each value of a text series without missing values (Arrow's byte length)."""
+    """Length in UTF-8 bytes of each value of a text series without missing values (Arrow's byte length); of a
+    categorical column each category is measured once (a missing value: 0)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    if isinstance(text.dtype, pd.CategoricalDtype):
+        return np.append(utf8_lengths(pd.Series(text.cat.categories)), 0)[text.cat.codes.to_numpy()]  # -1: the 0
 
     values = text.astype(object) if text.dtype == object else text
     return np.asarray(pc.binary_length(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False),
                       dtype=np.int64)
+
+
+def is_text_categorical(values: pd.Series) -> bool:
+    """A categorical column whose categories are text (the long dataset's held text)."""
+    return isinstance(values.dtype, pd.CategoricalDtype) and isinstance(values.cat.categories.dtype, pd.StringDtype)
 
 
 def categories_as_text(values: pd.Series, categories: list | None = None) -> pd.Series:

@@ -18,7 +18,7 @@ import pandas as pd
 import pyreadstat
 
 from ucmsc.dates import complete_date
-from ucmsc.io import categories_as_text, utf8_lengths
+from ucmsc.io import categories_as_text, is_text_categorical, utf8_lengths
 
 MAX_TEXT_BYTES = 200
 FORMATS = {"date": "DATE9.", "datetime": "DATETIME20."}
@@ -45,6 +45,10 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
                               format="mixed")
     if kind in ("integer", "float"):
         return pd.to_numeric(values, errors="raise").astype(float)
+    if is_text_categorical(values):  # stays categorical: written from its codes, each category encoded once
+        if values.isna().any():
+            values = (values if "" in values.cat.categories else values.cat.add_categories([""])).fillna("")
+        return values
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = categories_as_text(values)
     if isinstance(values.dtype, pd.StringDtype):
@@ -88,6 +92,8 @@ def write_xpt(frame: pd.DataFrame, path: str | Path, dataset: str, label: str, l
     column_labels = [labels.get(c, "") or None for c in stored.columns]
     numbers = _numeric_columns(stored)
     if numbers is None:  # a column whose storage ReadStat decides otherwise: written by it
+        stored = stored.assign(**{c: categories_as_text(stored[c]) for c in stored.columns
+                                  if isinstance(stored[c].dtype, pd.CategoricalDtype)})
         pyreadstat.write_xport(stored, str(partial), file_label=label, table_name=dataset.upper(),
                                column_labels=column_labels, file_format_version=5, variable_format=formats or None)
     else:
@@ -125,7 +131,7 @@ def _numeric_columns(stored: pd.DataFrame) -> dict[str, np.ndarray] | None:
     numbers = {}
     for column in stored.columns:
         values = stored[column]
-        if isinstance(values.dtype, pd.StringDtype):
+        if isinstance(values.dtype, pd.StringDtype) or is_text_categorical(values):
             continue
         if pd.api.types.is_datetime64_any_dtype(values) and values.dt.tz is None:
             # pyreadstat: whole seconds since 1960 plus the fraction, NaT missing
@@ -179,7 +185,10 @@ def _ibm_doubles(values: np.ndarray) -> np.ndarray:
 
 def _text_block(values: pd.Series, width: int) -> np.ndarray:
     """A text column as rows of ``width`` bytes: UTF-8, blank-padded (each distinct value encoded once)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if is_text_categorical(values):  # no missing values here (``_as_type``)
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
     encoded = np.array([str(u).encode("utf-8") for u in uniques] or [b""], dtype=f"S{width}")
     block = encoded.view(np.uint8).reshape(-1, width).copy()
     lengths = np.array([len(str(u).encode("utf-8")) for u in uniques] or [0])
