@@ -235,3 +235,47 @@ def test_unknown_onsets_use_what_the_partial_date_says_about_the_window():
         "TRTSDTM": pd.Timestamp("2022-03-17"), "TRTEDTM": pd.Timestamp("2022-06-01")})
     assert derive.treatment_emergent_by_rule(adae, 30).tolist() == [False, True, True, False, True, False]
     assert derive.treatment_emergent_by_rule(adae).tolist() == [True, True, True, False, True, True]
+
+
+def test_treatments_taken_by_subject_as_a_left_join():
+    adsl = pd.DataFrame({"USUBJID": ["B", "A"], "STUDYID": ["S", "S"], "ARM": ["Placebo", "UC-MSC"],
+                         "TRT01P": ["Placebo", "UC-MSC"], "TRT01A": ["Placebo", None]})
+    subjects = pd.Series(["A", "C", "B", "A", None], dtype="str").astype("category")
+    taken = derive.treatments_of_records(subjects, adsl)
+    assert list(pd.Series(taken["ARM"]).astype(object).fillna("-")) == ["UC-MSC", "-", "Placebo", "UC-MSC", "-"]
+    assert list(pd.Series(taken["TRTA"]).astype(object).fillna("-")) == ["-", "-", "Placebo", "-", "-"]
+    assert list(pd.Series(derive.treatments_of_records(subjects.astype(object), adsl)["TRTP"]).astype(object)
+                .fillna("-")) == ["UC-MSC", "-", "Placebo", "UC-MSC", "-"]  # plain text subjects too
+    with pytest.raises(ValueError, match="more than one row"):
+        derive.treatments_of_records(subjects, pd.concat([adsl, adsl.iloc[:1]]))
+
+
+def test_derived_parameters_on_categories_equal_those_on_text():
+    """derive_bds holds the long dataset's text as categories (with unused ones); the derived records, flags and
+    range indicators are the same values as on plain text, and the categories are those of the text."""
+    bds = _bds([["A", "GLUC", 0, 6.0], ["A", "INSULIN", 0, 10.0], ["A", "GLUC", 9, 3.2], ["A", "INSULIN", 9, 12.0],
+                ["B", "GLUC", 0, 7.5], ["B", "INSULIN", 0, 8.0], ["B", "GLUC", 9, 7.0], ["B", "INSULIN", 9, 9.0]])
+    bds["A1LO"], bds["A1HI"], bds["ADT"] = 4.0, 7.0, "2020-01-0" + (bds["AVISITN"] // 9 + 1).astype(str)
+    adsl = pd.DataFrame({"USUBJID": ["A", "B"], "AGE": [50, 60]})
+    spec = derive._derived_params({"tests": {}, "derived": {"HOMAIR": {"derivation": "homa_ir"}}})[0]
+    yes_no = {"derivation": "target_attainment", "parameter": "GLUC", "below": 7.0}
+
+    def run(frame):
+        log = QueryLog(prefix="D")
+        out = derive.derive_range_indicator(derive.derive_baseline_and_change(derive.derive_param(frame, adsl, spec,
+                                                                                                  log)))
+        return derive.derive_param_yes_no(out, "GLUCTGT", yes_no), log.frame()
+
+    plain, plain_log = run(bds.astype({c: "str" for c in ("USUBJID", "PARAMCD", "AVISIT")}))
+    held, held_log = run(bds.astype({c: pd.CategoricalDtype(sorted(set(bds[c])) + ["UNUSED"])
+                                     for c in ("USUBJID", "PARAMCD", "AVISIT")}))
+    assert isinstance(held["ANRIND"].dtype, pd.CategoricalDtype) and isinstance(held["PARAMCD"].dtype,
+                                                                                pd.CategoricalDtype)
+    assert set(held["PARAMCD"].cat.categories) == {"GLUC", "INSULIN", "HOMAIR", "GLUCTGT", "UNUSED"}
+    text = held.astype({c: object for c in held.columns if isinstance(held[c].dtype, pd.CategoricalDtype)})
+    pd.testing.assert_frame_equal(text, plain.astype({c: object for c in text.columns if text[c].dtype == object}))
+    pd.testing.assert_frame_equal(held_log, plain_log)
+    homair = plain[plain["PARAMCD"] == "HOMAIR"]
+    assert homair["AVAL"].round(6).tolist() == [round(6.0 * 10 / 22.5, 6), round(3.2 * 12 / 22.5, 6),
+                                                round(7.5 * 8 / 22.5, 6), round(7.0 * 9 / 22.5, 6)]  # G x I / 22.5
+    assert plain.loc[plain["PARAMCD"] == "GLUCTGT", "AVALC"].tolist() == ["Y", "Y", "N", "N"]

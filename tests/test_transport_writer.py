@@ -85,3 +85,20 @@ def test_categorical_columns_written_as_their_text(tmp_path):
                             types)
     assert STAMP.sub(b"T", (tmp_path / "text.xpt").read_bytes()) == \
         STAMP.sub(b"T", (tmp_path / "category.xpt").read_bytes())
+
+
+def test_categorical_text_written_from_codes_as_readstat_writes_the_text(tmp_path, monkeypatch):
+    """A text column held as categories (missing values, an unused category longer than any used value) gives the
+    bytes ReadStat writes for the same values as plain text."""
+    data = frame()
+    text = data["TXT"].where(np.arange(len(data)) % 7 != 0)  # some missing: stored as ""
+    data["TXT"] = pd.Categorical(text, categories=["a", "", "héllo", "Y  ", " x", "an unused, much longer category"])
+    used = []
+    write_v5 = transport._write_v5
+    monkeypatch.setattr(transport, "_write_v5", lambda *a, **k: (used.append(1), write_v5(*a, **k)))
+    transport.write_xpt(data, tmp_path / "mine.xpt", "ADX", "A label", {}, TYPES)
+    assert used, "the column-wise writer was not used"
+    plain = data.assign(TXT=text.fillna("").astype("str"))
+    assert STAMP.sub(b"T", (tmp_path / "mine.xpt").read_bytes()) == readstat_bytes(plain, tmp_path / "rs.xpt", {})
+    back, _ = transport.read_xpt(tmp_path / "mine.xpt")
+    assert back["TXT"].tolist() == [v.rstrip() for v in plain["TXT"]]  # ReadStat strips trailing blanks on reading
