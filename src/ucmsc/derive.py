@@ -353,7 +353,8 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
     """Stack LB, VS and XP into one long dataset: one record per subject, parameter and visit.
 
     A censored result ('<x') is analysed at half its limit of quantification (AVAL = LLOQ/2,
-    DTYPE = 'LLOQ/2'); the reported text stays in AVALC.
+    DTYPE = 'LLOQ/2'); the reported text stays in AVALC. Text of few distinct values (``BDS_CATEGORIES``) is held
+    as categories from here on.
     """
     parts = []
     for domain in ("LB", "VS", "XP"):
@@ -361,23 +362,43 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
         if frame.empty:
             continue
         p = domain
+
+        def constant(text: str, n: int = len(frame)) -> pd.Categorical:
+            return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([text], dtype="str"))
+
         part = pd.DataFrame({
-            "USUBJID": frame["USUBJID"], "PARAMCD": frame[f"{p}TESTCD"],
-            "PARAM": frame[f"{p}TEST"] + " (" + frame[f"{p}STRESU"] + ")", "PARCAT1": PARCAT[domain],
-            "AVISITN": frame["VISITNUM"].astype(int), "AVISIT": frame["VISIT"], "ADT": frame[f"{p}DTC"],
-            "ADY": frame[f"{p}DY"], "AVAL": frame[f"{p}STRESN"].astype(float), "AVALC": frame[f"{p}STRESC"],
-            "AVALU": frame[f"{p}STRESU"], "SRCDOM": domain, "SRCVAR": f"{p}STRESN",
-            "SRCSEQ": frame[f"{p}SEQ"] if f"{p}SEQ" in frame else np.nan,
+            "USUBJID": frame["USUBJID"].astype("category"), "PARAMCD": frame[f"{p}TESTCD"].astype("category"),
+            "PARAM": (frame[f"{p}TEST"] + " (" + frame[f"{p}STRESU"] + ")").astype("category"),
+            "PARCAT1": constant(PARCAT[domain]), "AVISITN": frame["VISITNUM"].astype(int),
+            "AVISIT": frame["VISIT"].astype("category"), "ADT": frame[f"{p}DTC"], "ADY": frame[f"{p}DY"],
+            "AVAL": frame[f"{p}STRESN"].astype(float), "AVALC": frame[f"{p}STRESC"],
+            "AVALU": frame[f"{p}STRESU"].astype("category"), "SRCDOM": constant(domain),
+            "SRCVAR": constant(f"{p}STRESN"), "SRCSEQ": frame[f"{p}SEQ"] if f"{p}SEQ" in frame else np.nan,
         })
-        censored = part["AVAL"].isna() & frame[f"{p}LLOQ"].notna()
-        part["DTYPE"] = np.where(censored, "LLOQ/2", "")
+        censored = (part["AVAL"].isna() & frame[f"{p}LLOQ"].notna()).to_numpy()
+        part["DTYPE"] = pd.Categorical.from_codes(censored.astype(np.int8), categories=pd.Index(["", "LLOQ/2"],
+                                                                                                  dtype="str"))
         part.loc[censored, "AVAL"] = frame.loc[censored, f"{p}LLOQ"] / 2
         parts.append(part)
-    bds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BDS_ORDER)
+    if not parts:
+        return pd.DataFrame(columns=BDS_ORDER).assign(A1LO=np.nan, A1HI=np.nan)
+    bds = _stacked(parts)
     normal = {t: spec.get("normal") for t, spec in config.get("tests", {}).items()}
-    bds["A1LO"] = bds["PARAMCD"].map({t: r[0] for t, r in normal.items() if r}).astype(float)
-    bds["A1HI"] = bds["PARAMCD"].map({t: r[1] for t, r in normal.items() if r}).astype(float)
+    codes, paramcds = bds["PARAMCD"].cat.codes.to_numpy(), bds["PARAMCD"].cat.categories
+    for limit, side in (("A1LO", 0), ("A1HI", 1)):  # each parameter's range looked up once, taken by code
+        per_code = [float(normal[c][side]) if normal.get(c) else np.nan for c in paramcds]
+        bds[limit] = np.append(per_code, np.nan)[codes]
     return bds
+
+
+def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' records in one frame; a column held as categories in every part stays so (their union)."""
+    from pandas.api.types import union_categoricals
+
+    held = {c: union_categoricals([p[c] for p in parts]) for c in parts[0].columns
+            if all(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts)}
+    rest = pd.concat([p.drop(columns=list(held)) for p in parts], ignore_index=True)
+    return rest.assign(**held)[list(parts[0].columns)]
 
 
 @dataclass(frozen=True)
