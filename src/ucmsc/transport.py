@@ -28,8 +28,9 @@ class TransportError(ValueError):
     """A dataset cannot be written as SAS transport v5; the message names dataset, variable and row."""
 
 
-def _as_type(values: pd.Series, kind: str) -> pd.Series:
-    """``values`` converted to what the transport file stores for the spec type."""
+def _as_type(values: pd.Series, kind: str, sas_days: bool = False) -> pd.Series:
+    """``values`` converted to what the transport file stores for the spec type; a date as ``datetime.date`` (what
+    ReadStat takes), or with ``sas_days`` as the number SAS stores: days since 1960-01-01."""
     if kind == "date":
         when = complete_date(values)  # a partial date ("2019-03") is not a SAS date
         if not pd.api.types.is_datetime64_any_dtype(values):
@@ -37,6 +38,9 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
             if bad.any():
                 raise ValueError(f"row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}: {values[bad].iloc[0]!r} is not a "
                                  "complete date")
+        if sas_days and when.notna().any():  # (without any date ReadStat decides the column's type)
+            days = when.to_numpy().astype("datetime64[D]").view(np.int64) + SAS_EPOCH_DAYS
+            return pd.Series(np.where(when.isna().to_numpy(), np.nan, days.astype(float)), index=values.index)
         days = when.dt.date.to_numpy(dtype=object, copy=True)  # datetime.date objects, None where missing
         days[when.isna().to_numpy()] = None
         return pd.Series(days, index=values.index, dtype=object)
@@ -57,15 +61,16 @@ def _as_type(values: pd.Series, kind: str) -> pd.Series:
     return text.where(text != "nan", "") if values.dtype.kind == "f" else text
 
 
-def storage_frame(frame: pd.DataFrame, types: dict[str, str], dataset: str) -> pd.DataFrame:
-    """The frame as the transport file stores it; too long names or text values stop with dataset, variable, row."""
+def storage_frame(frame: pd.DataFrame, types: dict[str, str], dataset: str, sas_days: bool = False) -> pd.DataFrame:
+    """The frame as the transport file stores it (dates: see ``_as_type``); too long names or text values stop with
+    dataset, variable, row."""
     out = {}
     for column in frame.columns:
         if len(column) > 8:
             raise TransportError(f"{dataset}.{column}: name longer than 8 characters (SAS V5 transport)")
         kind = types.get(column, "float" if pd.api.types.is_numeric_dtype(frame[column]) else "text")
         try:
-            out[column] = _as_type(frame[column], kind)
+            out[column] = _as_type(frame[column], kind, sas_days)
         except (ValueError, TypeError) as error:
             raise TransportError(f"{dataset}.{column}: not {kind}: {error}") from error
         if kind == "text":
@@ -84,7 +89,7 @@ def write_xpt(frame: pd.DataFrame, path: str | Path, dataset: str, label: str, l
     if len(label) > 40 or any(len(v) > 40 for v in labels.values()):
         raise TransportError(f"{dataset}: a label longer than 40 characters")
     types = types or {}
-    stored = storage_frame(frame, types, dataset)
+    stored = storage_frame(frame, types, dataset, sas_days=True)  # dates as SAS day numbers: no date objects
     formats = {c: FORMATS[types[c]] for c in stored.columns if types.get(c) in FORMATS}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +97,7 @@ def write_xpt(frame: pd.DataFrame, path: str | Path, dataset: str, label: str, l
     column_labels = [labels.get(c, "") or None for c in stored.columns]
     numbers = _numeric_columns(stored)
     if numbers is None:  # a column whose storage ReadStat decides otherwise: written by it
+        stored = storage_frame(frame, types, dataset)  # dates as ReadStat takes them
         stored = stored.assign(**{c: categories_as_text(stored[c]) for c in stored.columns
                                   if isinstance(stored[c].dtype, pd.CategoricalDtype)})
         pyreadstat.write_xport(stored, str(partial), file_label=label, table_name=dataset.upper(),
@@ -183,17 +189,18 @@ def _ibm_doubles(values: np.ndarray) -> np.ndarray:
     return ibm.astype(">u8").view(np.uint8).reshape(-1, 8)
 
 
-def _text_block(values: pd.Series, width: int) -> np.ndarray:
-    """A text column as rows of ``width`` bytes: UTF-8, blank-padded (each distinct value encoded once)."""
+def _text_table(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as codes into a table of its distinct values, each a row of ``width`` bytes: UTF-8,
+    blank-padded (each distinct value encoded once for the whole column)."""
     if is_text_categorical(values):  # no missing values here (``_as_type``)
         codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    encoded = np.array([str(u).encode("utf-8") for u in uniques] or [b""], dtype=f"S{width}")
-    block = encoded.view(np.uint8).reshape(-1, width).copy()
-    lengths = np.array([len(str(u).encode("utf-8")) for u in uniques] or [0])
-    block[np.arange(width)[None, :] >= lengths[:, None]] = 0x20
-    return block[codes] if len(codes) else np.empty((0, width), dtype=np.uint8)
+    encoded = [str(u).encode("utf-8") for u in uniques] or [b""]
+    table = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(-1, width).copy()
+    lengths = np.array([len(e) for e in encoded])
+    table[np.arange(width)[None, :] >= lengths[:, None]] = 0x20
+    return codes, table
 
 
 def _sas_time(moment: time.struct_time) -> bytes:
@@ -239,16 +246,19 @@ def _write_v5(stored: pd.DataFrame, numbers: dict[str, np.ndarray], path: Path, 
     with open(path, "wb") as out:
         out.write(b"".join(head) + described + _header("OBS"))
         written = 0
+        texts = {c: _text_table(stored[c], widths[c]) for c in stored.columns if c not in numbers}
         for start in range(0, len(stored), ROWS_PER_BLOCK):
-            rows = stored.iloc[start:start + ROWS_PER_BLOCK]
-            block = np.empty((len(rows), position), dtype=np.uint8)
+            stop = min(start + ROWS_PER_BLOCK, len(stored))
+            block = np.empty((stop - start, position), dtype=np.uint8)
             offset = 0
             for column in stored.columns:
                 width = widths[column]
-                block[:, offset:offset + width] = (
-                    _ibm_doubles(numbers[column][start:start + ROWS_PER_BLOCK]) if column in numbers
-                    else _text_block(rows[column], width))
+                if column in numbers:
+                    block[:, offset:offset + width] = _ibm_doubles(numbers[column][start:stop])
+                else:
+                    codes, table = texts[column]
+                    block[:, offset:offset + width] = table[codes[start:stop]]
                 offset += width
-            out.write(block.tobytes())
+            out.write(block)
             written += block.size
         out.write(b" " * (-written % 80))
