@@ -329,24 +329,40 @@ def _append(bds: pd.DataFrame, new: pd.DataFrame | None) -> pd.DataFrame:
     by ``new``'s values): the long dataset is never turned back into text to add a parameter."""
     if new is None:
         return bds
-    new = _plain(new)
     extended, recoded = {}, {}
     for column in bds.columns:
         held = bds[column]
         if not isinstance(held.dtype, pd.CategoricalDtype):
             continue
         values = new[column] if column in new else pd.Series(np.nan, index=new.index, dtype=object)
-        fresh = pd.Index(pd.unique(values.dropna())).difference(held.cat.categories)
+        if isinstance(values.dtype, pd.CategoricalDtype):  # recoded through its categories, not its values
+            fresh = values.cat.categories.difference(held.cat.categories)
+        else:
+            fresh = pd.Index(pd.unique(values.dropna())).difference(held.cat.categories)
         if len(fresh):
             held = extended[column] = held.cat.add_categories(fresh)
-        recoded[column] = pd.Categorical(values, categories=held.cat.categories)
-    return pd.concat([bds.assign(**extended), new.assign(**recoded)], ignore_index=True)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            position = np.append(held.cat.categories.get_indexer(values.cat.categories), -1)  # -1: missing
+            recoded[column] = pd.Categorical.from_codes(position[values.cat.codes.to_numpy()],
+                                                        categories=held.cat.categories)
+        else:
+            recoded[column] = pd.Categorical(values, categories=held.cat.categories)
+    plain = {c: new[c].astype(new[c].cat.categories.dtype) for c in new.columns
+             if c not in recoded and isinstance(new[c].dtype, pd.CategoricalDtype)}
+    return pd.concat([bds.assign(**extended), new.assign(**recoded, **plain)], ignore_index=True)
 
 
 def _sorted_categories(values: pd.Series) -> pd.Series:
-    """Only the categories used, in sorted order (as ``astype("category")`` of the same text gives them)."""
-    used = values.cat.remove_unused_categories()
-    return used.cat.reorder_categories(used.cat.categories.sort_values())
+    """Only the categories used, in sorted order (as ``astype("category")`` of the same text gives them); the codes
+    are counted, not sorted."""
+    codes, categories = values.cat.codes.to_numpy(), values.cat.categories
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+    kept = categories[used]
+    order = kept.argsort()
+    new_code = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last: missing stays missing
+    new_code[used[order]] = np.arange(len(used))
+    return pd.Series(pd.Categorical.from_codes(new_code[codes], categories=kept[order]), index=values.index,
+                     name=values.name)
 
 
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
@@ -477,10 +493,23 @@ def derive_param(bds: pd.DataFrame, adsl: pd.DataFrame, spec: DerivedParam, log:
     return bds if new is None else _append(bds, new)
 
 
+def _of_subject(subjects: pd.Series, by_subject: pd.Series) -> pd.Series:
+    """``by_subject``'s value for each record's subject (missing where it has none): ``subjects.map(by_subject)``,
+    taken by subject code when the subjects are categories."""
+    if isinstance(subjects.dtype, pd.CategoricalDtype) and (subjects.cat.codes >= 0).all():
+        by_subject = by_subject.set_axis(by_subject.index.astype(object))
+        return pd.Series(by_subject.reindex(subjects.cat.categories.astype(object)).to_numpy()[subjects.cat.codes],
+                         index=subjects.index)
+    return subjects.astype(object).map(by_subject)
+
+
 def _selected(sources: list[pd.DataFrame], paramcds: list[str], columns: list[str]) -> pd.DataFrame:
     """The records of ``paramcds`` in ``sources`` (the long dataset, then records added to it), in that order."""
-    parts = [_plain(s.loc[s["PARAMCD"].isin(paramcds), [c for c in columns if c in s]]) for s in sources]
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    parts = [s.loc[s["PARAMCD"].isin(paramcds), [c for c in columns if c in s]] for s in sources]
+    if len(parts) == 1:
+        return parts[0]
+    held = [c for c in parts[0].columns if isinstance(parts[0][c].dtype, pd.CategoricalDtype)]
+    return _stacked([parts[0]] + [p.astype({c: "category" for c in held if c in p}) for p in parts[1:]])
 
 
 def derived_records(sources: list[pd.DataFrame], adsl: pd.DataFrame, spec: DerivedParam, log: QueryLog
@@ -496,6 +525,7 @@ def derived_records(sources: list[pd.DataFrame], adsl: pd.DataFrame, spec: Deriv
         return None
     sub = _selected(sources, visit_inputs, ["USUBJID", "AVISITN", "PARAMCD", "AVISIT", "AVAL"]
                     ).drop_duplicates(["USUBJID", "AVISITN", "PARAMCD"])
+    sub = sub.assign(PARAMCD=_plain(sub[["PARAMCD"]])["PARAMCD"])  # the parameters become columns below
     wide = sub.set_index(["USUBJID", "AVISITN", "PARAMCD"])["AVAL"].unstack("PARAMCD").reset_index()
     wide.columns.name = None
     wide["AVISIT"] = wide["AVISITN"].map(sub.drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"])
@@ -503,10 +533,10 @@ def derived_records(sources: list[pd.DataFrame], adsl: pd.DataFrame, spec: Deriv
         if p not in wide:
             wide[p] = np.nan
     if "AGE" in spec.inputs:
-        wide["AGE"] = wide["USUBJID"].map(adsl.set_index("USUBJID")["AGE"])
+        wide["AGE"] = _of_subject(wide["USUBJID"], adsl.set_index("USUBJID")["AGE"])
     if "HEIGHT" in spec.inputs:
         heights = _selected(sources, ["HEIGHT"], ["USUBJID", "AVAL"])
-        wide["HEIGHT"] = wide["USUBJID"].map(heights.groupby("USUBJID")["AVAL"].first())
+        wide["HEIGHT"] = _of_subject(wide["USUBJID"], heights.groupby("USUBJID", observed=True)["AVAL"].first())
     values = np.asarray(spec.formula(wide), dtype=float)
     missing_inputs = wide[list(spec.inputs)].isna()
     for i in np.flatnonzero(~np.isfinite(values)):
@@ -532,21 +562,39 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
     # ADaMIG 1.1 section 3.3.8: ANL01FL marks the record analysed, one per subject, parameter and analysis visit
     # (with AVAL; of several, the latest dated)
     present = bds.loc[bds["AVAL"].notna(), [c for c in ("USUBJID", "PARAMCD", "AVISITN", "ADT") if c in bds]]
-    if "ADT" in present:
-        present = present.sort_values(["ADT"], kind="stable", na_position="first")
+    if "ADT" in present:  # by date, undated first (the sort of the distinct dates, as codes)
+        dated, _ = pd.factorize(present["ADT"], sort=True)
+        present = present.iloc[np.argsort(dated, kind="stable")]
     chosen = present.drop_duplicates(["USUBJID", "PARAMCD", "AVISITN"], keep="last").index
-    analysed = bds.index.isin(chosen)
+    analysed = np.zeros(len(bds), dtype=bool)
+    analysed[bds.index.get_indexer(chosen)] = True
     bds["ANL01FL"] = _as_held(bds, analysed.astype(np.int8), ["", "Y"])
     # ADaMIG 1.1 section 3.3.4: one baseline record per subject and parameter, the one BASE comes from
     baseline = (bds["AVISITN"] == 0).to_numpy() & analysed
     bds["ABLFL"] = _as_held(bds, baseline.astype(np.int8), ["", "Y"])
-    base = bds[baseline].set_index(["USUBJID", "PARAMCD"])["AVAL"]
-    key = pd.MultiIndex.from_frame(bds[["USUBJID", "PARAMCD"]])
-    bds["BASE"] = base.reindex(key).to_numpy()
+    key = _pair_key(bds["USUBJID"], bds["PARAMCD"])
+    base_key, base_value = key[baseline], bds["AVAL"].to_numpy()[baseline]
+    order = np.argsort(base_key, kind="stable")
+    base_key, base_value = base_key[order], base_value[order]
+    at = np.minimum(np.searchsorted(base_key, key), max(len(base_key) - 1, 0))
+    found = base_key[at] == key if len(base_key) else np.zeros(len(key), dtype=bool)
+    bds["BASE"] = np.where(found, base_value[at] if len(base_key) else np.nan, np.nan)
     bds["CHG"] = np.where(bds["AVISITN"] > 0, bds["AVAL"] - bds["BASE"], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         bds["PCHG"] = np.where((bds["AVISITN"] > 0) & (bds["BASE"] != 0), 100 * bds["CHG"] / bds["BASE"], np.nan)
     return bds
+
+
+def _pair_key(first: pd.Series, second: pd.Series) -> np.ndarray:
+    """One integer per record for the pair of values (a missing value a value of its own)."""
+    codes = []
+    for values in (first, second):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes.append((values.cat.codes.to_numpy().astype(np.int64) + 1, len(values.cat.categories) + 1))
+        else:
+            found, uniques = pd.factorize(values)
+            codes.append((found.astype(np.int64) + 1, len(uniques) + 1))
+    return codes[0][0] * codes[1][1] + codes[1][0]
 
 
 def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
