@@ -166,9 +166,10 @@ _SAS_DATE_FORMATS = {"WEEKDATE", "MMDDYY", "DDMMYY", "YYMMDD", "DATE", "DDMMYYB"
 _SAS_DATETIME_FORMATS = {"DATETIME", "E8601DT", "DATEAMPM", "MDYAMPM", "IS8601DT", "B8601DT", "B8601DN"}
 _SAS_TIME_FORMATS = {"TIME", "HHMM", "TOD", "TIMEAMPM", "IS8601TM", "E8601TM", "B8601TM"}
 _SAS_ORIGIN = datetime.datetime(1960, 1, 1)
-# Encodings whose text the column reader decodes as ReadStat (iconv) and pyreadstat do; others go to pyreadstat.
+# Encodings (names as iconv knows them: not 'latin-1') whose text the column reader decodes as ReadStat (iconv) and
+# pyreadstat do; other names go to pyreadstat.
 _UTF8_NAMES = {"utf-8", "utf8"}
-_LATIN1_NAMES = {"latin-1", "latin1", "iso-8859-1", "iso8859-1"}
+_LATIN1_NAMES = {"latin1", "iso-8859-1", "iso8859-1"}
 
 
 def _sas_time_kind(sas_format: str | None) -> str | None:
@@ -188,15 +189,18 @@ def _sas_moment(value: float, kind: str):
 
 
 def _moments_as_text(values: np.ndarray, kind: str) -> pd.Series | None:
-    """SAS dates, datetimes or times as ISO 8601 text, once per distinct value; None when one is out of range."""
-    codes, distinct = pd.factorize(values)  # NaN gets code -1: the '' appended last
+    """SAS dates, datetimes or times as text, as ``_column_as_text`` renders pyreadstat's column of them (pandas makes
+    datetimes datetime64[us], shown with microseconds), computed once per distinct value; None when one is out of
+    range (pyreadstat then raises)."""
+    codes, distinct = pd.factorize(values)  # NaN gets code -1: the missing value appended last
     if np.any(np.abs(distinct) >= 2.0 ** 31 * (1 if kind == "date" else 86400)):  # beyond pyreadstat's C int days
         return None
     try:
-        text = [_as_text(_sas_moment(float(v), kind)) for v in distinct]
+        moments = [_sas_moment(float(v), kind) for v in distinct]
     except (OverflowError, ValueError):
         return None
-    return pd.Series(np.array(text + [""], dtype=object)[codes]).astype(str)
+    as_read = pd.DataFrame({"moment": np.array(moments + [np.nan], dtype=object)})["moment"]  # as pyreadstat's frame
+    return pd.Series(_column_as_text(as_read).to_numpy(dtype=object)[codes]).astype(str)
 
 
 def _fixed_width_text(block: np.ndarray, latin1: bool) -> pd.Series | None:

@@ -228,7 +228,8 @@ def ibm_to_ieee(words: np.ndarray) -> np.ndarray:
     """IBM 370 hexadecimal floating point numbers (8 bytes, read as big-endian unsigned 64-bit integers) as IEEE
     doubles, bit for bit as SAS TS-140's sample routine xpt2ieee (which ReadStat uses) converts them: the hex fraction
     is shifted down to a binary one and its 0-3 lowest bits are dropped (truncated, not rounded). All bytes zero is
-    0.0; a first byte other than zero with the rest zero (the SAS missing values '.', 'A'-'Z', '_', and others) is NaN.
+    0.0; a first byte other than zero with the rest zero (the SAS missing values '.', 'A'-'Z', '_', and others) is NaN;
+    the largest magnitude (7F FF .. FF, or FF FF .. FF) is infinity, as ReadStat's version of the routine has it.
     """
     words = np.asarray(words, dtype=np.uint64)
     high = (words >> np.uint64(32)).astype(np.int64)  # sign, 7-bit excess-64 exponent, 24 fraction bits
@@ -244,6 +245,8 @@ def ibm_to_ieee(words: np.ndarray) -> np.ndarray:
     values = ((ieee_high.astype(np.uint64) << np.uint64(32)) | ieee_low.astype(np.uint64)).view(np.float64)
     values[words == 0] = 0.0
     values[(words != 0) & ((words & np.uint64(0x00FFFFFFFFFFFFFF)) == 0)] = np.nan
+    largest = (words & np.uint64(0x7FFFFFFFFFFFFFFF)) == np.uint64(0x7FFFFFFFFFFFFFFF)
+    values[largest] = np.where(high[largest] & 0x80000000, -np.inf, np.inf)
     return values
 
 
