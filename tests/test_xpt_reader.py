@@ -225,11 +225,12 @@ def test_leading_blanks_kept_trailing_blanks_removed(tmp_path):
 @pytest.mark.parametrize("encoding", ["LATIN1", "ISO-8859-1", "latin1"])
 def test_latin1_text_with_its_encoding(tmp_path, encoding):
     values = ["café", "Ärzte ", "naïve", "ÿ", "plain", "\x85\xa0x"]
-    variables = [text(b"C", 8), (b"L", 2, 4, b"", 0, 0, "Lab\xe9l".encode("latin-1"))]
-    rows = [v.encode("latin-1").ljust(8) + b"ab  " for v in values]
+    variables = [text(b"C", 8), (b"L", 2, 4, b"", 0, 0, "Lab\xe9l".encode("latin-1")), text(b"W", 12)]
+    rows = [v.encode("latin-1").ljust(8) + b"ab  " + (" " + v).encode("latin-1").ljust(12) for v in values]
     frame, meta = read_both(xport_file(tmp_path / "latin1.xpt", variables, rows, label="Donn\xe9es".encode("latin-1")),
                             encoding)
-    assert frame["C"].tolist() == [v.rstrip() for v in values]
+    assert frame["C"].tolist() == [v.rstrip() for v in values]  # up to 8 bytes: decoded once per distinct value
+    assert frame["W"].tolist() == [" " + v.rstrip() for v in values]  # wider: decoded row by row
     assert meta["labels"]["L"] == "Labél" and meta["dataset_label"] == "Données"
 
 
@@ -295,3 +296,24 @@ def test_a_blank_observation_inside_the_data_is_a_row(tmp_path):
 
 def test_no_rows(tmp_path):
     read_both(xport_file(tmp_path / "empty.xpt", [text(b"C", 2), numeric(b"N", fmt=b"DATE", width=9)], []))
+
+
+def previous_column_as_text(column: pd.Series) -> pd.Series:
+    """``io._column_as_text`` for numbers as it was before it rendered each distinct number once (the reference)."""
+    values = column.to_numpy()
+    whole = np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 1e15)
+    text = column.astype(str)
+    text[whole] = column[whole].astype("int64").astype(str)
+    return text.where(np.isfinite(values), "")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("n", [0, 1, 7, 5000])
+def test_numbers_rendered_once_per_distinct_value_as_row_by_row(n):
+    rng = np.random.default_rng(n)
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e15, 1e15 - 1, -1e15, 1e16, 0.1, 5e-324, 1.7976931348623157e308]
+    values = np.concatenate([rng.normal(0, 1e3, n), rng.integers(-50, 50, n).astype(float),
+                             np.round(rng.normal(size=n), 1), special[:n + 1]])
+    rng.shuffle(values)
+    column = pd.Series(values, index=np.arange(len(values)) * 3, name="X")
+    pd.testing.assert_series_equal(io._column_as_text(column), previous_column_as_text(column), check_exact=True)

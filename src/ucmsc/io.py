@@ -46,11 +46,16 @@ def _as_text(value: Any) -> str:
 def _column_as_text(column: pd.Series) -> pd.Series:
     """``_as_text`` for a whole column: vectorised for numbers and text, once per distinct value for dates and times."""
     if pd.api.types.is_float_dtype(column):
-        values = column.to_numpy()
-        whole = np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 1e15)
-        text = column.astype(str)  # shortest round-trip repr, as ``repr`` gives
-        text[whole] = column[whole].astype("int64").astype(str)
-        return text.where(np.isfinite(values), "")
+        import pyarrow as pa
+
+        codes, distinct = pd.factorize(column.to_numpy())  # each distinct number rendered once; NaN: code -1
+        whole = np.isfinite(distinct) & (np.mod(distinct, 1) == 0) & (np.abs(distinct) < 1e15)
+        text = pd.Series(distinct).astype(str)  # shortest round-trip repr, as ``repr`` gives
+        text[whole] = pd.Series(distinct[whole]).astype("int64").astype(str).to_numpy()
+        text = text.where(np.isfinite(distinct), "")
+        shown = pa.concat_arrays([pa.array(text, type=pa.large_string()), pa.array([""], type=pa.large_string())])
+        shown = shown.take(pa.array(np.where(codes < 0, len(distinct), codes)))
+        return pd.Series(shown, dtype="str", index=column.index, name=column.name)
     if pd.api.types.is_integer_dtype(column):
         return column.astype(str)
     present = column.dropna()
@@ -200,12 +205,25 @@ def _moments_as_text(values: np.ndarray, kind: str) -> pd.Series | None:
     except (OverflowError, ValueError):
         return None
     as_read = pd.DataFrame({"moment": np.array(moments + [np.nan], dtype=object)})["moment"]  # as pyreadstat's frame
-    return pd.Series(_column_as_text(as_read).to_numpy(dtype=object)[codes]).astype(str)
+    return pd.Series(_column_as_text(as_read).array.take(np.where(codes < 0, len(distinct), codes)), dtype="str")
 
 
 def _fixed_width_text(block: np.ndarray, latin1: bool) -> pd.Series | None:
     """Character fields (rows x width bytes) as text, trailing blanks removed as ReadStat does; None where ReadStat's
-    reading differs (a NUL byte ends its text) or the bytes are not valid UTF-8 (pyreadstat raises)."""
+    reading differs (a NUL byte ends its text) or the bytes are not valid UTF-8 (pyreadstat raises). Fields of up to
+    8 bytes are decoded once per distinct value (each field read as one 64-bit integer)."""
+    rows, width = block.shape
+    if width > 8:
+        return _decoded(block, latin1)
+    padded = np.zeros((rows, 8), dtype=np.uint8)
+    padded[:, :width] = block
+    codes, distinct = pd.factorize(padded.view(np.uint64)[:, 0])
+    text = _decoded(np.ascontiguousarray(distinct, dtype=np.uint64).view(np.uint8).reshape(-1, 8)[:, :width], latin1)
+    return None if text is None else pd.Series(text.array.take(codes), dtype="str")
+
+
+def _decoded(block: np.ndarray, latin1: bool) -> pd.Series | None:
+    """``_fixed_width_text`` for each row of ``block``."""
     import pyarrow as pa
 
     rows, width = block.shape
