@@ -155,10 +155,12 @@ def _read_checked(raw_dir: Path, file: str, options: dict, manifest: dict | None
     """One raw file, checked against the manifest (SHA-256 before reading, rows after) and by its reader; a file
     without data rows stops the cut unless ``may_be_empty``."""
     path = raw_dir / file
+    digest = None
     if manifest is not None and path.is_file():
-        check_file(manifest, file, sha256_file(path), raw_dir)
+        digest = sha256_file(path)
+        check_file(manifest, file, digest, raw_dir)
     raw, meta = read_raw(path, encoding=options.get("encoding"),
-                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False))
+                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False), sha256=digest)
     if manifest is not None:
         check_rows(manifest, file, meta["rows"], raw_dir)
     if meta["rows"] == 0 and not options.get("may_be_empty", False):

@@ -64,8 +64,8 @@ def _column_as_text(column: pd.Series) -> pd.Series:
     return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
 
 
-def read_raw(path: str | Path, encoding: str | None = None,
-             allow_unterminated_last_line: bool = False) -> tuple[pd.DataFrame, dict]:
+def read_raw(path: str | Path, encoding: str | None = None, allow_unterminated_last_line: bool = False,
+             sha256: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
 
     Every cell comes back as text ('' where missing), so that no parsing decision is made
@@ -78,6 +78,7 @@ def read_raw(path: str | Path, encoding: str | None = None,
     each with as many rows read as the file holds; a CSV record must have as many fields as the
     header, and its last line must end with a line break unless ``allow_unterminated_last_line``.
     A header-only CSV is read as 0 rows (whether that is allowed is the caller's decision).
+    ``sha256``: the file's digest when the caller has just computed it (it is not computed twice).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -104,7 +105,7 @@ def read_raw(path: str | Path, encoding: str | None = None,
     except Exception as error:  # pyreadstat and pandas raise many types; name the file whatever it was
         raise RawReadError(f"{path}: cannot read: {type(error).__name__}: {error}") from error
     metadata.update({"file": path.name, "rows": int(len(frame)), "columns": list(frame.columns),
-                     "sha256": sha256_file(path)})
+                     "sha256": sha256 or sha256_file(path)})
     return frame, metadata
 
 
