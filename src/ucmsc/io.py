@@ -172,6 +172,7 @@ _SAS_DATE_FORMATS = {"WEEKDATE", "MMDDYY", "DDMMYY", "YYMMDD", "DATE", "DDMMYYB"
 _SAS_DATETIME_FORMATS = {"DATETIME", "E8601DT", "DATEAMPM", "MDYAMPM", "IS8601DT", "B8601DT", "B8601DN"}
 _SAS_TIME_FORMATS = {"TIME", "HHMM", "TOD", "TIMEAMPM", "IS8601TM", "E8601TM", "B8601TM"}
 _SAS_ORIGIN = datetime.datetime(1960, 1, 1)
+_SAS_MISSING_CODES = np.frombuffer(b"._ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)  # SAS TS-140's missing values
 # Encodings (names as iconv knows them: not 'latin-1') whose text the column reader decodes as ReadStat (iconv) and
 # pyreadstat do; other names go to pyreadstat.
 _UTF8_NAMES = {"utf-8", "utf8"}
@@ -293,9 +294,9 @@ def _read_xport_columns(path: Path, layout: rawformats.XportLayout, rows: int, b
             words = padded.view(">u8")[:, 0]
             values = rawformats.ibm_to_ieee(words)
             # NaN that is no SAS missing value ('.', 'A'-'Z', '_' then zeros): ReadStat converts it, pyreadstat decides
-            odd = np.isnan(values) & ~np.isin(padded[:, 0], list(b"._ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+            missing = np.isnan(values)
             kind = _sas_time_kind(formats.get(name))
-            if odd.any():
+            if missing.any() and not np.isin(padded[missing, 0], _SAS_MISSING_CODES).all():
                 column = None
             elif kind:
                 column = _moments_as_text(values, kind)
