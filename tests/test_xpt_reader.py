@@ -317,3 +317,12 @@ def test_numbers_rendered_once_per_distinct_value_as_row_by_row(n):
     rng.shuffle(values)
     column = pd.Series(values, index=np.arange(len(values)) * 3, name="X")
     pd.testing.assert_series_equal(io._column_as_text(column), previous_column_as_text(column), check_exact=True)
+
+
+def test_text_columns_are_their_cell_text():
+    from ucmsc.checks import cell_text
+    from ucmsc.ingest import _cells_as_text
+
+    for values in (pd.Series(["a", " b ", "", None, "3.0"], dtype="str"), pd.Series(["a", None], dtype="string"),
+                   pd.Series([1.0, 2.5, None, "x"], dtype=object)):
+        pd.testing.assert_series_equal(_cells_as_text(values).astype(object), values.map(cell_text).astype(object))
