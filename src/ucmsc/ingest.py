@@ -22,9 +22,16 @@ class MappingError(ValueError):
     """A raw file does not fit its mapping; the message names the file and the column."""
 
 
+def _cells_as_text(values: pd.Series) -> pd.Series:
+    """``cell_text`` of each value; a text column (as ``read_raw`` gives) is its text, '' where missing."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.fillna("")
+    return values.map(cell_text)
+
+
 def _key_text(values: pd.Series) -> pd.Series:
     """Values compared as identifiers: stripped text, a whole number written as one ("3.0" and "3" are "3")."""
-    text = values.map(cell_text).str.strip()
+    text = _cells_as_text(values).str.strip()
     whole = text.str.fullmatch(r"-?\d+\.0*")
     return text.where(~whole, text.str.replace(r"\.0*$", "", regex=True))
 
@@ -96,11 +103,11 @@ def select_rows(raw: pd.DataFrame, where: dict, file: str) -> tuple[pd.Series, l
             raise MappingError(f"{file}: where: column {column!r} not found; the file has "
                                f"{', '.join(repr(c) for c in raw.columns)}")
         values = [str(v).strip().upper() for v in (wanted if isinstance(wanted, list) else [wanted])]
-        text = raw[column].map(cell_text).str.strip().str.upper()
+        text = _cells_as_text(raw[column]).str.strip().str.upper()
         absent += [f"{column} = {v}" for v in values if not (text == v).any()]
         keep &= text.isin(values)
     if len(raw) and where and not keep.any():
-        present = {c: sorted(raw[c].map(cell_text).str.strip().unique())[:10] for c in where}
+        present = {c: sorted(_cells_as_text(raw[c]).str.strip().unique())[:10] for c in where}
         raise MappingError(f"{file}: where: {where} keeps none of its {len(raw)} rows; the values present are "
                            + "; ".join(f"{c}: {', '.join(v)}" for c, v in present.items()))
     return keep, absent
@@ -155,10 +162,12 @@ def _read_checked(raw_dir: Path, file: str, options: dict, manifest: dict | None
     """One raw file, checked against the manifest (SHA-256 before reading, rows after) and by its reader; a file
     without data rows stops the cut unless ``may_be_empty``."""
     path = raw_dir / file
+    digest = None
     if manifest is not None and path.is_file():
-        check_file(manifest, file, sha256_file(path), raw_dir)
+        digest = sha256_file(path)
+        check_file(manifest, file, digest, raw_dir)
     raw, meta = read_raw(path, encoding=options.get("encoding"),
-                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False))
+                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False), sha256=digest)
     if manifest is not None:
         check_rows(manifest, file, meta["rows"], raw_dir)
     if meta["rows"] == 0 and not options.get("may_be_empty", False):

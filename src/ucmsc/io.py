@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,16 @@ def _as_text(value: Any) -> str:
 def _column_as_text(column: pd.Series) -> pd.Series:
     """``_as_text`` for a whole column: vectorised for numbers and text, once per distinct value for dates and times."""
     if pd.api.types.is_float_dtype(column):
-        values = column.to_numpy()
-        whole = np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 1e15)
-        text = column.astype(str)  # shortest round-trip repr, as ``repr`` gives
-        text[whole] = column[whole].astype("int64").astype(str)
-        return text.where(np.isfinite(values), "")
+        import pyarrow as pa
+
+        codes, distinct = pd.factorize(column.to_numpy())  # each distinct number rendered once; NaN: code -1
+        whole = np.isfinite(distinct) & (np.mod(distinct, 1) == 0) & (np.abs(distinct) < 1e15)
+        text = pd.Series(distinct).astype(str)  # shortest round-trip repr, as ``repr`` gives
+        text[whole] = pd.Series(distinct[whole]).astype("int64").astype(str).to_numpy()
+        text = text.where(np.isfinite(distinct), "")
+        shown = pa.concat_arrays([pa.array(text, type=pa.large_string()), pa.array([""], type=pa.large_string())])
+        shown = shown.take(pa.array(np.where(codes < 0, len(distinct), codes)))
+        return pd.Series(shown, dtype="str", index=column.index, name=column.name)
     if pd.api.types.is_integer_dtype(column):
         return column.astype(str)
     present = column.dropna()
@@ -57,8 +64,8 @@ def _column_as_text(column: pd.Series) -> pd.Series:
     return column.map({v: _as_text(v) for v in pd.unique(present)}).fillna("").astype(str)
 
 
-def read_raw(path: str | Path, encoding: str | None = None,
-             allow_unterminated_last_line: bool = False) -> tuple[pd.DataFrame, dict]:
+def read_raw(path: str | Path, encoding: str | None = None, allow_unterminated_last_line: bool = False,
+             sha256: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
 
     Every cell comes back as text ('' where missing), so that no parsing decision is made
@@ -71,6 +78,7 @@ def read_raw(path: str | Path, encoding: str | None = None,
     each with as many rows read as the file holds; a CSV record must have as many fields as the
     header, and its last line must end with a line break unless ``allow_unterminated_last_line``.
     A header-only CSV is read as 0 rows (whether that is allowed is the caller's decision).
+    ``sha256``: the file's digest when the caller has just computed it (it is not computed twice).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -97,20 +105,46 @@ def read_raw(path: str | Path, encoding: str | None = None,
     except Exception as error:  # pyreadstat and pandas raise many types; name the file whatever it was
         raise RawReadError(f"{path}: cannot read: {type(error).__name__}: {error}") from error
     metadata.update({"file": path.name, "rows": int(len(frame)), "columns": list(frame.columns),
-                     "sha256": sha256_file(path)})
+                     "sha256": sha256 or sha256_file(path)})
     return frame, metadata
 
 
 def _read_sas(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
+    """A SAS file as text columns: a version 5 transport file by ``_read_xport_columns`` (numpy, column by column);
+    what it does not read exactly as pyreadstat does, and ``.sas7bdat``, by ``_read_sas_pyreadstat``."""
+    if suffix == ".xpt":
+        layout, rows_in_file, blank_at_end = _xport_structure(path)
+        read = _read_xport_columns(path, layout, rows_in_file, blank_at_end, encoding)
+        if read is not None:
+            return read
+    return _read_sas_pyreadstat(path, suffix, encoding)
+
+
+def _xport_structure(path: Path) -> tuple[rawformats.XportLayout, int, int]:
+    """The transport file's layout, observations and trailing blank observations, after its structure checks."""
+    layout = rawformats.xport_layout(path)
+    if layout.namestr_length != 140:  # ReadStat reads 140-byte NAMESTR records whatever the header says
+        raise rawformats.DamagedFile(f"NAMESTR records of {layout.namestr_length} bytes (VAX/VMS) are not "
+                                     "supported by the reader: re-export the file with 140-byte records")
+    rows_in_file, blank_at_end = rawformats.xport_data_rows(path, layout)
+    return layout, rows_in_file, blank_at_end
+
+
+def _sas_metadata(meta, encoding: str | None) -> dict:
+    return {
+        "labels": dict(meta.column_names_to_labels),
+        "formats": dict(meta.original_variable_types),
+        "dataset_label": meta.file_label,
+        "encoding": meta.file_encoding or encoding,
+    }
+
+
+def _read_sas_pyreadstat(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
     """pyreadstat's reading, between structure checks that refuse a truncated or extended file."""
     import pyreadstat
 
     if suffix == ".xpt":
-        layout = rawformats.xport_layout(path)
-        if layout.namestr_length != 140:  # ReadStat reads 140-byte NAMESTR records whatever the header says
-            raise rawformats.DamagedFile(f"NAMESTR records of {layout.namestr_length} bytes (VAX/VMS) are not "
-                                         "supported by the reader: re-export the file with 140-byte records")
-        rows_in_file, blank_at_end = rawformats.xport_data_rows(path, layout)
+        layout, rows_in_file, blank_at_end = _xport_structure(path)
     else:
         rawformats.check_sas7bdat_size(path)
     reader = pyreadstat.read_sas7bdat if suffix == ".sas7bdat" else pyreadstat.read_xport
@@ -124,14 +158,154 @@ def _read_sas(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFra
     elif meta.number_rows is not None and len(frame) != meta.number_rows:
         raise rawformats.DamagedFile(f"{len(frame)} rows read, but the file's header states {meta.number_rows}: "
                                      "truncated?")
-    metadata = {
-        "labels": dict(meta.column_names_to_labels),
-        "formats": dict(meta.original_variable_types),
-        "dataset_label": meta.file_label,
-        "encoding": meta.file_encoding or encoding,
-    }
     frame = pd.DataFrame({name: _column_as_text(frame[name]) for name in frame.columns})
-    return frame, metadata
+    return frame, _sas_metadata(meta, encoding)
+
+
+# pyreadstat (_readstat_parser.pyx) reads a SAS number as a date, datetime or time when its format's name (the format
+# without width and decimals, by this expression) is in one of these lists.
+_SAS_FORMAT_NAME = re.compile(r"^([A-Z][A-Z0-9]+[A-Z])(\d+)?(?(2)(?:\.\d+)?$|$)")
+_SAS_DATE_FORMATS = {"WEEKDATE", "MMDDYY", "DDMMYY", "YYMMDD", "DATE", "DDMMYYB", "DDMMYYC", "DDMMYYD", "DDMMYYN",
+                     "DDMMYYP", "DDMMYYS", "MMDDYYB", "MMDDYYC", "MMDDYYD", "MMDDYYN", "MMDDYYP", "MMDDYYS",
+                     "WEEKDATX", "DTDATE", "IS8601DA", "E8601DA", "B8601DA", "YYMMDDB", "YYMMDDD", "YYMMDDN",
+                     "YYMMDDP", "YYMMDDS"}
+_SAS_DATETIME_FORMATS = {"DATETIME", "E8601DT", "DATEAMPM", "MDYAMPM", "IS8601DT", "B8601DT", "B8601DN"}
+_SAS_TIME_FORMATS = {"TIME", "HHMM", "TOD", "TIMEAMPM", "IS8601TM", "E8601TM", "B8601TM"}
+_SAS_ORIGIN = datetime.datetime(1960, 1, 1)
+_SAS_MISSING_CODES = np.frombuffer(b"._ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)  # SAS TS-140's missing values
+# Encodings (names as iconv knows them: not 'latin-1') whose text the column reader decodes as ReadStat (iconv) and
+# pyreadstat do; other names go to pyreadstat.
+_UTF8_NAMES = {"utf-8", "utf8"}
+_LATIN1_NAMES = {"latin1", "iso-8859-1", "iso8859-1"}
+
+
+def _sas_time_kind(sas_format: str | None) -> str | None:
+    """'date', 'datetime' or 'time' when pyreadstat reads a number with this SAS format as one, else None."""
+    match = _SAS_FORMAT_NAME.match(sas_format or "")
+    name = match.group(1) if match else None
+    return ("date" if name in _SAS_DATE_FORMATS else "datetime" if name in _SAS_DATETIME_FORMATS
+            else "time" if name in _SAS_TIME_FORMATS else None)
+
+
+def _sas_moment(value: float, kind: str):
+    """A SAS date (days) or datetime/time (seconds) from 1960-01-01, computed as pyreadstat's transform_datetime."""
+    if kind == "date":
+        return (_SAS_ORIGIN + datetime.timedelta(int(value))).date()  # C's (int) cast truncates towards zero
+    moment = _SAS_ORIGIN + datetime.timedelta(math.floor(value / 86400), int(value % 86400), round(value % 1 * 1e6))
+    return moment if kind == "datetime" else moment.time()
+
+
+def _moments_as_text(values: np.ndarray, kind: str) -> pd.Series | None:
+    """SAS dates, datetimes or times as text, as ``_column_as_text`` renders pyreadstat's column of them (pandas makes
+    datetimes datetime64[us], shown with microseconds), computed once per distinct value; None when one is out of
+    range (pyreadstat then raises)."""
+    codes, distinct = pd.factorize(values)  # NaN gets code -1: the missing value appended last
+    if np.any(np.abs(distinct) >= 2.0 ** 31 * (1 if kind == "date" else 86400)):  # beyond pyreadstat's C int days
+        return None
+    try:
+        moments = [_sas_moment(float(v), kind) for v in distinct]
+    except (OverflowError, ValueError):
+        return None
+    as_read = pd.DataFrame({"moment": np.array(moments + [np.nan], dtype=object)})["moment"]  # as pyreadstat's frame
+    return pd.Series(_column_as_text(as_read).array.take(np.where(codes < 0, len(distinct), codes)), dtype="str")
+
+
+def _fixed_width_text(block: np.ndarray, latin1: bool) -> pd.Series | None:
+    """Character fields (rows x width bytes) as text, trailing blanks removed as ReadStat does; None where ReadStat's
+    reading differs (a NUL byte ends its text) or the bytes are not valid UTF-8 (pyreadstat raises). Fields of up to
+    8 bytes are decoded once per distinct value (each field read as one 64-bit integer)."""
+    rows, width = block.shape
+    if width > 8:
+        return _decoded(block, latin1)
+    padded = np.zeros((rows, 8), dtype=np.uint8)
+    padded[:, :width] = block
+    codes, distinct = pd.factorize(padded.view(np.uint64)[:, 0])
+    text = _decoded(np.ascontiguousarray(distinct, dtype=np.uint64).view(np.uint8).reshape(-1, 8)[:, :width], latin1)
+    return None if text is None else pd.Series(text.array.take(codes), dtype="str")
+
+
+def _decoded(block: np.ndarray, latin1: bool) -> pd.Series | None:
+    """``_fixed_width_text`` for each row of ``block``."""
+    import pyarrow as pa
+
+    rows, width = block.shape
+    if (block == 0).any():
+        return None
+    filled = block != 0x20
+    lengths = np.where(filled.any(axis=1), width - np.argmax(filled[:, ::-1], axis=1), 0)
+    data = block[np.arange(width) < lengths[:, None]]  # row after row, each without its trailing blanks
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if latin1 and data.size and data.max() >= 0x80:  # ISO 8859-1 byte b is U+00b: two UTF-8 bytes from 0x80
+        high = data >= 0x80
+        sizes = 1 + high
+        ends = np.cumsum(sizes)
+        utf8 = np.empty(int(ends[-1]), dtype=np.uint8)
+        utf8[ends - sizes] = np.where(high, 0xC0 | (data >> 6), data)
+        utf8[ends[high] - 1] = 0x80 | (data[high] & 0x3F)
+        data, offsets = utf8, np.concatenate([[0], ends])[offsets]
+    text = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)))
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return pd.Series(text, dtype="str")
+
+
+def _read_xport_columns(path: Path, layout: rawformats.XportLayout, rows: int, blank_at_end: int,
+                        encoding: str | None) -> tuple[pd.DataFrame, dict] | None:
+    """A version 5 transport file's observations as text columns, as ``_read_sas_pyreadstat`` gives them.
+
+    The data area is one numpy array of rows x observation length (SAS TS-140): character fields are sliced and
+    decoded, numbers converted from IBM floating point (``rawformats.ibm_to_ieee``) and rendered by
+    ``_column_as_text``. The metadata are pyreadstat's (headers only). None when the file holds anything this reader
+    does not read exactly as pyreadstat (version 8, no variables, numbers of 2 bytes, NUL bytes in text, text with
+    a date format, encodings other than UTF-8 and ISO 8859-1, values ReadStat converts to NaN without them being SAS
+    missing values, dates out of range): then pyreadstat reads it.
+    """
+    import pyreadstat
+
+    wanted = (encoding or "utf-8").lower()
+    numeric_lengths = [n for t, n in zip(layout.types, layout.lengths) if t == 1]
+    if (layout.version != 5 or blank_at_end or min(numeric_lengths, default=8) < 3
+            or wanted not in _UTF8_NAMES | _LATIN1_NAMES or len(set(layout.names)) != len(layout.names)):
+        return None
+    kwargs = {"encoding": encoding} if encoding else {}
+    try:
+        _, meta = pyreadstat.read_xport(str(path), metadataonly=True, **kwargs)
+    except Exception:  # pyreadstat's full reading reports it
+        return None
+    formats = meta.original_variable_types
+    if list(meta.column_names) != list(layout.names) or not layout.names or any(
+            t == 2 and _sas_time_kind(formats.get(n)) for n, t in zip(layout.names, layout.types)):
+        return None  # pyreadstat refuses text with a date format
+    width = layout.obs_length
+    data = np.fromfile(path, dtype=np.uint8, count=rows * width, offset=layout.data_start).reshape(rows, width)
+    columns = {}
+    position = 0
+    for name, ntype, length in zip(layout.names, layout.types, layout.lengths):
+        block = data[:, position:position + length]
+        position += length
+        if ntype == 2:
+            column = _fixed_width_text(block, wanted in _LATIN1_NAMES)
+        else:
+            padded = np.zeros((rows, 8), dtype=np.uint8)  # ReadStat pads a short number with zero bytes
+            padded[:, :length] = block
+            words = padded.view(">u8")[:, 0]
+            values = rawformats.ibm_to_ieee(words)
+            # NaN that is no SAS missing value ('.', 'A'-'Z', '_' then zeros): ReadStat converts it, pyreadstat decides
+            missing = np.isnan(values)
+            kind = _sas_time_kind(formats.get(name))
+            if missing.any() and not np.isin(padded[missing, 0], _SAS_MISSING_CODES).all():
+                column = None
+            elif kind:
+                column = _moments_as_text(values, kind)
+            else:
+                column = _column_as_text(pd.Series(values))
+        if column is None:
+            return None
+        columns[name] = column
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows)), _sas_metadata(meta, encoding)
 
 
 def _atomic_path(path: Path) -> Path:

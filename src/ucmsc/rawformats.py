@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -45,6 +46,7 @@ class XportLayout:
     namestr_length: int  # 140, or 136 (VAX/VMS)
     names: tuple[str, ...]
     lengths: tuple[int, ...]  # bytes of each variable in an observation
+    types: tuple[int, ...]  # SAS TS-140 ntype of each variable: 1 numeric, 2 character
     data_start: int  # byte offset of the first observation (just after the OBS header)
     header_obs: int | None  # v8 OBSV8 header's observation count, when it states one
 
@@ -107,7 +109,7 @@ def xport_layout(path: str | Path) -> XportLayout:
         count = int(count_text)
         what = f"{count} NAMESTR records of {namestr_length} bytes"
         block = _read_at(handle, size, 640, count * namestr_length, what)
-        names_, lengths = [], []
+        names_, lengths, types = [], [], []
         position = 0
         for i in range(count):
             ntype, _, nlng, _, nname, *_, npos = _NAMESTR.unpack_from(block, i * namestr_length)
@@ -120,6 +122,7 @@ def xport_layout(path: str | Path) -> XportLayout:
                 raise DamagedFile(f"{where}: stored at byte {npos} of the observation, expected {position}")
             names_.append(name)
             lengths.append(nlng)
+            types.append(ntype)
             position += nlng
         offset = 640 + -(-count * namestr_length // RECORD) * RECORD  # NAMESTR block padded to a whole record
         record = _read_at(handle, size, offset, RECORD, "OBS header record")
@@ -131,7 +134,8 @@ def xport_layout(path: str | Path) -> XportLayout:
         if version == 8:  # v8: the OBSV8 header states the observation count (15 characters, right-aligned)
             stated = record[48:63].strip()
             header_obs = int(stated) if stated.isdigit() and int(stated) > 0 else None
-    return XportLayout(version, namestr_length, tuple(names_), tuple(lengths), offset + RECORD, header_obs)
+    return XportLayout(version, namestr_length, tuple(names_), tuple(lengths), tuple(types), offset + RECORD,
+                       header_obs)
 
 
 def _skip_v8_labels(handle, size: int, offset: int, record: bytes, count: int) -> int:
@@ -218,6 +222,32 @@ def check_xport_rows(layout: XportLayout, rows_in_file: int, blank_at_end: int, 
         raise DamagedFile(f"{rows_read} row{'s' * (rows_read != 1)} read, but the data area (from byte "
                           f"{layout.data_start}) holds {rows_in_file} observations of {layout.obs_length} bytes "
                           f"each{why}")
+
+
+def ibm_to_ieee(words: np.ndarray) -> np.ndarray:
+    """IBM 370 hexadecimal floating point numbers (8 bytes, read as big-endian unsigned 64-bit integers) as IEEE
+    doubles, bit for bit as SAS TS-140's sample routine xpt2ieee (which ReadStat uses) converts them: the hex fraction
+    is shifted down to a binary one and its 0-3 lowest bits are dropped (truncated, not rounded). All bytes zero is
+    0.0; a first byte other than zero with the rest zero (the SAS missing values '.', 'A'-'Z', '_', and others) is NaN;
+    the largest magnitude (7F FF .. FF, or FF FF .. FF) is infinity, as ReadStat's version of the routine has it.
+    """
+    words = np.asarray(words, dtype=np.uint64)
+    high = (words >> np.uint64(32)).astype(np.int64)  # sign, 7-bit excess-64 exponent, 24 fraction bits
+    low = (words & np.uint64(0xFFFFFFFF)).astype(np.int64)  # 32 further fraction bits
+    # TS-140: the first hex digit of the fraction holds the implicit 1 of the IEEE fraction 0-3 places down
+    shift = np.where(high & 0x00800000, 3, np.where(high & 0x00400000, 2, np.where(high & 0x00200000, 1, 0)))
+    ieee_high = ((high & 0x00FFFFFF) >> shift) & 0xFFEFFFFF  # the implicit 1 cleared
+    carried = ((high & 7) << (32 - shift)) & 0xFFFFFFFF  # bits shifted from the high word into the low one
+    ieee_low = np.where(shift > 0, (low >> shift) | carried, low)
+    # TS-140: IEEE exponent = 4 x (IBM exponent - 65) + shift + 1023 (IBM excess 64, one more for the radix point)
+    exponent = (((high >> 24) & 0x7F) - 65) * 4 + shift + 1023
+    ieee_high |= (exponent << 20) | (high & 0x80000000)
+    values = ((ieee_high.astype(np.uint64) << np.uint64(32)) | ieee_low.astype(np.uint64)).view(np.float64)
+    values[words == 0] = 0.0
+    values[(words != 0) & ((words & np.uint64(0x00FFFFFFFFFFFFFF)) == 0)] = np.nan
+    largest = (words & np.uint64(0x7FFFFFFFFFFFFFFF)) == np.uint64(0x7FFFFFFFFFFFFFFF)
+    values[largest] = np.where(high[largest] & 0x80000000, -np.inf, np.inf)
+    return values
 
 
 # ---------------------------------------------------------------------------------------------------------------------
