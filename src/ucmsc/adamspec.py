@@ -21,7 +21,7 @@ import pandas as pd
 from ucmsc.config import load_yaml
 from ucmsc.dates import complete_date
 from ucmsc.domains import NUMERIC, VARIABLE_LABELS
-from ucmsc.io import categories_as_text, is_text_categorical, utf8_lengths
+from ucmsc.io import categories_as_text, is_text_categorical, sorted_categories, stack_frames, utf8_lengths
 from ucmsc.paramcodes import derived_inputs, derived_label
 from ucmsc.plan import load_exposure, load_populations
 
@@ -250,7 +250,9 @@ def combine_bds(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in datasets.values() if len(f)]
     if not frames:
         return next(iter(datasets.values())).iloc[0:0] if datasets else pd.DataFrame()
-    bds = pd.concat(frames, ignore_index=True)
+    bds = stack_frames(frames)  # categories: their union, sorted (sorting by codes is then sorting by text)
+    bds = bds.assign(**{c: sorted_categories(bds[c]) for c in bds.columns if isinstance(bds[c].dtype,
+                                                                                       pd.CategoricalDtype)})
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
 
 

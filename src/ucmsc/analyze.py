@@ -1016,14 +1016,13 @@ def run_analyze(adsl_path: str, bds_folder: str, adae_path: str, config: dict, t
 
     from ucmsc.adamspec import combine_bds
     from ucmsc.derive import BDS_ORDER
-    from ucmsc.io import read_table, sha256_file, write_table
+    from ucmsc.io import read_held, read_table, sha256_file, write_table
 
     bds_paths = sorted(Path(bds_folder).glob("*.parquet"))
     read = [("adsl", adsl_path), *((p.stem, p) for p in bds_paths), ("adae", adae_path)]
     inputs = ";".join(f"{name}:{sha256_file(path)}" for name, path in read)
-    bds = combine_bds({p.stem.upper(): pd.read_parquet(p, columns=BDS_COLUMNS) for p in bds_paths}) if bds_paths \
+    bds = combine_bds({p.stem.upper(): read_held(p, BDS_COLUMNS, BDS_CODES) for p in bds_paths}) if bds_paths \
         else pd.DataFrame()
-    bds = bds.astype({c: "category" for c in BDS_CODES if c in bds})
     if bds.empty and not len(bds.columns):
         bds = pd.DataFrame(columns=BDS_ORDER)
     ard = run_analyses(read_table(adsl_path), bds, read_table(adae_path), config, trial, cut, inputs)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ucmsc import adamspec
 from ucmsc import dates as isodates
+from ucmsc.io import sorted_categories, stack_frames
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.plan import load_exposure, load_populations
 from ucmsc.queries import QueryLog
@@ -352,19 +353,6 @@ def _append(bds: pd.DataFrame, new: pd.DataFrame | None) -> pd.DataFrame:
     return pd.concat([bds.assign(**extended), new.assign(**recoded, **plain)], ignore_index=True)
 
 
-def _sorted_categories(values: pd.Series) -> pd.Series:
-    """Only the categories used, in sorted order (as ``astype("category")`` of the same text gives them); the codes
-    are counted, not sorted."""
-    codes, categories = values.cat.codes.to_numpy(), values.cat.categories
-    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
-    kept = categories[used]
-    order = kept.argsort()
-    new_code = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last: missing stays missing
-    new_code[used[order]] = np.arange(len(used))
-    return pd.Series(pd.Categorical.from_codes(new_code[codes], categories=kept[order]), index=values.index,
-                     name=values.name)
-
-
 def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
     """Stack LB, VS and XP into one long dataset: one record per subject, parameter and visit.
 
@@ -398,23 +386,13 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
         parts.append(part)
     if not parts:
         return pd.DataFrame(columns=BDS_ORDER).assign(A1LO=np.nan, A1HI=np.nan)
-    bds = _stacked(parts)
+    bds = stack_frames(parts)
     normal = {t: spec.get("normal") for t, spec in config.get("tests", {}).items()}
     codes, paramcds = bds["PARAMCD"].cat.codes.to_numpy(), bds["PARAMCD"].cat.categories
     for limit, side in (("A1LO", 0), ("A1HI", 1)):  # each parameter's range looked up once, taken by code
         per_code = [float(normal[c][side]) if normal.get(c) else np.nan for c in paramcds]
         bds[limit] = np.append(per_code, np.nan)[codes]
     return bds
-
-
-def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts' records in one frame; a column held as categories in every part stays so (their union)."""
-    from pandas.api.types import union_categoricals
-
-    held = {c: union_categoricals([p[c] for p in parts]) for c in parts[0].columns
-            if all(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts)}
-    rest = pd.concat([p.drop(columns=list(held)) for p in parts], ignore_index=True)
-    return rest.assign(**held)[list(parts[0].columns)]
 
 
 @dataclass(frozen=True)
@@ -509,7 +487,7 @@ def _selected(sources: list[pd.DataFrame], paramcds: list[str], columns: list[st
     if len(parts) == 1:
         return parts[0]
     held = [c for c in parts[0].columns if isinstance(parts[0][c].dtype, pd.CategoricalDtype)]
-    return _stacked([parts[0]] + [p.astype({c: "category" for c in held if c in p}) for p in parts[1:]])
+    return stack_frames([parts[0]] + [p.astype({c: "category" for c in held if c in p}) for p in parts[1:]])
 
 
 def derived_records(sources: list[pd.DataFrame], adsl: pd.DataFrame, spec: DerivedParam, log: QueryLog
@@ -669,7 +647,7 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
             bds[column] = values.fillna("").astype(str)
     days, dates = pd.factorize(bds["ADT"])  # each distinct date text completed once
     bds["ADT"] = isodates.complete_date(pd.Series(dates, dtype=object)).array.take(days, allow_fill=True)
-    bds = bds.assign(**{c: _sorted_categories(bds[c].astype("category")) for c in BDS_CATEGORIES})
+    bds = bds.assign(**{c: sorted_categories(bds[c].astype("category")) for c in BDS_CATEGORIES})
     return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
 
 

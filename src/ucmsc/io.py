@@ -387,6 +387,38 @@ def categories_as_text(values: pd.Series, categories: list | None = None) -> pd.
     return pd.Series(taken, dtype="str", index=values.index)
 
 
+def sorted_categories(values: pd.Series) -> pd.Series:
+    """Only the categories used, in sorted order (as ``astype("category")`` of the same text gives them); the codes
+    are counted, not sorted."""
+    codes, categories = values.cat.codes.to_numpy(), values.cat.categories
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+    kept = categories[used]
+    order = kept.argsort()
+    new_code = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last: missing stays missing
+    new_code[used[order]] = np.arange(len(used))
+    return pd.Series(pd.Categorical.from_codes(new_code[codes], categories=kept[order]), index=values.index,
+                     name=values.name)
+
+
+def stack_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' records in one frame; a column held as categories in every part stays so (their union)."""
+    from pandas.api.types import union_categoricals
+
+    held = {c: union_categoricals([p[c] for p in parts]) for c in parts[0].columns
+            if all(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts)}
+    rest = pd.concat([p.drop(columns=list(held)) for p in parts], ignore_index=True)
+    return rest.assign(**held)[list(parts[0].columns)]
+
+
+def read_held(path: str | Path, columns: list[str], categories: list[str]) -> pd.DataFrame:
+    """``columns`` of a Parquet stage table; those of ``categories`` held as categories read from the file's
+    dictionary-encoded text (the text is not built record by record), sorted as ``astype("category")`` sorts them."""
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(path, columns=columns, read_dictionary=[c for c in categories if c in columns]).to_pandas()
+    return frame.assign(**{c: sorted_categories(frame[c]) for c in categories if c in columns})
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible.
 

@@ -1,0 +1,50 @@
+"""Text held as categories (codes into the distinct values) must stand for exactly the text: the same values, the
+categories astype("category") gives, the same order when sorted. Each check compares with the plain-text way."""
+
+import numpy as np
+import pandas as pd
+
+from ucmsc.adamspec import combine_bds
+from ucmsc.io import read_held, sorted_categories, stack_frames, write_table
+
+
+def _texts(n: int, seed: int) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    values = rng.choice(["b", "a", "B", "é", "a b", "", "Z9", "z"], n).astype(object)
+    values[rng.random(n) < 0.1] = None
+    return pd.Series(values, dtype="str")
+
+
+def test_sorted_categories_are_those_of_astype_category():
+    text = _texts(500, 1)
+    held = pd.Series(pd.Categorical(text, categories=["z", "never used", "a b", "é", "b", "", "a", "Z9", "B"]))
+    got = sorted_categories(held)
+    expected = text.astype("category")
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+    assert list(got.cat.categories) == sorted(set(text.dropna()))  # code-point order: "" < "B" < "Z9" < "a" ...
+
+
+def test_stacked_parts_keep_their_values():
+    parts = [pd.DataFrame({"T": _texts(50, s).astype("category"), "X": np.arange(50.0) + s}) for s in (2, 3, 4)]
+    stacked = stack_frames(parts)
+    assert isinstance(stacked["T"].dtype, pd.CategoricalDtype)
+    plain = pd.concat([p.astype({"T": "str"}) for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(stacked.astype({"T": "str"}), plain)
+
+
+def test_bds_read_held_equals_text_read_then_categories(tmp_path):
+    frames = {}
+    for number, name in enumerate(["ADLB", "ADVS"]):
+        n = 300 + 100 * number
+        rng = np.random.default_rng(number)
+        frames[name] = pd.DataFrame({"USUBJID": _texts(n, 10 + number).fillna("S"), "PARAMCD": _texts(n, 20 + number),
+                                     "AVISITN": rng.integers(0, 3, n), "AVAL": rng.normal(size=n),
+                                     "ANRIND": _texts(n, 30 + number)})
+        write_table(frames[name], tmp_path / f"{name.lower()}.parquet")
+    columns, held = ["USUBJID", "PARAMCD", "AVISITN", "AVAL", "ANRIND"], ["USUBJID", "PARAMCD"]
+    got = combine_bds({n: read_held(tmp_path / f"{n.lower()}.parquet", columns, held) for n in frames})
+    # the plain way: text read, stacked, sorted by text, then categories
+    text = pd.concat([pd.read_parquet(tmp_path / f"{n.lower()}.parquet", columns=columns) for n in frames],
+                     ignore_index=True)
+    expected = text.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected.astype({c: "category" for c in held}))
