@@ -372,7 +372,7 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
 
         part = pd.DataFrame({
             "USUBJID": frame["USUBJID"].astype("category"), "PARAMCD": frame[f"{p}TESTCD"].astype("category"),
-            "PARAM": (frame[f"{p}TEST"] + " (" + frame[f"{p}STRESU"] + ")").astype("category"),
+            "PARAM": _param_names(frame[f"{p}TEST"], frame[f"{p}STRESU"]),
             "PARCAT1": constant(PARCAT[domain]), "AVISITN": frame["VISITNUM"].astype(int),
             "AVISIT": frame["VISIT"].astype("category"), "ADT": frame[f"{p}DTC"], "ADY": frame[f"{p}DY"],
             "AVAL": frame[f"{p}STRESN"].astype(float), "AVALC": frame[f"{p}STRESC"],
@@ -393,6 +393,16 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
         per_code = [float(normal[c][side]) if normal.get(c) else np.nan for c in paramcds]
         bds[limit] = np.append(per_code, np.nan)[codes]
     return bds
+
+
+def _param_names(tests: pd.Series, units: pd.Series) -> pd.Categorical:
+    """PARAM, "<test> (<unit>)" (missing when either is), built once per distinct pair of test and unit."""
+    pairs, distinct = pd.factorize(_pair_key(tests, units))
+    first = np.zeros(len(distinct), dtype=np.int64)
+    first[pairs[::-1]] = np.arange(len(pairs))[::-1]  # the first record of each pair
+    test, unit = (pd.Series(np.asarray(v.iloc[first], dtype=object), dtype="str") for v in (tests, units))
+    names, shown = pd.factorize(test + " (" + unit + ")")
+    return pd.Categorical.from_codes(names[pairs], categories=pd.Index(shown, dtype="str"))
 
 
 @dataclass(frozen=True)
@@ -890,6 +900,27 @@ def derive_datasets(sdtm: dict[str, pd.DataFrame], config: dict, dictionary: dic
     return adamspec.shape(adsl, "ADSL", resolved), adbds, adamspec.shape(adae, "ADAE", resolved), queries
 
 
+# What the derivations read of a findings domain (LB, VS, XP: with its prefix but for the visit and subject), and
+# which of it has few distinct values
+FINDINGS_READ = ("USUBJID", "VISITNUM", "VISIT", "-TESTCD", "-TEST", "-STRESU", "-DTC", "-DY", "-STRESN", "-STRESC",
+                 "-LLOQ", "-SEQ")
+FINDINGS_HELD = ("USUBJID", "VISIT", "-TESTCD", "-TEST", "-STRESU")
+
+
+def read_findings(path, domain: str) -> pd.DataFrame:
+    """A clean findings domain with only the variables the derivations read, its text of few distinct values held
+    as categories from the file's dictionary pages (at 100,000 subjects LB alone is 4 million records)."""
+    import pyarrow.parquet as pq
+
+    from ucmsc.io import read_held
+
+    def named(variables):
+        return [v.replace("-", domain) if v.startswith("-") else v for v in variables]
+
+    present = set(pq.read_schema(path).names)
+    return read_held(path, [v for v in named(FINDINGS_READ) if v in present], named(FINDINGS_HELD))
+
+
 def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path: str, bds_folder: str, adae_path: str,
                queries_path: str, log, transport_folder: str | None = None, dictionary_path: str | None = None,
                spec_path: str | None = None, define_path: str | None = None, conformance_path: str | None = None,
@@ -902,7 +933,8 @@ def run_derive(table_paths: list[str], config: dict, dictionary: dict, adsl_path
     from ucmsc.domains import DOMAINS
     from ucmsc.io import read_table, write_table
 
-    sdtm = {domain: read_table(path) for domain, path in zip(DOMAINS, table_paths)}
+    sdtm = {domain: read_findings(path, domain) if domain in PARCAT else read_table(path)
+            for domain, path in zip(DOMAINS, table_paths)}
     raw_spec = adamspec.load_spec(spec_path) if spec_path else None
     adsl, adbds, adae, queries = derive_datasets(sdtm, config, dictionary, raw_spec)
     for name, group in config.get("adsl_groups", {}).items():
