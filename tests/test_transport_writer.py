@@ -11,7 +11,8 @@ import pytest
 from ucmsc import transport
 
 STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
-TYPES = {"NUM": "float", "INT": "integer", "TXT": "text", "EMPTY": "text", "DT": "datetime", "D": "date"}
+TYPES = {"NUM": "float", "INT": "integer", "TXT": "text", "EMPTY": "text", "DT": "datetime", "D": "date",
+         "MANY": "text"}
 
 
 def frame(n: int = 500, seed: int = 1) -> pd.DataFrame:
@@ -23,6 +24,8 @@ def frame(n: int = 500, seed: int = 1) -> pd.DataFrame:
         "NUM": number, "INT": rng.integers(0, 10, n).astype(float),
         "TXT": pd.Series(rng.choice(["a", "", "héllo", "Y  ", " x"], n), dtype="str"),
         "EMPTY": pd.Series([""] * n, dtype="str"),
+        # mostly distinct values of 0 to 13 bytes, multi-byte characters among them
+        "MANY": pd.Series([("" if i % 11 == 0 else f"v{i}") + "é日" * (i % 3) for i in range(n)], dtype="str"),
         "DT": pd.to_datetime(pd.Series(rng.integers(0, 10**9, n) * 10**6 + 123456)).where(rng.random(n) > 0.2),
         "D": pd.Series(pd.to_datetime(rng.integers(-5000, 20000, n), unit="D")).where(rng.random(n) > 0.2)})
 

@@ -177,14 +177,24 @@ def _ibm_doubles(values: np.ndarray) -> np.ndarray:
     return ibm.astype(">u8").view(np.uint8).reshape(-1, 8)
 
 
-def _text_block(values: pd.Series, width: int) -> np.ndarray:
-    """A text column as rows of ``width`` bytes: UTF-8, blank-padded (each distinct value encoded once)."""
+def _distinct_text(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as its distinct values, each ``width`` bytes (UTF-8, blank-padded; one numpy void item), and
+    each record's number among them: the column is encoded once, the records then take theirs block by block."""
+    import pyarrow as pa
+
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    encoded = np.array([str(u).encode("utf-8") for u in uniques] or [b""], dtype=f"S{width}")
-    block = encoded.view(np.uint8).reshape(-1, width).copy()
-    lengths = np.array([len(str(u).encode("utf-8")) for u in uniques] or [0])
-    block[np.arange(width)[None, :] >= lengths[:, None]] = 0x20
-    return block[codes] if len(codes) else np.empty((0, width), dtype=np.uint8)
+    encoded = pa.array(uniques, type=pa.large_string())
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    encoded = encoded.cast(pa.large_binary())
+    offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int64)[encoded.offset:encoded.offset + len(encoded) + 1]
+    lengths = np.diff(offsets)
+    rows = np.full((max(len(encoded), 1), width), 0x20, dtype=np.uint8)
+    if lengths.sum():  # each byte to its value's row, at its place in the value
+        data = np.frombuffer(encoded.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        rows[row, np.arange(len(data)) - np.repeat(offsets[:-1] - offsets[0], lengths)] = data
+    return codes, rows.view(f"V{width}")[:, 0]
 
 
 def _sas_time(moment: time.struct_time) -> bytes:
@@ -227,19 +237,20 @@ def _write_v5(stored: pd.DataFrame, numbers: dict[str, np.ndarray], path: Path, 
         position += widths[column]
     described = b"".join(namestrs)
     described += b" " * (-len(described) % 80)
+    text = {c: _distinct_text(stored[c], widths[c]) for c in stored.columns if c not in numbers}
     with open(path, "wb") as out:
         out.write(b"".join(head) + described + _header("OBS"))
-        written = 0
         for start in range(0, len(stored), ROWS_PER_BLOCK):
-            rows = stored.iloc[start:start + ROWS_PER_BLOCK]
-            block = np.empty((len(rows), position), dtype=np.uint8)
+            stop = min(start + ROWS_PER_BLOCK, len(stored))
+            block = np.empty((stop - start, position), dtype=np.uint8)
             offset = 0
             for column in stored.columns:
                 width = widths[column]
-                block[:, offset:offset + width] = (
-                    _ibm_doubles(numbers[column][start:start + ROWS_PER_BLOCK]) if column in numbers
-                    else _text_block(rows[column], width))
+                if column in numbers:
+                    block[:, offset:offset + width] = _ibm_doubles(numbers[column][start:stop])
+                else:
+                    codes, distinct = text[column]  # a void item per value: one copy per record, not per byte
+                    block[:, offset:offset + width].view(f"V{width}")[:, 0] = distinct[codes[start:stop]]
                 offset += width
-            out.write(block.tobytes())
-            written += block.size
-        out.write(b" " * (-written % 80))
+            out.write(block)  # the buffer itself, not a copy of it
+        out.write(b" " * (-len(stored) * position % 80))
