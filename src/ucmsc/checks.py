@@ -111,21 +111,38 @@ def required_value(frame: pd.DataFrame, columns: list[str]) -> CheckResult:
     return result
 
 
+# A strptime format of these directives and literal text prints every field in full (4-digit year, 2-digit rest):
+# a datetime that prints back as the text it was parsed from is the datetime strptime reads from that text.
+PRINTED_IN_FULL = re.compile(r"(?:%[YmdHMS]|[^%])*")
+
+
 def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
     """Text -> datetime64 by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside
     1900-2100.
 
-    Each distinct value is parsed once, so a million records with a few thousand dates stay fast.
+    Each distinct value is parsed once. With a format of ``PRINTED_IN_FULL``, pandas parses them all at once and a
+    value it parsed that prints back as itself is taken; every other value (not parsed, or read differently: a
+    non-padded number, a lower-case 'T', several spaces) is parsed by ``datetime.strptime`` as before.
     """
     stripped = text.fillna("").astype(str).str.strip()
-    lookup = {}
-    for value in pd.unique(stripped):
+    codes, distinct = pd.factorize(stripped)
+    values = distinct.to_numpy(dtype=object)
+    parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    one_by_one = np.ones(len(values), dtype=bool)
+    if fmt and PRINTED_IN_FULL.fullmatch(fmt) and len(values):
+        fast = pd.to_datetime(pd.Series(values, dtype=object), format=fmt, errors="coerce")
+        same = (fast.notna() & (fast.dt.strftime(fmt) == pd.Series(values, dtype=object))).to_numpy()
+        in_range = fast.dt.year.between(1900, 2100).to_numpy()
+        parsed[same & in_range] = fast.to_numpy(dtype="datetime64[ns]")[same & in_range]
+        one_by_one = ~same
+    for i in np.flatnonzero(one_by_one):
         try:
-            when = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+            when = datetime.strptime(values[i], fmt) if fmt else datetime.fromisoformat(values[i])
         except (TypeError, ValueError):
-            when = None
-        lookup[value] = when if when is not None and 1900 <= when.year <= 2100 and when.tzinfo is None else None
-    return pd.to_datetime(stripped.map(lookup), errors="coerce").astype("datetime64[ns]")
+            continue
+        if 1900 <= when.year <= 2100 and when.tzinfo is None:
+            parsed[i] = np.datetime64(when, "ns")
+    return pd.Series(parsed[codes], index=text.index, name=text.name)
 
 
 def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with_time: bool,
