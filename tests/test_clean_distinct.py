@@ -160,3 +160,27 @@ def test_kept_records_are_the_boolean_selection(kept, most_runs):
                           "WHEN": pd.to_datetime(np.arange(n), unit="D")}, index=np.arange(n) * 2 + 5)
     mask = np.array(kept, dtype=bool)
     pd.testing.assert_frame_equal(kept_records(frame, mask, most_runs), frame[mask])
+
+
+def test_distinct_rows_in_order_of_first_appearance_by_hand():
+    frame = pd.DataFrame({"A": ["b", "a", "b", "c", "a", None, None], "B": [1, 1, 1, 1, 2, 1, 1],
+                          "OTHER": range(7)}, index=[9, 8, 7, 6, 5, 4, 3])
+    seen = []
+
+    def compute(records):
+        seen.append(records.copy())
+        return records["A"].fillna("?") + records["B"].astype(str)
+    spread = checks.per_distinct(frame, ["A", "B"], compute)
+    assert seen[0].fillna("?").values.tolist() == [["b", 1], ["a", 1], ["c", 1], ["a", 2], ["?", 1]]  # only those asked
+    assert spread.to_dict() == {9: "b1", 8: "a1", 7: "b1", 6: "c1", 5: "a2", 4: "?1", 3: "?1"}
+
+
+def test_is_in_as_pandas_isin_by_hand():
+    values = pd.Series(["S1", "S2", None, "S3", ""], dtype="str", index=[5, 4, 3, 2, 1])
+    cases = [(["S2", "S3", "S9"], [False, True, False, True, False]), ([], [False] * 5),
+             ([""], [False, False, False, False, True])]
+    for allowed, expected in cases + [(["S1", None], [True, False, True, False, False])]:  # a missing text is found
+        found = checks.is_in(values, pd.Series(allowed, dtype="str"))
+        assert found.tolist() == expected and found.index.equals(values.index), allowed
+    for allowed, expected in cases:  # other types: pandas' isin
+        assert checks.is_in(values.astype(object), pd.Series(allowed, dtype=object)).tolist() == expected
