@@ -194,7 +194,8 @@ def _distinct_text(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarra
         data = np.frombuffer(encoded.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
         row = np.repeat(np.arange(len(lengths)), lengths)
         rows[row, np.arange(len(data)) - np.repeat(offsets[:-1] - offsets[0], lengths)] = data
-    return codes, rows.view(f"V{width}")[:, 0]
+    # the codes of every text column are held while the file is written: in the smallest integer type that fits
+    return codes.astype(np.min_scalar_type(len(rows))), rows.view(f"V{width}")[:, 0]
 
 
 def _sas_time(moment: time.struct_time) -> bytes:
