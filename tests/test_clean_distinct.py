@@ -184,3 +184,21 @@ def test_is_in_as_pandas_isin_by_hand():
         assert found.tolist() == expected and found.index.equals(values.index), allowed
     for allowed, expected in cases:  # other types: pandas' isin
         assert checks.is_in(values.astype(object), pd.Series(allowed, dtype=object)).tolist() == expected
+
+
+def test_visit_window_queries_once_per_subject_visit_date_and_file_by_hand():
+    """Records outside their window are queried once per subject, visit, date and file (the first); records inside
+    it are not, whatever their key shares with others."""
+    frame = pd.DataFrame({"USUBJID": ["S1", "S1", "S1", "S1", "S1", "S2", "S1"],
+                          "VISITNUM": [4.0, 4.0, 4.0, 4.0, 12.0, 4.0, 4.0],
+                          "DTC": ["2020-02-10", "2020-02-10", "2020-02-10", "2020-01-29", "2020-02-10", "2020-02-10",
+                                  "2020-02-10"],
+                          "SRCFILE": ["a.csv", "a.csv", "b.csv", "a.csv", "a.csv", "a.csv", "a.csv"],
+                          "SRCROW": range(1, 8)}, index=[20, 21, 22, 23, 24, 25, 26])
+    randdt = pd.Series({"S1": "2020-01-01", "S2": "2020-01-13"})
+    # S1 2020-02-10 is day 40: outside Week 4 (25-31) and Week 12 (77-91); S1 2020-01-29 day 28 and S2 day 28 inside
+    (finding,) = checks.visit_window(frame, randdt, VISITS, "nominal").findings
+    assert finding.rows.tolist() == [True, False, True, False, True, False, False]
+    assert finding.message.to_dict() == {20: "Week 4 on study day 40, window 25 to 31",
+                                         22: "Week 4 on study day 40, window 25 to 31",
+                                         24: "Week 12 on study day 40, window 77 to 91"}

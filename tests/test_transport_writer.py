@@ -88,3 +88,13 @@ def test_categorical_columns_written_as_their_text(tmp_path):
                             types)
     assert STAMP.sub(b"T", (tmp_path / "text.xpt").read_bytes()) == \
         STAMP.sub(b"T", (tmp_path / "category.xpt").read_bytes())
+
+
+@pytest.mark.parametrize("values, representable", [
+    ([], True), ([0.0, -0.0], True), ([1.0, -2.5, 0.0], True),
+    ([1e75, -1e-78], True),  # 16**63 > 1e75 and 16**-65 < 1e-78: inside the IBM range
+    ([1.0, 1e76], False), ([-1e76, 0.0], False),  # 1e76 > 16**63: exponent 64 does not fit
+    ([1.0, 5e-300], False), ([0.0, 5e-324, 1.0], False),  # too small; a subnormal double
+])
+def test_ibm_range_by_hand(values, representable):
+    assert transport._ibm_representable(np.array(values, dtype=float)) is representable

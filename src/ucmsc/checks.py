@@ -398,7 +398,10 @@ def visit_window(frame: pd.DataFrame, randdt: pd.Series, visits: list[dict], ass
     days_outside = day[outside]
     fitting = {d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None) for d in days_outside.unique()}
     fits = days_outside.map(fitting).reindex(frame.index)
-    first = outside & ~frame[["USUBJID", "VISITNUM", "DTC", "SRCFILE"]].duplicated()
+    # the records of a subject, visit, date and file are all outside or none (the study day is the date's): the first
+    # of each among those outside is the first of all
+    first = ~frame.loc[outside, ["USUBJID", "VISITNUM", "DTC", "SRCFILE"]].duplicated().reindex(frame.index,
+                                                                                               fill_value=True)
     by_window = assignment == "window"
 
     def message(i) -> str:
