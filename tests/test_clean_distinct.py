@@ -202,3 +202,26 @@ def test_visit_window_queries_once_per_subject_visit_date_and_file_by_hand():
     assert finding.message.to_dict() == {20: "Week 4 on study day 40, window 25 to 31",
                                          22: "Week 4 on study day 40, window 25 to 31",
                                          24: "Week 12 on study day 40, window 77 to 91"}
+
+
+def test_sequence_in_key_order_per_subject_by_hand():
+    """--SEQ: 1, 2, ... per subject in the order of USUBJID, --TESTCD, VISITNUM; equal keys keep their record order."""
+    from ucmsc.clean import assign_sequence
+
+    lb = pd.DataFrame({"USUBJID": ["B", "A", "A", "B", "A", "C", "A"],
+                       "LBTESTCD": ["GLUC", "HBA1C", "GLUC", "GLUC", "GLUC", "X", "GLUC"],
+                       "VISITNUM": [9, 0, 9, 0, 0, 1, 0]}, index=[5, 3, 1, 0, 2, 4, 7])
+    # A: GLUC 0 (index 2, then 7), GLUC 9 (1), HBA1C 0 (3); B: GLUC 0 (0), GLUC 9 (5); C: X 1 (4)
+    out = assign_sequence("LB", lb)
+    assert out["LBSEQ"].tolist() == [2, 4, 3, 1, 1, 1, 2] and out.index.equals(lb.index)
+    assert list(out.columns) == ["USUBJID", "LBSEQ", "LBTESTCD", "VISITNUM"]
+
+
+def test_duplicates_by_hand():
+    """Identical copies keep the first; a key whose copies disagree anywhere loses all; other keys are untouched."""
+    frame = pd.DataFrame({"USUBJID": ["S1", "S1", "S2", "S2", "S2", "S3", "S1"],
+                          "TESTCD": ["ALT", "ALT", "ALT", "ALT", "ALT", "ALT", "AST"],
+                          "STRESC": ["30", "30", "5", "5", "6", "30", "30"]}, index=[9, 8, 7, 6, 5, 4, 3])
+    result = checks.duplicate_records(frame, ["USUBJID", "TESTCD"], ["STRESC"], lambda r: pd.Series("x", r.index))
+    found = {f.action: f.rows[f.rows].index.tolist() for f in result.findings}
+    assert found == {"quarantined; first copy kept": [8], "quarantined; all copies": [7, 6, 5]}

@@ -340,7 +340,8 @@ def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str],
     conflicting = pd.Series(False, index=frame.index)
     by_key = list(as_text(copies[key]).to_dict("series").values())
     conflicting[copies.index] = signature.groupby(by_key).transform("nunique").to_numpy() > 1
-    extra_copy = frame.duplicated(key + compare, keep="first") & repeated & ~conflicting
+    # a copy of an earlier record on key and compare is a copy on the key: looked for among the copies only
+    extra_copy = copies.duplicated(key + compare, keep="first").reindex(frame.index, fill_value=False) & ~conflicting
     label = what(copies)
     variable = key[-1]
     result.found("duplicate_records", extra_copy, variable, "exact duplicate of an earlier " + label + " record",
