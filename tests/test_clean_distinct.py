@@ -160,3 +160,68 @@ def test_kept_records_are_the_boolean_selection(kept, most_runs):
                           "WHEN": pd.to_datetime(np.arange(n), unit="D")}, index=np.arange(n) * 2 + 5)
     mask = np.array(kept, dtype=bool)
     pd.testing.assert_frame_equal(kept_records(frame, mask, most_runs), frame[mask])
+
+
+def test_distinct_rows_in_order_of_first_appearance_by_hand():
+    frame = pd.DataFrame({"A": ["b", "a", "b", "c", "a", None, None], "B": [1, 1, 1, 1, 2, 1, 1],
+                          "OTHER": range(7)}, index=[9, 8, 7, 6, 5, 4, 3])
+    seen = []
+
+    def compute(records):
+        seen.append(records.copy())
+        return records["A"].fillna("?") + records["B"].astype(str)
+    spread = checks.per_distinct(frame, ["A", "B"], compute)
+    assert seen[0].fillna("?").values.tolist() == [["b", 1], ["a", 1], ["c", 1], ["a", 2], ["?", 1]]  # only those asked
+    assert spread.to_dict() == {9: "b1", 8: "a1", 7: "b1", 6: "c1", 5: "a2", 4: "?1", 3: "?1"}
+
+
+def test_is_in_as_pandas_isin_by_hand():
+    values = pd.Series(["S1", "S2", None, "S3", ""], dtype="str", index=[5, 4, 3, 2, 1])
+    cases = [(["S2", "S3", "S9"], [False, True, False, True, False]), ([], [False] * 5),
+             ([""], [False, False, False, False, True])]
+    for allowed, expected in cases + [(["S1", None], [True, False, True, False, False])]:  # a missing text is found
+        found = checks.is_in(values, pd.Series(allowed, dtype="str"))
+        assert found.tolist() == expected and found.index.equals(values.index), allowed
+    for allowed, expected in cases:  # other types: pandas' isin
+        assert checks.is_in(values.astype(object), pd.Series(allowed, dtype=object)).tolist() == expected
+
+
+def test_visit_window_queries_once_per_subject_visit_date_and_file_by_hand():
+    """Records outside their window are queried once per subject, visit, date and file (the first); records inside
+    it are not, whatever their key shares with others."""
+    frame = pd.DataFrame({"USUBJID": ["S1", "S1", "S1", "S1", "S1", "S2", "S1"],
+                          "VISITNUM": [4.0, 4.0, 4.0, 4.0, 12.0, 4.0, 4.0],
+                          "DTC": ["2020-02-10", "2020-02-10", "2020-02-10", "2020-01-29", "2020-02-10", "2020-02-10",
+                                  "2020-02-10"],
+                          "SRCFILE": ["a.csv", "a.csv", "b.csv", "a.csv", "a.csv", "a.csv", "a.csv"],
+                          "SRCROW": range(1, 8)}, index=[20, 21, 22, 23, 24, 25, 26])
+    randdt = pd.Series({"S1": "2020-01-01", "S2": "2020-01-13"})
+    # S1 2020-02-10 is day 40: outside Week 4 (25-31) and Week 12 (77-91); S1 2020-01-29 day 28 and S2 day 28 inside
+    (finding,) = checks.visit_window(frame, randdt, VISITS, "nominal").findings
+    assert finding.rows.tolist() == [True, False, True, False, True, False, False]
+    assert finding.message.to_dict() == {20: "Week 4 on study day 40, window 25 to 31",
+                                         22: "Week 4 on study day 40, window 25 to 31",
+                                         24: "Week 12 on study day 40, window 77 to 91"}
+
+
+def test_sequence_in_key_order_per_subject_by_hand():
+    """--SEQ: 1, 2, ... per subject in the order of USUBJID, --TESTCD, VISITNUM; equal keys keep their record order."""
+    from ucmsc.clean import assign_sequence
+
+    lb = pd.DataFrame({"USUBJID": ["B", "A", "A", "B", "A", "C", "A"],
+                       "LBTESTCD": ["GLUC", "HBA1C", "GLUC", "GLUC", "GLUC", "X", "GLUC"],
+                       "VISITNUM": [9, 0, 9, 0, 0, 1, 0]}, index=[5, 3, 1, 0, 2, 4, 7])
+    # A: GLUC 0 (index 2, then 7), GLUC 9 (1), HBA1C 0 (3); B: GLUC 0 (0), GLUC 9 (5); C: X 1 (4)
+    out = assign_sequence("LB", lb)
+    assert out["LBSEQ"].tolist() == [2, 4, 3, 1, 1, 1, 2] and out.index.equals(lb.index)
+    assert list(out.columns) == ["USUBJID", "LBSEQ", "LBTESTCD", "VISITNUM"]
+
+
+def test_duplicates_by_hand():
+    """Identical copies keep the first; a key whose copies disagree anywhere loses all; other keys are untouched."""
+    frame = pd.DataFrame({"USUBJID": ["S1", "S1", "S2", "S2", "S2", "S3", "S1"],
+                          "TESTCD": ["ALT", "ALT", "ALT", "ALT", "ALT", "ALT", "AST"],
+                          "STRESC": ["30", "30", "5", "5", "6", "30", "30"]}, index=[9, 8, 7, 6, 5, 4, 3])
+    result = checks.duplicate_records(frame, ["USUBJID", "TESTCD"], ["STRESC"], lambda r: pd.Series("x", r.index))
+    found = {f.action: f.rows[f.rows].index.tolist() for f in result.findings}
+    assert found == {"quarantined; first copy kept": [8], "quarantined; all copies": [7, 6, 5]}

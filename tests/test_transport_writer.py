@@ -11,7 +11,8 @@ import pytest
 from ucmsc import transport
 
 STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
-TYPES = {"NUM": "float", "INT": "integer", "TXT": "text", "EMPTY": "text", "DT": "datetime", "D": "date"}
+TYPES = {"NUM": "float", "INT": "integer", "TXT": "text", "EMPTY": "text", "DT": "datetime", "D": "date",
+         "MANY": "text"}
 
 
 def frame(n: int = 500, seed: int = 1) -> pd.DataFrame:
@@ -23,6 +24,8 @@ def frame(n: int = 500, seed: int = 1) -> pd.DataFrame:
         "NUM": number, "INT": rng.integers(0, 10, n).astype(float),
         "TXT": pd.Series(rng.choice(["a", "", "héllo", "Y  ", " x"], n), dtype="str"),
         "EMPTY": pd.Series([""] * n, dtype="str"),
+        # mostly distinct values of 0 to 13 bytes, multi-byte characters among them
+        "MANY": pd.Series([("" if i % 11 == 0 else f"v{i}") + "é日" * (i % 3) for i in range(n)], dtype="str"),
         "DT": pd.to_datetime(pd.Series(rng.integers(0, 10**9, n) * 10**6 + 123456)).where(rng.random(n) > 0.2),
         "D": pd.Series(pd.to_datetime(rng.integers(-5000, 20000, n), unit="D")).where(rng.random(n) > 0.2)})
 
@@ -102,3 +105,13 @@ def test_categorical_text_written_from_codes_as_readstat_writes_the_text(tmp_pat
     assert STAMP.sub(b"T", (tmp_path / "mine.xpt").read_bytes()) == readstat_bytes(plain, tmp_path / "rs.xpt", {})
     back, _ = transport.read_xpt(tmp_path / "mine.xpt")
     assert back["TXT"].tolist() == [v.rstrip() for v in plain["TXT"]]  # ReadStat strips trailing blanks on reading
+
+
+@pytest.mark.parametrize("values, representable", [
+    ([], True), ([0.0, -0.0], True), ([1.0, -2.5, 0.0], True),
+    ([1e75, -1e-78], True),  # 16**63 > 1e75 and 16**-65 < 1e-78: inside the IBM range
+    ([1.0, 1e76], False), ([-1e76, 0.0], False),  # 1e76 > 16**63: exponent 64 does not fit
+    ([1.0, 5e-300], False), ([0.0, 5e-324, 1.0], False),  # too small; a subnormal double
+])
+def test_ibm_range_by_hand(values, representable):
+    assert transport._ibm_representable(np.array(values, dtype=float)) is representable

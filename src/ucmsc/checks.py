@@ -79,18 +79,35 @@ def _by_file(frame: pd.DataFrame, per_file: dict, compute: Callable[[pd.Series, 
 def per_distinct(frame: pd.DataFrame, columns: list[str], compute: Callable[[pd.DataFrame], pd.Series | pd.DataFrame]
                  ) -> pd.Series | pd.DataFrame:
     """An elementwise computation over ``columns`` done once per distinct combination of their values, then spread
-    back to every record (in the frame's index). The distinct rows keep the order of their first appearance, so a
-    computation that looks at the first value (pandas' date format inference) sees the same one."""
-    combined = np.zeros(len(frame), dtype=np.int64)
-    for column in columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        combined = combined * len(uniques) + codes
-    codes, _ = pd.factorize(combined)
-    _, first = np.unique(codes, return_index=True)
-    result = compute(frame.iloc[first])
+    back to every record (in the frame's index). ``compute`` gets the distinct rows of ``columns`` only, in the order
+    of their first appearance, so a computation that looks at the first value (pandas' date format inference) sees
+    the same one."""
+    codes, _ = pd.factorize(frame[columns[0]], use_na_sentinel=False)
+    if len(columns) > 1:
+        combined = codes.astype(np.int64)
+        for column in columns[1:]:
+            column_codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+            combined = combined * len(uniques) + column_codes
+        codes, _ = pd.factorize(combined)
+    # factorize numbers values in order of first appearance: a record is a first one where its code exceeds all before
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    result = compute(frame[columns].iloc[first])
     spread = result.take(codes)
     spread.index = frame.index
     return spread
+
+
+def is_in(values: pd.Series, allowed: pd.Series) -> pd.Series:
+    """``values.isin(allowed)``. Arrow text against Arrow text is looked up by Arrow's is_in with ``allowed`` as one
+    array, as pandas does after making an Arrow scalar of each allowed value (slow for 100,000 subjects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow_text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+    if not arrow_text or allowed.dtype != values.dtype:
+        return values.isin(allowed)
+    found = pc.is_in(pa.array(values), value_set=pa.array(allowed))
+    return pd.Series(np.asarray(found, dtype=bool), index=values.index)
 
 
 def map_distinct(values: pd.Series, mapping) -> pd.Series:
@@ -111,21 +128,38 @@ def required_value(frame: pd.DataFrame, columns: list[str]) -> CheckResult:
     return result
 
 
+# A strptime format of these directives and literal text prints every field in full (4-digit year, 2-digit rest):
+# a datetime that prints back as the text it was parsed from is the datetime strptime reads from that text.
+PRINTED_IN_FULL = re.compile(r"(?:%[YmdHMS]|[^%])*")
+
+
 def parse_datetimes(text: pd.Series, fmt: str | None) -> pd.Series:
     """Text -> datetime64 by a strptime format (ISO 8601 when None); NaT where it does not parse or lies outside
     1900-2100.
 
-    Each distinct value is parsed once, so a million records with a few thousand dates stay fast.
+    Each distinct value is parsed once. With a format of ``PRINTED_IN_FULL``, pandas parses them all at once and a
+    value it parsed that prints back as itself is taken; every other value (not parsed, or read differently: a
+    non-padded number, a lower-case 'T', several spaces) is parsed by ``datetime.strptime`` as before.
     """
     stripped = text.fillna("").astype(str).str.strip()
-    lookup = {}
-    for value in pd.unique(stripped):
+    codes, distinct = pd.factorize(stripped)
+    values = distinct.to_numpy(dtype=object)
+    parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    one_by_one = np.ones(len(values), dtype=bool)
+    if fmt and PRINTED_IN_FULL.fullmatch(fmt) and len(values):
+        fast = pd.to_datetime(pd.Series(values, dtype=object), format=fmt, errors="coerce")
+        same = (fast.notna() & (fast.dt.strftime(fmt) == pd.Series(values, dtype=object))).to_numpy()
+        in_range = fast.dt.year.between(1900, 2100).to_numpy()
+        parsed[same & in_range] = fast.to_numpy(dtype="datetime64[ns]")[same & in_range]
+        one_by_one = ~same
+    for i in np.flatnonzero(one_by_one):
         try:
-            when = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+            when = datetime.strptime(values[i], fmt) if fmt else datetime.fromisoformat(values[i])
         except (TypeError, ValueError):
-            when = None
-        lookup[value] = when if when is not None and 1900 <= when.year <= 2100 and when.tzinfo is None else None
-    return pd.to_datetime(stripped.map(lookup), errors="coerce").astype("datetime64[ns]")
+            continue
+        if 1900 <= when.year <= 2100 and when.tzinfo is None:
+            parsed[i] = np.datetime64(when, "ns")
+    return pd.Series(parsed[codes], index=text.index, name=text.name)
 
 
 def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with_time: bool,
@@ -281,7 +315,7 @@ def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series, dropped: set | None 
     """``subject_in_dm``: every record belongs to a subject of the clean DM (in this cut); ``dropped``: subjects
     whose DM record was quarantined, named as such."""
     result = CheckResult()
-    absent = ~per_distinct(frame, ["USUBJID"], lambda records: records["USUBJID"].isin(subjects))
+    absent = ~per_distinct(frame, ["USUBJID"], lambda records: is_in(records["USUBJID"], subjects))
     quarantined = absent & frame["USUBJID"].isin(dropped or set())
     result.found("subject_in_dm", quarantined, "USUBJID", "the subject's DM record was quarantined (see its DM query)",
                  "quarantined", QUARANTINE)
@@ -306,7 +340,8 @@ def duplicate_records(frame: pd.DataFrame, key: list[str], compare: list[str],
     conflicting = pd.Series(False, index=frame.index)
     by_key = list(as_text(copies[key]).to_dict("series").values())
     conflicting[copies.index] = signature.groupby(by_key).transform("nunique").to_numpy() > 1
-    extra_copy = frame.duplicated(key + compare, keep="first") & repeated & ~conflicting
+    # a copy of an earlier record on key and compare is a copy on the key: looked for among the copies only
+    extra_copy = copies.duplicated(key + compare, keep="first").reindex(frame.index, fill_value=False) & ~conflicting
     label = what(copies)
     variable = key[-1]
     result.found("duplicate_records", extra_copy, variable, "exact duplicate of an earlier " + label + " record",
@@ -364,7 +399,10 @@ def visit_window(frame: pd.DataFrame, randdt: pd.Series, visits: list[dict], ass
     days_outside = day[outside]
     fitting = {d: next((n for n, (t, w) in schedule.items() if abs(d - t) <= w), None) for d in days_outside.unique()}
     fits = days_outside.map(fitting).reindex(frame.index)
-    first = outside & ~frame[["USUBJID", "VISITNUM", "DTC", "SRCFILE"]].duplicated()
+    # the records of a subject, visit, date and file are all outside or none (the study day is the date's): the first
+    # of each among those outside is the first of all
+    first = ~frame.loc[outside, ["USUBJID", "VISITNUM", "DTC", "SRCFILE"]].duplicated().reindex(frame.index,
+                                                                                               fill_value=True)
     by_window = assignment == "window"
 
     def message(i) -> str:

@@ -425,11 +425,17 @@ def assign_sequence(domain: str, table: pd.DataFrame) -> pd.DataFrame:
     if name in table:
         return table
     key = [c for c in (record_key(domain) if domain in DOMAINS else ["USUBJID"]) if c in table]
-    order = table[key].sort_values(key, kind="stable").index if len(table) else table.index  # the key columns only
-    subjects = table["USUBJID"].loc[order]
-    sequence = pd.Series(subjects.groupby(subjects, sort=False).cumcount().to_numpy() + 1, index=order)
+    if key[0] != "USUBJID" or table["USUBJID"].hasnans:
+        raise ValueError(f"{domain}: --SEQ is numbered per subject; every record needs a USUBJID")
+    # positions in key order (the key columns only); a subject's records are then one run, numbered from its start
+    order = table[key].reset_index(drop=True).sort_values(key, kind="stable").index.to_numpy()
+    subject = pd.factorize(table["USUBJID"])[0][order]
+    run_start = np.flatnonzero(np.diff(subject, prepend=-1) != 0)
+    in_run = np.arange(len(order)) - np.repeat(run_start, np.diff(np.append(run_start, len(order))))
+    sequence = np.empty(len(order), dtype=np.int64)
+    sequence[order] = in_run + 1
     table = table.copy(deep=False)  # a new column, not new records
-    table.insert(table.columns.get_loc("USUBJID") + 1, name, sequence.reindex(table.index).astype("int64"))
+    table.insert(table.columns.get_loc("USUBJID") + 1, name, sequence)
     return table
 
 

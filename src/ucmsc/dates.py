@@ -31,8 +31,10 @@ DATE_FLAGS = ("Y", "M", "D")  # --DTF: the highest date component imputed (ADaM 
 TIME_FLAGS = ("H", "M", "S")  # --TMF: the highest time component imputed
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 
-_PART = r"([0-9]{2}|-)"  # two digits, or SDTM's '-' for a missing component
-_ISO = re.compile(rf"([0-9]{{4}}|-)(?:-{_PART}(?:-{_PART}(?:T{_PART}(?::{_PART}(?::{_PART})?)?)?)?)?")
+_PART = r"(?P<{}>[0-9]{{2}}|-)"  # two digits, or SDTM's '-' for a missing component
+# YYYY[-MM[-DD[Thh[:mm[:ss]]]]], for Arrow's extract_regex (RE2, whose '$' is the end of the text: a full match)
+_ISO = (r"^(?P<year>[0-9]{4}|-)(?:-" + _PART.format("month") + "(?:-" + _PART.format("day") + "(?:T"
+        + _PART.format("hour") + "(?::" + _PART.format("minute") + "(?::" + _PART.format("second") + ")?)?)?)?)?$")
 _MONTH_DAY = re.compile(r"([0-9]{2})-([0-9]{2})")
 _TIME = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})")
 _NEVER = np.iinfo(np.int64).max // 4  # stands for "no bound": an unknown year's range, admiral's years 0000 and 9999
@@ -48,16 +50,17 @@ def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
 
 def _parse_strings(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Components (n x 6, -1 where missing or invalid), valid and blank flags of stripped texts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(strings, type=pa.large_string())
+    found = pc.extract_regex(text, _ISO)  # missing where the text is not of the pattern
+    matched = found.is_valid().to_numpy(zero_copy_only=False)
     parts = np.full((len(strings), 6), -1, dtype=np.int64)
-    matched = np.zeros(len(strings), dtype=bool)
-    for i, text in enumerate(strings):
-        match = _ISO.fullmatch(text)
-        if match:
-            matched[i] = True
-            for j, part in enumerate(match.groups()):
-                if part is not None and part != "-":
-                    parts[i, j] = int(part)
-    blank = np.array([text == "" for text in strings], dtype=bool)
+    for j, part in enumerate(found.flatten()):  # digits, '-' (SDTM's placeholder) or '' (not given)
+        digits = pc.fill_null(pc.match_substring_regex(part, "^[0-9]+$"), False)
+        parts[:, j] = pc.cast(pc.if_else(digits, part, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
+    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
     known = parts >= 0
     year, month, day, hour, minute, second = parts.T
     # the longest month possible: of the known year and month; 29 days for February of an unknown year; 31 without
@@ -75,7 +78,7 @@ def _distinct(text) -> tuple[pd.Index, np.ndarray, list[str]]:
     """The index, each record's code and the distinct stripped texts; code -1 (missing) is the blank text, last."""
     series = text if isinstance(text, pd.Series) else pd.Series(text)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return series.index, codes, [str(value).strip() for value in uniques] + [""]
+    return series.index, codes, [str(value).strip() for value in uniques.to_numpy(dtype=object)] + [""]
 
 
 def _leading_known(known: np.ndarray) -> np.ndarray:

@@ -165,12 +165,16 @@ def _numeric_columns(stored: pd.DataFrame) -> dict[str, np.ndarray] | None:
 
 
 def _ibm_representable(values: np.ndarray) -> bool:
-    """Every value zero or a normal double within the IBM hexadecimal exponent range."""
-    bits = values.view(np.uint64)
+    """Every value zero or a normal double within the IBM hexadecimal exponent range. The exponent grows with the
+    magnitude: the smallest and largest nonzero magnitudes decide (one temporary, not one per bit operation)."""
+    magnitude = np.abs(values)
+    largest = magnitude.max(initial=0.0)
+    if largest == 0:
+        return True
+    bits = np.array([magnitude.min(where=magnitude > 0, initial=np.inf), largest]).view(np.uint64)
     exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
-    nonzero = (bits << np.uint64(1)) != 0
-    power = -((-(exponent[nonzero] - 1022)) // 4)  # ceil(binary exponent / 4)
-    return bool((exponent[nonzero] > 0).all() and ((power + 64 >= 0) & (power + 64 <= 127)).all())
+    power = -((-(exponent - 1022)) // 4)  # ceil(binary exponent / 4)
+    return bool((exponent > 0).all() and ((power + 64 >= 0) & (power + 64 <= 127)).all())
 
 
 def _ibm_doubles(values: np.ndarray) -> np.ndarray:
@@ -189,18 +193,32 @@ def _ibm_doubles(values: np.ndarray) -> np.ndarray:
     return ibm.astype(">u8").view(np.uint8).reshape(-1, 8)
 
 
-def _text_table(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A text column as codes into a table of its distinct values, each a row of ``width`` bytes: UTF-8,
-    blank-padded (each distinct value encoded once for the whole column)."""
-    if is_text_categorical(values):  # no missing values here (``_as_type``)
-        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+def _distinct_text(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as its distinct values, each ``width`` bytes (UTF-8, blank-padded; one numpy void item), and
+    each record's number among them: the column is encoded once, the records then take theirs block by block."""
+    import pyarrow as pa
+
+    if is_text_categorical(values):  # its codes, among the categories used (no missing values here: ``_as_type``)
+        codes = values.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes, minlength=len(values.cat.categories)))
+        renumber = np.zeros(len(values.cat.categories), dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        codes, uniques = renumber[codes], values.cat.categories[used]
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    encoded = [str(u).encode("utf-8") for u in uniques] or [b""]
-    table = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(-1, width).copy()
-    lengths = np.array([len(e) for e in encoded])
-    table[np.arange(width)[None, :] >= lengths[:, None]] = 0x20
-    return codes, table
+    encoded = pa.array(uniques, type=pa.large_string())
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    encoded = encoded.cast(pa.large_binary())
+    offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int64)[encoded.offset:encoded.offset + len(encoded) + 1]
+    lengths = np.diff(offsets)
+    rows = np.full((max(len(encoded), 1), width), 0x20, dtype=np.uint8)
+    if lengths.sum():  # each byte to its value's row, at its place in the value
+        data = np.frombuffer(encoded.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        rows[row, np.arange(len(data)) - np.repeat(offsets[:-1] - offsets[0], lengths)] = data
+    # the codes of every text column are held while the file is written: in the smallest integer type that fits
+    return codes.astype(np.min_scalar_type(len(rows))), rows.view(f"V{width}")[:, 0]
 
 
 def _sas_time(moment: time.struct_time) -> bytes:
@@ -243,10 +261,9 @@ def _write_v5(stored: pd.DataFrame, numbers: dict[str, np.ndarray], path: Path, 
         position += widths[column]
     described = b"".join(namestrs)
     described += b" " * (-len(described) % 80)
+    text = {c: _distinct_text(stored[c], widths[c]) for c in stored.columns if c not in numbers}
     with open(path, "wb") as out:
         out.write(b"".join(head) + described + _header("OBS"))
-        written = 0
-        texts = {c: _text_table(stored[c], widths[c]) for c in stored.columns if c not in numbers}
         for start in range(0, len(stored), ROWS_PER_BLOCK):
             stop = min(start + ROWS_PER_BLOCK, len(stored))
             block = np.empty((stop - start, position), dtype=np.uint8)
@@ -256,9 +273,8 @@ def _write_v5(stored: pd.DataFrame, numbers: dict[str, np.ndarray], path: Path, 
                 if column in numbers:
                     block[:, offset:offset + width] = _ibm_doubles(numbers[column][start:stop])
                 else:
-                    codes, table = texts[column]
-                    block[:, offset:offset + width] = table[codes[start:stop]]
+                    codes, distinct = text[column]  # a void item per value: one copy per record, not per byte
+                    block[:, offset:offset + width].view(f"V{width}")[:, 0] = distinct[codes[start:stop]]
                 offset += width
-            out.write(block)
-            written += block.size
-        out.write(b" " * (-written % 80))
+            out.write(block)  # the buffer itself, not a copy of it
+        out.write(b" " * (-len(stored) * position % 80))
