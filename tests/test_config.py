@@ -579,3 +579,36 @@ def test_schema_check_fills_defaults_as_snakemake_and_names_the_key():
     broken["visits"][0]["visitnum"] = "zero"
     with pytest.raises(ConfigError, match=rf"{configs[0].name}: visits/0/visitnum: 'zero' is not of type"):
         check_schema(broken, schema, configs[0])
+
+
+def test_the_adam_spec_problems_name_every_name_label_and_codelist(tmp_path):
+    # The workflow resolves each trial's ADaM spec at parse time from plain rows (ucmsc.adammeta, no pandas); the
+    # messages are written out here, in the order the rows come.
+    from ucmsc import validate
+
+    spec_file = tmp_path / "config" / "adam" / "spec.yaml"
+    spec_file.parent.mkdir(parents=True)
+    text = (ROOT / "config" / "adam" / "spec.yaml").read_text()
+    (tmp_path / "config" / "ae_dictionary.yaml").write_text((ROOT / "config" / "ae_dictionary.yaml").read_text())
+    edits = [("ADSL: {label: Subject-Level Analysis Dataset,",
+              "ADSL: {label: Subject-Level Analysis Dataset (ADaM 1.1 edit),"),
+             ("{name: AGEU, label: Age Units, type: text, codelist: AGEU,",
+              "{name: AGEU, label: Age Units, type: text, codelist: NOPE,"),
+             ("{name: SITEID, label: Study Site Identifier,", "{name: SITEIDENT, label: Study Site Identifier,"),
+             ("{name: AGE, label: Age, type: integer,", "{name: SUBJID, label: Age, type: integer,")]
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    spec_file.write_text(text)
+    trial = load_yaml(ROOT / "config" / "trials" / "nafld_efficacy.yaml")
+    with pytest.raises(ConfigError) as raised:
+        check_trial_config(trial, "trial.yaml", root=tmp_path)
+    assert str(raised.value) == (
+        "trial.yaml: adam: ADaM spec: ADSL: dataset label longer than 40 (46); "
+        "ADSL.SITEIDENT: name longer than 8 characters; ADSL.AGEU: codelist NOPE not defined; "
+        "ADSL.SUBJID: described twice")
+    # parsed once per content, and left as read: the checks of every trial share it
+    assert validate._spec(spec_file) is validate._spec(spec_file)
+    assert validate._spec(spec_file) == load_yaml(spec_file)
+    spec_file.write_text((ROOT / "config" / "adam" / "spec.yaml").read_text())  # repaired: read anew
+    check_trial_config(trial, "trial.yaml", root=tmp_path)

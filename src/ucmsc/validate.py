@@ -13,6 +13,8 @@ import re
 from datetime import date
 from pathlib import Path
 
+from ucmsc.adammeta import SPEC_PATH, SpecError, resolve_rows
+from ucmsc.config import parse_yaml
 from ucmsc.domains import DOMAINS, FINDINGS, SUBJECT_IDS, required
 from ucmsc.manifest import ManifestError, load_manifest
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
@@ -84,9 +86,7 @@ def check_trial_config(trial: dict, path: str | Path, trial_id: str | None = Non
 def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
     """``adam.bds``: each dataset lists configured parameters or domains, none listed by two datasets; and the
     trial's ADaM spec resolves (names of 8, labels of 40 characters, every mapped variable labelled)."""
-    from ucmsc import adamspec
-
-    spec = adamspec.load_spec(spec_path) if spec_path is not None and spec_path.is_file() else adamspec.load_spec()
+    spec = _spec(spec_path if spec_path is not None and spec_path.is_file() else SPEC_PATH)
     problems, owner = [], {}
     for i, source in enumerate(trial.get("sources", [])):  # SAS transport v5: names of 8 characters at most
         problems += [f"sources[{i}].columns: {name} has {len(name)} characters (SAS transport names have 8 at most)"
@@ -109,10 +109,20 @@ def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
                 owner.setdefault((kind, item), name)
     if not problems:
         try:
-            adamspec.resolve(trial, spec)
-        except adamspec.SpecError as error:
+            resolve_rows(trial, spec)
+        except SpecError as error:
             problems.append(f"adam: {error}")
     return problems
+
+
+def _spec(path: Path) -> dict:
+    """The ADaM spec at ``path``, parsed once per content (the workflow checks every trial against it); read-only."""
+    return _parsed_spec(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_spec(text: str) -> dict:
+    return parse_yaml(text)
 
 
 def _raise_if_any(problems: list[str], path: str | Path) -> None:
