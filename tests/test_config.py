@@ -579,3 +579,93 @@ def test_schema_check_fills_defaults_as_snakemake_and_names_the_key():
     broken["visits"][0]["visitnum"] = "zero"
     with pytest.raises(ConfigError, match=rf"{configs[0].name}: visits/0/visitnum: 'zero' is not of type"):
         check_schema(broken, schema, configs[0])
+
+
+def test_the_adam_spec_problems_name_every_name_label_and_codelist(tmp_path):
+    # The workflow resolves each trial's ADaM spec at parse time from plain rows (ucmsc.adammeta, no pandas); the
+    # messages are written out here, in the order the rows come.
+    from ucmsc import validate
+
+    spec_file = tmp_path / "config" / "adam" / "spec.yaml"
+    spec_file.parent.mkdir(parents=True)
+    text = (ROOT / "config" / "adam" / "spec.yaml").read_text()
+    (tmp_path / "config" / "ae_dictionary.yaml").write_text((ROOT / "config" / "ae_dictionary.yaml").read_text())
+    edits = [("ADSL: {label: Subject-Level Analysis Dataset,",
+              "ADSL: {label: Subject-Level Analysis Dataset (ADaM 1.1 edit),"),
+             ("{name: AGEU, label: Age Units, type: text, codelist: AGEU,",
+              "{name: AGEU, label: Age Units, type: text, codelist: NOPE,"),
+             ("{name: SITEID, label: Study Site Identifier,", "{name: SITEIDENT, label: Study Site Identifier,"),
+             ("{name: AGE, label: Age, type: integer,", "{name: SUBJID, label: Age, type: integer,")]
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    spec_file.write_text(text)
+    trial = load_yaml(ROOT / "config" / "trials" / "nafld_efficacy.yaml")
+    with pytest.raises(ConfigError) as raised:
+        check_trial_config(trial, "trial.yaml", root=tmp_path)
+    assert str(raised.value) == (
+        "trial.yaml: adam: ADaM spec: ADSL: dataset label longer than 40 (46); "
+        "ADSL.SITEIDENT: name longer than 8 characters; ADSL.AGEU: codelist NOPE not defined; "
+        "ADSL.SUBJID: described twice")
+    # parsed once per content, and left as read: the checks of every trial share it
+    assert validate._spec(spec_file) is validate._spec(spec_file)
+    assert validate._spec(spec_file) == load_yaml(spec_file)
+    spec_file.write_text((ROOT / "config" / "adam" / "spec.yaml").read_text())  # repaired: read anew
+    check_trial_config(trial, "trial.yaml", root=tmp_path)
+
+
+def test_schema_check_cache_is_keyed_on_content_and_keeps_only_valid_data(tmp_path, monkeypatch):
+    # The workflow keeps what check_schema filled in under .snakemake (a tenth of a second of every start); the
+    # reference is Snakemake's validate on a fresh load, and a changed file, schema or invalid data is checked anew.
+    import datetime
+
+    from snakemake.utils import validate as snakemake_validate
+
+    from ucmsc import validate
+    from ucmsc.validate import ConfigError, check_schema
+
+    path, cache = ROOT / "config" / "trials" / "nafld_efficacy.yaml", tmp_path / "cache"
+    schema = tmp_path / "trial.schema.yaml"
+    schema.write_text((ROOT / "workflow" / "schemas" / "trial.schema.yaml").read_text())
+    reference = load_yaml(path)
+    snakemake_validate(reference, str(schema))
+    first = load_yaml(path)
+    check_schema(first, schema, path, cache)  # validated, then kept
+    assert first == reference and len(list(cache.iterdir())) == 1
+
+    def no_validation(schema_path):
+        raise AssertionError("validated although the same content passed before")
+    with monkeypatch.context() as patched:
+        patched.setattr(validate, "_schema_validator", no_validation)
+        second = load_yaml(path)
+        check_schema(second, schema, path, cache)
+        assert second == reference and list(second) == list(reference)
+
+    broken = load_yaml(path)  # changed data: validated, and a violation is reported as without the cache
+    broken["visits"][0]["visitnum"] = "zero"
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"visits/0/visitnum: 'zero' is not of type"):
+            check_schema(broken, schema, path, cache)
+    schema.write_text(schema.read_text().replace("    default: nominal\n", "    default: window\n"))
+    edited = load_yaml(path)  # changed schema: its new default, not the kept one
+    check_schema(edited, schema, path, cache)
+    assert edited["visit_assignment"] == "window" and reference["visit_assignment"] == "nominal"
+
+    dated = load_yaml(path)  # JSON cannot carry a date unchanged: checked every time, never kept
+    dated["publication"]["cut"] = datetime.date(2019, 1, 15)
+    with pytest.raises(ConfigError, match="publication/cut"):
+        check_schema(dated, schema, "dated.yaml", cache)
+    assert len(list(cache.iterdir())) == 1
+
+
+def test_schema_cache_keeps_only_what_json_carries_unchanged():
+    import datetime
+
+    import numpy as np
+
+    from ucmsc.validate import _as_json
+
+    assert _as_json({"a": [1, 2.5, True, None, "x"], "b": {"c": []}}) is not None
+    for changed in ({1: "int key"}, {True: "bool key"}, {"a": (1, 2)}, {"a": float("nan")},
+                    {"a": datetime.date(2020, 1, 1)}, {"a": np.float64(1.5)}):
+        assert _as_json(changed) is None, changed

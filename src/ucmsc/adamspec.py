@@ -6,7 +6,8 @@ parameter assignment. Standard variables come from the spec; a trial's own come 
 variables it maps (carried as delivered, labelled by the spec's ``carried`` list, the SDTM labels or the trial's
 ``adam.labels``), population flags, ADSL groups and baseline values, and the dose-window flag of ADAE.
 ``shape`` orders a derived dataset by the spec and stops when the two differ: every ADaM variable is described,
-and every described variable exists.
+and every described variable exists. The rows and their checks are ``ucmsc.adammeta`` (no pandas: the workflow
+checks them at parse time).
 """
 
 from __future__ import annotations
@@ -18,21 +19,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ucmsc.config import load_yaml
+from ucmsc.adammeta import SpecError, baseline_names, load_spec, resolve_rows  # noqa: F401 (baseline_names: for others)
 from ucmsc.dates import complete_date
-from ucmsc.domains import NUMERIC, VARIABLE_LABELS
 from ucmsc.io import categories_as_text, is_text_categorical, sorted_categories, stack_frames, utf8_lengths
-from ucmsc.paramcodes import derived_inputs, derived_label
-from ucmsc.plan import load_exposure, load_populations
+from ucmsc.paramcodes import derived_inputs
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "config" / "adam" / "spec.yaml"
 VARIABLE_COLUMNS = ["DATASET", "VARIABLE", "LABEL", "TYPE", "CODELIST", "ORIGIN", "SOURCE", "DERIVATION", "ORDER"]
 DATASET_COLUMNS = ["DATASET", "LABEL", "CLASS", "SUBCLASS", "STRUCTURE", "KEYS"]
-MAX_NAME, MAX_LABEL = 8, 40  # SAS V5 transport; ADaMIG 1.1 section 2.3
-
-
-class SpecError(ValueError):
-    """The ADaM spec and a trial's config or datasets disagree; the message names dataset and variable."""
 
 
 @dataclass(frozen=True)
@@ -45,98 +38,6 @@ class AdamSpec:
 
     def of(self, dataset: str) -> pd.DataFrame:
         return self.variables[self.variables["DATASET"] == dataset]
-
-
-def load_spec(path: str | Path = SPEC_PATH) -> dict:
-    return load_yaml(path)
-
-
-def baseline_names(config: dict) -> dict[str, str]:
-    """PARAMCD -> its ADSL baseline variable: ``adsl_baseline`` lists codes (``<PARAMCD>BL``) or {PARAMCD: NAME}."""
-    names = {}
-    for entry in config.get("adsl_baseline", []):
-        names.update(entry if isinstance(entry, dict) else {entry: f"{entry}BL"})
-    return names
-
-
-def _parameter_label(config: dict, code: str) -> str:
-    test = config.get("tests", {}).get(code, {})
-    derived = config.get("derived", {}).get(code)
-    return test.get("test") or (derived_label(derived) if derived else "") or code
-
-
-def _fits(label: str, fallback: str) -> str:
-    return label if len(label) <= MAX_LABEL else fallback
-
-
-def _mapped(config: dict, domain: str) -> list[str]:
-    return list(dict.fromkeys(v for s in config.get("sources", []) if s["domain"] == domain
-                              for v in s.get("columns", {})))
-
-
-def _carried(spec: dict, config: dict, dataset: str, domain: str, standard: set[str], skip: set[str]) -> list[dict]:
-    """A trial's mapped variables that ADaM carries as delivered, each with its label."""
-    labels = {**VARIABLE_LABELS, **spec.get("carried", {}), **config.get("adam", {}).get("labels", {})}
-    rows = []
-    for name in _mapped(config, domain):
-        if name in standard or name in skip:
-            continue
-        if name not in labels:
-            raise SpecError(f"{dataset}.{name}: mapped from {domain} but has no label: add it to adam.labels in the "
-                            "trial config (or to carried in config/adam/spec.yaml)")
-        number = name in NUMERIC.get(domain, ()) or any(name in s.get("numeric", []) for s in config.get("sources", [])
-                                                        if s["domain"] == domain)
-        rows.append({"name": name, "label": labels[name], "type": "float" if number else "text",
-                     "origin": "Predecessor", "source": f"{domain}.{name}"})
-    return rows
-
-
-def _adsl_trial_variables(spec: dict, config: dict) -> list[dict]:
-    standard = {v["name"] for v in spec["variables"]["ADSL"]}
-    flags = [p for p in load_populations(config)]
-    skip = {p.flag for p in flags} | {"USUBJID", "SUBJID", "RANDDT"}
-    rows = _carried(spec, config, "ADSL", "DM", standard, skip)
-    for population in flags:
-        derivation = (f"DM.{population.source}: Y when delivered as Y, N otherwise" if population.source
-                      else f"Rule {population.rule}: {population.label}")
-        label = spec.get("population_flags", {}).get(population.flag) or _fits(
-            f"{population.label} Population Flag", f"{population.flag} Population Flag")
-        rows.append({"name": population.flag, "codelist": "NY", "type": "text", "origin": "Derived", "label": label,
-                     "derivation": derivation + "; N for a subject of an arm not compared"})
-    for name, group in config.get("adsl_groups", {}).items():
-        label = group.get("label", name)
-        rows.append({"name": name, "label": _fits(label, name), "type": "text", "origin": "Derived",
-                     "derivation": f"{group['variable']} grouped at {group['cuts']} as {group['labels']}"})
-        rows.append({"name": f"{name}N", "label": _fits(f"{label} (N)", f"{name} (N)"), "type": "integer",
-                     "origin": "Derived", "derivation": f"1-based number of {name}"})
-    for code, name in baseline_names(config).items():
-        rows.append({"name": name, "label": _fits(f"Baseline {_parameter_label(config, code)}", f"Baseline {code}"),
-                     "type": "float", "origin": "Derived",
-                     "derivation": f"AVAL of the record with ABLFL = Y and PARAMCD = {code}"})
-    return rows
-
-
-def _adae_trial_variables(spec: dict, config: dict) -> list[dict]:
-    standard = {v["name"] for v in spec["variables"]["ADAE"]}
-    rows = _carried(spec, config, "ADAE", "AE", standard, {"USUBJID", "SUBJID"})
-    exposure = load_exposure(config)
-    if exposure.window_flag:
-        rows.append({"name": exposure.window_flag, "codelist": "Y", "type": "text", "origin": "Derived",
-                     "label": f"Onset Within {exposure.window_hours:g} h of a Dose Flag",
-                     "derivation": f"Y when ASTDTM is at most {exposure.window_hours:g} hours after LDOSEDTM"})
-    return rows
-
-
-def bds_datasets(spec: dict, config: dict) -> dict[str, dict]:
-    """The trial's BDS datasets: the spec's (ADLB from LB, ADVS from VS) for the findings domains the trial maps,
-    and those of the trial's ``adam.bds`` (each with its parameters)."""
-    mapped = {s["domain"] for s in config.get("sources", [])}
-    datasets = {name: {**entry, "parameters": list(entry.get("parameters", []))} for name, entry in spec["bds"].items()
-                if set(entry.get("domains", [])) & mapped}
-    for name, entry in config.get("adam", {}).get("bds", {}).items():
-        datasets[name] = {"label": entry["label"], "domains": list(entry.get("domains", [])),
-                          "parameters": list(entry.get("parameters", []))}
-    return datasets
 
 
 def assign_parameters(bds: pd.DataFrame, datasets: dict[str, dict], config: dict) -> pd.Series:
@@ -176,48 +77,13 @@ def assign_parameters(bds: pd.DataFrame, datasets: dict[str, dict], config: dict
 
 
 def resolve(config: dict, spec: dict | None = None) -> AdamSpec:
-    """The spec for one trial: its datasets and every variable each carries, in order."""
+    """The spec for one trial: its datasets and every variable each carries, in order (ucmsc.adammeta)."""
     spec = spec or load_spec()
-    rows = []
-    trial_rows = {"ADSL": _adsl_trial_variables(spec, config), "ADAE": _adae_trial_variables(spec, config)}
-    bds = bds_datasets(spec, config)
-    template = spec["bds_template"]
-    datasets = [{"DATASET": name, **{k.upper(): v for k, v in entry.items() if k != "keys"},
-                 "KEYS": ", ".join(entry["keys"])} for name, entry in spec["datasets"].items()]
-    datasets += [{"DATASET": name, "LABEL": entry["label"], "CLASS": template["class"],
-                  "STRUCTURE": template["structure"], "KEYS": ", ".join(template["keys"])}
-                 for name, entry in bds.items()]
-    for dataset in [d["DATASET"] for d in datasets]:
-        entries = spec["variables"]["BDS" if dataset in bds else dataset] + trial_rows.get(dataset, [])
-        for order, entry in enumerate(entries, start=1):
-            rows.append({"DATASET": dataset, "VARIABLE": entry["name"], "LABEL": entry["label"],
-                         "TYPE": entry["type"], "CODELIST": entry.get("codelist", ""),
-                         "ORIGIN": entry["origin"], "SOURCE": entry.get("source", ""),
-                         "DERIVATION": entry.get("derivation", ""), "ORDER": order})
-    variables = pd.DataFrame(rows, columns=VARIABLE_COLUMNS)
-    codelists = pd.DataFrame([{"CODELIST": cid, "NAME": c["name"], "TERM": str(term), "DECODE": str(decode)}
-                              for cid, c in spec["codelists"].items() for term, decode in c["terms"].items()],
-                             columns=["CODELIST", "NAME", "TERM", "DECODE"])
-    table = pd.DataFrame(datasets).reindex(columns=DATASET_COLUMNS).fillna("")
-    _check_names(table, variables, codelists)
-    return AdamSpec(table, variables, codelists, bds, spec["standard"])
-
-
-def _check_names(datasets: pd.DataFrame, variables: pd.DataFrame, codelists: pd.DataFrame) -> None:
-    problems = [f"{d}: dataset name longer than {MAX_NAME}" for d in datasets["DATASET"] if len(d) > MAX_NAME]
-    problems += [f"{d}: dataset label longer than {MAX_LABEL} ({len(label)})"
-                 for d, label in zip(datasets["DATASET"], datasets["LABEL"]) if len(label) > MAX_LABEL]
-    for row in variables.itertuples():
-        if len(row.VARIABLE) > MAX_NAME:
-            problems.append(f"{row.DATASET}.{row.VARIABLE}: name longer than {MAX_NAME} characters")
-        if len(row.LABEL) > MAX_LABEL:
-            problems.append(f"{row.DATASET}.{row.VARIABLE}: label longer than {MAX_LABEL} ({len(row.LABEL)})")
-        if row.CODELIST and row.CODELIST not in set(codelists["CODELIST"]):
-            problems.append(f"{row.DATASET}.{row.VARIABLE}: codelist {row.CODELIST} not defined")
-    repeated = variables[variables.duplicated(["DATASET", "VARIABLE"])]
-    problems += [f"{d}.{v}: described twice" for d, v in zip(repeated["DATASET"], repeated["VARIABLE"])]
-    if problems:
-        raise SpecError("ADaM spec: " + "; ".join(problems))
+    rows = resolve_rows(config, spec)
+    variables = pd.DataFrame(rows.variables, columns=VARIABLE_COLUMNS)
+    codelists = pd.DataFrame(rows.codelists, columns=["CODELIST", "NAME", "TERM", "DECODE"])
+    table = pd.DataFrame(rows.datasets).reindex(columns=DATASET_COLUMNS).fillna("")
+    return AdamSpec(table, variables, codelists, rows.bds, spec["standard"])
 
 
 def shape(frame: pd.DataFrame, dataset: str, spec: AdamSpec) -> pd.DataFrame:

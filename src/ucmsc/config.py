@@ -13,7 +13,12 @@ def load_yaml(path: str | Path) -> dict:
     """A YAML file by the safe loader, in libyaml's C implementation where PyYAML has it (ten times faster than the
     Python one; the workflow reads every config at the start of each run)."""
     with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return parse_yaml(handle)
+
+
+def parse_yaml(text) -> dict:
+    """YAML text (or an open file) by load_yaml's loader."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 class PrefixFormatter(logging.Formatter):

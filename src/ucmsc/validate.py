@@ -9,10 +9,17 @@ file, one per line, each prefixed with the file. No pandas: the Snakefile import
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
+import tempfile
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 
+from ucmsc.adammeta import SPEC_PATH, SpecError, resolve_rows
+from ucmsc.config import parse_yaml
 from ucmsc.domains import DOMAINS, FINDINGS, SUBJECT_IDS, required
 from ucmsc.manifest import ManifestError, load_manifest
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
@@ -31,14 +38,12 @@ class ConfigError(ValueError):
     """A config file is inconsistent; the message names the file and key of every problem, one per line."""
 
 
-@functools.lru_cache(maxsize=None)
-def _schema_validator(schema_path: Path):
-    """The draft 2020-12 validator of one schema file that fills in its defaults, built once per process."""
+@functools.lru_cache(maxsize=8)
+def _schema_validator(schema_text: str):
+    """The draft 2020-12 validator of one schema that fills in its defaults, built once per schema content."""
     import jsonschema
 
-    from ucmsc.config import load_yaml
-
-    schema = load_yaml(schema_path)
+    schema = parse_yaml(schema_text)
     base = jsonschema.Draft202012Validator
     check_properties = base.VALIDATORS["properties"]
 
@@ -52,16 +57,73 @@ def _schema_validator(schema_path: Path):
     return jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
 
 
-def check_schema(data: dict, schema_path: str | Path, source: str | Path) -> None:
+def check_schema(data: dict, schema_path: str | Path, source: str | Path, cache_dir: str | Path | None = None) -> None:
     """Validate ``data`` against the JSON schema (draft 2020-12) at ``schema_path`` and fill in the schema's defaults,
     as Snakemake's ``validate`` does; a violation raises ConfigError naming ``source`` and the key. Snakemake's own
-    ``validate`` imports pandas and polars to check for data frames: half a second of every run's start."""
+    ``validate`` imports pandas and polars to check for data frames: half a second of every run's start.
+
+    With ``cache_dir``, data that passed before takes its filled-in copy from there, keyed on the content of the
+    data, the schema, this module and jsonschema's version (importing jsonschema and validating cost every workflow
+    start a tenth of a second); only valid data is kept, so every violation is found and reported as without it."""
+    key = _schema_cache_key(data, Path(schema_path)) if cache_dir is not None else None
+    entry = Path(cache_dir) / f"{hashlib.sha256(f'{source}|{schema_path}'.encode()).hexdigest()[:24]}.json" if key \
+        else None
+    cached = _read_cached(entry, key) if entry else None
+    if cached is not None:
+        data.clear()
+        data.update(cached)
+        return
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(_schema_validator(Path(schema_path).resolve()).iter_errors(data))
+    validator = _schema_validator(Path(schema_path).read_text(encoding="utf-8"))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "the top level"
         raise ConfigError(f"{source}: {where}: {error.message} (schema {Path(schema_path).name})")
+    if entry and _as_json(data) is not None:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=entry.parent, suffix=".tmp", delete=False, encoding="utf-8") as out:
+            json.dump({"key": key, "data": data}, out, ensure_ascii=False)
+        os.replace(out.name, entry)  # whole or not at all, also with runs side by side
+
+
+def _as_json(data: dict) -> str | None:
+    """``data`` as JSON text, or None when JSON cannot carry it unchanged (dates, keys that are not text, NaN)."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return text if _identical(json.loads(text), data) else None
+
+
+def _identical(a, b) -> bool:
+    """Equal with the same types and key order throughout (1, 1.0 and True are equal, but not the same config)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _schema_cache_key(data: dict, schema_path: Path) -> str | None:
+    text = _as_json(data)
+    if text is None:
+        return None
+    digest = hashlib.sha256()
+    versions = " ".join(metadata.version(name) for name in ("jsonschema", "referencing"))
+    for part in (text.encode(), schema_path.read_bytes(), Path(__file__).read_bytes(), versions.encode()):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _read_cached(entry: Path, key: str) -> dict | None:
+    try:
+        stored = json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or unreadable: validate
+        return None
+    return stored["data"] if isinstance(stored, dict) and stored.get("key") == key else None
 
 
 def check_config(config: dict, path: str | Path, root: str | Path = ".") -> None:
@@ -84,9 +146,7 @@ def check_trial_config(trial: dict, path: str | Path, trial_id: str | None = Non
 def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
     """``adam.bds``: each dataset lists configured parameters or domains, none listed by two datasets; and the
     trial's ADaM spec resolves (names of 8, labels of 40 characters, every mapped variable labelled)."""
-    from ucmsc import adamspec
-
-    spec = adamspec.load_spec(spec_path) if spec_path is not None and spec_path.is_file() else adamspec.load_spec()
+    spec = _spec(spec_path if spec_path is not None and spec_path.is_file() else SPEC_PATH)
     problems, owner = [], {}
     for i, source in enumerate(trial.get("sources", [])):  # SAS transport v5: names of 8 characters at most
         problems += [f"sources[{i}].columns: {name} has {len(name)} characters (SAS transport names have 8 at most)"
@@ -109,10 +169,20 @@ def adam_problems(trial: dict, spec_path: Path | None = None) -> list[str]:
                 owner.setdefault((kind, item), name)
     if not problems:
         try:
-            adamspec.resolve(trial, spec)
-        except adamspec.SpecError as error:
+            resolve_rows(trial, spec)
+        except SpecError as error:
             problems.append(f"adam: {error}")
     return problems
+
+
+def _spec(path: Path) -> dict:
+    """The ADaM spec at ``path``, parsed once per content (the workflow checks every trial against it); read-only."""
+    return _parsed_spec(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_spec(text: str) -> dict:
+    return parse_yaml(text)
 
 
 def _raise_if_any(problems: list[str], path: str | Path) -> None:

@@ -11,16 +11,23 @@ from ucmsc.validate import check_config, check_schema, check_trial_config
 from ucmsc.jobresources import files_mb, mem_mb, runtime_min
 
 # Schema first, then what a schema cannot express (ucmsc.validate): a wrong config stops here, before any job.
-# (ucmsc.validate.check_schema, not snakemake.utils.validate: that one imports pandas and polars, 0.5 s per run)
+# (ucmsc.validate.check_schema, not snakemake.utils.validate: that one imports pandas and polars, 0.5 s per run;
+# a config that passed before with the same content, schema and code is taken from SCHEMA_CACHE)
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+SCHEMA_CACHE = Path(".snakemake") / "ucmsc" / "schema"
 _CONFIG_SOURCE = " + ".join(map(str, workflow.configfiles)) or "--config"
-check_schema(config, SCHEMAS / "config.schema.yaml", _CONFIG_SOURCE)
+check_schema(config, SCHEMAS / "config.schema.yaml", _CONFIG_SOURCE, SCHEMA_CACHE)
 check_config(config, _CONFIG_SOURCE)
 
 TRIAL_CONFIG = {}
 for _trial, _entry in config["trials"].items():
     TRIAL_CONFIG[_trial] = load_yaml(_entry["config"])
-    check_schema(TRIAL_CONFIG[_trial], SCHEMAS / "trial.schema.yaml", _entry["config"])
+    check_schema(
+        TRIAL_CONFIG[_trial],
+        SCHEMAS / "trial.schema.yaml",
+        _entry["config"],
+        SCHEMA_CACHE,
+    )
     check_trial_config(
         TRIAL_CONFIG[_trial], _entry["config"], trial_id=_trial, root="."
     )
