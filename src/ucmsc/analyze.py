@@ -36,7 +36,7 @@ class Context:
     ard: ardlib.Builder
 
     def members(self, population: str) -> set:
-        return set(self.adsl.loc[self.adsl[population] == "Y", "USUBJID"])
+        return set(self.adsl.loc[self.adsl[population] == "Y", "USUBJID"].tolist())  # tolist: not value by value
 
     @functools.cached_property
     def _by_parameter(self) -> dict:
@@ -73,9 +73,13 @@ def isin(values: pd.Series, members) -> pd.Series:
     """``values.isin(members)`` in one pass: pandas' isin on Arrow-backed text builds a Python scalar per member, 1 s
     for 100,000 subjects."""
     if getattr(values.dtype, "storage", None) != "pyarrow":
-        return values.isin(members)
+        return values.isin(members.to_pylist() if isinstance(members, pa.Array) else members)
     arrow = pa.array(values.array)  # the column's own Arrow data, not a copy
-    found = pc.is_in(arrow, value_set=pa.array(list(members), type=arrow.type, from_pandas=True))
+    if isinstance(members, pa.Array):  # built once by the caller (``SafetyGroup.subject_values``)
+        value_set = members if members.type == arrow.type else members.cast(arrow.type)
+    else:
+        value_set = pa.array(list(members), type=arrow.type, from_pandas=True)
+    found = pc.is_in(arrow, value_set=value_set)
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
 
 
@@ -426,15 +430,20 @@ class SafetyGroup:
     keys: dict
     is_arm: bool = True
 
+    @functools.cached_property
+    def subject_values(self) -> pa.Array:
+        """The subjects as one Arrow array, built once for all the group's ``isin`` selections."""
+        return pa.array(sorted(self.subjects), type=pa.large_string())
+
 
 def _safety_groups(ctx: Context, analysis: Analysis, total: bool) -> list[SafetyGroup]:
     """The plan's arms (and with ``total``, all of them together: the overall group), each with its subjects of the
     analysis population; a subject of an arm the plan does not list is in none."""
     population = ctx.adsl[(ctx.adsl[analysis.population] == "Y") & ctx.adsl["ARM"].isin(ctx.trial.arm_names)]
-    groups = [SafetyGroup(arm, set(population.loc[population["ARM"] == arm, "USUBJID"]), arm_group(arm))
+    groups = [SafetyGroup(arm, set(population.loc[population["ARM"] == arm, "USUBJID"].tolist()), arm_group(arm))
               for arm in ctx.trial.arm_names]
     if total:
-        groups.append(SafetyGroup("Total", set(population["USUBJID"]), overall_group(), is_arm=False))
+        groups.append(SafetyGroup("Total", set(population["USUBJID"].tolist()), overall_group(), is_arm=False))
     return groups
 
 
@@ -454,7 +463,7 @@ def _incidence(ctx: Context, analysis: Analysis, groups: list[SafetyGroup], even
     ``no_events``: the events count alone is NaN with this reason (``events`` names subjects, not events)."""
     counts = {}
     for group in groups:
-        mine = events[isin(events["USUBJID"], group.subjects)]
+        mine = events[isin(events["USUBJID"], group.subject_values)]
         counts[group.name] = (int(mine["USUBJID"].nunique()), len(group.subjects))
         rows = stats.proportion(*counts[group.name], group=group.name)
         rows = [dict(r, STAT_LABEL=INCIDENCE_LABELS[r["STAT_NAME"]]) for r in rows]
@@ -623,7 +632,7 @@ def ae_by_grade(ctx: Context, analysis: Analysis) -> None:
     for term, events in terms:
         worst = events.groupby("USUBJID")["_RANK"].max()
         for group in groups:
-            mine = worst[isin(worst.index.to_series(), group.subjects).to_numpy()]
+            mine = worst[isin(worst.index.to_series(), group.subject_values).to_numpy()]
             for rank, level in enumerate(shown):
                 count, total = int((mine == rank).sum()), len(group.subjects)
                 values = {"n": count, "N": total} | ({"pct": 100 * count / total} if total else {})
@@ -657,7 +666,7 @@ def ae_window(ctx: Context, analysis: Analysis) -> None:
                       if len(window) else 0))
     terms = sorted(window["AEDECOD"].unique())
     for number in range(1, highest + 1):
-        given_at_least = set(given.index[given >= number])
+        given_at_least = set(given.index[given >= number].tolist())
         dosed = [SafetyGroup(g.name, g.subjects & given_at_least, g.keys, g.is_arm) for g in groups]
         after = window[window["LDOSENUM"] == number]
         level = f"{number}"
