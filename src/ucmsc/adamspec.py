@@ -119,7 +119,18 @@ def combine_bds(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     bds = stack_frames(frames)  # categories: their union, sorted (sorting by codes is then sorting by text)
     bds = bds.assign(**{c: sorted_categories(bds[c]) for c in bds.columns if isinstance(bds[c].dtype,
                                                                                        pd.CategoricalDtype)})
-    return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
+    # sorted by one integer key (each column's rank; missing last), stably: the datasets arrive each in this order,
+    # which the merge sort finds as runs
+    key = np.zeros(len(bds), dtype=np.int64)
+    for column in ("USUBJID", "PARAMCD", "AVISITN"):
+        values = bds[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            ranks, count = values.cat.codes.to_numpy().astype(np.int64), len(values.cat.categories)
+        else:
+            ranks, distinct = pd.factorize(values, sort=True)
+            ranks, count = ranks.astype(np.int64), len(distinct)
+        key = key * (count + 1) + np.where(ranks < 0, count, ranks)
+    return bds.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
 def parameters(datasets: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:

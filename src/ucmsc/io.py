@@ -392,6 +392,8 @@ def sorted_categories(values: pd.Series) -> pd.Series:
     are counted, not sorted."""
     codes, categories = values.cat.codes.to_numpy(), values.cat.categories
     used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+    if len(used) == len(categories) and categories.is_monotonic_increasing:  # already so: nothing to renumber
+        return values
     kept = categories[used]
     order = kept.argsort()
     new_code = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last: missing stays missing
