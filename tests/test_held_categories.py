@@ -48,3 +48,20 @@ def test_bds_read_held_equals_text_read_then_categories(tmp_path):
                      ignore_index=True)
     expected = text.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected.astype({c: "category" for c in held}))
+
+
+def test_parquet_written_by_row_group_is_to_parquets_file(tmp_path, monkeypatch):
+    """A long frame with categories is written a row group at a time (its text never built whole): the same bytes as
+    pandas' to_parquet of the text frame with the same row groups."""
+    import ucmsc.io as io
+
+    monkeypatch.setattr(io, "PARQUET_ROW_GROUP", 1000)
+    rng = np.random.default_rng(5)
+    n = 3500
+    frame = pd.DataFrame({"T": _texts(n, 6).astype("category"), "X": rng.normal(size=n),
+                          "S": _texts(n, 7), "D": pd.to_datetime(rng.integers(0, 10**9, n), unit="s")})
+    write_table(frame, tmp_path / "held.parquet")
+    frame.assign(T=frame["T"].astype("str")).to_parquet(tmp_path / "text.parquet", index=False, row_group_size=1000)
+    assert (tmp_path / "held.parquet").read_bytes() == (tmp_path / "text.parquet").read_bytes()
+    back = pd.read_parquet(tmp_path / "held.parquet")
+    assert back["T"].dtype == "str" and back["T"].isna().sum() == frame["T"].isna().sum()

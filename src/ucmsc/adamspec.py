@@ -21,7 +21,7 @@ import pandas as pd
 
 from ucmsc.adammeta import SpecError, baseline_names, load_spec, resolve_rows  # noqa: F401 (baseline_names: for others)
 from ucmsc.dates import complete_date
-from ucmsc.io import categories_as_text, is_text_categorical, sorted_categories, stack_frames, utf8_lengths
+from ucmsc.io import categories_as_text, is_text_categorical, sort_order, sorted_categories, stack_frames, utf8_lengths
 from ucmsc.paramcodes import derived_inputs
 
 VARIABLE_COLUMNS = ["DATASET", "VARIABLE", "LABEL", "TYPE", "CODELIST", "ORIGIN", "SOURCE", "DERIVATION", "ORDER"]
@@ -96,7 +96,7 @@ def shape(frame: pd.DataFrame, dataset: str, spec: AdamSpec) -> pd.DataFrame:
         raise SpecError(f"{dataset}: " + "; ".join(
             part for part in (f"not described by the ADaM spec: {', '.join(extra)}" if extra else "",
                               f"described but not derived: {', '.join(absent)}" if absent else "") if part))
-    shaped = frame[wanted].copy()
+    shaped = frame[wanted]  # copy-on-write: the caller's frame stays as it was, without a copy of every column
     for variable, kind in types_of(spec, dataset).items():
         if kind == "date" and not pd.api.types.is_datetime64_any_dtype(shaped[variable]):
             shaped[variable] = complete_date(shaped[variable])
@@ -119,18 +119,8 @@ def combine_bds(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
     bds = stack_frames(frames)  # categories: their union, sorted (sorting by codes is then sorting by text)
     bds = bds.assign(**{c: sorted_categories(bds[c]) for c in bds.columns if isinstance(bds[c].dtype,
                                                                                        pd.CategoricalDtype)})
-    # sorted by one integer key (each column's rank; missing last), stably: the datasets arrive each in this order,
-    # which the merge sort finds as runs
-    key = np.zeros(len(bds), dtype=np.int64)
-    for column in ("USUBJID", "PARAMCD", "AVISITN"):
-        values = bds[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            ranks, count = values.cat.codes.to_numpy().astype(np.int64), len(values.cat.categories)
-        else:
-            ranks, distinct = pd.factorize(values, sort=True)
-            ranks, count = ranks.astype(np.int64), len(distinct)
-        key = key * (count + 1) + np.where(ranks < 0, count, ranks)
-    return bds.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
+    # the datasets arrive each in this order, which the merge sort of ``sort_order`` finds as runs
+    return bds.iloc[sort_order(bds, ["USUBJID", "PARAMCD", "AVISITN"])].reset_index(drop=True)
 
 
 def parameters(datasets: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ucmsc import adamspec
 from ucmsc import dates as isodates
-from ucmsc.io import sorted_categories, stack_frames
+from ucmsc.io import reordered, sort_order, sorted_categories, stack_frames
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.plan import load_exposure, load_populations
 from ucmsc.queries import QueryLog
@@ -219,7 +219,8 @@ def derive_population_flags(adsl: pd.DataFrame, bds: pd.DataFrame, config: dict,
              else pd.DataFrame(columns=["SRCFILE", "SRCROW"]))
     planned = adsl["ARM"].isin([a["arm"] for a in config["arms"]])
     treated = planned & (adsl["NEXREC"] > 0)
-    measured = bds[bds["AVAL"].notna() & (bds["PARCAT1"] != "RESPONSE")].groupby("USUBJID")["AVISITN"]
+    measured = bds.loc[bds["AVAL"].notna() & (bds["PARCAT1"] != "RESPONSE"), ["USUBJID", "AVISITN"]
+                       ].groupby("USUBJID")["AVISITN"]
     has_base_and_post = adsl["USUBJID"].map(measured.min().eq(0) & measured.max().gt(0)).astype(object) \
         .fillna(False).astype(bool)
     fas = treated & has_base_and_post
@@ -658,7 +659,7 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
     days, dates = pd.factorize(bds["ADT"])  # each distinct date text completed once
     bds["ADT"] = isodates.complete_date(pd.Series(dates, dtype=object)).array.take(days, allow_fill=True)
     bds = bds.assign(**{c: sorted_categories(bds[c].astype("category")) for c in BDS_CATEGORIES})
-    return bds.sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable").reset_index(drop=True)
+    return reordered(bds, sort_order(bds, ["USUBJID", "PARAMCD", "AVISITN"]))
 
 
 def _added(bds: pd.DataFrame, derivations: list[Callable[[list[pd.DataFrame]], pd.DataFrame | None]]

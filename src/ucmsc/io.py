@@ -402,6 +402,30 @@ def sorted_categories(values: pd.Series) -> pd.Series:
                      name=values.name)
 
 
+def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The positions that sort ``frame`` by ``columns`` as ``sort_values(columns, kind="stable")`` does (missing
+    last; a categorical column by its categories' order): one integer key of the columns' ranks, sorted stably."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            ranks, count = values.cat.codes.to_numpy().astype(np.int64), len(values.cat.categories)
+        else:
+            ranks, distinct = pd.factorize(values, sort=True)
+            ranks, count = ranks.astype(np.int64), len(distinct)
+        key = key * (count + 1) + np.where(ranks < 0, count, ranks)
+    return np.argsort(key, kind="stable")
+
+
+def reordered(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """``frame``'s rows in ``order`` with a new default index, built column by column and emptying ``frame`` on the
+    way: a column is released as soon as its reordered copy is made, so the frame is never held twice."""
+    columns = {}
+    for column in list(frame.columns):
+        columns[column] = frame.pop(column).take(order).reset_index(drop=True)
+    return pd.DataFrame(columns, copy=False)
+
+
 def stack_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """The parts' records in one frame; a column held as categories in every part stays so (their union)."""
     from pandas.api.types import union_categoricals
@@ -421,24 +445,50 @@ def read_held(path: str | Path, columns: list[str], categories: list[str]) -> pd
     return frame.assign(**{c: sorted_categories(frame[c]) for c in categories if c in columns})
 
 
+PARQUET_ROW_GROUP = 1024 * 1024  # pyarrow's default (and largest) row group of write_table
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a stage table (Parquet, or CSV by suffix) atomically: no half-written file is ever visible.
 
-    CSV files are opened by people in spreadsheets: their text cells are neutralised (``neutralise_formulas``).
+    Categorical columns are written as the text they stand for. CSV files are opened by people in spreadsheets: their
+    text cells are neutralised (``neutralise_formulas``).
     """
     path = Path(path)
     categories = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if categories:  # categorical columns are written as the text they stand for
-        frame = frame.assign(**{c: categories_as_text(frame[c]) for c in categories})
     tmp = _atomic_path(path)
     try:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
+        if path.suffix == ".parquet" and categories and len(frame) > PARQUET_ROW_GROUP:
+            _write_parquet_by_row_group(frame, tmp, categories)
         else:
-            neutralise_formulas(frame).to_csv(tmp, index=False, lineterminator="\n")
+            frame = frame.assign(**{c: categories_as_text(frame[c]) for c in categories})
+            if path.suffix == ".parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                neutralise_formulas(frame).to_csv(tmp, index=False, lineterminator="\n")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_parquet_by_row_group(frame: pd.DataFrame, path: Path, categories: list[str]) -> None:
+    """``to_parquet`` one row group at a time (the groups and options it writes), the categorical columns turned into
+    text a group at a time: a long dataset's text is never built whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for start in range(0, len(frame), PARQUET_ROW_GROUP):
+            group = frame.iloc[start:start + PARQUET_ROW_GROUP]
+            group = group.assign(**{c: categories_as_text(group[c]) for c in categories})
+            table = pa.Table.from_pandas(group, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="snappy")
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
