@@ -279,3 +279,32 @@ def test_derived_parameters_on_categories_equal_those_on_text():
     assert homair["AVAL"].round(6).tolist() == [round(6.0 * 10 / 22.5, 6), round(3.2 * 12 / 22.5, 6),
                                                 round(7.5 * 8 / 22.5, 6), round(7.0 * 9 / 22.5, 6)]  # G x I / 22.5
     assert plain.loc[plain["PARAMCD"] == "GLUCTGT", "AVALC"].tolist() == ["Y", "Y", "N", "N"]
+
+
+def _findings(domain: str, rows: list[tuple]) -> pd.DataFrame:
+    """A clean findings domain: (subject, test code, visit number, value) per record."""
+    frame = pd.DataFrame(rows, columns=["USUBJID", "TESTCD", "VISITNUM", "STRESN"])
+    p = domain
+    return pd.DataFrame({"USUBJID": frame["USUBJID"], f"{p}TESTCD": frame["TESTCD"], f"{p}TEST": frame["TESTCD"],
+                         f"{p}STRESU": "kg", "VISITNUM": frame["VISITNUM"], "VISIT": "Week " + frame["VISITNUM"]
+                         .astype(str), f"{p}DTC": "2020-01-01", f"{p}DY": 1.0, f"{p}STRESN": frame["STRESN"],
+                         f"{p}STRESC": frame["STRESN"].astype(str), f"{p}LLOQ": np.nan,
+                         f"{p}SEQ": np.arange(1, len(frame) + 1)}).astype({"USUBJID": "str"})
+
+
+def test_derivation_queries_in_subject_order_whatever_domain_came_first():
+    # S7 and S0 have vital signs only, after the labs of S1 (no weight) and S2: the BMI queries (no height) follow
+    # the subjects' text order, as when the long dataset was plain text
+    lb = _findings("LB", [("S1", "GLUC", 0, 5.5), ("S2", "GLUC", 0, 5.0)])
+    vs = _findings("VS", [("S7", "WEIGHT", 0, 70.0), ("S7", "WEIGHT", 4, 71.0), ("S0", "WEIGHT", 0, 80.0),
+                          ("S0", "WEIGHT", 4, 81.0), ("S2", "WEIGHT", 0, 60.0), ("S2", "HEIGHT", 0, 170.0)])
+    empty = _findings("XP", [])
+    adsl = pd.DataFrame({"USUBJID": ["S0", "S1", "S2", "S7"], "STUDYID": "X", "ARM": "A", "TRT01P": "A",
+                         "TRT01A": "A", "AGE": [50, 55, 60, 70]})
+    log = QueryLog(prefix="D")
+    bds = derive.derive_bds({"LB": lb, "VS": vs, "XP": empty}, adsl, {"tests": {}, "derived": {"BMI": {
+        "derivation": "bmi"}}}, log)
+    queries = log.frame()
+    assert queries["USUBJID"].tolist() == ["S0", "S0", "S7", "S7"]
+    assert queries["MESSAGE"].str.contains("HEIGHT missing").all()
+    assert bds.loc[bds["PARAMCD"] == "BMI", "AVAL"].round(4).tolist() == [round(60 / 1.7 ** 2, 4)]  # kg / m^2

@@ -65,3 +65,22 @@ def test_parquet_written_by_row_group_is_to_parquets_file(tmp_path, monkeypatch)
     assert (tmp_path / "held.parquet").read_bytes() == (tmp_path / "text.parquet").read_bytes()
     back = pd.read_parquet(tmp_path / "held.parquet")
     assert back["T"].dtype == "str" and back["T"].isna().sum() == frame["T"].isna().sum()
+
+
+def test_a_held_column_without_any_value_in_one_dataset(tmp_path):
+    """A dataset whose ARM is missing throughout (stored as Arrow null, or as text with no value) stacks with one that
+    has arms, as the text would."""
+    columns, held = ["USUBJID", "ARM", "PARAMCD", "AVISITN", "AVAL"], ["USUBJID", "ARM", "PARAMCD"]
+    frames = {"ADLB": pd.DataFrame({"USUBJID": ["b", "a"], "ARM": [None, None], "AVAL": [1.0, 2.0]}),
+              "ADVS": pd.DataFrame({"USUBJID": ["c", "a"], "ARM": pd.Series([None, None], dtype="str"),
+                                    "AVAL": [3.0, 4.0]}),
+              "ADXP": pd.DataFrame({"USUBJID": ["a", "d"], "ARM": ["Placebo", "UC-MSC"], "AVAL": [5.0, 6.0]})}
+    for name, frame in frames.items():
+        frame["PARAMCD"], frame["AVISITN"] = name[2:], 0
+    for name, frame in frames.items():
+        frame.to_parquet(tmp_path / f"{name.lower()}.parquet", index=False)
+    got = combine_bds({n: read_held(tmp_path / f"{n.lower()}.parquet", columns, held) for n in frames})
+    text = pd.concat([pd.read_parquet(tmp_path / f"{n.lower()}.parquet") for n in frames], ignore_index=True)
+    expected = text.astype({"ARM": "str"}).sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable")
+    expected = expected.reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[columns], expected[columns].astype({c: "category" for c in held}))

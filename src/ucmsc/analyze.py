@@ -433,7 +433,7 @@ class SafetyGroup:
     @functools.cached_property
     def subject_values(self) -> pa.Array:
         """The subjects as one Arrow array, built once for all the group's ``isin`` selections."""
-        return pa.array(sorted(self.subjects), type=pa.large_string())
+        return pa.array(list(self.subjects), type=pa.large_string(), from_pandas=True)
 
 
 def _safety_groups(ctx: Context, analysis: Analysis, total: bool) -> list[SafetyGroup]:

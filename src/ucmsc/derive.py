@@ -400,7 +400,7 @@ def _param_names(tests: pd.Series, units: pd.Series) -> pd.Categorical:
     """PARAM, "<test> (<unit>)" (missing when either is), built once per distinct pair of test and unit."""
     pairs, distinct = pd.factorize(_pair_key(tests, units))
     first = np.zeros(len(distinct), dtype=np.int64)
-    first[pairs[::-1]] = np.arange(len(pairs))[::-1]  # the first record of each pair
+    first[pairs] = np.arange(len(pairs))  # a record of each pair (all of a pair's records hold the same texts)
     test, unit = (pd.Series(np.asarray(v.iloc[first], dtype=object), dtype="str") for v in (tests, units))
     names, shown = pd.factorize(test + " (" + unit + ")")
     return pd.Categorical.from_codes(names[pairs], categories=pd.Index(shown, dtype="str"))
@@ -516,6 +516,9 @@ def derived_records(sources: list[pd.DataFrame], adsl: pd.DataFrame, spec: Deriv
                     ).drop_duplicates(["USUBJID", "AVISITN", "PARAMCD"])
     sub = sub.assign(PARAMCD=_plain(sub[["PARAMCD"]])["PARAMCD"])  # the parameters become columns below
     wide = sub.set_index(["USUBJID", "AVISITN", "PARAMCD"])["AVAL"].unstack("PARAMCD").reset_index()
+    # by subject and visit as unstack orders text (missing first); it keeps a categorical level's order of
+    # appearance: the queries' order and numbers must not depend on which domain a subject's records came from first
+    wide = wide.iloc[sort_order(wide, ["USUBJID", "AVISITN"], missing_first=True)].reset_index(drop=True)
     wide.columns.name = None
     wide["AVISIT"] = wide["AVISITN"].map(sub.drop_duplicates("AVISITN").set_index("AVISITN")["AVISIT"])
     for p in visit_inputs:

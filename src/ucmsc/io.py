@@ -402,9 +402,10 @@ def sorted_categories(values: pd.Series) -> pd.Series:
                      name=values.name)
 
 
-def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def sort_order(frame: pd.DataFrame, columns: list[str], missing_first: bool = False) -> np.ndarray:
     """The positions that sort ``frame`` by ``columns`` as ``sort_values(columns, kind="stable")`` does (missing
-    last; a categorical column by its categories' order): one integer key of the columns' ranks, sorted stably."""
+    last, or first; a categorical column by its categories' order): one integer key of the columns' ranks, sorted
+    stably."""
     key = np.zeros(len(frame), dtype=np.int64)
     for column in columns:
         values = frame[column]
@@ -413,7 +414,7 @@ def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         else:
             ranks, distinct = pd.factorize(values, sort=True)
             ranks, count = ranks.astype(np.int64), len(distinct)
-        key = key * (count + 1) + np.where(ranks < 0, count, ranks)
+        key = key * (count + 1) + (ranks + 1 if missing_first else np.where(ranks < 0, count, ranks))
     return np.argsort(key, kind="stable")
 
 
@@ -427,22 +428,43 @@ def reordered(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
 
 
 def stack_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts' records in one frame; a column held as categories in every part stays so (their union)."""
+    """The parts' records in one frame, with the union of their columns (as ``pd.concat``); a column held as text
+    categories in every part stays so, its categories the sorted union (as ``astype("category")`` of the stacked text
+    gives them: codes then sort as the text does)."""
     from pandas.api.types import union_categoricals
 
-    held = {c: union_categoricals([p[c] for p in parts]) for c in parts[0].columns
-            if all(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts)}
-    rest = pd.concat([p.drop(columns=list(held)) for p in parts], ignore_index=True)
-    return rest.assign(**held)[list(parts[0].columns)]
+    columns = list(dict.fromkeys(c for p in parts for c in p.columns))
+    held = {c: union_categoricals([_text_categories(p[c]) for p in parts], sort_categories=True) for c in columns
+            if all(c in p and isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts)}
+    rest = pd.concat([p.drop(columns=[c for c in held if c in p]) for p in parts], ignore_index=True)
+    return rest.assign(**held)[columns]
+
+
+def _text_categories(values: pd.Series) -> pd.Series:
+    """A categorical column whose categories are text; one without any value (no categories, or categories of another
+    type) gets empty text categories."""
+    if is_text_categorical(values):
+        return values
+    if values.notna().any():
+        raise TypeError(f"{values.name}: categories of {values.cat.categories.dtype}, not text")
+    return pd.Series(pd.Categorical.from_codes(np.full(len(values), -1), categories=pd.Index([], dtype="str")),
+                     index=values.index, name=values.name)
 
 
 def read_held(path: str | Path, columns: list[str], categories: list[str]) -> pd.DataFrame:
     """``columns`` of a Parquet stage table; those of ``categories`` held as categories read from the file's
-    dictionary-encoded text (the text is not built record by record), sorted as ``astype("category")`` sorts them."""
+    dictionary-encoded text (the text is not built record by record), sorted as ``astype("category")`` sorts them.
+    A held column without any value (stored as Arrow null) gets empty text categories."""
     import pyarrow.parquet as pq
 
     frame = pq.read_table(path, columns=columns, read_dictionary=[c for c in categories if c in columns]).to_pandas()
-    return frame.assign(**{c: sorted_categories(frame[c]) for c in categories if c in columns})
+    held = {}
+    for column in [c for c in categories if c in columns]:
+        values = frame[column]
+        if not isinstance(values.dtype, pd.CategoricalDtype):  # Arrow null: every value missing
+            values = values.astype(pd.CategoricalDtype(pd.Index([], dtype="str")))
+        held[column] = sorted_categories(_text_categories(values))
+    return frame.assign(**held)
 
 
 PARQUET_ROW_GROUP = 1024 * 1024  # pyarrow's default (and largest) row group of write_table
@@ -458,7 +480,10 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     categories = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     tmp = _atomic_path(path)
     try:
-        if path.suffix == ".parquet" and categories and len(frame) > PARQUET_ROW_GROUP:
+        # by row group only when every column's Arrow type follows from its dtype (an object column's would be
+        # inferred from the first group)
+        if path.suffix == ".parquet" and categories and len(frame) > PARQUET_ROW_GROUP \
+                and not any(frame[c].dtype == object for c in frame.columns):
             _write_parquet_by_row_group(frame, tmp, categories)
         else:
             frame = frame.assign(**{c: categories_as_text(frame[c]) for c in categories})
