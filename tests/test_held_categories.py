@@ -3,6 +3,7 @@ categories astype("category") gives, the same order when sorted. Each check comp
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ucmsc.adamspec import combine_bds
 from ucmsc.io import read_held, sorted_categories, stack_frames, write_table
@@ -84,3 +85,9 @@ def test_a_held_column_without_any_value_in_one_dataset(tmp_path):
     expected = text.astype({"ARM": "str"}).sort_values(["USUBJID", "PARAMCD", "AVISITN"], kind="stable")
     expected = expected.reset_index(drop=True)
     pd.testing.assert_frame_equal(got[columns], expected[columns].astype({c: "category" for c in held}))
+
+
+def test_a_column_that_is_not_text_is_refused_not_emptied(tmp_path):
+    pd.DataFrame({"USUBJID": ["a"], "AVISITN": [4]}).to_parquet(tmp_path / "x.parquet", index=False)
+    with pytest.raises(TypeError, match="AVISITN is stored as int64, not text"):
+        read_held(tmp_path / "x.parquet", ["USUBJID", "AVISITN"], ["USUBJID", "AVISITN"])

@@ -462,6 +462,9 @@ def read_held(path: str | Path, columns: list[str], categories: list[str]) -> pd
     for column in [c for c in categories if c in columns]:
         values = frame[column]
         if not isinstance(values.dtype, pd.CategoricalDtype):  # Arrow null: every value missing
+            if values.notna().any():  # not text: it would lose its values as empty categories
+                raise TypeError(f"{path}: {column} is stored as {values.dtype}, not text; it cannot be held as "
+                                "categories")
             values = values.astype(pd.CategoricalDtype(pd.Index([], dtype="str")))
         held[column] = sorted_categories(_text_categories(values))
     return frame.assign(**held)
