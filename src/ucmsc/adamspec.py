@@ -21,7 +21,15 @@ import pandas as pd
 
 from ucmsc.adammeta import SpecError, baseline_names, load_spec, resolve_rows  # noqa: F401 (baseline_names: for others)
 from ucmsc.dates import complete_date
-from ucmsc.io import categories_as_text, is_text_categorical, sort_order, sorted_categories, stack_frames, utf8_lengths
+from ucmsc.io import (
+    by_code,
+    categories_as_text,
+    is_text_categorical,
+    sort_order,
+    sorted_categories,
+    stack_frames,
+    utf8_lengths,
+)
 from ucmsc.paramcodes import derived_inputs
 
 VARIABLE_COLUMNS = ["DATASET", "VARIABLE", "LABEL", "TYPE", "CODELIST", "ORIGIN", "SOURCE", "DERIVATION", "ORDER"]
@@ -159,7 +167,7 @@ def data_dictionary(datasets: dict[str, pd.DataFrame], spec: AdamSpec) -> pd.Dat
             values = frame[row["VARIABLE"]]
             text = row["TYPE"] == "text"
             if is_text_categorical(values):  # each category measured once
-                blank = np.append(values.cat.categories == "", True)[values.cat.codes.to_numpy()]  # -1: missing
+                blank = by_code(values.cat.categories == "", values.cat.codes.to_numpy(), True)
                 length = int(utf8_lengths(values).max()) if text and len(values) else (1 if text else 8)
                 rows.append({**row, "LENGTH": max(length, 1), "RECORDS": len(frame), "MISSING": int(blank.sum())})
                 continue

@@ -137,8 +137,7 @@ def _of_text(series: pd.Series, measure) -> pd.Series:
         return pd.Series(np.asarray(measure(_text(series))), index=series.index)
     shown = list(_text(pd.Series(series.cat.categories))) + [""]
     measured = np.asarray(measure(pd.Series(shown, dtype=object)))
-    codes = series.cat.codes.to_numpy()
-    return pd.Series(measured[np.where(codes < 0, len(shown) - 1, codes)], index=series.index)
+    return pd.Series(measured[series.cat.codes.to_numpy()], index=series.index)  # code -1 (missing): the last, ""
 
 
 def _blank(series: pd.Series) -> pd.Series:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ucmsc import adamspec
 from ucmsc import dates as isodates
-from ucmsc.io import reordered, sort_order, sorted_categories, stack_frames
+from ucmsc.io import by_code, codes_of, reordered, sort_order, sorted_categories, stack_frames
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.plan import load_exposure, load_populations
 from ucmsc.queries import QueryLog
@@ -344,8 +344,8 @@ def _append(bds: pd.DataFrame, new: pd.DataFrame | None) -> pd.DataFrame:
         if len(fresh):
             held = extended[column] = held.cat.add_categories(fresh)
         if isinstance(values.dtype, pd.CategoricalDtype):
-            position = np.append(held.cat.categories.get_indexer(values.cat.categories), -1)  # -1: missing
-            recoded[column] = pd.Categorical.from_codes(position[values.cat.codes.to_numpy()],
+            position = held.cat.categories.get_indexer(values.cat.categories)
+            recoded[column] = pd.Categorical.from_codes(by_code(position, values.cat.codes.to_numpy(), -1),
                                                         categories=held.cat.categories)
         else:
             recoded[column] = pd.Categorical(values, categories=held.cat.categories)
@@ -392,7 +392,7 @@ def findings_to_bds(sdtm: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame
     codes, paramcds = bds["PARAMCD"].cat.codes.to_numpy(), bds["PARAMCD"].cat.categories
     for limit, side in (("A1LO", 0), ("A1HI", 1)):  # each parameter's range looked up once, taken by code
         per_code = [float(normal[c][side]) if normal.get(c) else np.nan for c in paramcds]
-        bds[limit] = np.append(per_code, np.nan)[codes]
+        bds[limit] = by_code(per_code, codes, np.nan)
     return bds
 
 
@@ -579,14 +579,8 @@ def derive_baseline_and_change(bds: pd.DataFrame) -> pd.DataFrame:
 
 def _pair_key(first: pd.Series, second: pd.Series) -> np.ndarray:
     """One integer per record for the pair of values (a missing value a value of its own)."""
-    codes = []
-    for values in (first, second):
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes.append((values.cat.codes.to_numpy().astype(np.int64) + 1, len(values.cat.categories) + 1))
-        else:
-            found, uniques = pd.factorize(values)
-            codes.append((found.astype(np.int64) + 1, len(uniques) + 1))
-    return codes[0][0] * codes[1][1] + codes[1][0]
+    (first_codes, _), (second_codes, second_values) = codes_of(first), codes_of(second)
+    return (first_codes.astype(np.int64) + 1) * (len(second_values) + 1) + second_codes + 1
 
 
 def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
@@ -683,16 +677,13 @@ def treatments_of_records(subjects: pd.Series, adsl: pd.DataFrame) -> dict[str, 
     if adsl["USUBJID"].duplicated().any():
         raise ValueError(f"ADSL has more than one row for subject(s) "
                          f"{sorted(adsl.loc[adsl['USUBJID'].duplicated(), 'USUBJID'].unique())[:5]}")
-    if isinstance(subjects.dtype, pd.CategoricalDtype):
-        codes, ids = subjects.cat.codes.to_numpy(), subjects.cat.categories
-    else:
-        codes, ids = pd.factorize(subjects)
+    codes, ids = codes_of(subjects)
     rows = pd.Index(adsl["USUBJID"]).get_indexer(ids)  # ADSL row of each subject code, -1 where it has none
     taken = {}
     for variable, source in (("STUDYID", "STUDYID"), ("ARM", "ARM"), ("TRTP", "TRT01P"), ("TRTA", "TRT01A")):
         value_codes, values = pd.factorize(adsl[source])
-        per_subject = np.append(value_codes, -1)[rows]  # index -1: the appended "missing"
-        taken[variable] = pd.Categorical.from_codes(np.append(per_subject, -1)[codes], categories=values)
+        per_subject = by_code(value_codes, rows, -1)
+        taken[variable] = pd.Categorical.from_codes(by_code(per_subject, codes, -1), categories=values)
     return taken
 
 

@@ -360,11 +360,25 @@ def utf8_lengths(text: pd.Series) -> np.ndarray:
     import pyarrow.compute as pc
 
     if isinstance(text.dtype, pd.CategoricalDtype):
-        return np.append(utf8_lengths(pd.Series(text.cat.categories)), 0)[text.cat.codes.to_numpy()]  # -1: the 0
+        return by_code(utf8_lengths(pd.Series(text.cat.categories)), text.cat.codes.to_numpy(), 0)
 
     values = text.astype(object) if text.dtype == object else text
     return np.asarray(pc.binary_length(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False),
                       dtype=np.int64)
+
+
+def codes_of(values: pd.Series, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Each value's code among the column's distinct values (-1 where missing) and those values: a categorical
+    column's own codes and categories (in their order), else ``pd.factorize`` (``sort``: the distinct values
+    sorted)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    return pd.factorize(values, sort=sort)
+
+
+def by_code(per_code, codes: np.ndarray, missing) -> np.ndarray:
+    """``per_code[code]`` for each code, ``missing`` where the code is -1 (no value)."""
+    return np.append(per_code, missing)[codes]  # -1 indexes the appended last item
 
 
 def is_text_categorical(values: pd.Series) -> bool:
@@ -408,12 +422,8 @@ def sort_order(frame: pd.DataFrame, columns: list[str], missing_first: bool = Fa
     stably."""
     key = np.zeros(len(frame), dtype=np.int64)
     for column in columns:
-        values = frame[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            ranks, count = values.cat.codes.to_numpy().astype(np.int64), len(values.cat.categories)
-        else:
-            ranks, distinct = pd.factorize(values, sort=True)
-            ranks, count = ranks.astype(np.int64), len(distinct)
+        ranks, distinct = codes_of(frame[column], sort=True)
+        ranks, count = ranks.astype(np.int64), len(distinct)
         key = key * (count + 1) + (ranks + 1 if missing_first else np.where(ranks < 0, count, ranks))
     return np.argsort(key, kind="stable")
 
