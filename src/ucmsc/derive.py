@@ -637,7 +637,6 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
     # few distinct values per column over millions of records: held as categories (codes) from the start, written
     # back as text; parameters are added and variables derived on the codes
     bds = findings_to_bds(sdtm, config)
-    bds = bds.astype({c: "category" for c in BDS_CATEGORIES if c in bds})
     bds = _append(bds, _added(bds, [lambda sources, spec=spec: derived_records(sources, adsl, spec, log)
                                     for spec in _derived_params(config)]))
     bds = derive_baseline_and_change(bds)

@@ -112,12 +112,12 @@ def read_raw(path: str | Path, encoding: str | None = None, allow_unterminated_l
 def _read_sas(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
     """A SAS file as text columns: a version 5 transport file by ``_read_xport_columns`` (numpy, column by column);
     what it does not read exactly as pyreadstat does, and ``.sas7bdat``, by ``_read_sas_pyreadstat``."""
-    if suffix == ".xpt":
-        layout, rows_in_file, blank_at_end = _xport_structure(path)
-        read = _read_xport_columns(path, layout, rows_in_file, blank_at_end, encoding)
+    structure = _xport_structure(path) if suffix == ".xpt" else None
+    if structure is not None:
+        read = _read_xport_columns(path, *structure, encoding)
         if read is not None:
             return read
-    return _read_sas_pyreadstat(path, suffix, encoding)
+    return _read_sas_pyreadstat(path, suffix, encoding, structure)
 
 
 def _xport_structure(path: Path) -> tuple[rawformats.XportLayout, int, int]:
@@ -139,12 +139,14 @@ def _sas_metadata(meta, encoding: str | None) -> dict:
     }
 
 
-def _read_sas_pyreadstat(path: Path, suffix: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
-    """pyreadstat's reading, between structure checks that refuse a truncated or extended file."""
+def _read_sas_pyreadstat(path: Path, suffix: str, encoding: str | None,
+                         structure: tuple[rawformats.XportLayout, int, int] | None = None) -> tuple[pd.DataFrame, dict]:
+    """pyreadstat's reading, between structure checks that refuse a truncated or extended file (a transport file's
+    ``_xport_structure`` when the caller has it already)."""
     import pyreadstat
 
     if suffix == ".xpt":
-        layout, rows_in_file, blank_at_end = _xport_structure(path)
+        layout, rows_in_file, blank_at_end = structure or _xport_structure(path)
     else:
         rawformats.check_sas7bdat_size(path)
     reader = pyreadstat.read_sas7bdat if suffix == ".sas7bdat" else pyreadstat.read_xport
