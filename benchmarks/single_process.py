@@ -26,7 +26,7 @@ from ucmsc.domains import DOMAINS
 from ucmsc.figures import run_figures
 from ucmsc.ingest import run_ingest
 from ucmsc.report import run_index, run_report
-from ucmsc.stages import stage_config
+from ucmsc.stages import RETAINS_FREED_MEMORY, retain_freed_memory, stage_config
 
 LOG = logging.getLogger("single_process")
 
@@ -45,6 +45,8 @@ def run_cut(project: Path, results: Path, trial: str, trial_config: dict, cut_di
     def timed(stage, function, *args):
         if only and stage not in only:  # its outputs are already there
             return
+        if stage in RETAINS_FREED_MEMORY:  # as the stage's workflow job does (from then on for this process)
+            retain_freed_memory()
         start = time.perf_counter()
         function(*args)
         timings[f"{trial}/{cut}/{stage}"] = round(time.perf_counter() - start, 3)

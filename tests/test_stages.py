@@ -1,5 +1,7 @@
 """Which outputs a stage makes stale, on a hand-made results tree."""
 
+import pytest
+
 from ucmsc.stages import stale_outputs, start_stage
 
 
@@ -182,3 +184,40 @@ def test_package_imports_by_pattern_in_every_form(tmp_path):
                       "    from ucmsc.io import read_table  # inside a function\n    import ucmsc.plan\n"
                       "    from ucmsc import config, io as files\n# from ucmsc.commented import nothing\n")
     assert sorted(stages._direct_imports(module)) == ["ard", "io", "io", "plan", "stats"]
+
+
+# mallinfo2(3) of the process, read by ctypes: hblkhd is the bytes in blocks glibc mmapped on their own, fordblks the
+# free bytes it keeps in its heap. Printed as "<mmapped while held> <kept after free>" by a fresh interpreter.
+_MALLOC_PROBE = """
+import ctypes, sys
+import numpy as np
+from ucmsc.stages import retain_freed_memory
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+applied = retain_freed_memory() if sys.argv[1] == "retain" else None
+block = np.ones(100 * 2**20, np.uint8)  # 100 MiB, far above glibc's largest mmap threshold (32 MiB)
+held = libc.mallinfo2().hblkhd
+del block
+print(applied, held, libc.mallinfo2().fordblks)
+"""
+
+
+@pytest.mark.parametrize("mode", ["retain", "default"])
+def test_retained_memory_stays_in_the_heap(mode):
+    """glibc's own accounting: by default a 100 MiB array is mmapped on its own and unmapped when freed; once the
+    stage's process retains freed memory it comes from the heap and stays there, free, after the array is gone."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE, mode], capture_output=True, text=True, check=True)
+    applied, mmapped_while_held, kept_after_free = out.stdout.split()
+    mib = 2**20
+    if mode == "retain":
+        assert applied == "True"
+        assert int(mmapped_while_held) < 100 * mib <= int(kept_after_free)
+    else:
+        assert int(mmapped_while_held) >= 100 * mib > int(kept_after_free)
