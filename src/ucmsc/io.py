@@ -324,6 +324,14 @@ def _atomic_path(path: Path) -> Path:
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _text_starting_with(values: pd.Series, prefixes: tuple[str, ...]) -> np.ndarray:
+    """Whether each value is text beginning with one of ``prefixes`` (missing and non-text: False). Each distinct
+    value is tested once: a table's text columns repeat a few values over many rows."""
+    codes, distinct = codes_of(values)
+    starts = np.fromiter((isinstance(v, str) and v.startswith(prefixes) for v in distinct), bool, len(distinct))
+    return by_code(starts, codes, False)
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula get a leading apostrophe; numbers are untouched.
 
@@ -334,7 +342,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
             continue
         text = out[column]
-        risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_TRIGGERS + ("'",)))
+        risky = _text_starting_with(text, FORMULA_TRIGGERS + ("'",))
         if risky.any():
             out[column] = text.astype(object).where(~risky, "'" + text[risky].astype(str))
     return out
@@ -346,10 +354,7 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         text = frame[column]
         if pd.api.types.is_numeric_dtype(text) or pd.api.types.is_bool_dtype(text):
             continue
-        if isinstance(text.dtype, pd.StringDtype):  # text or missing: one vectorised test, not a call per cell
-            quoted = text.str.startswith("'").fillna(False).astype(bool)
-        else:
-            quoted = text.map(lambda v: isinstance(v, str) and v.startswith("'"))
+        quoted = _text_starting_with(text, ("'",))
         if quoted.any():
             frame[column] = text.astype(object).where(~quoted, text[quoted].str.slice(1))
     return frame
