@@ -80,6 +80,20 @@ def snakemake(project: Path, *args: str) -> tuple[float, float, subprocess.Compl
     return measured([str(BIN / "snakemake"), *args], project)
 
 
+def slurm_probe() -> str:
+    """What the SLURM executor plugin's start costs here. It runs ``scontrol show config`` whenever ``sinfo`` is
+    installed, even for a local run; with no controller answering, scontrol retries for about 10 s."""
+    if not shutil.which("sinfo") or not shutil.which("scontrol"):
+        return "no SLURM client installed (the SLURM plugin asks nothing)"
+    start = time.perf_counter()
+    try:
+        answered = subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=15).returncode == 0
+    except subprocess.TimeoutExpired:
+        answered = False
+    took = time.perf_counter() - start
+    return f"SLURM client installed: scontrol show config {'answered' if answered else 'failed'} in {took:.2f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.csv")
@@ -105,6 +119,10 @@ def main() -> None:
             wall, peak, _ = snakemake(project, "--cores", cores)
             record("full_rebuild", wall, peak, cores, detail="every bundled trial and cut, all stages")
             rebuild = wall
+        # Snakemake's own start (plugins loaded, no workflow parsed): the floor under the no-op and incremental runs
+        started = [snakemake(project, "--version")[0] for _ in range(3)]
+        record("snakemake_startup", statistics.median(started), 0.0, detail=f"snakemake --version, median of 3: "
+               f"{', '.join(f'{t:.2f}' for t in started)}; {slurm_probe()}")
         noop = [snakemake(project, "--cores", "4")[0] for _ in range(3)]
         record("noop_rerun", statistics.median(noop), 0.0, "4",
                detail=f"median of 3: {', '.join(f'{t:.2f}' for t in noop)}")
