@@ -341,31 +341,3 @@ def test_a_favours_direction_for_a_parameter_the_forest_does_not_draw_is_a_confi
     assert trial_config_problems(trial) == []
     trial["figures"]["forest"]["better"]["LDL"] = "lower"
     assert trial_config_problems(trial) == ["figures.forest.better.LDL: LDL is not one of the figure's parameters"]
-
-
-def _panels(title: str):
-    fig, ax = plt.subplots(figsize=(3, 2))
-    ax.errorbar([0, 1, 2], [1.0, 2.5, 2.0], yerr=0.3, marker="o", capsize=3)
-    ax.set_title(title)
-    return fig
-
-
-def test_figures_saved_by_two_forked_processes_are_the_files_saved_one_after_the_other(tmp_path):
-    titles = ["HbA1c (%)", "Glucose (mmol/L)", "HOMA-IR", "Weight (kg)", "ALT (U/L)"]
-    saved = {}
-    for workers in (1, 2):
-        out = tmp_path / f"workers_{workers}"
-        figures.save_figures([(_panels(t), out, f"fig_{i}", {"title": t, "number": f"Figure {i}"})
-                              for i, t in enumerate(titles)], workers)
-        saved[workers] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
-    assert sorted(saved[1]) == sorted(f"fig_{i}.{ext}" for i in range(5) for ext in ("json", "png", "svg"))
-    assert saved[2] == saved[1]
-    assert plt.get_fignums() == []  # the parent closed the figures its workers saved
-
-
-def test_an_error_in_a_saving_process_stops_the_stage(tmp_path):
-    blocked = tmp_path / "not_a_folder"
-    blocked.write_text("a file where the folder should be")
-    with pytest.raises(OSError):
-        figures.save_figures([(_panels("A"), tmp_path / "ok", "a", {"title": "A"}),
-                              (_panels("B"), blocked, "b", {"title": "B"})], workers=2)

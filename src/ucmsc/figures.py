@@ -675,48 +675,16 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, Caption, plt
     return out
 
 
-# The figures a forked worker saves: set by save_figures before it forks, read by the workers it inherited.
-_TO_SAVE: list[tuple[plt.Figure, Path, str, dict]] = []
-
-
-def _save_one(index: int) -> str:
-    fig, out_dir, stem, record = _TO_SAVE[index]
-    save_figure(fig, out_dir, stem, record)
-    return stem
-
-
-def save_figures(figures: list[tuple[plt.Figure, Path, str, dict]], workers: int = 1) -> None:
-    """``save_figure`` for each (figure, folder, stem, provenance), by ``workers`` forked processes when more than
-    one is allowed and the platform forks (each worker inherits the drawn figures and draws its share to PNG and
-    SVG, the larger part of a figure's time); else one after the other. The files are the same either way."""
-    import multiprocessing
-
-    workers = min(workers, len(figures))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for fig, out_dir, stem, record in figures:
-            save_figure(fig, out_dir, stem, record)
-        return
-    _TO_SAVE[:] = figures
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            pool.map(_save_one, range(len(figures)), chunksize=1)  # a worker's error is raised here
-    finally:
-        _TO_SAVE.clear()
-        for fig, *_ in figures:
-            plt.close(fig)
-
-
 def run_figures(ard_path: str, raw_files_path: str, config: dict, trial: str, cut: str, out_dir: str, project_dir: Path,
-                log, workers: int = 1) -> None:
+                log) -> None:
     """Stage runner: every figure of one cut, each with its provenance record (sidecar, PNG, SVG); the sidecar
-    carries the caption's number, title and footnote for the report. ``workers``: processes that save them."""
+    carries the caption's number, title and footnote for the report."""
     from ucmsc import provenance
 
     ard = ardlib.read(ard_path)
     raw = json.loads(Path(raw_files_path).read_text())
     code = provenance.code_version(project_dir)
     inputs = [provenance.file_entry(ard_path, "ARD")]
-    drawn = []
     for stem, caption, fig, rows in all_figures(ard, config):
         record = provenance.record(
             artefact=f"{stem}.png", title=caption.title, rule="figures", script="workflow/scripts/figures.py",
@@ -725,7 +693,5 @@ def run_figures(ard_path: str, raw_files_path: str, config: dict, trial: str, cu
                                                            "analyses": config.get("analyses", [])},
             code=code, ard_rows=provenance.ard_keys(rows))
         record |= {"number": caption.number, "footnote": caption.footnote}
-        drawn.append((fig, Path(out_dir), stem, record))
+        save_figure(fig, Path(out_dir), stem, record)
         log.info("%s: %s, %d ARD rows drawn", stem, caption.number, len(rows))
-    save_figures(drawn, workers)
-    log.info("%d figures saved by %d process(es)", len(drawn), max(1, min(workers, len(drawn))))

@@ -17,7 +17,7 @@ rule figures:
         f"{CUT}/logs/figures.log",
     conda:
         "../../envs/environment.yaml"
-    threads: 2  # the drawn figures are saved by this many processes (run_figures' workers)
+    threads: 1
     resources:
         mem_mb=job_mem_mb("figures"),
         runtime=job_runtime("figures"),
