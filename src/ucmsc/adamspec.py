@@ -137,7 +137,8 @@ def parameters(datasets: dict[str, pd.DataFrame], config: dict) -> pd.DataFrame:
 
     rows = []
     for name, frame in datasets.items():
-        for code, records in frame.groupby("PARAMCD", sort=True):
+        # only the columns read below: iterating groups of the whole frame copied every column of it
+        for code, records in frame[["PARAMCD", "SRCDOM", "PARAM", "AVALU", "AVAL"]].groupby("PARAMCD", sort=True):
             domain = records["SRCDOM"].iloc[0]
             spec = config.get("derived", {}).get(code)
             if domain:

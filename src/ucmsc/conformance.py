@@ -140,6 +140,18 @@ def _of_text(series: pd.Series, measure) -> pd.Series:
     return pd.Series(measured[series.cat.codes.to_numpy()], index=series.index)  # code -1 (missing): the last, ""
 
 
+def _over(series: pd.Series, measure, limit) -> tuple[pd.Series, int] | None:
+    """The records whose ``measure`` (as ``_of_text``) is above ``limit`` and the largest measure; None when no record
+    is. A categorical column is looked at record by record only when one of its categories is above the limit."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        shown = pd.Series(list(_text(pd.Series(series.cat.categories))) + [""], dtype=object)
+        if not (np.asarray(measure(shown)) > limit).any():  # neither a category nor "" (missing) is
+            return None
+    measured = _of_text(series, measure)
+    bad = measured > limit
+    return (bad, int(measured.max())) if bad.any() else None
+
+
 def _blank(series: pd.Series) -> pd.Series:
     if series.dtype.kind in "fiumMb":  # numbers, datetimes, booleans: blank only when missing
         return pd.Series(series.isna().to_numpy(), index=series.index)
@@ -523,20 +535,22 @@ def check_codelists(datasets: dict, metadata) -> list[dict]:
 
 def _type_problem(series: pd.Series, declared: str) -> tuple[pd.Series, str] | None:
     """Records whose storage does not fit the declared type, and why; None when it fits."""
-    present = ~_blank(series)
+    def present():  # the non-blank records: measured only when the storage does not fit
+        return ~_blank(series)
+
     numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
     is_datetime = pd.api.types.is_datetime64_any_dtype(series)
     if declared in ("integer", "float"):
         if not numeric:
-            return present, f"stored as {series.dtype}, declared {declared}"
+            return present(), f"stored as {series.dtype}, declared {declared}"
         if declared == "integer":
             v = series.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
                 return pd.Series(~np.isnan(v) & (np.mod(v, 1) != 0), index=series.index), "not whole numbers"
     elif declared in ("date", "datetime") and not is_datetime:
-        return present, f"stored as {series.dtype}, declared {declared}"
+        return present(), f"stored as {series.dtype}, declared {declared}"
     elif declared == "text" and (numeric or is_datetime):
-        return present, f"stored as {series.dtype}, declared text"
+        return present(), f"stored as {series.dtype}, declared text"
     return None
 
 
@@ -557,24 +571,24 @@ def check_types(datasets: dict, metadata) -> list[dict]:
         length = pd.to_numeric(pd.Series([var.get("LENGTH")]), errors="coerce").iloc[0]
         if declared == "text" and not pd.isna(length):
             # Define-XML ItemDef Length
-            n = _of_text(series, lambda text: text.str.len())
-            bad = n > length
-            if bad.any():
+            over = _over(series, lambda text: text.str.len(), length)
+            if over is not None:
+                bad, longest = over
                 out.append(_finding("TEXT-LENGTH", name, variable, bad.sum(),
                                     f"{bad.sum()} records of {name}.{variable} longer than LENGTH {int(length)} "
-                                    f"(longest {int(n.max())}): {_examples(df, bad)}"))
+                                    f"(longest {longest}): {_examples(df, bad)}"))
     for name, df in datasets.items():
         for variable in df.columns:
             series = df[variable]
             if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
                 continue
             # SAS V5 transport: character values at most 200 bytes
-            nbytes = _of_text(series, utf8_lengths)
-            bad = nbytes > 200
-            if bad.any():
+            over = _over(series, utf8_lengths, 200)
+            if over is not None:
+                bad, longest = over
                 out.append(_finding("TEXT-200-BYTES", name, variable, bad.sum(),
                                     f"{bad.sum()} records of {name}.{variable} over 200 bytes in UTF-8 "
-                                    f"(longest {int(nbytes.max())}): {_examples(df, bad)}"))
+                                    f"(longest {longest}): {_examples(df, bad)}"))
     return out
 
 
