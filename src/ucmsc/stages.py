@@ -177,11 +177,10 @@ def retain_freed_memory() -> bool:
     be too small for the next one, so peaks may grow a little. Not glibc (macOS, musl): nothing changes and False
     is returned."""
     import ctypes
-    import ctypes.util
 
     m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the symbols this process has loaded, the C library's among them
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
