@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ucmsc import checks
+from ucmsc.io import isin
 
 VISITS = [{"visitnum": 0, "avisit": "Week 0", "day": 0, "window": 0},
           {"visitnum": 4, "avisit": "Week 4", "day": 28, "window": 3},
@@ -180,10 +181,10 @@ def test_is_in_as_pandas_isin_by_hand():
     cases = [(["S2", "S3", "S9"], [False, True, False, True, False]), ([], [False] * 5),
              ([""], [False, False, False, False, True])]
     for allowed, expected in cases + [(["S1", None], [True, False, True, False, False])]:  # a missing text is found
-        found = checks.is_in(values, pd.Series(allowed, dtype="str"))
+        found = isin(values, pd.Series(allowed, dtype="str"))
         assert found.tolist() == expected and found.index.equals(values.index), allowed
     for allowed, expected in cases:  # other types: pandas' isin
-        assert checks.is_in(values.astype(object), pd.Series(allowed, dtype=object)).tolist() == expected
+        assert isin(values.astype(object), pd.Series(allowed, dtype=object)).tolist() == expected
 
 
 def test_visit_window_queries_once_per_subject_visit_date_and_file_by_hand():

@@ -16,6 +16,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ucmsc.io import isin
+
 QUARANTINE = "quarantine"  # the record leaves the data (to quarantine.csv)
 SET_MISSING = "set_missing"  # the record stays; the value is set missing (the result's updates do it)
 NOTE = "note"  # the record and its (possibly corrected) value stay; the query informs
@@ -95,19 +97,6 @@ def per_distinct(frame: pd.DataFrame, columns: list[str], compute: Callable[[pd.
     spread = result.take(codes)
     spread.index = frame.index
     return spread
-
-
-def is_in(values: pd.Series, allowed: pd.Series) -> pd.Series:
-    """``values.isin(allowed)``. Arrow text against Arrow text is looked up by Arrow's is_in with ``allowed`` as one
-    array, as pandas does after making an Arrow scalar of each allowed value (slow for 100,000 subjects)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arrow_text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
-    if not arrow_text or allowed.dtype != values.dtype:
-        return values.isin(allowed)
-    found = pc.is_in(pa.array(values), value_set=pa.array(allowed))
-    return pd.Series(np.asarray(found, dtype=bool), index=values.index)
 
 
 def map_distinct(values: pd.Series, mapping) -> pd.Series:
@@ -315,7 +304,7 @@ def subject_in_dm(frame: pd.DataFrame, subjects: pd.Series, dropped: set | None 
     """``subject_in_dm``: every record belongs to a subject of the clean DM (in this cut); ``dropped``: subjects
     whose DM record was quarantined, named as such."""
     result = CheckResult()
-    absent = ~per_distinct(frame, ["USUBJID"], lambda records: is_in(records["USUBJID"], subjects))
+    absent = ~per_distinct(frame, ["USUBJID"], lambda records: isin(records["USUBJID"], subjects))
     quarantined = absent & frame["USUBJID"].isin(dropped or set())
     result.found("subject_in_dm", quarantined, "USUBJID", "the subject's DM record was quarantined (see its DM query)",
                  "quarantined", QUARANTINE)
