@@ -200,11 +200,52 @@ def test_short_row_is_refused_not_padded(tmp_path):
 
 def test_quoted_separators_and_line_breaks_are_read_and_lines_are_counted_physically(tmp_path):
     text = 'id,comment,value\n1,"a, b",2\n2,"line one\nline two",3\n\n3,"say ""hi""",4\n'
-    frame, meta = read_raw(_write(tmp_path, "notes.csv", text.encode()))
+    frame, meta = read_raw(_write(tmp_path, "notes.csv", text.encode()), multiline_columns=("comment",))
     assert frame.to_dict("list") == {"id": ["1", "2", "3"], "comment": ["a, b", "line one\nline two", 'say "hi"'],
                                      "value": ["2", "3", "4"]}
     path = _write(tmp_path, "notes_bad.csv", (text + "4,oops\n").encode())  # lines: 1, 2, 3-4, (5 blank), 6, 7
     assert _refused(path) == f"{path}: cannot read: line 7 has 2 fields, the header has 3 {FIELDS_HINT}"
+
+
+DISPOSITION = CUT / "disposition.csv"  # subject_id,status,status_date,reason
+
+
+def _stray_quote(tmp_path, line_end: str):
+    lines = DISPOSITION.read_text().splitlines()
+    assert lines[3] == "E003,COMPLETED,2016-11-12,Completed follow-up" and lines[7].startswith("E007,")
+    lines[3] = lines[3].replace(",Completed", ',"Completed')  # the quote opens on line 4 ...
+    lines[7] += '"'  # ... and closes at the end of line 8: lines 5-8 would be read as a reason of E003
+    return _write(tmp_path, "disposition.csv", (line_end.join(lines) + line_end).encode())
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_stray_quote_that_joins_records_into_one_value_is_refused(tmp_path, line_end):
+    path = _stray_quote(tmp_path, line_end)
+    assert _refused(path) == (f"{path}: cannot read: lines 4-8: the quoted value of column 'reason' runs over 5 "
+                              "lines: a stray quote character joins lines into one value, and the records on them "
+                              "would be lost; if this column holds free text with line breaks, list it under "
+                              "multiline_columns for this source in the trial config")
+    # a free-text column may hold line breaks, but not lines that read as records of the file
+    assert _refused(path, multiline_columns=("reason",)) == (
+        f"{path}: cannot read: lines 4-8: the quoted value of column 'reason' runs over 5 lines, and line 5 inside it "
+        "has 4 fields, as a whole record of this file has: a stray quote character has probably joined records into "
+        "one value, which would lose them")
+
+
+def test_a_stray_quote_that_joins_part_of_the_next_line_is_refused(tmp_path):
+    lines = DISPOSITION.read_text().splitlines()
+    lines[3] = lines[3].replace("E003,", 'E003,"')  # opens in the status of line 4, closes in the status of line 5:
+    lines[4] = lines[4].replace(",2016", '",2016', 1)  # E003 keeps 4 fields, E004's record is gone
+    path = _write(tmp_path, "disposition.csv", ("\n".join(lines) + "\n").encode())
+    assert "lines 4-5: the quoted value of column 'status' runs over 2 lines" in _refused(path)
+
+
+def test_a_quoted_line_break_in_a_listed_free_text_column_is_read(tmp_path):
+    text = 'id,comment,value\n1,"first line\nsecond, with a comma",2\n2,"a\r\n\r\nb",3\n'
+    path = _write(tmp_path, "notes.csv", text.encode())
+    frame, _ = read_raw(path, multiline_columns=("comment",))
+    assert frame["comment"].tolist() == ["first line\nsecond, with a comma", "a\r\n\r\nb"]
+    assert "lines 2-3: the quoted value of column 'comment' runs over 2 lines" in _refused(path)
 
 
 def test_missing_last_line_break_is_refused_unless_allowed(tmp_path):
@@ -275,6 +316,21 @@ def test_ingestion_passes_the_sources_allow_unterminated_last_line(tmp_path, tri
         ingest_cut(tmp_path, config)
     tables, _, _ = ingest_cut(tmp_path, {"sources": [dict(source, allow_unterminated_last_line=True)]})
     assert len(tables["XP"]) == 111  # one GIR result per data row (manifest: 111 rows)
+
+
+def test_ingestion_passes_the_sources_multiline_columns(tmp_path, trial_configs):
+    source = next(s for s in trial_configs["nafld_efficacy"]["sources"] if s["file"] == "disposition.csv")
+    lines = DISPOSITION.read_text().splitlines()
+    lines[3] = lines[3].replace(",Completed follow-up", ',"Completed follow-up,\nsigned off by the PI"')
+    (tmp_path / "disposition.csv").write_text("\n".join(lines) + "\n")  # a free-text reason over two lines
+    with pytest.raises(RawReadError, match="lines 4-5: the quoted value of column 'reason' runs over 2 lines"):
+        ingest_cut(tmp_path, {"sources": [source]})
+    tables, _, _ = ingest_cut(tmp_path, {"sources": [dict(source, multiline_columns=["reason"])]})
+    assert len(tables["DS"]) == len(lines) - 1  # every data row a record
+    assert tables["DS"]["DSTERM"].iloc[2] == "Completed follow-up,\nsigned off by the PI"
+    with pytest.raises(RawReadError, match=r"config's multiline_columns names 'Reason', not among the file's "
+                                            r"columns 'subject_id', 'status', 'status_date', 'reason'"):
+        ingest_cut(tmp_path, {"sources": [dict(source, multiline_columns=["Reason"])]})
 
 
 # Truncation at any point ----------------------------------------------------------------------------------------------

@@ -167,7 +167,8 @@ def _read_checked(raw_dir: Path, file: str, options: dict, manifest: dict | None
         digest = sha256_file(path)
         check_file(manifest, file, digest, raw_dir)
     raw, meta = read_raw(path, encoding=options.get("encoding"),
-                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False), sha256=digest)
+                         allow_unterminated_last_line=options.get("allow_unterminated_last_line", False), sha256=digest,
+                         multiline_columns=tuple(options.get("multiline_columns", ())))
     if manifest is not None:
         check_rows(manifest, file, meta["rows"], raw_dir)
     if meta["rows"] == 0 and not options.get("may_be_empty", False):

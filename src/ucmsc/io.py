@@ -65,7 +65,7 @@ def _column_as_text(column: pd.Series) -> pd.Series:
 
 
 def read_raw(path: str | Path, encoding: str | None = None, allow_unterminated_last_line: bool = False,
-             sha256: str | None = None) -> tuple[pd.DataFrame, dict]:
+             sha256: str | None = None, multiline_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict]:
     """Read a raw SAS (``.sas7bdat``, ``.xpt``) or CSV file as text columns, with its metadata.
 
     Every cell comes back as text ('' where missing), so that no parsing decision is made
@@ -76,8 +76,9 @@ def read_raw(path: str | Path, encoding: str | None = None, allow_unterminated_l
     A damaged file is refused (``RawReadError``), never read short: a transport file must be
     whole 80-byte records with whole observations, a sas7bdat file as long as its header says,
     each with as many rows read as the file holds; a CSV record must have as many fields as the
-    header, and its last line must end with a line break unless ``allow_unterminated_last_line``.
-    A header-only CSV is read as 0 rows (whether that is allowed is the caller's decision).
+    header, and its last line must end with a line break unless ``allow_unterminated_last_line``;
+    a CSV value may run over lines only in ``multiline_columns``. A header-only CSV is read as 0
+    rows (whether that is allowed is the caller's decision).
     ``sha256``: the file's digest when the caller has just computed it (it is not computed twice).
     """
     path = Path(path)
@@ -88,7 +89,8 @@ def read_raw(path: str | Path, encoding: str | None = None, allow_unterminated_l
         if suffix in (".sas7bdat", ".xpt"):
             frame, metadata = _read_sas(path, suffix, encoding)
         elif suffix in (".csv", ".txt"):
-            frame = rawformats.read_csv_text(path.read_bytes(), encoding or "utf-8", allow_unterminated_last_line)
+            frame = rawformats.read_csv_text(path.read_bytes(), encoding or "utf-8", allow_unterminated_last_line,
+                                             tuple(multiline_columns))
             metadata = {"labels": {}, "formats": {}, "dataset_label": None, "encoding": encoding or "utf-8"}
         else:
             raise RawReadError(f"{path}: cannot read: unsupported file type '{suffix}' "

@@ -3,7 +3,8 @@
 SAS transport (``.xpt``): the headers are parsed here to find the observation length and
 where the data start; the file size, the data area and the rows pyreadstat returned must agree.
 ``.sas7bdat``: the file size must be the one its header describes. CSV: every record has as
-many fields as the header, and the last line ends with a line break.
+many fields as the header, the last line ends with a line break, and a quoted value runs over
+lines only in the columns the trial config lists as free text (a stray quote would join records).
 
 Functions raise ``DamagedFile`` with the reason only; ``ucmsc.io.read_raw`` adds the file's path.
 """
@@ -301,11 +302,13 @@ def _records(text: str):
         raise DamagedFile(f"{where}: {error}") from error
 
 
-def read_csv_text(raw: bytes, encoding: str, allow_unterminated_last_line: bool = False) -> pd.DataFrame:
+def read_csv_text(raw: bytes, encoding: str, allow_unterminated_last_line: bool = False,
+                  multiline_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A CSV delivery as text columns ('' for an empty field), refused when its records are not whole.
 
     Every record must have as many fields as the header; fully blank lines are skipped. The last
-    line must end with a line break unless ``allow_unterminated_last_line``.
+    line must end with a line break unless ``allow_unterminated_last_line``. A value may hold a line
+    break only in ``multiline_columns`` (free text), and there no line inside it may look like a record.
     """
     if not raw:
         raise DamagedFile("empty file (0 bytes): no header line")
@@ -318,6 +321,10 @@ def read_csv_text(raw: bytes, encoding: str, allow_unterminated_last_line: bool 
         raise DamagedFile("no header line: the file holds only blank lines")
     header_line, header = first
     _check_header(header, header_line)
+    unknown = [name for name in multiline_columns if name not in header]
+    if unknown:
+        raise DamagedFile(f"the trial config's multiline_columns names {', '.join(map(repr, unknown))}, not among "
+                          f"the file's columns {', '.join(map(repr, header))}")
     if not text.endswith(("\n", "\r")) and not allow_unterminated_last_line:
         raise DamagedFile(f"line {_line_count(text)}: the last line has no line break at its end, so the file is "
                           "probably truncated; if this source's export always ends so, set "
@@ -325,7 +332,40 @@ def read_csv_text(raw: bytes, encoding: str, allow_unterminated_last_line: bool 
     frame = _read_csv_fast(raw, text, encoding, header)
     if frame is None:  # the fast parser refused the file: find the first bad record, or read it with the csv module
         frame = _read_csv_reference(records, header)
+    if '"' in text and _has_line_break(frame):  # only a quoted value can hold a line break
+        _check_line_breaks(text, header, multiline_columns)
     return frame
+
+
+def _has_line_break(frame: pd.DataFrame) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return any(pc.any(pc.match_substring_regex(pa.array(frame[name], type=pa.string(), from_pandas=True),
+                                               "[\r\n]")).as_py() for name in frame.columns)
+
+
+def _check_line_breaks(text: str, header: list[str], multiline_columns: tuple[str, ...]) -> None:
+    """Refuse a value that runs over lines where none is expected, or over lines that hold as many fields as a
+    record. A quote opened by mistake (a stray \") joins the lines up to the next quote into one value, and the
+    records on them would be lost without an error."""
+    for first, fields in _records(text):
+        for column, value in zip(header, fields):
+            lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            if len(lines) == 1:
+                continue
+            where = f"lines {first}-{first + len(lines) - 1}: the quoted value of column {column!r}"
+            if column not in multiline_columns:
+                raise DamagedFile(
+                    f"{where} runs over {len(lines)} lines: a stray quote character joins lines into one value, "
+                    "and the records on them would be lost; if this column holds free text with line breaks, list "
+                    "it under multiline_columns for this source in the trial config")
+            for offset, line in enumerate(lines[1:], start=1):
+                if len(header) > 1 and len(next(csv.reader([line]), [])) == len(header):
+                    raise DamagedFile(
+                        f"{where} runs over {len(lines)} lines, and line {first + offset} inside it has "
+                        f"{len(header)} fields, as a whole record of this file has: a stray quote character has "
+                        "probably joined records into one value, which would lose them")
 
 
 def _check_header(header: list[str], line: int) -> None:
