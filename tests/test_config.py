@@ -519,6 +519,28 @@ def test_derived_parameters_need_their_options_and_inputs():
         "derived.GLUC: bmi needs WEIGHT, HEIGHT, which are neither a configured test nor a derived number"]
 
 
+def test_a_formula_input_in_another_unit_than_its_constants_assume_is_refused():
+    def edit(trial):  # glucose analysed in mg/dL: HOMA-IR's / 22.5 and TyG's x 18.016 assume mmol/L
+        trial["tests"]["GLUC"].update(unit="mg/dL", range=[18, 630], normal=[70, 110], divide={"mmol/L": 0.055506})
+        trial["tests"]["TG"] = {"test": "Triglycerides", "unit": "mmol/L", "range": [0.1, 30]}
+        trial["tests"]["INSULIN"]["unit"] = "\u00b5U/mL"  # another spelling of the same unit
+        trial["tests"]["WEIGHT"] = {"test": "Weight", "unit": "lb", "range": [60, 550]}
+        trial["tests"]["HEIGHT"] = {"test": "Height", "unit": "cm", "range": [120, 220]}
+        trial["derived"].update(TYG={"derivation": "tyg"}, BMI={"derivation": "bmi"})
+    assert problems_after(edit) == [
+        "derived.HOMAIR: homa_ir takes GLUC in mmol/L, but tests.GLUC.unit is mg/dL: analyse GLUC in mmol/L (a test's "
+        "divide: converts raw values delivered in another unit)",
+        "derived.TYG: tyg takes GLUC in mmol/L, but tests.GLUC.unit is mg/dL: analyse GLUC in mmol/L (a test's divide: "
+        "converts raw values delivered in another unit)",
+        "derived.BMI: bmi takes WEIGHT in kg, but tests.WEIGHT.unit is lb: analyse WEIGHT in kg (a test's divide: "
+        "converts raw values delivered in another unit)"]
+
+
+def test_every_unit_a_derivation_names_is_one_of_its_inputs():
+    for name, entry in DERIVATIONS.items():
+        assert set(entry.get("units", {})) <= set(entry["inputs"]), name
+
+
 def test_validation_imports_without_pandas():
     code = "import sys, ucmsc.validate; assert 'pandas' not in sys.modules and 'numpy' not in sys.modules"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

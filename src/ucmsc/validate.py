@@ -22,7 +22,7 @@ from ucmsc.adammeta import SPEC_PATH, SpecError, resolve_rows
 from ucmsc.config import parse_yaml
 from ucmsc.domains import DOMAINS, FINDINGS, SUBJECT_IDS, required
 from ucmsc.manifest import ManifestError, load_manifest
-from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no
+from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no, same_unit
 from ucmsc.plan import METHODS, arm_problems, load_populations, summary_problems
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
@@ -479,7 +479,22 @@ def _derived_problems(trial: dict) -> list[str]:
             if absent:
                 problems.append(f"{key}: {spec['derivation']} needs {', '.join(absent)}, which "
                                 f"{'is' if len(absent) == 1 else 'are'} neither a configured test nor a derived number")
+        for code_in, accepted in entry.get("units", {}).items():  # the formula's constants assume these units
+            unit, where = _unit_of(code_in, tests, derived)
+            if unit is not None and not same_unit(unit, accepted):
+                problems.append(f"{key}: {spec['derivation']} takes {code_in} in {accepted[0]}, but {where} is "
+                                f"{unit or 'blank'}: analyse {code_in} in {accepted[0]} (a test's divide: converts raw "
+                                "values delivered in another unit)")
     return problems
+
+
+def _unit_of(code: str, tests: dict, derived: dict) -> tuple[str | None, str]:
+    """The unit a parameter is analysed in, and where the config says so (None when it is not configured)."""
+    if code in tests:
+        return str(tests[code].get("unit", "")), f"tests.{code}.unit"
+    if code in derived:
+        return DERIVATIONS[derived[code]["derivation"]]["unit"], f"the unit of derived.{code}"
+    return None, ""
 
 
 def _group_problems(groups: dict) -> list[str]:
