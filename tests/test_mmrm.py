@@ -228,7 +228,8 @@ def mmrm_note(ard: pd.DataFrame) -> str:
 
     trial = load_trial({"arms": [{"arm": ACTIVE, "armcd": "A", "role": "active"},
                                  {"arm": CONTROL, "armcd": "C", "role": "control"}],
-                        "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in VISITS]})
+                        "visits": [{"visitnum": v, "avisit": f"Week {v}", "day": 7 * v, "window": 3} for v in VISITS],
+                        "analyses": [{"id": "MMRM", "method": "mmrm", "population": "FASFL", "parameters": ["X"]}]})
     shells = [s for s in tlf.load(ROOT / "config" / "tlf" / "default.yaml") if s["id"] == "mmrm"]
     (output,) = tlf.render_outputs(ard, trial, shells)
     assert output.rows and output.header[-1] == "P"

@@ -1,5 +1,6 @@
 """The TLF engine (ucmsc.tlf) on hand-made ARDs and shells: every printed string written out by hand."""
 
+import copy
 import math
 import re
 
@@ -345,3 +346,44 @@ def test_rtf_is_the_same_without_the_width_caches(monkeypatch):
     monkeypatch.setattr(core, "get_string_width", core.get_string_width.__wrapped__)
     monkeypatch.setattr(strwidth, "ImageFont", ImageFont)
     assert tlf.to_rtf(output, "Source: demo.") == cached
+
+
+def test_a_shell_finds_its_analyses_by_method_and_option_whatever_their_ids():
+    config = dict(CONFIG, analyses=[
+        {"id": "POP", "method": "populations"},
+        {"id": "BYVIS", "method": "by_visit", "population": "SAFFL", "parameters": ["GLUC"]},
+        {"id": "PT", "method": "adverse_events", "population": "SAFFL"},  # by preferred term: the default
+        {"id": "SOCPT", "method": "adverse_events", "population": "SAFFL", "options": {"by": "soc_pt"}},
+        {"id": "SEV", "method": "ae_by_grade", "population": "SAFFL"},  # AESEV: the default
+        {"id": "REL", "method": "ae_by_grade", "population": "SAFFL", "options": {"variable": "AEREL"}}])
+    engine = tlf.Engine(make_ard(), load_trial(config))
+    assert engine.analysis_ids([{"method": "by_visit"}, {"method": "within_arm"}]) == ["BYVIS"]
+    assert engine.analysis_ids({"method": "adverse_events", "options": {"by": "preferred_term"}}) == ["PT"]
+    assert engine.analysis_ids({"method": "adverse_events", "options": {"by": "soc_pt"}}) == ["SOCPT"]
+    assert engine.analysis_ids({"method": "adverse_events", "options": {"by": "system_organ_class"}}) == []
+    assert engine.analysis_ids({"method": "ae_by_grade", "options": {"variable": "AESEV"}}) == ["SEV"]
+    assert engine.analysis_ids({"method": "ae_by_grade", "options": {"variable": "AEREL"}}) == ["REL"]
+    assert engine.analysis_ids(["CONT", {"method": "ancova"}]) == ["CONT"]  # an ID is taken as written
+
+
+def test_the_default_tables_do_not_depend_on_the_trials_analysis_ids(trial_configs_all):
+    """dose_ranging has no TLF file of its own: with every analysis renamed, in its plan and its ARD, the default
+    file gives the same tables (the ARD of its bundled final cut)."""
+    from conftest import run_pipeline
+    from ucmsc.report import build_tables
+    config = trial_configs_all["dose_ranging"]
+    assert not config.get("tlf")
+    ard = run_pipeline("dose_ranging", "2022-11-30", config)["ard"]
+    renamed = copy.deepcopy(config)
+    for analysis in renamed["analyses"]:
+        analysis["id"] = "X" + analysis["id"]
+    for section in ("families", "figures"):
+        for entry in renamed.get(section, {}).values():
+            entry["analysis"] = "X" + entry["analysis"]
+    before = build_tables(ard, config)
+    fixed = ard["ANALYSIS_ID"].isin(["DISP", "EXCL"])  # written by the populations analysis under these IDs
+    after = build_tables(ard.assign(ANALYSIS_ID=ard["ANALYSIS_ID"].where(fixed, "X" + ard["ANALYSIS_ID"])), renamed)
+    assert [o.number for o in before] == [o.number for o in after] and len(before) >= 20
+    assert [[(r.label, r.cells) for r in o.rows] for o in before] == [[(r.label, r.cells) for r in o.rows]
+                                                                      for o in after]
+    assert {"Table 14.2.1.1", "Table 14.2.2", "Table 14.3.1.1"} <= {o.number for o in after}

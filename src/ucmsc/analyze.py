@@ -479,7 +479,7 @@ def adverse_events(ctx: Context, analysis: Analysis) -> None:
       (VARIABLE AEDECOD, PARAMCD = PARAM = the term, GROUP2 AEBODSYS, GROUP2_LEVEL = the SOC); every term in every
       group, 0 where a group has none. Rows in SOC then term order, alphabetical (tables sort by frequency).
     """
-    by = analysis.option("by", "preferred_term")
+    by = analysis.option("by")
     column, title = AE_GROUPINGS[by]
     keys = dict(ANALYSIS_ID=analysis.id, ANALYSIS=title, POPULATION=analysis.population)
     if by == "soc_pt":
@@ -603,7 +603,7 @@ def ae_by_grade(ctx: Context, analysis: Analysis) -> None:
     group, 0 where none. VARIABLE = the variable, PARAMCD = the level; the term's rows have GROUP2 AEDECOD and
     GROUP2_LEVEL the term, the any-event rows leave both empty.
     """
-    variable = analysis.option("variable", "AESEV")
+    variable = analysis.option("variable")
     levels = [str(v).upper() for v in analysis.option("levels", {}).get(variable, ORDERED_LEVELS[variable])]
     groups = _safety_groups(ctx, analysis, total=True)
     teae = _teae(ctx, groups)

@@ -159,6 +159,10 @@ METHODS = {
 }
 
 
+# Options whose absence means a value (method, option) -> value; the analyses and the TLF selectors read them here.
+OPTION_DEFAULTS = {("adverse_events", "by"): "preferred_term", ("ae_by_grade", "variable"): "AESEV"}
+
+
 @dataclass(frozen=True)
 class Analysis:
     """One entry of the plan: a method applied to parameters in a population, with its options."""
@@ -172,7 +176,8 @@ class Analysis:
     title: str = ""
 
     def option(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, default)
+        """The option's value, else ``default``, else the method's default (OPTION_DEFAULTS)."""
+        return self.options.get(name, OPTION_DEFAULTS.get((self.method, name)) if default is None else default)
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,18 @@ class Engine:
         self.labels = self.ard.index.tolist()  # index labels of the positions (the rows a table draws)
         self.by_analysis = _grouped(self.values["ANALYSIS_ID"], range(len(self.ard)))
 
+    def analysis_ids(self, analysis) -> list[str]:
+        """A shell's analyses: IDs as written, or selectors ``{method: ..., options: {...}}`` matched against the
+        trial's plan (every analysis of the method whose options, defaults included, have those values)."""
+        ids = []
+        for entry in analysis if isinstance(analysis, list) else [analysis]:
+            if isinstance(entry, dict):
+                ids += [a.id for a in self.trial.analyses_by(entry["method"])
+                        if all(a.option(name) == value for name, value in entry.get("options", {}).items())]
+            else:
+                ids.append(entry)
+        return ids
+
     def _analysis_rows(self, ids: list) -> list[int]:
         """The positions of the analyses' rows, in ARD order."""
         found = [self.by_analysis.get(i, []) for i in dict.fromkeys(ids) if isinstance(i, str)]
@@ -298,10 +310,13 @@ class Engine:
         for column, value in (select or {}).items():
             if column not in self.values:
                 raise ShellError(f"select: {column!r} is not an ARD column")
+            if column == "ANALYSIS_ID" and isinstance(value, dict) and "method" in value:
+                value = self.analysis_ids(value)  # the plan's analyses of a method, whatever their IDs
             negate = isinstance(value, dict)
             if negate:
                 if set(value) != {"not"}:
-                    raise ShellError(f"select: {column}: {value}: a value, a list, or {{not: value or list}}")
+                    raise ShellError(f"select: {column}: {value}: a value, a list, or {{not: value or list}}; "
+                                     "ANALYSIS_ID also {method: ..., options: {...}}")
                 value = value["not"]
             wanted = value if isinstance(value, list) else [value]
             if column == "AVISITN":
@@ -486,7 +501,7 @@ class Engine:
         frame = list(range(len(self.ard)))
         analysis = shell.get("analysis")
         if analysis:
-            frame = self._analysis_rows(analysis if isinstance(analysis, list) else [analysis])
+            frame = self._analysis_rows(self.analysis_ids(analysis))
         if "per" in shell:
             per = shell["per"]
             wanted = shell.get("parameters")
