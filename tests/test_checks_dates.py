@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,3 +105,21 @@ well_formed = st.datetimes(min_value=datetime(1850, 1, 1), max_value=datetime(21
 def test_random_texts_read_as_strptime_reads_them(texts, fmt):
     parsed = checks.parse_datetimes(pd.Series(texts, dtype="str"), fmt)
     assert parsed.tolist() == [strptime_reference(t, fmt) for t in texts]
+
+
+@pytest.mark.parametrize("start, end, before", [
+    ("2017-01-23T21:00", "2017-01-23T20:59", True),   # a minute earlier
+    ("2017-01-23T21:00", "2017-01-23T21:00", False),  # the same instant
+    ("2017-01-23T21:00", "2017-01-23", False),  # the same day: not before at the day's precision
+    ("2017-01-23", "2017-01-22T23:00", True),
+    ("2017-01", "2016-12-31", True),  # compared at the month: 2016-12 < 2017-01
+    ("2017-01", "2017-01-01", False),
+    ("2017", "2017-06", False),
+    ("", "2015-01-01", False),  # a missing start: nothing to compare
+    ("2017-01-23", "", False),
+])
+def test_an_end_before_its_start_at_the_precision_both_have(start, end, before):
+    frame = pd.DataFrame({"AESTDTC": [start], "AEENDTC": [end]})
+    result = checks.end_before_start(frame, "AESTDTC", "AEENDTC", "set missing")
+    assert [f.check for f in result.findings] == (["end_before_start"] if before else [])
+    assert result.updates["AEENDTC"].tolist() == ["" if before else end]

@@ -536,6 +536,11 @@ def test_a_formula_input_in_another_unit_than_its_constants_assume_is_refused():
         "converts raw values delivered in another unit)"]
 
 
+def test_a_plausible_range_runs_from_low_to_high():
+    assert problems_after(lambda t: t.update(ranges={"AGE": [75, 18], "EXDOSE": [0, 2]})) == [
+        "ranges.AGE: the low end 75 is above the high end 18"]
+
+
 def test_every_unit_a_derivation_names_is_one_of_its_inputs():
     for name, entry in DERIVATIONS.items():
         assert set(entry.get("units", {})) <= set(entry["inputs"]), name

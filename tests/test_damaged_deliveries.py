@@ -208,8 +208,8 @@ def test_a_value_lost_without_a_query_stops_cleaning(monkeypatch, config):
 
     real = checks.numbers
 
-    def silent(frame, column, required=False):
-        result = real(frame, column, required)
+    def silent(frame, column, required=False, limits=None):
+        result = real(frame, column, required, limits)
         result.updates[column] = result.updates[column].where(frame.index != frame.index[0])
         return result
     monkeypatch.setattr(checks, "numbers", silent)
@@ -423,3 +423,72 @@ def test_every_clean_record_reaches_its_analysis_dataset(trial_configs):
         account_for_records(sdtm, result["adsl"], bds.drop(bds.index[bds["SRCDOM"] == "LB"][:1]), result["adae"])
     with pytest.raises(AssertionError, match="ADAE has"):
         account_for_records(sdtm, result["adsl"], bds, result["adae"].iloc[1:])
+
+
+# --- implausible values, end before start, levels ------------------------------------------------
+
+def _queries(result, check: str, file: str) -> list[list]:
+    queries = result["queries"]
+    found = queries[(queries["CHECK"] == check) & (queries["FILE"] == file)]
+    return found[["ROW", "VARIABLE", "VALUE"]].values.tolist()
+
+
+def test_an_impossible_age_duration_or_dose_is_set_missing_and_queried(cut, config):
+    def dm(frame):
+        frame.loc[0, "AGE"], frame.loc[1, "AGE"], frame.loc[2, "DMDUR"] = -5.0, 250.0, -3.0
+        return frame
+
+    def ex(frame):
+        frame.loc[3, "DOSE"] = -1.0
+        return frame
+    dl.edit_xpt(cut / "dm.xpt", dm)
+    dl.edit_xpt(cut / "ex.xpt", ex)
+    dl.refresh_manifest(cut)
+    result = run_pipeline(EFF, INTERIM, config, folder=cut)
+    assert _queries(result, "plausible_range", "dm.xpt") == [[1, "AGE", "-5"], [2, "AGE", "250"], [3, "DIABDUR", "-3"]]
+    assert _queries(result, "plausible_range", "ex.xpt") == [[4, "EXDOSE", "-1"]]
+    adsl = result["adsl"].set_index("SUBJID")
+    assert adsl.loc[["E001", "E002"], "AGE"].isna().all() and pd.isna(adsl.loc["E003", "DIABDUR"])
+    assert len(adsl) == dl.raw_data_rows(cut / "dm.xpt")  # every subject kept
+    ex_clean = result["sdtm"]["EX"]
+    assert ex_clean.loc[ex_clean["SRCROW"] == 4, "EXDOSE"].isna().all() and len(ex_clean) == dl.raw_data_rows(
+        cut / "ex.xpt")
+
+
+def test_the_trials_ranges_narrow_the_plausible_values(cut, config):
+    dl.edit_xpt(cut / "dm.xpt", lambda frame: frame.assign(AGE=frame["AGE"].where(frame.index != 5, 80.0)))
+    dl.refresh_manifest(cut)
+    result = run_pipeline(EFF, INTERIM, dict(config, ranges={"AGE": [18, 75]}), folder=cut)
+    assert _queries(result, "plausible_range", "dm.xpt") == [[6, "AGE", "80"]]
+    assert _queries(run_pipeline(EFF, INTERIM, config, folder=cut), "plausible_range", "dm.xpt") == []
+
+
+def test_an_ae_ending_before_it_starts_is_queried_and_taken_as_ongoing(cut, config):
+    def edit(frame):
+        assert frame.loc[3, "AESTDTC"] == "2017-01-23T21:00"
+        frame.loc[3, "AEENDTC"] = "2015-01-01T00:00"
+        assert frame.loc[4, "AESTDTC"] == "2016-11-18T20:00"
+        frame.loc[4, "AEENDTC"] = "2016-11-18T20:00"  # ends as it starts: not before
+        return frame
+    dl.edit_xpt(cut / "ae.xpt", edit)
+    dl.refresh_manifest(cut)
+    result = run_pipeline(EFF, INTERIM, config, folder=cut)
+    assert _queries(result, "end_before_start", "ae.xpt") == [[4, "AEENDTC", "2015-01-01T00:00"]]
+    ae = result["sdtm"]["AE"].set_index("SRCROW")
+    assert ae.loc[4, "AEENDTC"] == "" and ae.loc[5, "AEENDTC"] == "2016-11-18T20:00"
+
+
+def test_a_severity_or_relationship_outside_its_levels_is_set_missing_and_queried(cut, config):
+    def edit(frame):
+        frame.loc[4, "AESEV"], frame.loc[5, "AEREL"] = "GRADE 3", "POSIBLY RELATED"
+        frame.loc[0, "AESEV"] = " moderate "  # a level, spelt loosely
+        return frame
+    dl.edit_xpt(cut / "ae.xpt", edit)
+    dl.refresh_manifest(cut)
+    result = run_pipeline(EFF, INTERIM, config, folder=cut)
+    assert _queries(result, "codes", "ae.xpt") == [[5, "AESEV", "GRADE 3"], [6, "AEREL", "POSIBLY RELATED"]]
+    ae = result["sdtm"]["AE"].set_index("SRCROW")
+    assert ae.loc[[1, 5, 6], ["AESEV", "AEREL"]].values.tolist() == [["MODERATE", "NOT RELATED"],
+                                                                     ["", "NOT RELATED"], ["MILD", ""]]
+    grade = result["ard"][(result["ard"]["ANALYSIS_ID"] == "AESEV") & (result["ard"]["STAT_NAME"] == "n")]
+    assert "MISSING" in set(grade["PARAMCD"])  # the event without a level is counted apart, the ARD is whole

@@ -22,7 +22,7 @@ from ucmsc import ard as ardlib
 from ucmsc import stats
 from ucmsc.ard import DEMOGRAPHICS, MISSING_LEVEL, arm_group, contrast_group, overall_group
 from ucmsc.io import isin
-from ucmsc.plan import MEDIAN, Analysis, Trial, load_trial
+from ucmsc.plan import MEDIAN, Analysis, Trial, ae_levels, load_trial
 
 
 @dataclass
@@ -519,9 +519,6 @@ RELATED = ("POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED", "RELATE
 SEVERE = ("SEVERE",)
 WITHDRAWAL_ACTIONS = ("DRUG WITHDRAWN",)  # AEACN, CDISC CT C66767
 WITHDRAWAL_REASONS = ("ADVERSE EVENT",)  # DSDECOD / DCSREAS, CDISC CT C66727
-ORDERED_LEVELS = {"AESEV": ("MILD", "MODERATE", "SEVERE"),  # CDISC CT C66769
-                  "AEREL": ("NOT RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED", "PROBABLY RELATED",
-                            "DEFINITELY RELATED")}
 
 
 def ae_overview(ctx: Context, analysis: Analysis) -> None:
@@ -588,8 +585,8 @@ def _level_rank(events: pd.DataFrame, variable: str, levels: list[str]) -> pd.Se
     unknown = sorted(set(values[values != ""]) - set(levels))
     if unknown:
         raise ValueError(f"ADAE.{variable} has {', '.join(map(repr, unknown))}, not among the levels "
-                         f"{', '.join(levels)}: list every level, lowest first, in the plan's option "
-                         f"levels: {{{variable}: [...]}}")
+                         f"{', '.join(levels)} of the plan's option levels: {{{variable}: [...]}}, which differ from "
+                         "the trial's adverse_events.levels that cleaning checked: list every level, lowest first")
     return values.map({level: i for i, level in enumerate(levels)}).fillna(len(levels)).astype(int)
 
 
@@ -597,14 +594,15 @@ def ae_by_grade(ctx: Context, analysis: Analysis) -> None:
     """Subjects counted once at the maximum level of ``variable`` (option: AESEV, the default, or AEREL) of their
     treatment-emergent events: for any event and per preferred term, per arm and for all arms together: n, N, %.
 
-    Levels lowest first: option ``levels: {<variable>: [...]}``, else ``ORDERED_LEVELS`` (AESEV MILD < MODERATE <
+    Levels lowest first: option ``levels: {<variable>: [...]}``, else the trial's ``adverse_events.levels``, else
+    ``plan.AE_LEVELS`` (AESEV MILD < MODERATE <
     SEVERE; AEREL not < unlikely < possibly < probably < definitely related); a subject with a blank value on any of
     the events counted is counted under MISSING (written when one is). Every level is written for every term and
     group, 0 where none. VARIABLE = the variable, PARAMCD = the level; the term's rows have GROUP2 AEDECOD and
     GROUP2_LEVEL the term, the any-event rows leave both empty.
     """
     variable = analysis.option("variable")
-    levels = [str(v).upper() for v in analysis.option("levels", {}).get(variable, ORDERED_LEVELS[variable])]
+    levels = [str(v).upper() for v in analysis.option("levels", {}).get(variable, ae_levels(ctx.trial.raw, variable))]
     groups = _safety_groups(ctx, analysis, total=True)
     teae = _teae(ctx, groups)
     if variable not in teae:

@@ -217,8 +217,10 @@ def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str
     return result
 
 
-def numbers(frame: pd.DataFrame, column: str, required: bool = False) -> CheckResult:
+def numbers(frame: pd.DataFrame, column: str, required: bool = False,
+            limits: tuple[float, float] | None = None) -> CheckResult:
     """``numeric_result``: a numeric variable (age, dose, duration) parses as a finite number; otherwise set missing.
+    ``plausible_range``: a number outside ``limits`` (low, high: inclusive) is set missing too.
 
     A blank optional value is simply missing; a blank required one is queried.
     """
@@ -226,11 +228,31 @@ def numbers(frame: pd.DataFrame, column: str, required: bool = False) -> CheckRe
     value = pd.to_numeric(text, errors="coerce")
     value = value.where(np.isfinite(value))
     blank = text == ""
-    result = CheckResult(updates={column: value})
+    outside = pd.Series(False, index=frame.index)
+    if limits is not None:
+        outside = value.notna() & ((value < limits[0]) | (value > limits[1]))
+    result = CheckResult(updates={column: value.where(~outside)})
     result.found("numeric_result", value.isna() & ~blank, column, f"{column} is not a number",
                  "set to missing; record kept", SET_MISSING)
+    if limits is not None:
+        result.found("plausible_range", outside, column,
+                     f"{column} outside its plausible range {limits[0]:g} to {limits[1]:g}",
+                     "set to missing; record kept", SET_MISSING)
     if required:
         result.found("required_value", blank, column, f"{column} is missing", "kept; value missing", NOTE)
+    return result
+
+
+def end_before_start(frame: pd.DataFrame, start: str, end: str, action: str) -> CheckResult:
+    """``end_before_start``: an end date before its start date (ISO 8601, compared at the precision both have) is
+    set missing and queried."""
+    starts, ends = frame[start].fillna("").astype(str), frame[end].fillna("").astype(str)
+    before = pd.Series([bool(s and e and e[:min(len(s), len(e))] < s[:min(len(s), len(e))])
+                        for s, e in zip(starts.tolist(), ends.tolist())], index=frame.index, dtype=bool)
+    result = CheckResult(updates={end: ends.where(~before, "")})
+    message = pd.Series([f"{end} {e} is before {start} {s}" for s, e in zip(starts[before], ends[before])],
+                        index=frame.index[before], dtype=object)
+    result.found("end_before_start", before, end, message, action, SET_MISSING)
     return result
 
 
@@ -255,6 +277,18 @@ def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed
     result = CheckResult(updates={column: decoded.where(~bad, "")})
     result.found("codes", bad, column, message,
                  "quarantined" if unknown == QUARANTINE else "set to missing; record kept", unknown)
+    return result
+
+
+def levels(frame: pd.DataFrame, column: str, allowed: tuple[str, ...]) -> CheckResult:
+    """``codes``: an ordered variable (AESEV, AEREL) holds one of its levels (compared stripped, ignoring case); any
+    other value is set missing and queried (the tables count a missing level apart). A blank stays blank."""
+    text = frame[column].fillna("").astype(str).str.strip().str.upper()
+    bad = (text != "") & ~text.isin(allowed)
+    message = frame[column].astype(str).map(lambda v: f"{column} '{v}' is not one of its levels ({', '.join(allowed)})")
+    result = CheckResult(updates={column: text.where(~bad, "")})
+    result.found("codes", bad, column, message, "set to missing; event kept (counted under a missing level)",
+                 SET_MISSING)
     return result
 
 

@@ -23,7 +23,8 @@ import pandas as pd
 
 from ucmsc import checks
 from ucmsc.checks import NOTE, QUARANTINE, SET_MISSING, CheckResult
-from ucmsc.domains import DOMAINS, FINDINGS, NUMERIC, SOURCE_COLUMNS, mapped_key, record_key
+from ucmsc.domains import DOMAINS, FINDINGS, NUMERIC, NUMERIC_LIMITS, SOURCE_COLUMNS, mapped_key, record_key
+from ucmsc.plan import checked_ae_levels
 from ucmsc.queries import QUERY_COLUMNS
 from ucmsc.subjects import left_study, matches, reference_dates, reference_from_ds
 
@@ -55,6 +56,11 @@ class CutSpec:
         """The domain's variables parsed as numbers: the standard ones and those its sources list under numeric."""
         listed = [c for s in self.config["sources"] if s["domain"] == domain for c in s.get("numeric", [])]
         return list(dict.fromkeys([*NUMERIC.get(domain, ()), *listed]))
+
+    def limits(self, variable: str) -> tuple[float, float] | None:
+        """The plausible range of a numeric variable: the trial's ``ranges``, else what no record can hold."""
+        listed = self.config.get("ranges", {}).get(variable)
+        return (float(listed[0]), float(listed[1])) if listed else NUMERIC_LIMITS.get(variable)
 
     def code_lists(self, column: str) -> dict[str, dict]:
         return {file: s.get("codes", {}).get(column, {}) for file, s in self.sources.items()}
@@ -236,7 +242,7 @@ def _duplicates(domain: str, compare: list[str]):
 
 def _numbers(domain: str, spec: "CutSpec", frame_columns, required: tuple[str, ...] = ()) -> list:
     """``numeric_result`` steps for the domain's numeric variables that the delivery maps."""
-    return [(lambda f, c=c: checks.numbers(f, c, required=c in required))
+    return [(lambda f, c=c: checks.numbers(f, c, required=c in required, limits=spec.limits(c)))
             for c in spec.numeric(domain) if c in frame_columns]
 
 
@@ -305,6 +311,8 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
         lambda f: checks.dates(f, "EXSTDTC", spec.formats(True), with_time=True, required=True, partial=True),
         lambda f: checks.after_cut_date(f, "EXSTDTC", spec.cut_date),
         *(_partial_dates(spec, "EXENDTC", with_time=True) if "EXENDTC" in raw else []),
+        *([lambda f: checks.end_before_start(f, "EXSTDTC", "EXENDTC", "end set to missing: the dose date is the start")]
+          if "EXENDTC" in raw else []),
         *_numbers("EX", spec, raw.columns),
         _duplicates("EX", None),
     ]
@@ -325,7 +333,10 @@ def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
         lambda f: checks.dates(f, "AEENDTC", spec.formats(True), with_time=True, required=False, partial=True),
         lambda f: checks.after_cut_date(f, "AESTDTC", spec.cut_date),
         lambda f: checks.after_cut_date(f, "AEENDTC", spec.cut_date, effect=SET_MISSING),
+        lambda f: checks.end_before_start(f, "AESTDTC", "AEENDTC", "end set to missing: the event is taken as ongoing"),
         lambda f: checks.yes_no(f, "AESER", "Y", "counted as serious until resolved"),
+        *[(lambda f, v=v, levels=levels: checks.levels(f, v, levels))
+          for v, levels in checked_ae_levels(spec.config).items() if v in raw.columns],
         *_numbers("AE", spec, raw.columns),
         _duplicates("AE", None),
     ]

@@ -159,6 +159,25 @@ METHODS = {
 }
 
 
+# The ordered levels of the graded AE variables, lowest first: AESEV as CDISC CT C66769; AEREL, which has no CDISC
+# codelist, as the five-point causality scale sites commonly use. A trial's adverse_events.levels replaces them.
+AE_LEVELS = {"AESEV": ("MILD", "MODERATE", "SEVERE"),
+             "AEREL": ("NOT RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED")}
+
+
+def checked_ae_levels(config: dict) -> dict[str, tuple[str, ...]]:
+    """The AE variables whose values cleaning checks, with their levels: AESEV always (a CDISC codelist), AEREL when
+    the trial lists its levels (sponsors' scales differ: NOT RELATED, POSSIBLE, PROBABLE, RELATED is another)."""
+    listed = config.get("adverse_events", {}).get("levels", {})
+    return {v: ae_levels(config, v) for v in AE_LEVELS if v == "AESEV" or v in listed}
+
+
+def ae_levels(config: dict, variable: str) -> tuple[str, ...]:
+    """The levels of AESEV or AEREL, lowest first: the trial's ``adverse_events.levels``, else AE_LEVELS."""
+    listed = config.get("adverse_events", {}).get("levels", {}).get(variable)
+    return tuple(str(level).strip().upper() for level in listed) if listed else AE_LEVELS[variable]
+
+
 # Options whose absence means a value (method, option) -> value; the analyses and the TLF selectors read them here.
 OPTION_DEFAULTS = {("adverse_events", "by"): "preferred_term", ("ae_by_grade", "variable"): "AESEV"}
 

@@ -78,7 +78,7 @@ def stage_files(stage: str, package_dir: Path | None = None) -> list[str]:
 STAGE_CONFIG = {
     "ingest": ("trial", "sources"),
     "clean": ("trial", "studyid", "arms", "not_analysed_arms", "visits", "visit_labels", "visit_assignment", "sources",
-              "tests", "reference_date", "disposition", "imputation"),
+              "tests", "reference_date", "disposition", "imputation", "adverse_events.levels", "ranges"),
     # sources and adam: the ADaM spec carries the mapped DM and AE variables and places parameters in datasets;
     # title: define.xml's study description
     "derive": ("trial", "studyid", "title", "arms", "not_analysed_arms", "visits", "sources", "tests", "derived",
@@ -87,8 +87,9 @@ STAGE_CONFIG = {
     # visits: a visit without data is reported
     # adsl_groups: a demographics analysis of a group takes its label and levels from it
     # summaries: a median parameter gets the Hodges-Lehmann rows (checked against tests and derived)
+    # adverse_events.levels: the default levels of ae_by_grade
     "analyze": ("trial", "design", "arms", "visits", "analyses", "families", "adsl_groups", "populations", "exposure",
-                "tests", "derived", "summaries"),
+                "tests", "derived", "summaries", "adverse_events.levels"),
     # publication.cut: the audit scores that cut only
     "audit": ("trial", "publication.cut"),
     "figures": ("trial", "design", "arms", "analyses", "figures"),

@@ -445,6 +445,8 @@ def _subject_problems(trial: dict) -> list[str]:
         if rule.get("highest_imputation") == "Y" and not (rule.get("min_dates") or rule.get("max_dates")):
             problems.append(f"imputation.{variable}: highest_imputation Y imputes a missing year, which needs "
                             "min_dates (date_imputation first) or max_dates (last)")
+    problems += [f"ranges.{variable}: the low end {low:g} is above the high end {high:g}"
+                 for variable, (low, high) in trial.get("ranges", {}).items() if low > high]
     source = trial.get("adverse_events", {}).get("treatment_emergent", {}).get("from")
     if source and source not in _mapped(trial, "AE"):
         problems.append(f"adverse_events.treatment_emergent.from: {source} is not a variable the AE source maps "
