@@ -69,6 +69,22 @@ def test_derived_parameter_missing_input_or_undefined_formula_is_queried_not_inf
                         "HOMAB at Week 9 not derived: formula undefined: glucose at or below 3.5 mmol/L"]
 
 
+def test_a_yes_no_parameter_is_queried_where_its_input_has_no_number():
+    # A: week 26 censored ('>14'); B: week 26 has a blank record and a measured one (the measured one is analysed)
+    bds = _bds([["A", "HBA1C", 0, 8.1], ["A", "HBA1C", 26, np.nan], ["B", "HBA1C", 0, 7.9], ["B", "HBA1C", 26, np.nan],
+                ["B", "HBA1C", 26, 6.5]])
+    bds["AVALC"] = ["8.1", ">14", "7.9", "", "6.5"]
+    bds["ADT"] = ["2020-01-01", "2020-07-01", "2020-01-02", "2020-07-02", "2020-07-03"]
+    bds = derive.derive_baseline_and_change(bds)
+    log = QueryLog(prefix="D")
+    out = derive.derive_param_yes_no(bds, "A1CTGT", {"derivation": "target_attainment", "parameter": "HBA1C",
+                                                     "below": 7.0}, log)
+    target = out[out["PARAMCD"] == "A1CTGT"]
+    assert target[["USUBJID", "AVISITN", "AVALC"]].values.tolist() == [["A", 0, "N"], ["B", 0, "N"], ["B", 26, "Y"]]
+    assert [(r["USUBJID"], r["VALUE"], r["MESSAGE"]) for r in log.rows] == [
+        ("A", ">14", "A1CTGT at Week 26 not derived: HBA1C has no numeric value (>14)")]
+
+
 INFUSIONS = {"exposure": {"noun": "infusion", "ae_window": {"hours": 24, "flag": "INF24FL"}}}
 
 

@@ -592,22 +592,26 @@ def derive_range_indicator(bds: pd.DataFrame) -> pd.DataFrame:
     return bds
 
 
-def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict) -> pd.DataFrame:
+def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict, log: QueryLog | None = None) -> pd.DataFrame:
     """Add a yes/no parameter (AVAL 1/0, AVALC Y/N) from the trial's ``derived:`` entry.
 
     target_attainment: at every visit of ``parameter``, AVAL below ``below`` (or above ``above``), e.g. HbA1c < 7.0 %.
     grade_change: at every post-baseline visit with a baseline, the grade at least ``by`` below (improvement) or above
     (worsening) baseline, e.g. ultrasound steatosis improved by one grade.
     """
-    new = yes_no_records([bds], paramcd, spec)
+    new = yes_no_records([bds], paramcd, spec, log)
     return bds if new is None else _append(bds, new)
 
 
-def yes_no_records(sources: list[pd.DataFrame], paramcd: str, spec: dict) -> pd.DataFrame | None:
+def yes_no_records(sources: list[pd.DataFrame], paramcd: str, spec: dict, log: QueryLog | None = None
+                   ) -> pd.DataFrame | None:
     """The records of a yes/no parameter from ``sources`` (the long dataset and the records already added to it);
-    None when there is no analysed record to derive it from."""
-    source = _selected(sources, [spec["parameter"]], ["USUBJID", "AVISITN", "AVISIT", "ADT", "AVAL", "BASE",
+    None when there is no analysed record to derive it from. A visit whose only records of the parameter have no
+    number (a censored result such as '>14', or a blank one) is not derived and, with ``log``, queried."""
+    source = _selected(sources, [spec["parameter"]], ["USUBJID", "AVISITN", "AVISIT", "ADT", "AVAL", "AVALC", "BASE",
                                                       "ANL01FL"])
+    if log is not None:
+        _query_visits_without_number(source, paramcd, spec, log)
     if "ANL01FL" in source:
         source = source[source["ANL01FL"] == "Y"]  # the analysed records only
     if spec["derivation"] == "target_attainment":
@@ -633,6 +637,27 @@ def yes_no_records(sources: list[pd.DataFrame], paramcd: str, spec: dict) -> pd.
     return new
 
 
+def _query_visits_without_number(source: pd.DataFrame, paramcd: str, spec: dict, log: QueryLog) -> None:
+    """One query per subject and visit of the yes/no parameter's input where no record has a number."""
+    blank = source[source["AVAL"].isna()]
+    if spec["derivation"] == "grade_change":
+        blank = blank[blank["AVISITN"] > 0]  # a change needs a post-baseline grade
+    if blank.empty:
+        return
+    others = source[source["AVAL"].notna() & source["USUBJID"].isin(blank["USUBJID"].unique())]
+    numbered = set(zip(others["USUBJID"].tolist(), others["AVISITN"].tolist()))
+    shown = blank["AVALC"].astype(object).fillna("").astype(str) if "AVALC" in blank else pd.Series("", blank.index)
+    reported = set()
+    for subject, visitn, visit, value in zip(blank["USUBJID"].tolist(), blank["AVISITN"].tolist(),
+                                             blank["AVISIT"].tolist(), shown.tolist()):
+        if (subject, visitn) in numbered or (subject, visitn) in reported:
+            continue
+        reported.add((subject, visitn))
+        log.add("ADBDS", {"USUBJID": subject}, paramcd, value, "derivation",
+                f"{paramcd} at {visit} not derived: {spec['parameter']} has no numeric value"
+                + (f" ({value})" if value else ""), "derived value missing")
+
+
 def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, log: QueryLog) -> pd.DataFrame:
     # few distinct values per column over millions of records: held as categories (codes) from the start, written
     # back as text; parameters are added and variables derived on the codes
@@ -641,7 +666,7 @@ def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, 
                                     for spec in _derived_params(config)]))
     bds = derive_baseline_and_change(bds)
     bds = derive_range_indicator(bds)
-    bds = _append(bds, _added(bds, [lambda sources, c=paramcd, spec=spec: yes_no_records(sources, c, spec)
+    bds = _append(bds, _added(bds, [lambda sources, c=paramcd, spec=spec: yes_no_records(sources, c, spec, log)
                                     for paramcd, spec in config.get("derived", {}).items() if is_yes_no(spec)]))
     bds = bds.assign(**treatments_of_records(bds["USUBJID"], adsl))
     bds = bds.reindex(columns=BDS_ORDER)
