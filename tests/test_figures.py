@@ -341,3 +341,21 @@ def test_a_favours_direction_for_a_parameter_the_forest_does_not_draw_is_a_confi
     assert trial_config_problems(trial) == []
     trial["figures"]["forest"]["better"]["LDL"] = "lower"
     assert trial_config_problems(trial) == ["figures.forest.better.LDL: LDL is not one of the figure's parameters"]
+
+
+def test_a_median_summarised_parameter_is_starred_by_the_mann_whitney_test():
+    ard = _cont()
+    mann_whitney = ard[ard["STAT_NAME"] == "p"].assign(METHOD="Mann-Whitney U", VALUE=[0.3, 0.01])  # High, Low
+    ard = pd.concat([ard, mann_whitney], ignore_index=True)
+    ((fig, drawn),) = figures.trajectory_figures(ard, ["GLUC"], ARMS, "Endpoints", medians=frozenset({"GLUC"}))
+    try:
+        stars = [t for t in fig.axes[0].texts if t.get_text() == "*"]
+        assert len(stars) == 1  # Low vs Placebo (Mann-Whitney P = 0.01), not High (t-test P = 0.001, U P = 0.3)
+        assert set(drawn.loc[drawn["STAT_NAME"] == "p", "METHOD"]) == {"Mann-Whitney U"}
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert "* P < 0.05 vs Placebo (Mann-Whitney U)" in legend
+    finally:
+        plt.close(fig)
+    tests = figures.star_tests(ard, "CONT", ["GLUC", "HBA1C"], frozenset({"GLUC"}))
+    assert figures.tests_named(tests, ["GLUC", "HBA1C"]) == (
+        "Mann-Whitney U (median-summarised parameters) / Student t-test (mean-summarised parameters)")

@@ -153,15 +153,35 @@ def _data_ylim(ax, low: np.ndarray, high: np.ndarray, headroom: float = 0.06) ->
     return low - 0.06 * span, high + headroom * span
 
 
+MANN_WHITNEY = "Mann-Whitney U"
+
+
+def star_tests(ard: pd.DataFrame, analysis: str, paramcds: list[str], medians: frozenset[str]) -> dict[str, str]:
+    """The test whose P marks each parameter's visits: the plan's for its summary, Mann-Whitney U for a parameter
+    summarised by median, the t-test the plan chose (option ttest) for the others."""
+    cont = ard[ard["ANALYSIS_ID"] == analysis]
+    t_method = "Welch t-test" if (cont["METHOD"] == "Welch t-test").any() else "Student t-test"
+    return {p: MANN_WHITNEY if p in medians else t_method for p in paramcds}
+
+
+def tests_named(tests: dict[str, str], drawn: list[str]) -> str:
+    """The tests of the drawn parameters, for a legend or footnote: one name, or which is used for which."""
+    used = list(dict.fromkeys(tests[p] for p in drawn if p in tests))
+    if len(used) <= 1:
+        return used[0] if used else ""
+    return " / ".join(f"{t} ({'median' if t == MANN_WHITNEY else 'mean'}-summarised parameters)" for t in used)
+
+
 def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], title: str, analysis: str = "CONT",
-                       ranges_analysis: str = "REFRANGE", units: dict[str, str] | None = None
-                       ) -> list[tuple[plt.Figure, pd.DataFrame]]:
+                       ranges_analysis: str = "REFRANGE", units: dict[str, str] | None = None,
+                       medians: frozenset[str] = frozenset()) -> list[tuple[plt.Figure, pd.DataFrame]]:
     """Mean ± SE by visit and arm, six parameters a page, visits equally spaced; the reference range shaded where the
     ARD has one (within the data's y-limits); n per arm and visit under each panel. A star marks a visit where a
-    comparison with control has P < 0.05 (coloured as the active arm)."""
+    comparison with control has P < 0.05 (coloured as the active arm), by the plan's test of the parameter (``medians``:
+    those summarised by median, marked by the Mann-Whitney U test)."""
     units = units or {}
     cont = ard[(ard["ANALYSIS_ID"] == analysis) & (ard["VARIABLE"] == "AVAL")]
-    t_method = "Welch t-test" if (cont["METHOD"] == "Welch t-test").any() else "Student t-test"  # plan option ttest
+    tests = star_tests(ard, analysis, paramcds, medians)
     range_rows = ard[ard["ANALYSIS_ID"] == ranges_analysis]
     ranges = range_rows.pivot_table(index="PARAMCD", columns="STAT_NAME", values="VALUE")
     range_rows = dict(tuple(range_rows.groupby("PARAMCD", sort=False)))
@@ -197,7 +217,8 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
                 highs.append((mine["mean"] + se).to_numpy())
                 ax.errorbar([position[v] + offset for v in mine.index], mine["mean"], yerr=mine["se"], marker="o",
                             ms=4, capsize=3, color=colours[arm], label=arm)
-            p_rows = _contrast_rows(rows)[lambda r: (r["STAT_NAME"] == "p") & (r["METHOD"] == t_method)]
+            contrasts = _contrast_rows(rows)
+            p_rows = contrasts[(contrasts["STAT_NAME"] == "p") & (contrasts["METHOD"] == tests[paramcd])]
             used.append(p_rows)
             stars = p_rows[(p_rows["AVISITN"] > 0) & (p_rows["VALUE"] < 0.05) & p_rows["AVISITN"].isin(visits)]
             if lows:
@@ -232,7 +253,7 @@ def trajectory_figures(ard: pd.DataFrame, paramcds: list[str], arms: list[str], 
         if shaded:
             handles.append(Patch(color=GREY, alpha=0.3, label="Reference range"))
         if starred:
-            handles.append(plt.Line2D([], [], ls="", label=f"* P < 0.05 vs {arms[-1]} ({t_method})"))
+            handles.append(plt.Line2D([], [], ls="", label=f"* P < 0.05 vs {arms[-1]} ({tests_named(tests, chunk)})"))
         fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, fontsize=SMALL,
                    bbox_to_anchor=(0.5, 1 - 0.42 / fig.get_figheight()))
         fig.suptitle(f"{title}: mean ± SE by visit and arm (n: subjects with a value)", fontsize=11)
@@ -628,13 +649,15 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, Caption, plt
         elif key == "trajectories":
             label = entry.get("title", "Endpoints")
             title = f"{label} by visit and arm"
-            pages = trajectory_figures(ard, list(entry["parameters"]), arms, label, analysis, ranges, units)
-            cont = ard[ard["ANALYSIS_ID"] == analysis]
-            t_method = "Welch t-test" if (cont["METHOD"] == "Welch t-test").any() else "Student t-test"
+            parameters = list(entry["parameters"])
+            pages = trajectory_figures(ard, parameters, arms, label, analysis, ranges, units, trial.medians)
+            tests = star_tests(ard, analysis, parameters, trial.medians)
+            drawn = [p for p in parameters if p in set(ard.loc[ard["ANALYSIS_ID"] == analysis, "PARAMCD"])]
             footnote = _footnote(
                 "Mean ± SE of the value by visit and arm; visits equally spaced (not to time scale)",
                 "Numbers under each panel: subjects with a value (n) per arm and visit",
-                f"* P < 0.05, {t_method} of each active arm vs {control} at the visit, not adjusted for multiplicity",
+                f"* P < 0.05, {tests_named(tests, drawn)} of each active arm vs {control} at the visit, not adjusted "
+                "for multiplicity",
                 "Shaded band: reference range, where it lies within the plotted values", population=population)
         elif key == "responders":
             drawn = responder_figure(ard, arms, analysis)
