@@ -492,3 +492,15 @@ def test_a_severity_or_relationship_outside_its_levels_is_set_missing_and_querie
                                                                      ["", "NOT RELATED"], ["MILD", ""]]
     grade = result["ard"][(result["ard"]["ANALYSIS_ID"] == "AESEV") & (result["ard"]["STAT_NAME"] == "n")]
     assert "MISSING" in set(grade["PARAMCD"])  # the event without a level is counted apart, the ARD is whole
+
+
+def test_a_character_that_prints_as_nothing_is_shown_escaped_in_the_query(cut, config):
+    path = cut / "clamp.csv"
+    raw = path.read_bytes()
+    assert raw.count(b"\nE001,") == 3  # three clamp records of E001; the first gets a NUL
+    path.write_bytes(raw.replace(b"\nE001,", b"\nE001\x00,", 1))
+    dl.refresh_manifest(cut)
+    result = run_pipeline(EFF, INTERIM, config, folder=cut)
+    queries = result["queries"]
+    shown = queries.loc[(queries["FILE"] == "clamp.csv") & (queries["CHECK"] == "subject_in_dm"), "VALUE"].tolist()
+    assert shown == ["UCMSC-NAFLD-E001\\x00"]  # not "UCMSC-NAFLD-E001", which reads as the valid subject

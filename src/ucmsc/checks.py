@@ -61,6 +61,15 @@ def cell_text(value) -> str:
     return str(value)
 
 
+def shown_text(value) -> str:
+    """A cell as a query shows it: ``cell_text``, with characters that print as nothing (NUL, other controls, a
+    zero-width space) written as escapes (E001\\x00), so the query shows why the value differs from the valid one."""
+    text = cell_text(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(lambda column: column.map(cell_text))
 

@@ -97,7 +97,7 @@ class CutLog:
         self.queries.append(pd.DataFrame({
             "DOMAIN": domain, "FILE": rows["SRCFILE"], "ROW": rows["SRCROW"], "COLUMN": column,
             "USUBJID": rows["USUBJID"] if "USUBJID" in rows else "", "VARIABLE": finding.variable,
-            "VALUE": value.map(checks.cell_text), "CHECK": finding.check, "MESSAGE": pick(finding.message),
+            "VALUE": value.map(checks.shown_text), "CHECK": finding.check, "MESSAGE": pick(finding.message),
             "ACTION": pick(finding.action), "_INDEX": rows.index, "_EFFECT": finding.effect, "_TESTCD": testcd,
         }, index=rows.index))
 
