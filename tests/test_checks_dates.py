@@ -117,6 +117,10 @@ def test_random_texts_read_as_strptime_reads_them(texts, fmt):
     ("2017", "2017-06", False),
     ("", "2015-01-01", False),  # a missing start: nothing to compare
     ("2017-01-23", "", False),
+    ("2017-03-20", "2017---15", False),  # the end's month unknown: it may be December
+    ("2017-03-20T10:00", "2017-03-20T-:30", False),  # the end's hour unknown
+    ("2017-03-20", "2016---15", True),  # any day of 2016 is before
+    ("2017-01-23T21", "2017-01-23T20:59", True),
 ])
 def test_an_end_before_its_start_at_the_precision_both_have(start, end, before):
     frame = pd.DataFrame({"AESTDTC": [start], "AEENDTC": [end]})

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ucmsc import dates as isodates
 from ucmsc.io import isin
 
 QUARANTINE = "quarantine"  # the record leaves the data (to quarantine.csv)
@@ -170,8 +171,6 @@ def dates(frame: pd.DataFrame, column: str, formats: dict[str, str | None], with
     the records that need it): a date that is missing or does not parse quarantines the record; an optional
     one is set missing.
     """
-    from ucmsc import dates as isodates
-
     def clean_text(records: pd.DataFrame) -> pd.Series:
         parsed = pd.to_datetime(_by_file(records, formats, parse_datetimes, column, pd.NaT)).astype("datetime64[ns]")
         text = parsed.dt.strftime("%Y-%m-%dT%H:%M" if with_time else "%Y-%m-%d").where(parsed.notna(), "")
@@ -212,8 +211,6 @@ def after_cut_date(frame: pd.DataFrame, column: str, cut_date: date, effect: str
     possible day is ("2017-08" after 2017-06-30; "2017-06" not). The record is quarantined, or (for an end date)
     the date is set missing.
     """
-    from ucmsc import dates as isodates
-
     late = per_distinct(frame, [column], lambda records: isodates.after(records[column], cut_date))
     result = CheckResult()
     if effect == SET_MISSING:
@@ -244,8 +241,8 @@ def numbers(frame: pd.DataFrame, column: str, required: bool = False,
     result.found("numeric_result", value.isna() & ~blank, column, f"{column} is not a number",
                  "set to missing; record kept", SET_MISSING)
     if limits is not None:
-        result.found("plausible_range", outside, column,
-                     f"{column} outside its plausible range {limits[0]:g} to {limits[1]:g}",
+        bounds = f"below {limits[0]:g}" if limits[1] == np.inf else f"outside {limits[0]:g} to {limits[1]:g}"
+        result.found("plausible_range", outside, column, f"{column} {bounds}, not plausible",
                      "set to missing; record kept", SET_MISSING)
     if required:
         result.found("required_value", blank, column, f"{column} is missing", "kept; value missing", NOTE)
@@ -253,11 +250,12 @@ def numbers(frame: pd.DataFrame, column: str, required: bool = False,
 
 
 def end_before_start(frame: pd.DataFrame, start: str, end: str, action: str) -> CheckResult:
-    """``end_before_start``: an end date before its start date (ISO 8601, compared at the precision both have) is
-    set missing and queried."""
-    starts, ends = frame[start].fillna("").astype(str), frame[end].fillna("").astype(str)
-    before = pd.Series([bool(s and e and e[:min(len(s), len(e))] < s[:min(len(s), len(e))])
-                        for s, e in zip(starts.tolist(), ends.tolist())], index=frame.index, dtype=bool)
+    """``end_before_start``: an end date that must lie before its start date, whatever the unknown parts of either
+    (its latest possible moment before the start's earliest: ``2017-01`` is not before ``2017-01-23``, ``2017---15``
+    is not before ``2017-03-20``), is set missing and queried."""
+    starts, ends = (frame[c].astype(object).fillna("").astype(str) for c in (start, end))
+    before = (isodates.latest(ends) < isodates.earliest(starts)).to_numpy()  # NaT (blank, no year): False
+    before = pd.Series(before, index=frame.index)
     result = CheckResult(updates={end: ends.where(~before, "")})
     message = pd.Series([f"{end} {e} is before {start} {s}" for s, e in zip(starts[before], ends[before])],
                         index=frame.index[before], dtype=object)
@@ -292,7 +290,7 @@ def codes(frame: pd.DataFrame, column: str, code_lists: dict[str, dict], allowed
 def levels(frame: pd.DataFrame, column: str, allowed: tuple[str, ...]) -> CheckResult:
     """``codes``: an ordered variable (AESEV, AEREL) holds one of its levels (compared stripped, ignoring case); any
     other value is set missing and queried (the tables count a missing level apart). A blank stays blank."""
-    text = frame[column].fillna("").astype(str).str.strip().str.upper()
+    text = frame[column].astype(object).fillna("").astype(str).str.strip().str.upper()
     bad = (text != "") & ~text.isin(allowed)
     message = frame[column].astype(str).map(lambda v: f"{column} '{v}' is not one of its levels ({', '.join(allowed)})")
     result = CheckResult(updates={column: text.where(~bad, "")})
