@@ -111,33 +111,27 @@ def select_rows(raw: pd.DataFrame, where: dict, file: str) -> tuple[pd.Series, l
         present = {c: sorted(_cells_as_text(raw[c]).str.strip().unique())[:10] for c in where}
         raise MappingError(f"{file}: where: {where} keeps none of its {len(raw)} rows; the values present are "
                            + "; ".join(f"{c}: {', '.join(v)}" for c, v in present.items()))
-    for column, wanted in where.items():  # a left-out value one letter from a wanted one is a typo, not a category
+    for column, wanted in where.items():  # a left-out value spelt as a kept one is a typo, not another category
         values = [str(v).strip().upper() for v in (wanted if isinstance(wanted, list) else [wanted])]
         text = _cells_as_text(raw[column]).str.strip().str.upper()
         for value in text[~keep & ~text.isin(values)].unique():
-            near = [v for v in values if _one_letter_apart(value, v)]
+            near = [v for v in values if _spelt_alike(value, v)]
             if near:
                 rows = (raw.index[(~keep & (text == value)).to_numpy()] + 1).tolist()
                 raise MappingError(
                     f"{file}: data row{'s' * (len(rows) > 1)} {', '.join(map(str, rows[:5]))}"
                     f"{' ...' * (len(rows) > 5)}: {column} {value!r} is left out by where: {column}: {near[0]!r}, "
-                    "from which it differs by one letter, case or punctuation: a typo would drop the record "
-                    "silently; correct the delivery, or list the value under where if it is another category")
+                    "from which it differs only in spaces, punctuation or a plural s: a typo would drop the record "
+                    "silently; correct the delivery, or list the value under where")
     return keep, absent
 
 
-def _one_letter_apart(a: str, b: str) -> bool:
-    """Whether two values are equal but for one letter (substituted, added or missing), case, spaces and punctuation:
-    'DISPOSITION EVENTS' and 'Disposition-Event'. Values of fewer than five letters are compared exactly."""
-    a, b = (re.sub(r"[^0-9A-Z]", "", value.upper()) for value in (a, b))
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < 5:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b)) == 1
-    short, long = sorted((a, b), key=len)
-    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+def _spelt_alike(a: str, b: str) -> bool:
+    """Whether two values are the same words but for case, spaces, punctuation and a plural s ('DISPOSITION EVENTS',
+    'Disposition-Event'); a different letter or digit is another value (HEIGHT and WEIGHT, PART A and PART B)."""
+    def words(value: str) -> list[str]:
+        return [w[:-1] if len(w) > 3 and w.endswith("S") else w for w in re.findall(r"[0-9A-Z]+", value.upper())]
+    return words(a) == words(b)
 
 
 def map_source(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
