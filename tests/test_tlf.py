@@ -364,6 +364,22 @@ def test_a_shell_finds_its_analyses_by_method_and_option_whatever_their_ids():
     assert engine.analysis_ids({"method": "ae_by_grade", "options": {"variable": "AESEV"}}) == ["SEV"]
     assert engine.analysis_ids({"method": "ae_by_grade", "options": {"variable": "AEREL"}}) == ["REL"]
     assert engine.analysis_ids(["CONT", {"method": "ancova"}]) == ["CONT"]  # an ID is taken as written
+    with pytest.raises(tlf.ShellError, match="an ID, or"):
+        engine.analysis_ids({"by": "soc_pt"})
+
+
+def test_of_two_analyses_of_one_method_a_selector_takes_the_first_in_the_plan():
+    config = dict(CONFIG, analyses=[
+        {"id": "POP", "method": "populations"},
+        {"id": "CONT", "method": "by_visit", "population": "SAFFL", "parameters": ["GLUC", "TG"]},
+        {"id": "CONTPP", "method": "by_visit", "population": "PPROTFL", "parameters": ["GLUC", "TG"]}])
+    ard = make_ard()
+    per_protocol = ard[ard["ANALYSIS_ID"] == "CONT"].assign(ANALYSIS_ID="CONTPP", VALUE=0.0)
+    engine = tlf.Engine(pd.concat([ard, per_protocol], ignore_index=True), load_trial(config))
+    assert engine.analysis_ids({"method": "by_visit"}) == ["CONT"]
+    outputs = engine.render(shell(analysis={"method": "by_visit"}, per="PARAMCD", rows=[
+        {"select": {"VARIABLE": "AVAL", "METHOD": "descriptive"}, "label": "n", "cells": {"arm": "{n}"}}]))
+    assert [(o.rows[0].cells, o.analysis_ids) for o in outputs] == [(["5", "4"], ["CONT"])] * 2  # GLUC, TG: not 0
 
 
 def test_the_default_tables_do_not_depend_on_the_trials_analysis_ids(trial_configs_all):

@@ -241,13 +241,16 @@ class Engine:
         self.by_analysis = _grouped(self.values["ANALYSIS_ID"], range(len(self.ard)))
 
     def analysis_ids(self, analysis) -> list[str]:
-        """A shell's analyses: IDs as written, or selectors ``{method: ..., options: {...}}`` matched against the
-        trial's plan (every analysis of the method whose options, defaults included, have those values)."""
+        """A shell's analyses: IDs as written, or selectors ``{method: ..., options: {...}}``, each the plan's first
+        analysis of the method whose options (with ``plan.OPTION_DEFAULTS``) have those values. The first: a second
+        one, such as a per-protocol repeat, would put two analyses' rows into one table."""
         ids = []
         for entry in analysis if isinstance(analysis, list) else [analysis]:
             if isinstance(entry, dict):
+                if "method" not in entry or set(entry) - {"method", "options"}:
+                    raise ShellError(f"analysis: {entry}: an ID, or {{method: ..., options: {{...}}}}")
                 ids += [a.id for a in self.trial.analyses_by(entry["method"])
-                        if all(a.option(name) == value for name, value in entry.get("options", {}).items())]
+                        if all(a.option(name) == value for name, value in entry.get("options", {}).items())][:1]
             else:
                 ids.append(entry)
         return ids
