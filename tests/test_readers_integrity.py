@@ -228,8 +228,8 @@ def test_a_stray_quote_that_joins_records_into_one_value_is_refused(tmp_path, li
     # a free-text column may hold line breaks, but not lines that read as records of the file
     assert _refused(path, multiline_columns=("reason",)) == (
         f"{path}: cannot read: lines 4-8: the quoted value of column 'reason' runs over 5 lines, and line 5 inside it "
-        "has 4 fields, as a whole record of this file has: a stray quote character has probably joined records into "
-        "one value, which would lose them")
+        "reads as a record of this file (as many fields, each like its column's values): a stray quote character has "
+        "probably joined records into one value, which would lose them")
 
 
 def test_a_stray_quote_that_joins_part_of_the_next_line_is_refused(tmp_path):
@@ -238,6 +238,19 @@ def test_a_stray_quote_that_joins_part_of_the_next_line_is_refused(tmp_path):
     lines[4] = lines[4].replace(",2016", '",2016', 1)  # E003 keeps 4 fields, E004's record is gone
     path = _write(tmp_path, "disposition.csv", ("\n".join(lines) + "\n").encode())
     assert "lines 4-5: the quoted value of column 'status' runs over 2 lines" in _refused(path)
+
+
+def test_free_text_with_as_many_commas_as_a_record_is_read_in_a_listed_column(tmp_path):
+    text = 'id,st,dt,comment\n1,C,2020,"Patient reports:\nnausea, vomiting, headache, fatigue"\n2,C,2021,none\n'
+    frame, _ = read_raw(_write(tmp_path, "notes.csv", text.encode()), multiline_columns=("comment",))
+    assert frame["comment"].tolist() == ["Patient reports:\nnausea, vomiting, headache, fatigue", "none"]
+
+
+def test_the_lines_named_are_those_of_the_value_not_of_its_record(tmp_path):
+    text = 'id,a,b,c\n1,"x\ny\nz","p\nq",3\n'  # record on lines 2-5: a on lines 2-4, b on lines 4-5
+    path = _write(tmp_path, "notes.csv", text.encode())
+    assert "lines 4-5: the quoted value of column 'b' runs over 2 lines" in _refused(path, multiline_columns=("a",))
+    assert "lines 2-4: the quoted value of column 'a' runs over 3 lines" in _refused(path, multiline_columns=("b",))
 
 
 def test_a_quoted_line_break_in_a_listed_free_text_column_is_read(tmp_path):

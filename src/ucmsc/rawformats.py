@@ -15,6 +15,7 @@ import codecs
 import csv
 import io
 import mmap
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,7 +334,7 @@ def read_csv_text(raw: bytes, encoding: str, allow_unterminated_last_line: bool 
     if frame is None:  # the fast parser refused the file: find the first bad record, or read it with the csv module
         frame = _read_csv_reference(records, header)
     if '"' in text and _has_line_break(frame):  # only a quoted value can hold a line break
-        _check_line_breaks(text, header, multiline_columns)
+        _check_line_breaks(text, frame, multiline_columns)
     return frame
 
 
@@ -345,27 +346,44 @@ def _has_line_break(frame: pd.DataFrame) -> bool:
                                                "[\r\n]")).as_py() for name in frame.columns)
 
 
-def _check_line_breaks(text: str, header: list[str], multiline_columns: tuple[str, ...]) -> None:
-    """Refuse a value that runs over lines where none is expected, or over lines that hold as many fields as a
-    record. A quote opened by mistake (a stray \") joins the lines up to the next quote into one value, and the
-    records on them would be lost without an error."""
+def _shape(value: str) -> str:
+    """A value's pattern: runs of digits, lower-case and upper-case letters as 9, a, A ('E004' -> 'A9')."""
+    return re.sub(r"[A-Z]+", "A", re.sub(r"[a-z]+", "a", re.sub(r"[0-9]+", "9", value)))
+
+
+def _check_line_breaks(text: str, frame: pd.DataFrame, multiline_columns: tuple[str, ...]) -> None:
+    """Refuse a value that runs over lines where none is expected, or, in a free-text column, over a line that reads
+    as a record of the file (as many fields, each in the pattern of its column's values but for one of three or more:
+    a withdrawal's status may be the file's only one of its kind). A quote opened by mistake
+    (a stray \") joins the lines up to the next quote into one value, and the records on them would be lost
+    without an error."""
+    header = list(frame.columns)
+    shapes = {c: {_shape(v) for v in pd.unique(frame[c])} for c in header if c not in multiline_columns}
+
+    def reads_as_record(line: str) -> bool:  # every field in its column's pattern, but one of three or more
+        fields = next(csv.reader([line]), [])
+        if not len(fields) == len(header) > 1:
+            return False
+        alike = sum(_shape(v) in shapes[c] for c, v in zip(header, fields) if c in shapes)
+        return alike >= (len(shapes) - 1 if len(shapes) >= 3 else len(shapes))
+
     for first, fields in _records(text):
+        line = first  # the physical line each field starts on
         for column, value in zip(header, fields):
             lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            if len(lines) == 1:
-                continue
-            where = f"lines {first}-{first + len(lines) - 1}: the quoted value of column {column!r}"
-            if column not in multiline_columns:
+            where = f"lines {line}-{line + len(lines) - 1}: the quoted value of column {column!r}"
+            if len(lines) > 1 and column not in multiline_columns:
                 raise DamagedFile(
                     f"{where} runs over {len(lines)} lines: a stray quote character joins lines into one value, "
                     "and the records on them would be lost; if this column holds free text with line breaks, list "
                     "it under multiline_columns for this source in the trial config")
-            for offset, line in enumerate(lines[1:], start=1):
-                if len(header) > 1 and len(next(csv.reader([line]), [])) == len(header):
+            for offset, inner in enumerate(lines[1:], start=1):
+                if reads_as_record(inner):
                     raise DamagedFile(
-                        f"{where} runs over {len(lines)} lines, and line {first + offset} inside it has "
-                        f"{len(header)} fields, as a whole record of this file has: a stray quote character has "
+                        f"{where} runs over {len(lines)} lines, and line {line + offset} inside it reads as a record "
+                        "of this file (as many fields, each like its column's values): a stray quote character has "
                         "probably joined records into one value, which would lose them")
+            line += len(lines) - 1
 
 
 def _check_header(header: list[str], line: int) -> None:
