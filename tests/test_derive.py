@@ -69,20 +69,38 @@ def test_derived_parameter_missing_input_or_undefined_formula_is_queried_not_inf
                         "HOMAB at Week 9 not derived: formula undefined: glucose at or below 3.5 mmol/L"]
 
 
-def test_a_yes_no_parameter_is_queried_where_its_input_has_no_number():
-    # A: week 26 censored ('>14'); B: week 26 has a blank record and a measured one (the measured one is analysed)
-    bds = _bds([["A", "HBA1C", 0, 8.1], ["A", "HBA1C", 26, np.nan], ["B", "HBA1C", 0, 7.9], ["B", "HBA1C", 26, np.nan],
-                ["B", "HBA1C", 26, 6.5]])
-    bds["AVALC"] = ["8.1", ">14", "7.9", "", "6.5"]
-    bds["ADT"] = ["2020-01-01", "2020-07-01", "2020-01-02", "2020-07-02", "2020-07-03"]
+def test_a_censored_result_decides_a_target_when_its_bound_does_and_is_queried_when_not():
+    # week 26: A '>14' (not below 7.0 whatever its value: N), C '<6.5' (below: Y), D '>5' (undecided: queried);
+    # B has a blank record and a measured one, and the measured one is analysed
+    rows = [["A", 0, 8.1, "8.1"], ["A", 26, np.nan, ">14"], ["B", 0, 7.9, "7.9"], ["B", 26, np.nan, ""],
+            ["B", 26, 6.5, "6.5"], ["C", 0, 7.2, "7.2"], ["C", 26, np.nan, "<6.5"], ["D", 0, 7.4, "7.4"],
+            ["D", 26, np.nan, ">5"]]
+    bds = _bds([[u, "HBA1C", v, a] for u, v, a, _ in rows]).assign(AVALC=[t for *_, t in rows],
+                                                                  ADT=[f"2020-0{1 + v // 26 * 6}-0{i % 9 + 1}"
+                                                                       for i, (_, v, _, _) in enumerate(rows)])
     bds = derive.derive_baseline_and_change(bds)
     log = QueryLog(prefix="D")
     out = derive.derive_param_yes_no(bds, "A1CTGT", {"derivation": "target_attainment", "parameter": "HBA1C",
                                                      "below": 7.0}, log)
-    target = out[out["PARAMCD"] == "A1CTGT"]
-    assert target[["USUBJID", "AVISITN", "AVALC"]].values.tolist() == [["A", 0, "N"], ["B", 0, "N"], ["B", 26, "Y"]]
+    target = out[out["PARAMCD"] == "A1CTGT"].sort_values(["USUBJID", "AVISITN"])
+    assert target[["USUBJID", "AVISITN", "AVALC"]].values.tolist() == [
+        ["A", 0, "N"], ["A", 26, "N"], ["B", 0, "N"], ["B", 26, "Y"], ["C", 0, "N"], ["C", 26, "Y"], ["D", 0, "N"]]
     assert [(r["USUBJID"], r["VALUE"], r["MESSAGE"]) for r in log.rows] == [
-        ("A", ">14", "A1CTGT at Week 26 not derived: HBA1C has no numeric value (>14)")]
+        ("D", ">5", "A1CTGT at Week 26 not derived: HBA1C has no numeric value (>5)")]
+
+
+def test_a_grade_change_without_a_baseline_grade_is_queried():
+    bds = _bds([["A", "STEATOS", 0, 2.0], ["A", "STEATOS", 20, 1.0], ["B", "STEATOS", 20, 1.0],
+                ["B", "STEATOS", 48, 1.0]]).assign(ADT=["2020-01-01", "2020-05-01", "2020-05-02", "2020-12-01"])
+    bds = derive.derive_baseline_and_change(bds)
+    log = QueryLog(prefix="D")
+    out = derive.derive_param_yes_no(bds, "STEATIMP", {"derivation": "grade_change", "parameter": "STEATOS",
+                                                       "direction": "improvement", "by": 1}, log)
+    improved = out[out["PARAMCD"] == "STEATIMP"]
+    assert improved[["USUBJID", "AVISITN", "AVALC"]].values.tolist() == [["A", 20, "Y"]]
+    assert [(r["USUBJID"], r["MESSAGE"]) for r in log.rows] == [
+        ("B", "STEATIMP at Week 20 not derived: STEATOS has no baseline grade"),
+        ("B", "STEATIMP at Week 48 not derived: STEATOS has no baseline grade")]
 
 
 INFUSIONS = {"exposure": {"noun": "infusion", "ae_window": {"hours": 24, "flag": "INF24FL"}}}

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ucmsc import adamspec
 from ucmsc import dates as isodates
+from ucmsc.checks import CENSORED, shown_text
 from ucmsc.io import by_code, codes_of, reordered, sort_order, sorted_categories, stack_frames
 from ucmsc.paramcodes import DERIVATIONS, derived_inputs, derived_label, is_yes_no
 from ucmsc.plan import load_exposure, load_populations
@@ -606,12 +607,12 @@ def derive_param_yes_no(bds: pd.DataFrame, paramcd: str, spec: dict, log: QueryL
 def yes_no_records(sources: list[pd.DataFrame], paramcd: str, spec: dict, log: QueryLog | None = None
                    ) -> pd.DataFrame | None:
     """The records of a yes/no parameter from ``sources`` (the long dataset and the records already added to it);
-    None when there is no analysed record to derive it from. A visit whose only records of the parameter have no
-    number (a censored result such as '>14', or a blank one) is not derived and, with ``log``, queried."""
+    None when there is no analysed record to derive it from. At a visit whose records of the parameter have no number,
+    a censored result decides a target when its bound does ('>14' is not below 7.0); otherwise, or when a grade change
+    has no baseline grade, the visit is not derived and, with ``log``, queried."""
     source = _selected(sources, [spec["parameter"]], ["USUBJID", "AVISITN", "AVISIT", "ADT", "AVAL", "AVALC", "BASE",
                                                       "ANL01FL"])
-    if log is not None:
-        _query_visits_without_number(source, paramcd, spec, log)
+    settled = _visits_without_number(source, paramcd, spec, log)
     if "ANL01FL" in source:
         source = source[source["ANL01FL"] == "Y"]  # the analysed records only
     if spec["derivation"] == "target_attainment":
@@ -628,34 +629,67 @@ def yes_no_records(sources: list[pd.DataFrame], paramcd: str, spec: dict, log: Q
     else:
         raise ValueError(f"derived.{paramcd}: {spec['derivation']} is not a yes/no derivation")
     source = source[source["AVAL"].notna()]
-    if source.empty:
+    if source.empty and settled.empty:
         return None
-    new = source[["USUBJID", "AVISITN", "AVISIT", "ADT"]].copy()
-    new["PARAMCD"], new["PARAM"], new["AVAL"] = paramcd, label, met[source.index].astype(float)
+    new = source[["USUBJID", "AVISITN", "AVISIT", "ADT"]].assign(AVAL=met[source.index].astype(float))
+    if not settled.empty:
+        new = pd.concat([new.astype({c: object for c in ("USUBJID", "AVISIT")}), settled], ignore_index=True)
+    new["PARAMCD"], new["PARAM"] = paramcd, label
     new["AVALC"] = np.where(new["AVAL"] == 1, "Y", "N")
     new["PARCAT1"], new["SRCDOM"], new["DTYPE"], new["ANL01FL"], new["ABLFL"] = "RESPONSE", "", "", "Y", ""
     return new
 
 
-def _query_visits_without_number(source: pd.DataFrame, paramcd: str, spec: dict, log: QueryLog) -> None:
-    """One query per subject and visit of the yes/no parameter's input where no record has a number."""
+def _met_by_bound(reported: str, spec: dict) -> float:
+    """1.0 or 0.0 when a censored result ('>14', '<=0.5') decides the target whatever its value, else NaN."""
+    match = CENSORED.match(reported)  # as cleaning reads '<x' and '>x'
+    if not match or spec["derivation"] != "target_attainment":
+        return np.nan
+    sign, bound = match.group(1), float(match.group(2))
+    if "below" in spec:  # met: value < t
+        t = spec["below"]
+        decided = {">": (bound >= t, 0.0), ">=": (bound >= t, 0.0), "<": (bound <= t, 1.0), "<=": (bound < t, 1.0)}
+    else:  # met: value > t
+        t = spec["above"]
+        decided = {">": (bound >= t, 1.0), ">=": (bound > t, 1.0), "<": (bound <= t, 0.0), "<=": (bound <= t, 0.0)}
+    holds, value = decided[sign]
+    return value if holds else np.nan
+
+
+def _visits_without_number(source: pd.DataFrame, paramcd: str, spec: dict, log: QueryLog | None) -> pd.DataFrame:
+    """The subject-visits of the input where no record has a number: those a censored bound decides, as records
+    (USUBJID, AVISITN, AVISIT, ADT, AVAL); a query for each of the others, and for each post-baseline grade without
+    a baseline grade (grade_change)."""
+    columns = ["USUBJID", "AVISITN", "AVISIT", "ADT", "AVAL"]
     blank = source[source["AVAL"].isna()]
     if spec["derivation"] == "grade_change":
-        blank = blank[blank["AVISITN"] > 0]  # a change needs a post-baseline grade
+        blank = pd.concat([blank[blank["AVISITN"] > 0],
+                           source[source["AVAL"].notna() & (source["AVISITN"] > 0) & source["BASE"].isna()]])
     if blank.empty:
-        return
+        return pd.DataFrame(columns=columns)
     others = source[source["AVAL"].notna() & source["USUBJID"].isin(blank["USUBJID"].unique())]
+    if spec["derivation"] == "grade_change":
+        others = others[others["BASE"].notna()]
     numbered = set(zip(others["USUBJID"].tolist(), others["AVISITN"].tolist()))
-    shown = blank["AVALC"].astype(object).fillna("").astype(str) if "AVALC" in blank else pd.Series("", blank.index)
-    reported = set()
-    for subject, visitn, visit, value in zip(blank["USUBJID"].tolist(), blank["AVISITN"].tolist(),
-                                             blank["AVISIT"].tolist(), shown.tolist()):
-        if (subject, visitn) in numbered or (subject, visitn) in reported:
+    reported_text = blank["AVALC"].astype(object).fillna("").astype(str) if "AVALC" in blank else pd.Series(
+        "", index=blank.index)
+    dates = blank["ADT"].astype(object).tolist() if "ADT" in blank else [None] * len(blank)
+    settled, seen = [], set()
+    for subject, visitn, visit, when, value, text in zip(blank["USUBJID"].tolist(), blank["AVISITN"].tolist(),
+                                                         blank["AVISIT"].tolist(), dates, blank["AVAL"].tolist(),
+                                                         reported_text.tolist()):
+        if (subject, visitn) in numbered or (subject, visitn) in seen:
             continue
-        reported.add((subject, visitn))
-        log.add("ADBDS", {"USUBJID": subject}, paramcd, value, "derivation",
-                f"{paramcd} at {visit} not derived: {spec['parameter']} has no numeric value"
-                + (f" ({value})" if value else ""), "derived value missing")
+        seen.add((subject, visitn))
+        met = _met_by_bound(text, spec) if pd.isna(value) else np.nan
+        if not np.isnan(met):
+            settled.append((subject, visitn, visit, when, met))
+        elif log is not None:
+            why = (f"{spec['parameter']} has no baseline grade" if not pd.isna(value)
+                   else f"{spec['parameter']} has no numeric value" + (f" ({text})" if text else ""))
+            log.add("ADBDS", {"USUBJID": subject}, paramcd, shown_text(text if pd.isna(value) else value),
+                    "derivation", f"{paramcd} at {visit} not derived: {why}", "derived value missing")
+    return pd.DataFrame(settled, columns=columns)
 
 
 def derive_bds(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, config: dict, log: QueryLog) -> pd.DataFrame:
