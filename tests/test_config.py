@@ -523,13 +523,17 @@ def test_a_formula_input_in_another_unit_than_its_constants_assume_is_refused():
     def edit(trial):  # glucose analysed in mg/dL: HOMA-IR's / 22.5 and TyG's x 18.016 assume mmol/L
         trial["tests"]["GLUC"].update(unit="mg/dL", range=[18, 630], normal=[70, 110], divide={"mmol/L": 0.055506})
         trial["tests"]["TG"] = {"test": "Triglycerides", "unit": "mmol/L", "range": [0.1, 30]}
-        trial["tests"]["INSULIN"]["unit"] = "\u00b5U/mL"  # another spelling of the same unit
+        trial["tests"]["INSULIN"]["unit"] = "\u00b5IU/mL"  # another spelling of the same unit
+        trial["tests"]["NEUT"] = {"test": "Neutrophils", "unit": "x10^9/L", "range": [0.1, 50]}
+        trial["tests"]["LYM"] = {"test": "Lymphocytes", "unit": "/uL", "range": [100, 20000]}
+        trial["derived"]["NLR"] = {"derivation": "nlr"}
         trial["tests"]["WEIGHT"] = {"test": "Weight", "unit": "lb", "range": [60, 550]}
         trial["tests"]["HEIGHT"] = {"test": "Height", "unit": "cm", "range": [120, 220]}
         trial["derived"].update(TYG={"derivation": "tyg"}, BMI={"derivation": "bmi"})
     assert problems_after(edit) == [
         "derived.HOMAIR: homa_ir takes GLUC in mmol/L, but tests.GLUC.unit is mg/dL: analyse GLUC in mmol/L (a test's "
         "divide: converts raw values delivered in another unit)",
+        "derived.NLR: nlr divides NEUT by LYM, which need one unit, not x10^9/L and /uL",
         "derived.TYG: tyg takes GLUC in mmol/L, but tests.GLUC.unit is mg/dL: analyse GLUC in mmol/L (a test's divide: "
         "converts raw values delivered in another unit)",
         "derived.BMI: bmi takes WEIGHT in kg, but tests.WEIGHT.unit is lb: analyse WEIGHT in kg (a test's divide: "
@@ -537,8 +541,10 @@ def test_a_formula_input_in_another_unit_than_its_constants_assume_is_refused():
 
 
 def test_a_plausible_range_runs_from_low_to_high():
-    assert problems_after(lambda t: t.update(ranges={"AGE": [75, 18], "EXDOSE": [0, 2]})) == [
-        "ranges.AGE: the low end 75 is above the high end 18"]
+    assert problems_after(lambda t: t.update(ranges={"AGE": [75, 18], "EXDOSE": [0, 2], "AGES": [18, 75]})) == [
+        "ranges.AGE: the low end 75 is above the high end 18",
+        "ranges.AGES: not a numeric variable of the sources (AESEQ, AGE, DIABDUR, DSSEQ, EXDOSE, EXSEQ; a source's "
+        "numeric: adds one)"]
 
 
 def test_every_unit_a_derivation_names_is_one_of_its_inputs():
@@ -696,3 +702,16 @@ def test_schema_cache_keeps_only_what_json_carries_unchanged():
     for changed in ({1: "int key"}, {True: "bool key"}, {"a": (1, 2)}, {"a": float("nan")},
                     {"a": datetime.date(2020, 1, 1)}, {"a": np.float64(1.5)}):
         assert _as_json(changed) is None, changed
+
+
+def test_plan_levels_of_a_graded_ae_variable_must_be_among_the_levels_cleaning_keeps():
+    def edit(trial):
+        trial["analyses"].append({"id": "AESEV", "method": "ae_by_grade", "population": "SAFFL", "options": {
+            "variable": "AESEV", "levels": {"AESEV": ["MILD", "MODERATE", "SEVERE", "LIFE THREATENING"]}}})
+        trial["analyses"].append({"id": "AEREL", "method": "ae_by_grade", "population": "SAFFL", "options": {
+            "variable": "AEREL", "levels": {"AEREL": ["NOT RELATED", "RELATED"]}}})  # AEREL unchecked: any scale
+    assert problems_after(edit) == [
+        "analyses[8] (AESEV).options.levels.AESEV: LIFE THREATENING not among the trial's levels of AESEV (MILD, "
+        "MODERATE, SEVERE), which cleaning keeps: list the scale under adverse_events.levels.AESEV"]
+    assert problems_after(lambda t: (edit(t), t.update(adverse_events={"levels": {
+        "AESEV": ["MILD", "MODERATE", "SEVERE", "LIFE THREATENING"]}}))) == []

@@ -504,3 +504,14 @@ def test_a_character_that_prints_as_nothing_is_shown_escaped_in_the_query(cut, c
     queries = result["queries"]
     shown = queries.loc[(queries["FILE"] == "clamp.csv") & (queries["CHECK"] == "subject_in_dm"), "VALUE"].tolist()
     assert shown == ["UCMSC-NAFLD-E001\\x00"]  # not "UCMSC-NAFLD-E001", which reads as the valid subject
+
+
+def test_the_default_age_range_is_in_years_and_a_trials_range_replaces_it():
+    from ucmsc.clean import CutSpec
+    spec = CutSpec({"sources": []}, date(2020, 1, 1))
+    months = pd.DataFrame({"AGE": ["200"], "AGEU": ["MONTHS"]})
+    assert spec.limits("AGE", months) is None  # 200 months is a plausible age: no default range
+    assert spec.limits("AGE", months.assign(AGEU=" years")) == (0.0, 125.0)
+    assert spec.limits("AGE", pd.DataFrame({"AGE": ["40"]})) == (0.0, 125.0)
+    assert CutSpec({"sources": [], "ranges": {"AGE": [0, 300]}}, date(2020, 1, 1)).limits("AGE", months) == (0.0, 300.0)
+    assert spec.limits("EXDOSE") == (0.0, float("inf")) and spec.limits("AESEQ") is None

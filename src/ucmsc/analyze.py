@@ -585,8 +585,8 @@ def _level_rank(events: pd.DataFrame, variable: str, levels: list[str]) -> pd.Se
     unknown = sorted(set(values[values != ""]) - set(levels))
     if unknown:
         raise ValueError(f"ADAE.{variable} has {', '.join(map(repr, unknown))}, not among the levels "
-                         f"{', '.join(levels)} of the plan's option levels: {{{variable}: [...]}}, which differ from "
-                         "the trial's adverse_events.levels that cleaning checked: list every level, lowest first")
+                         f"{', '.join(levels)}: list every level, lowest first, under the trial's "
+                         f"adverse_events.levels.{variable} (cleaning then queries any other value)")
     return values.map({level: i for i, level in enumerate(levels)}).fillna(len(levels)).astype(int)
 
 

@@ -57,10 +57,17 @@ class CutSpec:
         listed = [c for s in self.config["sources"] if s["domain"] == domain for c in s.get("numeric", [])]
         return list(dict.fromkeys([*NUMERIC.get(domain, ()), *listed]))
 
-    def limits(self, variable: str) -> tuple[float, float] | None:
-        """The plausible range of a numeric variable: the trial's ``ranges``, else what no record can hold."""
+    def limits(self, variable: str, raw: pd.DataFrame | None = None) -> tuple[float, float] | None:
+        """The plausible range of a numeric variable: the trial's ``ranges`` (which replace the default), else what
+        no record can hold; none for AGE when ``raw`` has ages in another unit than years (AGEU)."""
         listed = self.config.get("ranges", {}).get(variable)
-        return (float(listed[0]), float(listed[1])) if listed else NUMERIC_LIMITS.get(variable)
+        if listed:
+            return float(listed[0]), float(listed[1])
+        if variable == "AGE" and raw is not None and "AGEU" in raw:
+            units = set(raw["AGEU"].astype(object).fillna("").astype(str).str.strip().str.upper())
+            if units - {"", "YEARS"}:
+                return None
+        return NUMERIC_LIMITS.get(variable)
 
     def code_lists(self, column: str) -> dict[str, dict]:
         return {file: s.get("codes", {}).get(column, {}) for file, s in self.sources.items()}
@@ -240,10 +247,10 @@ def _duplicates(domain: str, compare: list[str]):
     return step
 
 
-def _numbers(domain: str, spec: "CutSpec", frame_columns, required: tuple[str, ...] = ()) -> list:
-    """``numeric_result`` steps for the domain's numeric variables that the delivery maps."""
-    return [(lambda f, c=c: checks.numbers(f, c, required=c in required, limits=spec.limits(c)))
-            for c in spec.numeric(domain) if c in frame_columns]
+def _numbers(domain: str, spec: "CutSpec", raw: pd.DataFrame, required: tuple[str, ...] = ()) -> list:
+    """``numeric_result`` and ``plausible_range`` steps for the domain's numeric variables that the delivery maps."""
+    return [(lambda f, c=c: checks.numbers(f, c, required=c in required, limits=spec.limits(c, raw)))
+            for c in spec.numeric(domain) if c in raw.columns]
 
 
 def _partial_dates(spec: "CutSpec", column: str, with_time: bool) -> list:
@@ -268,7 +275,7 @@ def clean_dm(raw: pd.DataFrame, spec: CutSpec, log: CutLog) -> pd.DataFrame:
         *([lambda f: checks.dates(f, "RANDDT", spec.formats(False), with_time=False, required=False),
            lambda f: checks.after_cut_date(f, "RANDDT", spec.cut_date),
            lambda f: checks.reference_date(f, f["ARM"].isin(arms))] if has_reference else []),
-        *_numbers("DM", spec, raw.columns, required=("AGE",)),
+        *_numbers("DM", spec, raw, required=("AGE",)),
         _duplicates("DM", None),
     ]
     frame = run_checks("DM", with_usubjid(raw, config["studyid"]), steps, log)
@@ -292,7 +299,7 @@ def clean_ds(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
     steps = [
         lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
         *_partial_dates(spec, "DSSTDTC", with_time=False),
-        *_numbers("DS", spec, raw.columns),
+        *_numbers("DS", spec, raw),
         _duplicates("DS", None),
         lambda f: checks.disposition(f, matches(f, events)),
     ]
@@ -313,7 +320,7 @@ def clean_ex(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
         *(_partial_dates(spec, "EXENDTC", with_time=True) if "EXENDTC" in raw else []),
         *([lambda f: checks.end_before_start(f, "EXSTDTC", "EXENDTC", "end set to missing: the dose date is the start")]
           if "EXENDTC" in raw else []),
-        *_numbers("EX", spec, raw.columns),
+        *_numbers("EX", spec, raw),
         _duplicates("EX", None),
     ]
     frame = run_checks("EX", with_usubjid(raw, spec.config["studyid"]), steps, log)
@@ -337,7 +344,7 @@ def clean_ae(raw: pd.DataFrame, spec: CutSpec, log: CutLog, subjects: pd.Series)
         lambda f: checks.yes_no(f, "AESER", "Y", "counted as serious until resolved"),
         *[(lambda f, v=v, levels=levels: checks.levels(f, v, levels))
           for v, levels in checked_ae_levels(spec.config).items() if v in raw.columns],
-        *_numbers("AE", spec, raw.columns),
+        *_numbers("AE", spec, raw),
         _duplicates("AE", None),
     ]
     frame = run_checks("AE", with_usubjid(raw, spec.config["studyid"]), steps, log)
@@ -355,7 +362,7 @@ def clean_other(domain: str, raw: pd.DataFrame, spec: CutSpec, log: CutLog, subj
     date_columns = [c for c in raw.columns if c.endswith("DTC")]
     steps = [lambda f: checks.subject_in_dm(f, subjects, log.dropped_subjects()),
              *[step for c in date_columns for step in _partial_dates(spec, c, with_time=False)],
-             *_numbers(domain, spec, raw.columns),
+             *_numbers(domain, spec, raw),
              _duplicates(domain, None)]
     frame = run_checks(domain, with_usubjid(raw, spec.config["studyid"]), steps, log)
     log.summary.append(account_for_records(domain, raw, frame, log))

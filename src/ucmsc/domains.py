@@ -42,8 +42,8 @@ def required(domain: str) -> tuple[str, ...]:
 
 # Mapped variables parsed as numbers wherever a source maps them (a source's ``numeric:`` adds more).
 NUMERIC = {"DM": ("AGE", "DIABDUR"), "DS": ("DSSEQ",), "EX": ("EXSEQ", "EXDOSE"), "AE": ("AESEQ",)}
-# What no record can hold, whatever the trial (a trial's ``ranges:`` narrows them): a negative age, duration or dose,
-# an age or a duration beyond the longest human life.
+# What no record can hold, whatever the trial (a trial's ``ranges:`` replaces them): a negative age, duration or dose,
+# an age or a duration (in years) beyond the longest human life.
 NUMERIC_LIMITS = {"AGE": (0.0, 125.0), "DIABDUR": (0.0, 125.0), "EXDOSE": (0.0, float("inf"))}
 
 # What identifies one record of each clean domain ("--" stands for the findings prefix): the

@@ -657,7 +657,8 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, Caption, plt
                 "Mean ± SE of the value by visit and arm; visits equally spaced (not to time scale)",
                 "Numbers under each panel: subjects with a value (n) per arm and visit",
                 f"* P < 0.05, {tests_named(tests, drawn)} of each active arm vs {control} at the visit, not adjusted "
-                "for multiplicity",
+                "for multiplicity" + ("; parameters the plan summarises by median are drawn as mean ± SE too, for "
+                                      "one scale across panels" if set(drawn) & trial.medians else ""),
                 "Shaded band: reference range, where it lies within the plotted values", population=population)
         elif key == "responders":
             drawn = responder_figure(ard, arms, analysis)

@@ -8,11 +8,14 @@ configs against this at parse time.
 
 from __future__ import annotations
 
+import re
+
 SUBJECT_INPUTS = ("AGE",)  # taken from DM, not from a configured test
 
 
 # Units a formula takes its inputs in (the first spelling is the one named in messages; the others are equal numbers).
-GLUCOSE, INSULIN, ENZYME, COUNT = ("mmol/L",), ("uU/mL", "mIU/L", "mU/L"), ("U/L", "IU/L"), ("10^9/L", "10^3/uL")
+GLUCOSE, INSULIN = ("mmol/L",), ("uU/mL", "uIU/mL", "mIU/L", "mU/L")
+ENZYME, COUNT = ("U/L", "IU/L"), ("10^9/L", "10^3/uL", "10^3/mm^3", "K/uL")  # not G/L: read as g/L
 
 # derivation -> fixed inputs (PARAMCDs at the same visit; AGE from DM, HEIGHT from its baseline), the units the
 # formula takes them in, label, unit, required and optional options. Parametric derivations take their input from
@@ -26,8 +29,8 @@ DERIVATIONS = {
             "label": "Triglyceride-glucose index", "unit": ""},
     "bmi": {"inputs": ("WEIGHT", "HEIGHT"), "units": {"WEIGHT": ("kg",), "HEIGHT": ("cm",)},
             "label": "Body mass index (kg/m^2)", "unit": "kg/m^2"},
-    "nlr": {"inputs": ("NEUT", "LYM"), "units": {"NEUT": COUNT, "LYM": COUNT},
-            "label": "Neutrophil-to-lymphocyte ratio", "unit": ""},
+    "nlr": {"inputs": ("NEUT", "LYM"), "same_unit": ("NEUT", "LYM"), "label": "Neutrophil-to-lymphocyte ratio",
+            "unit": ""},
     "fib4": {"inputs": ("AGE", "AST", "ALT", "PLAT"), "units": {"AST": ENZYME, "ALT": ENZYME, "PLAT": COUNT},
              "label": "FIB-4 index", "unit": ""},
     "apri": {"inputs": ("AST", "PLAT"), "units": {"AST": ENZYME, "PLAT": COUNT}, "label": "AST to platelet ratio index",
@@ -74,7 +77,9 @@ FORMULA_TEXT = {
 
 
 def same_unit(configured: str, accepted: tuple[str, ...]) -> bool:
-    """A configured unit is one of a formula's spellings (case, spaces and the micro sign aside)."""
+    """A configured unit is one of a formula's spellings: case, spaces, the micro sign, powers written 10^9, 10*9 or
+    109 (UCUM) and a leading x (x10^9/L) aside."""
     def norm(unit: str) -> str:
-        return unit.replace("\u00b5", "u").replace("\u03bc", "u").replace(" ", "").lower()
+        unit = unit.replace("\u00b5", "u").replace("\u03bc", "u").replace(" ", "").lower()
+        return re.sub(r"^x(?=10)", "", unit.replace("^", "").replace("*", ""))
     return norm(configured) in {norm(unit) for unit in accepted}

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from ucmsc.adammeta import SPEC_PATH, SpecError, resolve_rows
 from ucmsc.config import parse_yaml
-from ucmsc.domains import DOMAINS, FINDINGS, SUBJECT_IDS, required
+from ucmsc.domains import DOMAINS, FINDINGS, NUMERIC, SUBJECT_IDS, required
 from ucmsc.manifest import ManifestError, load_manifest
 from ucmsc.paramcodes import DERIVATIONS, SUBJECT_INPUTS, derived_inputs, is_yes_no, same_unit
-from ucmsc.plan import METHODS, arm_problems, load_populations, summary_problems
+from ucmsc.plan import METHODS, arm_problems, checked_ae_levels, load_populations, summary_problems
 
 WIDE_LAYOUT_VARIABLES = ("TESTCD", "ORRES", "ORRESU")  # a ``results:`` block supplies these (ucmsc.ingest)
 # Methods whose comparisons carry a P-value per parameter (STAT_NAME p): what a multiplicity family can adjust.
@@ -447,6 +447,10 @@ def _subject_problems(trial: dict) -> list[str]:
                             "min_dates (date_imputation first) or max_dates (last)")
     problems += [f"ranges.{variable}: the low end {low:g} is above the high end {high:g}"
                  for variable, (low, high) in trial.get("ranges", {}).items() if low > high]
+    numeric = ({v for names in NUMERIC.values() for v in names}
+               | {v for source in trial["sources"] for v in source.get("numeric", [])})
+    problems += [f"ranges.{variable}: not a numeric variable of the sources ({', '.join(sorted(numeric))}; a source's "
+                 "numeric: adds one)" for variable in trial.get("ranges", {}) if variable not in numeric]
     source = trial.get("adverse_events", {}).get("treatment_emergent", {}).get("from")
     if source and source not in _mapped(trial, "AE"):
         problems.append(f"adverse_events.treatment_emergent.from: {source} is not a variable the AE source maps "
@@ -481,6 +485,10 @@ def _derived_problems(trial: dict) -> list[str]:
             if absent:
                 problems.append(f"{key}: {spec['derivation']} needs {', '.join(absent)}, which "
                                 f"{'is' if len(absent) == 1 else 'are'} neither a configured test nor a derived number")
+        same = [_unit_of(c, tests, derived)[0] for c in entry.get("same_unit", ())]
+        if None not in same and len(same) == 2 and not same_unit(same[0], (same[1],)):
+            problems.append(f"{key}: {spec['derivation']} divides {entry['same_unit'][0]} by {entry['same_unit'][1]}, "
+                            f"which need one unit, not {same[0]} and {same[1]}")
         for code_in, accepted in entry.get("units", {}).items():  # the formula's constants assume these units
             unit, where = _unit_of(code_in, tests, derived)
             if unit is not None and not same_unit(unit, accepted):
@@ -572,6 +580,13 @@ def _analysis_problems(trial: dict) -> list[str]:
             variable = analysis.get("options", {}).get("variable", "AESEV")
             problems += [f"{key}.options.levels.{other}: ae_by_grade counts {variable} (options.variable)"
                          for other in analysis.get("options", {}).get("levels", {}) if other != variable]
+            checked = checked_ae_levels(trial)  # the values cleaning keeps: a level outside them would be blanked
+            for name, listed in analysis.get("options", {}).get("levels", {}).items():
+                extra = [str(v) for v in listed if name in checked and str(v).strip().upper() not in checked[name]]
+                if extra:
+                    problems.append(f"{key}.options.levels.{name}: {', '.join(extra)} not among the trial's levels "
+                                    f"of {name} ({', '.join(checked[name])}), which cleaning keeps: list the scale "
+                                    f"under adverse_events.levels.{name}")
         problems += _parameter_problems(f"{key}.parameters", analysis.get("parameters", []), tests, derived)
         for j, param in enumerate(analysis.get("parameters", [])):
             where = f"{key}.parameters[{j}]"
