@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -59,6 +60,15 @@ def measured(command: list[str], cwd: Path) -> tuple[float, float, subprocess.Co
     return wall, peak, result
 
 
+# Snakemake imports every installed executor plugin at start; the SLURM one imports pandas (about 0.5 s here). This
+# runs Snakemake with that plugin left out of the discovery, as if it were not installed (measurement only).
+SLURM_PLUGIN = "snakemake_executor_plugin_slurm"
+_WITHOUT_SLURM_PLUGIN = (
+    "import pkgutil, sys; found = pkgutil.iter_modules; "
+    f"pkgutil.iter_modules = lambda *a, **k: (m for m in found(*a, **k) if m.name != {SLURM_PLUGIN!r}); "
+    "sys.argv[0] = 'snakemake'; from snakemake.cli import main; main()")
+
+
 def copy_project(dest: Path) -> Path:
     dest.mkdir(parents=True)
     for name in PROJECT_FILES:
@@ -94,6 +104,23 @@ def slurm_probe() -> str:
     return f"SLURM client installed: scontrol show config {'answered' if answered else 'failed'} in {took:.2f} s"
 
 
+def memory_projection(peaks: dict[int, dict[str, float]], sizes: list[int]) -> list[dict]:
+    """Each stage's peak memory per 1,000 more subjects between the two largest enlarged cuts measured, and the
+    peak that slope projects for each size not run (a straight line through the largest measured peak)."""
+    small, large = sorted(peaks)[-2:]
+    rows = []
+    for stage in ENLARGED_STAGES:
+        slope = (peaks[large][stage] - peaks[small][stage]) / ((large - small) / 1000)
+        rows.append({"measure": "enlarged_cut_marginal_memory", "subjects": large, "peak_mib": round(slope, 1),
+                     "detail": f"{stage}: MiB per 1,000 more subjects, {small:,} -> {large:,}"})
+        for n in sizes:  # a slope below zero (noise between two peaks) projects no growth, not a shrinking peak
+            projected = peaks[large][stage] + max(slope, 0.0) * (n - large) / 1000
+            rows.append({"measure": "enlarged_cut_projected_peak", "subjects": n, "peak_mib": round(projected, 1),
+                         "detail": f"{stage}: projected, not measured ({large:,}-subject peak + {slope:.1f} MiB per "
+                                   f"1,000 more subjects)"})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.csv")
@@ -126,6 +153,12 @@ def main() -> None:
         noop = [snakemake(project, "--cores", "4")[0] for _ in range(3)]
         record("noop_rerun", statistics.median(noop), 0.0, "4",
                detail=f"median of 3: {', '.join(f'{t:.2f}' for t in noop)}")
+        if importlib.util.find_spec(SLURM_PLUGIN):  # what the no-op costs where the plugin is not installed
+            bare = [measured([sys.executable, "-c", _WITHOUT_SLURM_PLUGIN, "--cores", "4"], project)[0]
+                    for _ in range(3)]
+            record("noop_rerun_without_slurm_plugin", statistics.median(bare), 0.0, "4",
+                   detail=f"SLURM executor plugin hidden from Snakemake's plugin discovery, median of 3: "
+                          f"{', '.join(f'{t:.2f}' for t in bare)}")
         clamp = project / "resources" / "datacuts" / "nafld_efficacy" / "2019-01-15" / "clamp.csv"
         lines = clamp.read_text().splitlines()
         lines[1] = lines[1].rsplit(",", 1)[0] + ",3.99"
@@ -145,12 +178,14 @@ def main() -> None:
         rows.append({"measure": "baseline_slowest_stages",
                      "detail": "; ".join(f"{k} {v:.2f} s" for k, v in slowest), **common})
 
+        enlarged_peaks: dict[int, dict[str, float]] = {}
         for n in args.sizes:
             cut = args.cache / f"scaled_{n}" / "nafld_efficacy" / "2019-01-15"
             if not (cut / "manifest.json").exists():
                 measured([str(BIN / "ucmsc-simulate"), "--out", str(args.cache / f"scaled_{n}"), "--trial",
                           "nafld_efficacy", "--subjects", str(n), "--final-only"], ROOT)
             walls, peaks = {}, {}
+            enlarged_peaks[n] = peaks
             for stage in ENLARGED_STAGES:
                 walls[stage], peaks[stage], _ = measured(
                     [sys.executable, str(ROOT / "benchmarks" / "single_process.py"), "--project", str(project),
@@ -163,6 +198,9 @@ def main() -> None:
 
     for subjects, reason in args.not_run:
         rows.append({"measure": "enlarged_cut_not_run", "subjects": int(subjects), "detail": reason, **common})
+    if len(enlarged_peaks) >= 2:
+        rows.extend(dict(row, **common) for row in memory_projection(
+            enlarged_peaks, [int(subjects) for subjects, _ in args.not_run]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)

@@ -29,6 +29,27 @@ def _mib(value: float) -> str:
     return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
 
 
+LINEAR_TOLERANCE = 0.10  # run-to-run noise of a peak
+
+
+def _at_most_linear(stages: list[dict]) -> bool:
+    """Every stage's memory grows no faster than linearly: with three or more cut sizes, the MiB per 1,000 more
+    subjects does not rise from one pair of sizes to the next (beyond the tolerance); with two, the peak per subject
+    is no higher at the larger cut (a fixed start-up cost lowers it, so this alone would pass faster growth)."""
+    peaks = {}
+    for row in stages:
+        peaks.setdefault(row["detail"].split(":")[0], []).append((int(row["subjects"]), float(row["peak_mib"])))
+    for sizes in peaks.values():
+        sizes.sort()
+        if len(sizes) >= 3:
+            slopes = [(p2 - p1) / (n2 - n1) for (n1, p1), (n2, p2) in zip(sizes, sizes[1:])]
+            if any(later > earlier * (1 + LINEAR_TOLERANCE) for earlier, later in zip(slopes, slopes[1:])):
+                return False
+        elif any(p2 / n2 > p1 / n1 for (n1, p1), (n2, p2) in zip(sizes, sizes[1:])):
+            return False
+    return True
+
+
 def render(rows: list[dict]) -> str:
     """The markdown table of one benchmark run."""
     by = {}
@@ -50,6 +71,9 @@ def render(rows: list[dict]) -> str:
         lines.append(f"| Snakemake's own start ({start['detail']}) | {float(start['wall_s']):.2f} s | | |")
     lines.append(f"| no-op rerun ({noop['detail']}) | {float(noop['wall_s']):.2f} s | | <= {NOOP_S} s: "
                  f"{_verdict(float(noop['wall_s']) <= NOOP_S)} |")
+    for bare in by.get("noop_rerun_without_slurm_plugin", []):
+        lines.append(f"| no-op rerun, {bare['detail']} | {float(bare['wall_s']):.2f} s | | the same target without "
+                     f"the plugin: {_verdict(float(bare['wall_s']) <= NOOP_S)} |")
     lines.append(f"| incremental rerun ({incremental['detail']}) | {float(incremental['wall_s']):.1f} s | "
                  f"{_mib(float(incremental['peak_mib']))} | <= {INCREMENTAL_S} s: "
                  f"{_verdict(float(incremental['wall_s']) <= INCREMENTAL_S)} |")
@@ -67,8 +91,18 @@ def render(rows: list[dict]) -> str:
             name, per_thousand = stage["detail"].split(": ", 1)
             lines.append(f"| &nbsp;&nbsp;{name} | {float(stage['wall_s']):.1f} s | {_mib(float(stage['peak_mib']))} "
                          f"({per_thousand}) | |")
+    marginal = by.get("enlarged_cut_marginal_memory", [])
+    if marginal:
+        span = marginal[0]["detail"].split(", ", 1)[1]
+        per_stage = "; ".join(f"{r['detail'].split(':')[0]} {float(r['peak_mib']):.1f}" for r in marginal)
+        lines.append(f"| peak memory per 1,000 more subjects, {span} | | {per_stage} "
+                     f"MiB | at most linear: {_verdict(_at_most_linear(stages))} |")
+    projected = by.get("enlarged_cut_projected_peak", [])
     for row in by.get("enlarged_cut_not_run", []):
-        lines.append(f"| {int(row['subjects']):,} subjects: not run | | | {row['detail']} |")
+        peaks = "; ".join(f"{r['detail'].split(':')[0]} {_mib(float(r['peak_mib']))}" for r in projected
+                          if int(r["subjects"]) == int(row["subjects"]))
+        lines.append(f"| {int(row['subjects']):,} subjects: not run | | "
+                     f"{'projected, not measured: ' + peaks if peaks else ''} | {row['detail']} |")
     when = rows[0]["when_utc"]
     return (f"Measured {when} on {rows[0]['machine']}, {rows[0]['machine_cores']} cores "
             f"(`benchmarks/results/latest.csv`):\n\n" + "\n".join(lines) + "\n")
