@@ -250,9 +250,9 @@ def numbers(frame: pd.DataFrame, column: str, required: bool = False,
 
 
 def end_before_start(frame: pd.DataFrame, start: str, end: str, action: str) -> CheckResult:
-    """``end_before_start``: an end date that must lie before its start date, whatever the unknown parts of either
-    (its latest possible moment before the start's earliest: ``2017-01`` is not before ``2017-01-23``, ``2017---15``
-    is not before ``2017-03-20``), is set missing and queried."""
+    """``end_before_start``: an end date before its start date whatever the unknown parts of either (its latest
+    possible moment before the start's earliest: ``2017-01`` is not before ``2017-01-23``, nor ``2017---15`` before
+    ``2017-03-20``) is set missing and queried."""
     starts, ends = (frame[c].astype(object).fillna("").astype(str) for c in (start, end))
     before = (isodates.latest(ends) < isodates.earliest(starts)).to_numpy()  # NaT (blank, no year): False
     before = pd.Series(before, index=frame.index)
