@@ -225,10 +225,10 @@ def test_closest_relationship_uses_the_configured_order(ard):
     assert "MISSING" not in set(ard.loc[ard["ANALYSIS_ID"] == "AEREL", "PARAMCD"])  # no blank AEREL
 
 
-def test_a_level_outside_the_configured_order_stops_naming_the_option():
+def test_a_level_outside_the_configured_order_stops_naming_where_to_list_it():
     adae = _adae()
     adae.loc[0, "AEREL"] = "MAYBE"
-    with pytest.raises(ValueError, match=r"ADAE.AEREL has 'MAYBE'.*levels: \{AEREL"):
+    with pytest.raises(ValueError, match=r"ADAE.AEREL has 'MAYBE'.*under the trial's adverse_events\.levels\.AEREL"):
         _run(adae=adae)
 
 
