@@ -359,3 +359,19 @@ def test_a_median_summarised_parameter_is_starred_by_the_mann_whitney_test():
     tests = figures.star_tests(ard, "CONT", ["GLUC", "HBA1C"], frozenset({"GLUC"}))
     assert figures.tests_named(tests, ["GLUC", "HBA1C"]) == (
         "Mann-Whitney U (median-summarised parameters) / Student t-test (mean-summarised parameters)")
+
+
+def test_the_figures_stage_config_carries_the_plans_summary_rule(trial_configs):
+    """What the workflow hands the figures job (ucmsc.stages.stage_config) must let the trajectories star a
+    median-summarised parameter by its Mann-Whitney P: the plan's summaries and what they are checked against."""
+    from conftest import FINAL_CUTS, run_pipeline
+    from ucmsc.stages import stage_config
+
+    config = trial_configs["t2dm_safety"]
+    assert {"TG", "ALT"} <= set(config["summaries"]["median"]) <= set(config["tests"]) | set(config["derived"])
+    ard = run_pipeline("t2dm_safety", FINAL_CUTS["t2dm_safety"], config)["ard"]
+    drawn = figures.all_figures(ard, stage_config(config, "figures"))
+    for *_, fig, _ in drawn:
+        plt.close(fig)
+    footnote = next(c.footnote for stem, c, _, _ in drawn if stem == "02_trajectories_1")
+    assert "Student t-test (mean-summarised parameters) / Mann-Whitney U (median-summarised parameters)" in footnote

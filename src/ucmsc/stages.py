@@ -92,7 +92,9 @@ STAGE_CONFIG = {
                 "tests", "derived", "summaries", "adverse_events.levels"),
     # publication.cut: the audit scores that cut only
     "audit": ("trial", "publication.cut"),
-    "figures": ("trial", "design", "arms", "analyses", "figures"),
+    # summaries: a parameter summarised by median is starred by its Mann-Whitney P in the trajectories (checked
+    # against tests and derived, which also give the axes' units)
+    "figures": ("trial", "design", "arms", "analyses", "figures", "tests", "derived", "summaries"),
     "report": ("trial", "studyid", "title", "design", "publication", "arms", "visits", "analyses", "families",
                "populations", "exposure", "meddra_version", "tests", "derived", "summaries", "tlf"),
 }
