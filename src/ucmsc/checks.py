@@ -292,7 +292,8 @@ def levels(frame: pd.DataFrame, column: str, allowed: tuple[str, ...]) -> CheckR
     other value is set missing and queried (the tables count a missing level apart). A blank stays blank."""
     text = frame[column].astype(object).fillna("").astype(str).str.strip().str.upper()
     bad = (text != "") & ~text.isin(allowed)
-    message = frame[column].astype(str).map(lambda v: f"{column} '{v}' is not one of its levels ({', '.join(allowed)})")
+    message = frame.loc[bad, column].astype(str).map(lambda v: f"{column} '{v}' is not one of its levels "
+                                                        f"({', '.join(allowed)})")
     result = CheckResult(updates={column: text.where(~bad, "")})
     result.found("codes", bad, column, message, "set to missing; event kept (counted under a missing level)",
                  SET_MISSING)

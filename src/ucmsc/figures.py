@@ -652,7 +652,8 @@ def all_figures(ard: pd.DataFrame, config: dict) -> list[tuple[str, Caption, plt
             parameters = list(entry["parameters"])
             pages = trajectory_figures(ard, parameters, arms, label, analysis, ranges, units, trial.medians)
             tests = star_tests(ard, analysis, parameters, trial.medians)
-            drawn = [p for p in parameters if p in set(ard.loc[ard["ANALYSIS_ID"] == analysis, "PARAMCD"])]
+            present = set(ard.loc[ard["ANALYSIS_ID"] == analysis, "PARAMCD"])
+            drawn = [p for p in parameters if p in present]
             footnote = _footnote(
                 "Mean ± SE of the value by visit and arm; visits equally spaced (not to time scale)",
                 "Numbers under each panel: subjects with a value (n) per arm and visit",

@@ -66,7 +66,7 @@ FORMULA_TEXT = {
     "homa_beta": "20 x INSULIN (uU/mL) / (GLUC (mmol/L) - 3.5) (Matthews 1985)",
     "tyg": "ln(TG (mg/dL) x GLUC (mg/dL) / 2) (Simental-Mendia 2008), from TG and GLUC in mmol/L (x 88.57, x 18.016)",
     "bmi": "WEIGHT (kg) / HEIGHT (m) squared",
-    "nlr": "NEUT / LYM (both 10^9/L)",
+    "nlr": "NEUT / LYM (both in one unit)",
     "fib4": "AGE x AST / (PLAT x sqrt(ALT)) (Sterling 2006)",
     "apri": "AST / AST upper limit of normal x 100 / PLAT (Wai 2003)",
     "nafld_fibrosis_score": "-1.675 + 0.037 AGE + 0.094 BMI + 1.13 diabetes + 0.99 AST/ALT - 0.013 PLAT "
